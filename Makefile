@@ -1,0 +1,38 @@
+# revfield — every command a user needs. `make help` lists them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test bench lint fmt clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## fresh SQLite, the sample book of business, the field loop; offline, no API key
+	$(BIN)/revfield demo
+
+test: $(STAMP)  ## the whole suite (SQLite always; PostgreSQL when REVFIELD_TEST_DATABASE_URL is set)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## every performance figure beside its floor -> benchmarks/results.json
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP)  ## format check, ruff, mypy --strict on the package
+	$(BIN)/ruff format --check revfield tests benchmarks
+	$(BIN)/ruff check revfield tests benchmarks
+	$(BIN)/mypy
+
+fmt: $(STAMP)  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format revfield tests benchmarks
+	$(BIN)/ruff check --fix revfield tests benchmarks
+
+clean:  ## remove the virtualenv, caches and demo databases
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis revfield.db revfield.db-wal revfield.db-shm

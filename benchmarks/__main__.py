@@ -1,0 +1,32 @@
+"""``python -m benchmarks [NAME…]``: run the benchmarks, print a table, write results.json."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import bench_memory
+from benchmarks._report import Figure, console, save, show
+
+SUITES = {
+    "ingest": bench_memory.bench_ingest,
+    "context": bench_memory.bench_context,
+}
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv or list(SUITES)
+    unknown = [w for w in wanted if w not in SUITES]
+    if unknown:
+        console.print(f"[red]unknown benchmark {', '.join(unknown)}; one of {', '.join(SUITES)}[/]")
+        return 2
+    figures: list[Figure] = []
+    for name in wanted:
+        console.print(f"[bold]{name}[/] …")
+        figures.extend(SUITES[name]())
+    show(figures)
+    save(figures)
+    return 0 if all(f.met for f in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,10 @@
+"""The ``revfield`` command line."""
+
+from revfield.cli import _demo, _memory  # noqa: F401  (register commands)
+from revfield.cli._app import app, run
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    run()

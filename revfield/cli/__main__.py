@@ -1,0 +1,3 @@
+from revfield.cli import main
+
+main()

@@ -1,0 +1,194 @@
+"""Rich renderings of memory values: reports people would rather look at than read."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from revfield.imports import ImportReport
+from revfield.memory import AccountContext, IngestReport
+
+__all__ = ["account_panel", "import_table", "ingest_table"]
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _money(value: float | None, currency: str = "USD") -> str:
+    return f"{value:,.0f} {currency}" if value is not None else "—"
+
+
+def _short(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("../../") else path
+
+
+def ingest_table(report: IngestReport, title: str) -> RenderableType:
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    table.add_column("note", style="dim")
+    table.add_row("accepted", f"{report.accepted:,}", "stored once, however often sent")
+    table.add_row("duplicates", f"{report.duplicates:,}", _dup_note(report))
+    table.add_row(
+        "dead-lettered",
+        Text(f"{report.dead_lettered:,}", style="bold red" if report.dead_lettered else ""),
+        "see `revfield dead-letters`" if report.dead_lettered else "",
+    )
+    if report.unattributed:
+        table.add_row(
+            "unattributed",
+            f"{report.unattributed:,}",
+            "free-mail senders: stored without an account",
+        )
+    if report.accounts_created or report.contacts_created:
+        table.add_row(
+            "new accounts", f"{report.accounts_created:,}", "prospects started from a domain"
+        )
+        table.add_row("new contacts", f"{report.contacts_created:,}", "")
+    table.add_row(
+        "rate", f"{report.rate:,.0f}/s", f"{report.rows:,} rows in {report.seconds:.2f} s"
+    )
+    parts: list[RenderableType] = [table]
+    if report.problems:
+        parts.append(_problems(report))
+    return Group(*parts)
+
+
+def _dup_note(report: IngestReport) -> str:
+    if not report.duplicate_lines:
+        return ""
+    shown = ", ".join(f"line {line} = signal #{sid}" for line, sid in report.duplicate_lines[:3])
+    return f"already stored: {shown}{' …' if report.duplicates > 3 else ''}"
+
+
+def _problems(report: IngestReport) -> RenderableType:
+    lines = Text()
+    for note in report.problems:
+        where = f"{_short(note.file or report.source)}:{note.line}"
+        lines.append(f"{where}: ", style="bold")
+        lines.append(note.reason + "\n")
+    more = report.dead_lettered - len(report.problems)
+    if more > 0:
+        lines.append(f"… and {more:,} more in the dead_letters table\n", style="dim")
+    return Panel(
+        lines, title="dead letters", title_align="left", border_style="red", box=box.ROUNDED
+    )
+
+
+def import_table(report: ImportReport) -> RenderableType:
+    table = Table(title=f"import {report.kind} from {_short(report.directory)}", box=box.SIMPLE_HEAD,
+                  title_justify="left")  # fmt: skip
+    for col in ("table", "new", "updated", "unchanged"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for name, count in report.tables.items():
+        table.add_row(name, f"{count.inserted:,}", f"{count.updated:,}", f"{count.unchanged:,}")
+    if report.signals:
+        s = report.signals
+        table.add_row("signals", f"{s.accepted:,}", "—", f"{s.duplicates:,}")
+    dead = len(report.dead_letters) + (report.signals.dead_lettered if report.signals else 0)
+    table.add_section()
+    table.add_row(Text("total", style="bold"), Text(f"{report.new_rows:,}", style="bold"),
+                  f"{report.updated_rows:,}", "")  # fmt: skip
+    parts: list[RenderableType] = [table]
+    summary = Text(
+        f"{report.new_rows:,} new rows", style="bold green" if report.new_rows else "bold"
+    )
+    if not report.new_rows and not report.updated_rows:
+        summary.append(" — the memory already holds this export", style="")
+    if dead:
+        summary.append(f"; {dead:,} rows dead-lettered (see `revfield dead-letters`)", style="red")
+    parts.append(summary)
+    if report.notes:
+        notes = Text("data quirks handled:\n", style="dim")
+        for note in report.notes:
+            notes.append(f"  • {note}\n", style="dim")
+        parts.append(notes)
+    return Group(*parts)
+
+
+def account_panel(ctx: AccountContext) -> RenderableType:
+    a = ctx.account
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="dim")
+    head.add_column()
+    head.add_row("state", Text(a.customer_state.value, style="bold"))
+    head.add_row(
+        "segment",
+        f"{a.segment.value if a.segment else '—'} · {a.industry or '—'} · {a.region or '—'}",
+    )
+    if a.employees:
+        head.add_row("employees", f"{a.employees:,}")
+    head.add_row("owner", f"{a.owner.name} ({a.owner.id})" if a.owner else "—")
+    if a.plan or a.seats or a.mrr:
+        head.add_row("plan", f"{a.plan or '—'} · {a.seats or '—'} seats · MRR {_money(a.mrr)}")
+    head.add_row("source", f"{a.source} · in memory since {_when(a.created_at)}")
+    parts: list[RenderableType] = [head]
+
+    if ctx.contacts:
+        t = Table(title="contacts", box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("id", "name", "email", "role", "do not contact"):
+            t.add_column(col)
+        for c in ctx.contacts:
+            t.add_row(
+                str(c.id),
+                c.name or "—",
+                c.email or "—",
+                c.role or "—",
+                "yes" if c.do_not_contact else "",
+            )
+        parts.append(t)
+
+    for title, deals in (
+        ("open deals", ctx.open_deals),
+        ("recently closed deals", ctx.closed_deals),
+    ):
+        if not deals:
+            continue
+        t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("deal", "stage", "since", "amount", "product", "close", "owner"):
+            t.add_column(col, justify="right" if col == "amount" else "left")
+        for d in deals:
+            t.add_row(d.id, d.stage, _when(d.stage_entered_at), _money(d.amount, d.currency),
+                      d.product or "—", d.close_date.isoformat() if d.close_date else "—", d.owner_id or "—")  # fmt: skip
+        parts.append(t)
+
+    if ctx.facts:
+        t = Table(title=f"facts ({ctx.fact_count()})", box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("type", "fact", "confidence", "from signal", "observed"):
+            t.add_column(col)
+        for facts in ctx.facts.values():
+            for f in facts:
+                t.add_row(f.type.value, f.value, f"{f.confidence:.2f}",
+                          f"#{f.source_signal_id} {f.source_signal_kind.value} ({f.source_signal_source})",
+                          _when(f.observed_at))  # fmt: skip
+        parts.append(t)
+    else:
+        parts.append(Text("facts: none yet", style="dim"))
+
+    if ctx.signals:
+        t = Table(title=f"latest signals ({len(ctx.signals)} of {ctx.signal_count:,})", box=box.SIMPLE_HEAD,
+                  title_justify="left")  # fmt: skip
+        for col in ("#", "when", "kind", "source", "detail"):
+            t.add_column(col)
+        for s in ctx.signals:
+            detail = s.text or ", ".join(f"{k}={v}" for k, v in list(s.payload.items())[:4])
+            t.add_row(str(s.id), _when(s.occurred_at), s.kind.value, s.source,
+                      Text(detail[:90] + ("…" if len(detail) > 90 else "")))  # fmt: skip
+        parts.append(t)
+    return Panel(
+        Group(*parts),
+        title=f"[bold]{a.name}[/] [dim]{a.id}[/]",
+        title_align="left",
+        box=box.ROUNDED,
+    )

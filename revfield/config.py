@@ -1,0 +1,85 @@
+"""Configuration: environment variables, then an optional ``revfield.toml``, then defaults.
+
+Environment wins over the file. Every setting has a ``REVFIELD_`` variable except the two
+that belong to the OpenAI SDK (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``), which keep their usual
+names so an existing shell set-up just works.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "load_settings"]
+
+DEFAULT_CONFIG_FILE = "revfield.toml"
+
+
+class Settings(BaseSettings):
+    """Everything revfield reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REVFIELD_",
+        extra="forbid",
+        toml_file=DEFAULT_CONFIG_FILE,
+        populate_by_name=True,
+    )
+
+    database_url: str = "sqlite:///revfield.db"
+    """SQLAlchemy URL. PostgreSQL: ``postgresql+psycopg://user@host:5432/db``."""
+
+    policies: Path = Path("policies")
+    """Folder (or file) of the RevOps policy pack."""
+
+    llm: Literal["offline", "openai"] | None = None
+    """Model backend; unset means ``openai`` when an API key is present, else ``offline``."""
+
+    model: str = "gpt-4o-mini"
+    """Model name sent to the OpenAI-compatible endpoint."""
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("openai_api_key", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("openai_base_url", "OPENAI_BASE_URL")
+    )
+
+    ingest_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    """Rows per ingest transaction: a batch is committed whole or not at all."""
+
+    @property
+    def llm_backend(self) -> Literal["offline", "openai"]:
+        if self.llm is not None:
+            return self.llm
+        return "openai" if self.openai_api_key else "offline"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("REVFIELD_CONFIG", DEFAULT_CONFIG_FILE)
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_file)),
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings now; keyword overrides (from CLI flags) win over everything."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

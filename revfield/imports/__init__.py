@@ -1,0 +1,48 @@
+"""Importers for real CRM-style exports (see the README's "Importing CRM exports")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from revfield.clock import Clock
+from revfield.imports._common import CrmImportError, ImportReport, TableCount
+from revfield.imports.maven import import_maven
+from revfield.imports.olist import import_olist
+from revfield.imports.ravenstack import import_ravenstack
+from revfield.imports.tickets import import_tickets
+from revfield.memory.store import Store
+
+__all__ = [
+    "IMPORTERS",
+    "CrmImportError",
+    "ImportReport",
+    "TableCount",
+    "import_maven",
+    "import_olist",
+    "import_ravenstack",
+    "import_tickets",
+]
+
+Importer = Callable[..., ImportReport]
+
+IMPORTERS: dict[str, Importer] = {
+    "maven": import_maven,
+    "olist": import_olist,
+    "ravenstack": import_ravenstack,
+    "tickets": import_tickets,
+}
+
+
+def run_import(
+    kind: str, store: Store, directory: Path, *, clock: Clock, **options: object
+) -> ImportReport:
+    try:
+        importer = IMPORTERS[kind]
+    except KeyError:
+        raise CrmImportError(
+            f"unknown export kind `{kind}`; one of {', '.join(IMPORTERS)}"
+        ) from None
+    if not directory.exists():
+        raise CrmImportError(f"{directory}: no such directory")
+    return importer(store, directory, clock=clock, **options)

@@ -1,0 +1,231 @@
+"""Shared machinery for the CRM importers: reading exports, upserting, reporting.
+
+An importer maps one export format into users/teams, accounts, contacts, deals and signals,
+with deterministic ids, so that importing the same export twice changes nothing: reference
+rows are upserted (inserted when new, updated only when a value changed) and signals go
+through the same idempotent ingest as ``revfield ingest``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from revfield.clock import Clock
+from revfield.memory._ingest import DeadLetterNote, IngestReport, ingest
+from revfield.memory._sql import chunks
+from revfield.memory.store import Store
+from revfield.memory.types import Segment
+
+__all__ = [
+    "CrmImportError",
+    "CsvRow",
+    "ImportReport",
+    "SignalBuffer",
+    "TableCount",
+    "as_day",
+    "as_time",
+    "read_csv",
+    "segment_for_employees",
+    "slug",
+    "upsert",
+]
+
+
+class CrmImportError(Exception):
+    """The export can't be imported as a whole (a missing file or column)."""
+
+
+@dataclass
+class TableCount:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    directory: str
+    tables: dict[str, TableCount] = field(default_factory=dict)
+    signals: IngestReport | None = None
+    dead_letters: list[DeadLetterNote] = field(default_factory=list)
+    """Rows of the export that could not be imported, with the reason (file, line, field)."""
+    notes: list[str] = field(default_factory=list)
+    """Quirks of the data that the importer handled, in words, with counts."""
+
+    @property
+    def new_rows(self) -> int:
+        rows = sum(t.inserted for t in self.tables.values())
+        return rows + (self.signals.accepted if self.signals else 0)
+
+    @property
+    def updated_rows(self) -> int:
+        return sum(t.updated for t in self.tables.values())
+
+
+class SignalBuffer:
+    """Signals an importer derives, grouped by the export file and line they came from, so
+    a dead letter points at the right place."""
+
+    def __init__(self) -> None:
+        self._by_file: dict[Path, list[tuple[int, dict[str, Any]]]] = {}
+
+    def add(self, path: Path, line: int, record: dict[str, Any]) -> None:
+        self._by_file.setdefault(path, []).append((line, record))
+
+    def ingest(self, store: Store, clock: Clock, label: str) -> IngestReport:
+        total = IngestReport(label)
+        for path, items in self._by_file.items():
+            part = ingest(
+                (r for _, r in items),
+                store=store,
+                clock=clock,
+                source=str(path.resolve()),
+                lines=(n for n, _ in items),
+            )
+            for name in ("rows", "accepted", "duplicates", "dead_lettered", "unattributed",
+                         "accounts_created", "contacts_created", "seconds"):  # fmt: skip
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+            total.problems.extend(part.problems)
+            total.duplicate_lines.extend(part.duplicate_lines)
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    line: int
+    data: dict[str, str]
+    raw: str
+
+
+def read_csv(path: Path, required: Sequence[str]) -> Iterator[CsvRow]:
+    """Rows of one export file with their first line numbers; checks the header first."""
+    if not path.is_file():
+        raise CrmImportError(f"{path}: no such file")
+    f = path.open(encoding="utf-8-sig", newline="")
+    reader = csv.reader(f)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        f.close()
+        raise CrmImportError(f"{path}: file is empty") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        f.close()
+        raise CrmImportError(
+            f"{path}:1: header is missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(f'`{c}`' for c in missing)} (found: {', '.join(header)})"
+        )
+
+    def rows() -> Iterator[CsvRow]:
+        with f:
+            start = reader.line_num + 1
+            for cells in reader:
+                line, start = start, reader.line_num + 1
+                if not any(c.strip() for c in cells):
+                    continue
+                buf = io.StringIO()
+                csv.writer(buf, lineterminator="").writerow(cells)
+                data = {h: c.strip() for h, c in zip(header, cells, strict=False)}
+                yield CsvRow(line, data, buf.getvalue())
+
+    return rows()
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def as_day(value: str) -> date | None:
+    return date.fromisoformat(value[:10]) if value else None
+
+
+def as_time(value: str, tz: ZoneInfo | None = None) -> datetime | None:
+    """A naive export timestamp (``2017-03-01`` or ``2018-02-26 19:58:54``) in the export's
+    time zone (UTC unless stated), as an aware UTC datetime."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=tz or UTC).astimezone(UTC)
+
+
+def segment_for_employees(employees: int | None) -> Segment | None:
+    """Company size bands: SMB under 200 employees, mid-market under 1,000, else enterprise."""
+    if employees is None:
+        return None
+    if employees < 200:
+        return Segment.SMB
+    if employees < 1000:
+        return Segment.MID_MARKET
+    return Segment.ENTERPRISE
+
+
+def upsert(
+    session: Session,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    *,
+    now: datetime,
+    key: str = "id",
+) -> TableCount:
+    """Insert new rows, update rows whose values changed, leave the rest alone.
+
+    ``created_at`` is only written on insert and ``updated_at`` (when the table has it) only
+    when something changed, so a second identical import touches nothing.
+    """
+    count = TableCount()
+    if not rows:
+        return count
+    keycol = table.c[key]
+    existing: dict[Any, Any] = {}
+    for part in chunks(sorted(r[key] for r in rows), 2000):
+        for found in session.execute(sa.select(table).where(keycol.in_(part))).mappings():
+            existing[found[key]] = found
+    stamp = {"created_at", "updated_at"}
+    has_updated = "updated_at" in table.c
+    columns = {c for r in rows for c in r}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row in rows:
+        old = existing.get(row[key])
+        if old is None:
+            new = {c: row.get(c) for c in columns}  # one shape for executemany
+            new.setdefault("created_at", now)
+            if has_updated:
+                new.setdefault("updated_at", now)
+            inserts.append(new)
+            continue
+        changed = {c: v for c, v in row.items() if c not in stamp and not _same(old[c], v)}
+        if changed:
+            if has_updated:
+                changed["updated_at"] = now
+            updates.append({"_key": row[key], **changed})
+        else:
+            count.unchanged += 1
+    for part in chunks(inserts, 500):
+        session.execute(sa.insert(table), list(part))
+    for upd in updates:
+        values = {k: v for k, v in upd.items() if k != "_key"}
+        session.execute(sa.update(table).where(keycol == upd["_key"]).values(**values))
+    count.inserted = len(inserts)
+    count.updated = len(updates)
+    return count
+
+
+def _same(old: Any, new: Any) -> bool:
+    if hasattr(new, "value") and isinstance(old, str):  # enum member vs stored string
+        new = new.value
+    if isinstance(old, float) and isinstance(new, int | float):
+        return round(old, 2) == round(float(new), 2)
+    return bool(old == new)

@@ -1,0 +1,279 @@
+"""Context assembly: everything the memory knows about one account, as one typed value.
+
+Agents read this, ``revfield account show`` renders it, and policies evaluate against parts
+of it. Built from a handful of indexed queries; no ORM identity map on the hot path.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from revfield._text import did_you_mean
+from revfield.memory.models import Account, Contact, Deal, Fact, Signal, User
+from revfield.memory.types import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
+
+__all__ = [
+    "AccountContext",
+    "AccountNotFoundError",
+    "AccountView",
+    "ContactView",
+    "DealView",
+    "FactView",
+    "SignalView",
+    "context",
+    "find_account_id",
+]
+
+DEFAULT_SIGNALS = 50
+DEFAULT_CLOSED_DEALS = 10
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class OwnerView(_View):
+    id: str
+    name: str
+    role: Role
+    team_id: str | None
+
+
+class AccountView(_View):
+    id: str
+    name: str
+    domain: str | None
+    segment: Segment | None
+    industry: str | None
+    employees: int | None
+    region: str | None
+    customer_state: CustomerState
+    owner: OwnerView | None
+    plan: str | None
+    seats: int | None
+    mrr: float | None
+    source: str
+    created_at: datetime
+
+
+class ContactView(_View):
+    id: int
+    email: str | None
+    name: str | None
+    role: str | None
+    do_not_contact: bool
+
+
+class DealView(_View):
+    id: str
+    name: str | None
+    stage: str
+    stage_entered_at: datetime | None
+    amount: float | None
+    currency: str
+    product: str | None
+    close_date: date | None
+    outcome: DealOutcome
+    owner_id: str | None
+    created_at: datetime
+
+
+class SignalView(_View):
+    id: int
+    source: str
+    external_id: str
+    kind: SignalKind
+    occurred_at: datetime
+    contact_id: int | None
+    contact_email: str | None
+    payload: dict[str, Any]
+    text: str | None
+
+
+class FactView(_View):
+    """A current fact and where it came from."""
+
+    id: int
+    type: FactType
+    subject: str | None
+    value: str
+    span: str | None
+    confidence: float
+    observed_at: datetime
+    contact_id: int | None
+    source_signal_id: int
+    source_signal_kind: SignalKind
+    source_signal_source: str
+    source_signal_occurred_at: datetime
+
+
+class AccountContext(_View):
+    """One account's memory at a glance."""
+
+    account: AccountView
+    contacts: list[ContactView]
+    open_deals: list[DealView]
+    closed_deals: list[DealView]
+    """The most recently closed deals (won or lost), newest first."""
+    signals: list[SignalView]
+    """The latest signals, newest first."""
+    signal_count: int
+    facts: dict[FactType, list[FactView]]
+    """Current (not superseded) facts by type, newest first."""
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    """Recent proposed actions; filled once the action tables exist."""
+    decisions: list[dict[str, Any]] = Field(default_factory=list)
+    """Recent policy decisions; filled once the decision tables exist."""
+
+    def fact_count(self) -> int:
+        return sum(len(v) for v in self.facts.values())
+
+
+class AccountNotFoundError(LookupError):
+    def __init__(self, wanted: str, hint: str = "") -> None:
+        super().__init__(f"no account `{wanted}` in memory{hint}")
+        self.wanted = wanted
+
+
+A, C, D, S, F, U = (m.__table__ for m in (Account, Contact, Deal, Signal, Fact, User))
+
+# The statements are built once: constructing and cache-keying seven select() objects on
+# every call cost more than running them.
+_ACCOUNT = (
+    sa.select(
+        A,
+        U.c.name.label("owner_name"),
+        U.c.role.label("owner_role"),
+        U.c.team_id.label("owner_team"),
+    )
+    .select_from(A.outerjoin(U, A.c.owner_id == U.c.id))
+    .where(A.c.id == sa.bindparam("account_id"))
+)
+_CONTACTS = (
+    sa.select(C.c.id, C.c.email, C.c.name, C.c.role, C.c.do_not_contact)
+    .where(C.c.account_id == sa.bindparam("account_id"))
+    .order_by(C.c.id)
+)
+_DEAL_COLUMNS = (D.c.id, D.c.name, D.c.stage, D.c.stage_entered_at, D.c.amount, D.c.currency, D.c.product,
+                 D.c.close_date, D.c.outcome, D.c.owner_id, D.c.created_at)  # fmt: skip
+_OPEN_DEALS = (
+    sa.select(*_DEAL_COLUMNS)
+    .where(D.c.account_id == sa.bindparam("account_id"), D.c.outcome == DealOutcome.OPEN.value)
+    .order_by(D.c.created_at.desc(), D.c.id)
+)
+_CLOSED_DEALS = (
+    sa.select(*_DEAL_COLUMNS)
+    .where(D.c.account_id == sa.bindparam("account_id"), D.c.outcome != DealOutcome.OPEN.value)
+    .order_by(D.c.close_date.desc(), D.c.id)
+    .limit(sa.bindparam("closed_limit"))
+)
+_SIGNALS = (
+    sa.select(
+        S.c.id,
+        S.c.source,
+        S.c.external_id,
+        S.c.kind,
+        S.c.occurred_at,
+        S.c.contact_id,
+        S.c.contact_email,
+        S.c.payload,
+        S.c.text,
+    )
+    .where(S.c.account_id == sa.bindparam("account_id"))
+    .order_by(S.c.occurred_at.desc(), S.c.id.desc())
+    .limit(sa.bindparam("signal_limit"))
+)
+_SIGNAL_COUNT = (
+    sa.select(sa.func.count()).select_from(S).where(S.c.account_id == sa.bindparam("account_id"))
+)
+_FACTS = (
+    sa.select(
+        F.c.id,
+        F.c.type,
+        F.c.subject,
+        F.c.value,
+        F.c.span,
+        F.c.confidence,
+        F.c.observed_at,
+        F.c.contact_id,
+        F.c.source_signal_id,
+        S.c.kind.label("source_signal_kind"),
+        S.c.source.label("source_signal_source"),
+        S.c.occurred_at.label("source_signal_occurred_at"),
+    )
+    .select_from(F.join(S, F.c.source_signal_id == S.c.id))
+    .where(F.c.account_id == sa.bindparam("account_id"), F.c.superseded_by.is_(None))
+    .order_by(F.c.observed_at.desc(), F.c.id.desc())
+)
+
+
+def context(
+    session: Session,
+    account_id: str,
+    *,
+    signals: int = DEFAULT_SIGNALS,
+    closed_deals: int = DEFAULT_CLOSED_DEALS,
+) -> AccountContext:
+    """Assemble the :class:`AccountContext` of ``account_id`` (raises
+    :class:`AccountNotFoundError` when there is no such account)."""
+    conn = session.connection()
+    key = {"account_id": account_id}
+    row = conn.execute(_ACCOUNT, key).mappings().first()
+    if row is None:
+        raise AccountNotFoundError(account_id)
+    owner = None
+    if row["owner_id"]:
+        owner = OwnerView(id=row["owner_id"], name=row["owner_name"], role=row["owner_role"],
+                          team_id=row["owner_team"])  # fmt: skip
+    facts: dict[FactType, list[FactView]] = {}
+    for r in conn.execute(_FACTS, key).mappings():
+        fact = FactView.model_validate(r)
+        facts.setdefault(fact.type, []).append(fact)
+    return AccountContext(
+        account=AccountView.model_validate({**row, "owner": owner}),
+        contacts=[ContactView.model_validate(r) for r in conn.execute(_CONTACTS, key).mappings()],
+        open_deals=[DealView.model_validate(r) for r in conn.execute(_OPEN_DEALS, key).mappings()],
+        closed_deals=[
+            DealView.model_validate(r)
+            for r in conn.execute(_CLOSED_DEALS, {**key, "closed_limit": closed_deals}).mappings()
+        ],
+        signals=[
+            SignalView.model_validate(r)
+            for r in conn.execute(_SIGNALS, {**key, "signal_limit": signals}).mappings()
+        ],
+        signal_count=conn.execute(_SIGNAL_COUNT, key).scalar_one(),
+        facts=facts,
+    )
+
+
+def find_account_id(session: Session, wanted: str) -> str:
+    """Resolve what a person typed — an id, a domain or an exact name — to an account id."""
+    text = wanted.strip()
+    for clause in (
+        A.c.id == text,
+        A.c.domain == text.lower(),
+        sa.func.lower(A.c.name) == text.lower(),
+    ):
+        found = session.execute(sa.select(A.c.id).where(clause).limit(2)).scalars().all()
+        if len(found) == 1:
+            return str(found[0])
+    like = (
+        session.execute(
+            sa.select(A.c.id)
+            .where(sa.or_(A.c.id.ilike(f"%{text}%"), A.c.name.ilike(f"%{text}%")))
+            .order_by(A.c.id)
+            .limit(5)
+        )
+        .scalars()
+        .all()
+    )
+    if like:
+        hint = "; did you mean " + ", ".join(f"`{x}`" for x in like) + "?"
+    else:
+        hint = did_you_mean(text, session.execute(sa.select(A.c.id).limit(5000)).scalars())
+    raise AccountNotFoundError(wanted, hint)

@@ -1,0 +1,209 @@
+"""The account memory's tables (SQLAlchemy 2, typed).
+
+One continuous context per account, from first anonymous visit to year-three expansion.
+Every row that describes a customer is keyed by ``account_id`` — never by team — so the
+memory can shard by account. Signals are append-only; facts are never deleted, only
+superseded.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from revfield.memory.types import (
+    CustomerState,
+    DealOutcome,
+    FactType,
+    Role,
+    Segment,
+    SignalKind,
+    UTCDateTime,
+    enum_column,
+)
+
+__all__ = [
+    "Account",
+    "Base",
+    "Contact",
+    "DeadLetter",
+    "Deal",
+    "Fact",
+    "Signal",
+    "Team",
+    "User",
+    "table_of",
+]
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+Money = sa.Numeric(14, 2, asdecimal=False)
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        date: sa.Date(),
+    }
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who answers reviews: seller (AE, CSM), manager or RevOps."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320), unique=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    team_id: Mapped[str | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(300))
+    domain: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    segment: Mapped[Segment | None] = mapped_column(enum_column(Segment))
+    industry: Mapped[str | None] = mapped_column(sa.String(120))
+    employees: Mapped[int | None]
+    region: Mapped[str | None] = mapped_column(sa.String(120))
+    customer_state: Mapped[CustomerState] = mapped_column(
+        enum_column(CustomerState), default=CustomerState.PROSPECT, index=True
+    )
+    owner_id: Mapped[str | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    plan: Mapped[str | None] = mapped_column(sa.String(64))
+    seats: Mapped[int | None]
+    mrr: Mapped[float | None] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(sa.String(64))
+    """Where the account first entered the memory: an importer name, or ``signal``."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    email: Mapped[str | None] = mapped_column(sa.String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    role: Mapped[str | None] = mapped_column(sa.String(120))
+    """Job role as the source states it (``VP Sales``, ``IT admin``)."""
+    do_not_contact: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime]
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+
+    id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    owner_id: Mapped[str | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    name: Mapped[str | None] = mapped_column(sa.String(300))
+    stage: Mapped[str] = mapped_column(sa.String(64))
+    stage_entered_at: Mapped[datetime | None]
+    amount: Mapped[float | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD", server_default="USD")
+    product: Mapped[str | None] = mapped_column(sa.String(120))
+    close_date: Mapped[date | None]
+    outcome: Mapped[DealOutcome] = mapped_column(
+        enum_column(DealOutcome), default=DealOutcome.OPEN, index=True
+    )
+    source: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Signal(Base):
+    """An observation. Append-only; ``(source, external_id)`` makes delivery idempotent."""
+
+    __tablename__ = "signals"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id"),
+        sa.Index("ix_signals_account_id_occurred_at", "account_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(sa.String(64))
+    external_id: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[SignalKind] = mapped_column(enum_column(SignalKind))
+    account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    contact_email: Mapped[str | None] = mapped_column(sa.String(320))
+    """The email as received, kept even when it could not be attributed (free-mail)."""
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+    text: Mapped[str | None] = mapped_column(sa.Text)
+    """Free text (email body, transcript, ticket). Untrusted data, never instructions."""
+    digest: Mapped[str] = mapped_column(sa.String(32))
+    """Hash of the signal's content: a re-send with different content is a conflict."""
+
+
+class Fact(Base):
+    """Something learned about an account, with its provenance. Superseded, never deleted."""
+
+    __tablename__ = "facts"
+    __table_args__ = (sa.Index("ix_facts_account_id_type", "account_id", "type"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"))
+    type: Mapped[FactType] = mapped_column(enum_column(FactType))
+    subject: Mapped[str | None] = mapped_column(sa.String(200))
+    """What the fact is about (``budget``, a competitor's name): facts with the same account,
+    type and subject supersede one another."""
+    value: Mapped[str] = mapped_column(sa.Text)
+    span: Mapped[str | None] = mapped_column(sa.Text)
+    """The quoted words of the source signal the fact was read from."""
+    confidence: Mapped[float]
+    source_signal_id: Mapped[int] = mapped_column(sa.ForeignKey("signals.id"), index=True)
+    observed_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    superseded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("facts.id"))
+
+
+class DeadLetter(Base):
+    """A row that could not be accepted, kept verbatim with the reason."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (sa.UniqueConstraint("source_file", "line", "raw_digest"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_file: Mapped[str] = mapped_column(sa.String(1024))
+    line: Mapped[int]
+    field: Mapped[str | None] = mapped_column(sa.String(200))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    raw: Mapped[str] = mapped_column(sa.Text)
+    raw_digest: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime]
+
+
+def table_of(model: type[Base]) -> sa.Table:
+    """The Core table of a model, typed as a ``Table`` (``__table__`` is typed loosely)."""
+    return cast(sa.Table, model.__table__)

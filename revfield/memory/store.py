@@ -1,0 +1,134 @@
+"""The memory's connection to its database. The only module that opens a SQLAlchemy session.
+
+SQLite (the default, embedded) runs in WAL mode with foreign keys on; write transactions
+start with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing half-way.
+PostgreSQL is the system of record for a team. The same Alembic migrations build both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["Store", "StoreError"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(RuntimeError):
+    """The database can't be used as it is (unreachable, or its schema is not current)."""
+
+
+class Store:
+    """An engine plus the ways to open sessions on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str, *, echo: bool = False) -> Store:
+        kwargs: dict[str, Any] = {"echo": echo}
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if parsed.database in (None, "", ":memory:"):
+                kwargs["poolclass"] = StaticPool  # one shared in-memory database
+        engine = sa.create_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back if it raises."""
+        bind = self.engine.execution_options(sqlite_immediate=write)
+        with Session(bind=bind, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work (never takes SQLite's write lock)."""
+        with self.session(write=False) as session:
+            yield session
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _alembic(self, connection: sa.Connection) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = connection
+        return cfg
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (default: the newest). Safe to run again."""
+        with self.engine.begin() as conn:
+            command.upgrade(self._alembic(conn), revision)
+
+    def downgrade(self, revision: str) -> None:
+        with self.engine.begin() as conn:
+            command.downgrade(self._alembic(conn), revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    def check_current(self) -> None:
+        """Raise :class:`StoreError` with the fix when the schema is missing or behind."""
+        try:
+            current = self.current_revision()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
+        head = self.head_revision()
+        if current != head:
+            state = "has no revfield schema" if current is None else f"is at {current}"
+            raise StoreError(
+                f"the database {self.url} {state}; the code expects {head}\n"
+                "  help: run `revfield init` to create or upgrade it"
+            )
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself (pysqlite's own
+        # transaction handling would start transactions late, at the first write).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if not in_memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

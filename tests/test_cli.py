@@ -1,0 +1,143 @@
+"""The command line as a user meets it: output, exit codes, and errors that say what to do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from revfield.cli import app
+from tests.factories import signal, write_jsonl
+
+runner = CliRunner()
+
+
+def cli(db_url: str, *args: str):
+    return runner.invoke(app, ["--db", db_url, *args], catch_exceptions=False)
+
+
+def test_init_creates_then_reports_up_to_date(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    first = cli(url, "init")
+    assert first.exit_code == 0 and "schema none →" in first.output
+    again = cli(url, "init")
+    assert again.exit_code == 0 and "up to date" in again.output
+
+
+def test_commands_on_an_uninitialised_database_say_to_run_init(tmp_path):
+    result = cli(f"sqlite:///{tmp_path / 'r.db'}", "account", "list")
+    assert result.exit_code == 1
+    assert "revfield init" in result.output
+
+
+def test_ingest_prints_the_summary_and_bad_rows_do_not_fail_the_run(db_url, tmp_path):
+    path = write_jsonl(tmp_path / "s.jsonl", [signal(1), signal(2, kind="web_vist"), signal(1)])
+    result = cli(db_url, "ingest", str(path))
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "accepted 1" in out and "duplicates 1" in out and "dead-lettered 1" in out
+    assert "s.jsonl:2" in out and "did you mean `web_visit`" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.jsonl", None, "no such file"),
+        ("signals.txt", "x", "unknown file type `.txt`"),
+        ("empty.jsonl", "", "file is empty"),
+        ("nohead.csv", "source,kind\n", "missing required columns `external_id`, `occurred_at`"),
+    ],
+)
+def test_ingest_exits_non_zero_only_when_the_file_cannot_be_read(
+    db_url, tmp_path, name, content, message
+):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    result = cli(db_url, "ingest", str(path))
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())
+
+
+def test_dead_letters_lists_file_line_field_and_reason(db_url, tmp_path):
+    path = write_jsonl(
+        tmp_path / "s.jsonl", [signal(1), signal(2, occurred_at="2026-11-02T09:00:00")]
+    )
+    cli(db_url, "ingest", str(path))
+    result = cli(db_url, "dead-letters")
+    out = " ".join(result.output.split())
+    assert "s.jsonl:2" in out and "occurred_at" in out and "has no time zone" in out
+
+
+def test_account_show_renders_and_json_is_an_account_context(db_url, tmp_path):
+    path = write_jsonl(
+        tmp_path / "s.jsonl", [signal(1, text="We need a forecast the board trusts")]
+    )
+    cli(db_url, "ingest", str(path))
+    shown = cli(db_url, "account", "show", "acme.com")
+    assert shown.exit_code == 0 and "We need a forecast" in shown.output
+    as_json = json.loads(cli(db_url, "account", "show", "acme.com", "--json").output)
+    assert as_json["account"]["id"] == "acme.com" and as_json["signal_count"] == 1
+    missing = cli(db_url, "account", "show", "acme")
+    assert missing.exit_code == 1 and "did you mean `acme.com`" in missing.output
+
+
+def test_account_list_filters(db_url, tmp_path):
+    path = write_jsonl(tmp_path / "s.jsonl", [signal(1), signal(2, account_domain="other.org")])
+    cli(db_url, "ingest", str(path))
+    result = cli(db_url, "account", "list", "--search", "other")
+    assert "other.org" in result.output and "acme.com" not in result.output
+
+
+def test_import_crm_twice_reports_no_new_rows(db_url, shared_data):
+    directory = str(shared_data / "maven-crm-sales-opportunities")
+    first = cli(db_url, "import-crm", "maven", directory)
+    assert first.exit_code == 0 and "new rows" in first.output
+    second = " ".join(cli(db_url, "import-crm", "maven", directory).output.split())
+    assert "0 new rows — the memory already holds this export" in second
+    shown = cli(db_url, "account", "show", "Acme Corporation")
+    assert "recently closed deals" in shown.output and "crm_stage_change" in shown.output
+
+
+def test_import_crm_unknown_kind_is_a_clear_error(db_url, tmp_path):
+    result = cli(db_url, "import-crm", "hubspot", str(tmp_path))
+    assert result.exit_code == 1 and "unknown export kind `hubspot`" in result.output
+
+
+def test_demo_runs_offline_from_the_shipped_sample_and_guards_other_databases(tmp_path):
+    env_cwd = tmp_path
+    proc = subprocess.run(
+        [sys.executable, "-m", "revfield.cli", "demo"],
+        cwd=env_cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "accepted" in proc.stdout and "northwind.io" in proc.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "revfield.cli", "demo"],
+        cwd=env_cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 0  # its own file is replaced
+    other = Path(tmp_path / "mine.db")
+    other.write_bytes(b"")
+    import sqlite3
+
+    with sqlite3.connect(other) as conn:
+        conn.execute("create table precious (x)")
+    refused = subprocess.run(
+        [sys.executable, "-m", "revfield.cli", "demo", "--path", str(other)],
+        cwd=env_cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1 and "not a revfield demo database" in refused.stderr

@@ -1,0 +1,66 @@
+"""Settings: environment over revfield.toml over defaults."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from revfield.config import load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for var in (
+        "REVFIELD_DATABASE_URL",
+        "REVFIELD_LLM",
+        "REVFIELD_MODEL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "REVFIELD_POLICIES",
+        "REVFIELD_CONFIG",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults():
+    s = load_settings()
+    assert s.database_url == "sqlite:///revfield.db"
+    assert s.llm_backend == "offline"
+    assert str(s.policies) == "policies"
+
+
+def test_toml_file_then_environment(monkeypatch, tmp_path):
+    (tmp_path / "revfield.toml").write_text(
+        'database_url = "sqlite:///from-file.db"\nmodel = "m-file"\n'
+    )
+    assert load_settings().database_url == "sqlite:///from-file.db"
+    monkeypatch.setenv("REVFIELD_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    s = load_settings()
+    assert s.database_url == "postgresql+psycopg://u@h/db"
+    assert s.model == "m-file"
+
+
+def test_config_file_path_from_environment(monkeypatch, tmp_path):
+    other = tmp_path / "elsewhere.toml"
+    other.write_text('llm = "openai"\n')
+    monkeypatch.setenv("REVFIELD_CONFIG", str(other))
+    assert load_settings().llm_backend == "openai"
+
+
+def test_an_api_key_makes_openai_the_default_model_backend(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert load_settings().llm_backend == "openai"
+    monkeypatch.setenv("REVFIELD_LLM", "offline")
+    assert load_settings().llm_backend == "offline"
+
+
+def test_an_unknown_key_in_the_file_is_an_error(tmp_path):
+    (tmp_path / "revfield.toml").write_text('databse_url = "x"\n')
+    with pytest.raises(ValidationError, match="databse_url"):
+        load_settings()
+
+
+def test_command_line_overrides_win(monkeypatch):
+    monkeypatch.setenv("REVFIELD_DATABASE_URL", "sqlite:///env.db")
+    assert load_settings(database_url="sqlite:///flag.db").database_url == "sqlite:///flag.db"
