@@ -32,6 +32,7 @@ __all__ = [
     "Contact",
     "DeadLetter",
     "Deal",
+    "DecisionRecord",
     "Fact",
     "Signal",
     "Team",
@@ -202,6 +203,37 @@ class DeadLetter(Base):
     raw: Mapped[str] = mapped_column(sa.Text)
     raw_digest: Mapped[str] = mapped_column(sa.String(32))
     created_at: Mapped[datetime]
+
+
+class DecisionRecord(Base):
+    """A policy decision on a proposed action, with everything needed to replay it."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        sa.Index("ix_decisions_account_id_decided_at", "account_id", "decided_at"),
+        sa.Index("ix_decisions_contact_id_decided_at", "contact_id", "decided_at"),
+        sa.Index("ix_decisions_motion_verdict_decided_at", "motion", "verdict", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"))
+    deal_id: Mapped[str | None] = mapped_column(sa.ForeignKey("deals.id"))
+    action_id: Mapped[int | None]
+    """The proposed action decided on (when actions are stored)."""
+    action_kind: Mapped[str] = mapped_column(sa.String(64))
+    motion: Mapped[str] = mapped_column(sa.String(32))
+    verdict: Mapped[str] = mapped_column(sa.String(16))
+    matched_rules: Mapped[list[str]] = mapped_column(JSONType)
+    guardrails: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    missing_criteria: Mapped[list[str]] = mapped_column(JSONType)
+    escalate_to: Mapped[str | None] = mapped_column(sa.String(32))
+    policy_version: Mapped[str] = mapped_column(sa.String(80))
+    explanation: Mapped[str] = mapped_column(sa.Text)
+    context: Mapped[dict[str, Any]]
+    """The evaluated context, as JSON: replaying it through a pack gives the same decision."""
+    decided_at: Mapped[datetime]
 
 
 def table_of(model: type[Base]) -> sa.Table:

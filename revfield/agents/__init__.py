@@ -1,0 +1,1 @@
+"""LangGraph agents and the types they produce (proposed actions)."""

@@ -1,0 +1,60 @@
+"""What an agent proposes. Agents produce these values and never act themselves; the policy
+layer decides on each, and only the outbox acts, for ``auto`` or approved actions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ActionKind", "Motion", "ProposedAction"]
+
+
+class ActionKind(StrEnum):
+    SEND_EMAIL = "send_email"
+    SCHEDULE_FOLLOWUP = "schedule_followup"
+    CREATE_TASK = "create_task"
+    ADVANCE_STAGE = "advance_stage"
+    HANDOVER_BRIEF = "handover_brief"
+    CREATE_EXPANSION_OPPORTUNITY = "create_expansion_opportunity"
+    OFFER_DISCOUNT = "offer_discount"
+    SAVE_PLAY = "save_play"
+    NOTIFY = "notify"
+
+
+class Motion(StrEnum):
+    """The two directions of one field."""
+
+    ACQUISITION = "acquisition"
+    RETENTION_EXPANSION = "retention_expansion"
+
+
+class ProposedAction(BaseModel):
+    """An action an agent proposes, with what justifies it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ActionKind
+    motion: Motion
+    account_id: str
+    contact_id: int | None = None
+    deal_id: str | None = None
+    channel: str = ""
+    subject: str = ""
+    body: str = ""
+    discount_pct: float = Field(default=0.0, ge=0, le=100)
+    amount: float = Field(default=0.0, ge=0)
+    to_stage: str = ""
+    tags: list[str] = Field(default_factory=list)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    """The model's confidence in this proposal."""
+    model: str = ""
+    model_fault: str = ""
+    """Why the model failed, if it did; a faulted proposal is never automated."""
+    cited_fact_ids: list[int] = Field(default_factory=list)
+    cited_signal_ids: list[int] = Field(default_factory=list)
+    uncited_claims: int = Field(default=0, ge=0)
+    unsupported_promises: int = Field(default=0, ge=0)
+    field_event_id: int | None = None

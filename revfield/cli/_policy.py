@@ -1,0 +1,283 @@
+"""Commands RevOps uses to write and test policies, and to read governance."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from revfield.agents.actions import ProposedAction
+from revfield.cli._app import app, console, fail, state
+from revfield.policies import (
+    ContextError,
+    PackError,
+    build_context,
+    decide,
+    diff_packs,
+    lint_pack,
+    load_pack,
+    merge_context,
+    run_policy_tests,
+    trace,
+)
+from revfield.policies._load import CompiledPack
+from revfield.policies.governance import governance_report
+
+policy_app = typer.Typer(help="Write, test and explain RevOps policy packs.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+PathArg = Annotated[
+    Path | None, typer.Argument(help="Pack folder or file (default: REVFIELD_POLICIES).")
+]
+STYLE = {"auto": "green", "review": "yellow", "escalate": "bold magenta", "block": "bold red"}
+
+
+def _pack(path: Path | None) -> CompiledPack:
+    try:
+        return load_pack(path or state().settings.policies)
+    except PackError as exc:
+        fail(f"the policy pack was refused ({len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}); "
+             "nothing of it is in force\n" + str(exc))  # fmt: skip
+
+
+def _verdict(label: str) -> Text:
+    return Text(label, style=STYLE.get(label, ""))
+
+
+@policy_app.command("check")
+def check(path: PathArg = None) -> None:
+    """Validate the pack and lint it: duplicate ids, rules that never match, shadowed rules."""
+    pack = _pack(path)
+    findings = lint_pack(pack)
+    console.print(f"pack {pack.version}: {len(pack.rules)} rules, {len(pack.spec.definitions)} definitions, "
+                  f"{len(pack.stages)} stages, {len(pack.capabilities)} capabilities from "
+                  f"{', '.join(Path(f).name for f in pack.files)}")  # fmt: skip
+    if findings:
+        for f in findings:
+            console.print(f"[yellow]{f.render()}[/]", soft_wrap=True)
+        fail(f"{len(findings)} lint finding{'s' if len(findings) > 1 else ''}")
+    console.print("[green]ok[/]: valid, and every rule can match and decide")
+
+
+@policy_app.command("test")
+def run_tests(
+    path: PathArg = None,
+    tests: Annotated[
+        Path | None, typer.Option(help="Folder of test files (default: PACK/tests).")
+    ] = None,
+) -> None:
+    """Run the policy tests (given a context, expect a decision and rule ids)."""
+    pack_path = path or state().settings.policies
+    pack = _pack(pack_path)
+    folder = tests or (pack_path if pack_path.is_dir() else pack_path.parent) / "tests"
+    try:
+        report = run_policy_tests(pack, folder)
+    except PackError as exc:
+        fail(str(exc))
+    for result in report.failed:
+        console.print(f"[bold red]FAIL[/] {Path(result.file).name}:{result.line} {result.name}")
+        for line in result.diff:
+            console.print(f"    {line}", soft_wrap=True)
+    passed = len(report.results) - len(report.failed)
+    console.print(f"{passed} passed, {len(report.failed)} failed; "
+                  f"{len(report.covered & {r.id for r in pack.rules})} of {len(pack.rules)} rules matched in some test")  # fmt: skip
+    if report.uncovered:
+        console.print(f"[yellow]not covered by any test:[/] {', '.join(report.uncovered)}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _read_json(arg: str) -> dict[str, Any]:
+    text = Path(arg).read_text(encoding="utf-8") if Path(arg).is_file() else arg
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"ACTION_JSON: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+             "pass a file path or inline JSON")  # fmt: skip
+    if not isinstance(data, dict):
+        fail("ACTION_JSON must be a JSON object")
+    return data
+
+
+@policy_app.command("explain")
+def explain(
+    action_json: Annotated[
+        str,
+        typer.Argument(
+            metavar="ACTION_JSON",
+            help=(
+                "A proposed action (with `kind`, `motion`, `account_id`…: the context is assembled from "
+                "memory) or a decision context (`action`, `account`, `contact`…), as a file or inline JSON."
+            ),
+        ),
+    ],
+    path: Annotated[Path | None, typer.Option("--pack", help="Pack folder or file.")] = None,
+) -> None:
+    """Every rule matched or not, the guardrail effects, the decision and why."""
+    pack = _pack(path)
+    data = _read_json(action_json)
+    st = state()
+    try:
+        if "kind" in data:
+            action = ProposedAction.model_validate(data)
+            with st.store().read() as session:
+                ctx = build_context(session, pack, action, st.clock.now())
+        else:
+            ctx = merge_context(data)
+            if "now" not in data:
+                ctx["now"] = st.clock.now()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(f"ACTION_JSON: `{'.'.join(map(str, err['loc']))}`: {err['msg']}")
+    except ContextError as exc:
+        fail(f"ACTION_JSON: {exc}")
+    decision = decide(pack, ctx)
+    table = Table(title=f"rules of pack {pack.version}", box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("", "rule", "decision", "reason / error"):
+        table.add_column(col)
+    for rule_id, outcome, verdict in trace(pack, ctx):
+        rule = next(r for r in pack.rules if r.id == rule_id)
+        if outcome is True:
+            table.add_row(
+                Text("✔", style="green"),
+                Text(rule_id, style="bold"),
+                _verdict(verdict.label),
+                rule.reason,
+            )
+        elif outcome is False:
+            table.add_row(
+                Text("·", style="dim"),
+                Text(rule_id, style="dim"),
+                Text(verdict.label, style="dim"),
+                "",
+            )
+        else:
+            table.add_row(
+                Text("!", style="red"),
+                rule_id,
+                _verdict("escalate"),
+                Text(f"failed: {outcome}", style="red"),
+            )
+    console.print(table)
+    if decision.guardrails:
+        g = Table(title="guardrails and governance", box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("guardrail", "at least", "changed the decision", "why"):
+            g.add_column(col)
+        for e in decision.guardrails:
+            g.add_row(e.id, _verdict(e.at_least.label), "yes" if e.tightened else "no", e.reason)
+        console.print(g)
+    console.print(Text.assemble("decision: ", _verdict(decision.verdict.label),
+                                f"{' → ' + decision.escalate_to if decision.escalate_to else ''}"))  # fmt: skip
+    console.print(f"why: {decision.explanation}", soft_wrap=True)
+
+
+@policy_app.command("diff")
+def diff(
+    old: Annotated[Path, typer.Argument(help="The pack in force.")],
+    new: Annotated[Path, typer.Argument(help="The changed pack.")],
+    limit: Annotated[int | None, typer.Option(help="Replay only the newest N decisions.")] = None,
+    show: Annotated[int, typer.Option(help="How many changed decisions to list.")] = 30,
+) -> None:
+    """Replay the stored decisions through both packs and report every decision that changes."""
+    before, after = _pack(old), _pack(new)
+    with state().store().read() as session:
+        report = diff_packs(session, before, after, limit=limit)
+    console.print(
+        f"replayed {report.replayed:,} stored decisions: {before.version} → {after.version}"
+    )
+    if not report.changes:
+        console.print("[green]no decision changes[/]")
+        return
+    summary = Table(
+        title=f"{len(report.changes):,} decisions would change",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    for col in ("from", "to", "decisions"):
+        summary.add_column(col, justify="right" if col == "decisions" else "left")
+    for (a, b), n in report.transitions().most_common():
+        summary.add_row(_verdict(a), _verdict(b), f"{n:,}")
+    console.print(summary)
+    detail = Table(box=box.SIMPLE_HEAD)
+    for col in ("decision", "account", "action", "was", "becomes", "rules now", "why"):
+        detail.add_column(col, overflow="fold")
+    for c in report.changes[:show]:
+        detail.add_row(f"#{c.decision_id}", c.account_id or "—", f"{c.action_kind} ({c.motion})", _verdict(c.old),
+                       _verdict(c.new), ", ".join(c.new_rules) or "—", c.new_explanation)  # fmt: skip
+    console.print(detail)
+
+
+@app.command()
+def governance(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Evaluate as of this date (YYYY-MM-DD; default now)."),
+    ] = None,
+    path: Annotated[Path | None, typer.Option("--pack", help="Pack folder or file.")] = None,
+    show: Annotated[int, typer.Option(help="How many deviations to list.")] = 25,
+    rule: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this rule: cycle-corridor, no-contact, exit-criteria, outside-icp."
+        ),
+    ] = None,
+) -> None:
+    """Governance deviations computed from memory, and ICP adherence."""
+    pack = _pack(path)
+    st = state()
+    when = st.clock.now()
+    if as_of:
+        try:
+            when = (
+                datetime.fromisoformat(as_of).replace(tzinfo=UTC)
+                if len(as_of) == 10
+                else datetime.fromisoformat(as_of)
+            )
+        except ValueError:
+            fail(f"--as-of: `{as_of}` is not a date (YYYY-MM-DD)")
+    with st.store().read() as session:
+        report = governance_report(session, pack, when)
+    found = [d for d in report.deviations if rule is None or d.rule == rule]
+    console.print(f"governance as of {when.date().isoformat()}: {report.open_deals:,} open deals, "
+                  f"ICP adherence [bold]{report.icp_adherence:.1%}[/] ({report.icp_fit_deals:,} of {report.open_deals:,})")  # fmt: skip
+    counts = Table(box=box.SIMPLE_HEAD)
+    counts.add_column("rule")
+    counts.add_column("deviations", justify="right")
+    counts.add_column("share of open deals", justify="right")
+    for name, n in sorted(report.by_rule().items(), key=lambda kv: -kv[1]):
+        counts.add_row(name, f"{n:,}", f"{n / report.open_deals:.0%}" if report.open_deals else "—")
+    console.print(counts)
+    by_owner = Counter((d.team_id or "—", d.owner_id or "—") for d in found)
+    if by_owner:
+        owners = Table(title="by team and owner", box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("team", "owner", "deviations"):
+            owners.add_column(col, justify="right" if col == "deviations" else "left")
+        for (team, owner), n in by_owner.most_common(10):
+            owners.add_row(team, owner, f"{n:,}")
+        console.print(owners)
+    if found:
+        table = Table(title=f"deviations ({min(show, len(found))} of {len(found):,}, oldest first)", box=box.SIMPLE_HEAD,
+                      title_justify="left")  # fmt: skip
+        for col in ("rule", "deal", "account", "owner", "team", "age (days)", "detail"):
+            table.add_column(
+                col, overflow="fold", justify="right" if col.startswith("age") else "left"
+            )
+        for d in sorted(found, key=lambda d: -d.age_days)[:show]:
+            table.add_row(
+                d.rule,
+                d.deal_id,
+                d.account_id,
+                d.owner_id or "—",
+                d.team_id or "—",
+                f"{d.age_days:,}",
+                d.detail,
+            )
+        console.print(table)

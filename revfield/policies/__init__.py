@@ -1,0 +1,47 @@
+"""The policy layer RevOps writes: rules, guardrails, governance — and the tools to test them.
+
+from revfield.policies import load_pack, decide, merge_context
+
+pack = load_pack("policies")
+decision = decide(pack, merge_context({"action": {"kind": "send_email", "motion": "acquisition"}}))
+decision.verdict, decision.matched, decision.explanation
+"""
+
+from revfield.policies._build import build_context
+from revfield.policies._diff import DiffReport, diff_packs
+from revfield.policies._errors import PackError, PackProblem
+from revfield.policies._evaluate import Decision, GuardrailEffect, RuleError, decide, trace
+from revfield.policies._lint import LintFinding, lint_pack
+from revfield.policies._load import CompiledPack, CompiledRule, load_pack
+from revfield.policies._record import record_decision
+from revfield.policies._schema import Verdict
+from revfield.policies._testing import TestReport, run_policy_tests
+from revfield.policies._watch import PackWatcher
+from revfield.policies.context import SCHEMA, ContextError, default_context, merge_context
+
+__all__ = [
+    "SCHEMA",
+    "CompiledPack",
+    "CompiledRule",
+    "ContextError",
+    "Decision",
+    "DiffReport",
+    "GuardrailEffect",
+    "LintFinding",
+    "PackError",
+    "PackProblem",
+    "PackWatcher",
+    "RuleError",
+    "TestReport",
+    "Verdict",
+    "build_context",
+    "decide",
+    "default_context",
+    "diff_packs",
+    "lint_pack",
+    "load_pack",
+    "merge_context",
+    "record_decision",
+    "run_policy_tests",
+    "trace",
+]

@@ -1,0 +1,33 @@
+"""Load errors of a policy pack: every problem with file, line, column and rule id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from revfield.policies._yaml import Pos
+
+__all__ = ["PackError", "PackProblem"]
+
+
+@dataclass(frozen=True)
+class PackProblem:
+    pos: Pos
+    message: str
+    rule_id: str | None = None
+    detail: str = ""
+    """Further lines: the expression with a caret, and a help line."""
+    kind: str = "rule"
+    """What ``rule_id`` names: a rule, a capability, a guardrail, a criterion."""
+
+    def render(self) -> str:
+        who = f"{self.kind} `{self.rule_id}`: " if self.rule_id else ""
+        head = f"{self.pos.file}:{self.pos.line}:{self.pos.column}: {who}{self.message}"
+        return f"{head}\n{self.detail}" if self.detail else head
+
+
+class PackError(Exception):
+    """The pack was refused; nothing of it is in force. ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[PackProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(p.render() for p in problems))

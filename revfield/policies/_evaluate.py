@@ -1,0 +1,289 @@
+"""Deciding on one proposed action: pure, no clock, database or network.
+
+Semantics: every matching rule counts and the most restrictive decision wins
+(``block > escalate > review > auto``); the pack's ``default`` applies only when no rule
+matches; guardrails and governance can only tighten the result. A rule whose condition fails
+to evaluate counts as matched with its decision raised to at least ``escalate``, and the
+failure is recorded: the engine fails toward a person, never open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from revfield.policies._cel_bridge import EvalError
+from revfield.policies._load import CompiledCriterion, CompiledPack
+from revfield.policies._schema import Verdict
+
+__all__ = ["Decision", "GuardrailEffect", "RuleError", "decide", "trace"]
+
+AUTO, REVIEW, ESCALATE, BLOCK = Verdict.AUTO, Verdict.REVIEW, Verdict.ESCALATE, Verdict.BLOCK
+
+# Whatever goes wrong while evaluating a condition counts as an error of that rule (fail
+# closed), including a context that does not match the schema.
+FAILURES = (EvalError, KeyError, IndexError, TypeError, ValueError, ArithmeticError, AttributeError)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    rule_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailEffect:
+    """A guardrail or governance rule that held for this action."""
+
+    id: str
+    at_least: Verdict
+    reason: str
+    tightened: bool = False
+    """Whether it raised the decision (it may hold without changing it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    matched: tuple[str, ...]
+    """Ids of the rules that matched (including rules that failed to evaluate)."""
+    guardrails: tuple[GuardrailEffect, ...]
+    errors: tuple[RuleError, ...]
+    policy_version: str
+    explanation: str
+    """One line for a person: the decision and why."""
+    escalate_to: str | None = None
+    default_applied: bool = False
+    missing_criteria: tuple[str, ...] = ()
+    context: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.verdict.label
+
+
+def _holds(cond: Any, env: Mapping[str, Any]) -> bool | str:
+    """True/False, or an error message (a non-boolean result is an error too)."""
+    try:
+        value = cond.evaluate(env)
+    except FAILURES as exc:
+        return _message(exc)
+    if value is True or value is False:
+        return value
+    return f"condition gave {value!r}, not true or false"
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"the context has no {exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _environment(
+    pack: CompiledPack, ctx: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], dict[str, str]]:
+    """The context plus the value of every definition; definitions that fail are returned
+    with their error (rules using them fail closed)."""
+    if not pack.definitions:
+        return ctx, {}
+    env = dict(ctx)
+    failed: dict[str, str] = {}
+    for name, cond in pack.definitions:
+        result = _holds(cond, env)
+        if isinstance(result, str):
+            failed[name] = f"definition `{name}`: {result}"
+            env[name] = False
+        else:
+            env[name] = result
+    return env, failed
+
+
+def decide(pack: CompiledPack, ctx: Mapping[str, Any]) -> Decision:
+    """The decision on the action described by ``ctx`` (see :mod:`revfield.policies.context`)."""
+    env, failed_defs = _environment(pack, ctx)
+    matched: list[str] = []
+    errors: list[RuleError] = []
+    verdict = -1
+    escalate_to: str | None = None
+    reason_rule = None
+    for rule in pack.rules:
+        if failed_defs and rule.definitions & failed_defs.keys():
+            result: bool | str = "; ".join(
+                failed_defs[d] for d in sorted(rule.definitions & failed_defs.keys())
+            )
+        else:
+            try:
+                value = rule.condition.evaluate(env)
+                result = (
+                    value
+                    if (value is True or value is False)
+                    else f"condition gave {value!r}, not true or false"
+                )
+            except FAILURES as exc:
+                result = _message(exc)
+        if result is False:
+            continue
+        rule_verdict = rule.verdict
+        if result is not True:
+            errors.append(RuleError(rule.id, str(result)))
+            rule_verdict = max(rule_verdict, ESCALATE)
+        matched.append(rule.id)
+        if rule_verdict > verdict:
+            verdict = rule_verdict
+            reason_rule = rule
+            escalate_to = rule.escalate_to if rule_verdict == ESCALATE else None
+    default_applied = verdict < 0
+    base = pack.default if default_applied else Verdict(verdict)
+
+    try:
+        effects, missing = _guardrails(pack, env, base)
+    except FAILURES as exc:  # guardrails fail closed like rules
+        effects = (GuardrailEffect("guardrails", ESCALATE, f"guardrails could not be evaluated: {_message(exc)}",
+                                   tightened=base < ESCALATE),)  # fmt: skip
+        missing = ()
+        errors.append(RuleError("guardrails", _message(exc)))
+    final = base
+    for effect in effects:
+        final = max(final, effect.at_least)
+    if final != base and final == ESCALATE and escalate_to is None:
+        escalate_to = "manager"
+    return Decision(
+        verdict=final,
+        matched=tuple(matched),
+        guardrails=effects,
+        errors=tuple(errors),
+        policy_version=pack.version,
+        explanation=_explain(final, base, reason_rule, default_applied, effects, errors),
+        escalate_to=escalate_to if final == ESCALATE else None,
+        default_applied=default_applied,
+        missing_criteria=missing,
+        context=ctx,
+    )
+
+
+def _guardrails(
+    pack: CompiledPack, env: Mapping[str, Any], base: Verdict
+) -> tuple[tuple[GuardrailEffect, ...], tuple[str, ...]]:
+    g = pack.guardrails
+    action, counters, contact = env["action"], env["counters"], env["contact"]
+    kind = action["kind"]
+    raw: list[tuple[str, Verdict, str]] = []
+    if g.contact_fatigue and contact["exists"] and kind in g.contact_fatigue.action_kinds:
+        cap = g.contact_fatigue
+        if counters["contact_touches"] >= cap.max_touches:
+            raw.append(("contact-fatigue", Verdict.parse(cap.at_least),
+                        f"contact already touched {counters['contact_touches']} times in {cap.window_days} days, "
+                        f"both motions (cap {cap.max_touches})"))  # fmt: skip
+    if g.account_cap and kind in g.account_cap.action_kinds:
+        cap2 = g.account_cap
+        if counters["account_touches"] >= cap2.max_touches:
+            raw.append(("account-cap", Verdict.parse(cap2.at_least),
+                        f"account already touched {counters['account_touches']} times in {cap2.window_days} days "
+                        f"(cap {cap2.max_touches})"))  # fmt: skip
+    budget = g.motion_budgets.get(action["motion"])
+    if (
+        budget is not None
+        and base == AUTO
+        and counters["motion_auto_today"] >= budget.max_auto_per_day
+    ):
+        raw.append(("motion-budget", Verdict.parse(budget.at_least),
+                    f"{action['motion']} budget spent: {counters['motion_auto_today']} automated actions today "
+                    f"(budget {budget.max_auto_per_day})"))  # fmt: skip
+    for metric in pack.counter_metrics:
+        held = _holds(metric.condition, env)
+        if held is True:
+            raw.append((metric.id, metric.verdict, metric.description))
+        elif held is not False:
+            raw.append(
+                (
+                    metric.id,
+                    max(metric.verdict, ESCALATE),
+                    f"{metric.description} (failed to evaluate: {held})",
+                )
+            )
+    rf = g.retention_first
+    if (
+        rf
+        and kind in rf.expansion_kinds
+        and counters["churn_risk"]
+        and not counters["save_play_answered"]
+    ):
+        raw.append(("retention-first", Verdict.parse(rf.at_least),
+                    "open churn risk on this account: expansion waits until the save play is answered"))  # fmt: skip
+    missing: tuple[str, ...] = ()
+    if kind == "advance_stage" and pack.stages:
+        missing, note = _missing_exit_criteria(pack, env)
+        if note:
+            raw.append(("exit-criteria", BLOCK, note))
+    effects = []
+    level = base
+    for gid, at_least, reason in raw:
+        effects.append(GuardrailEffect(gid, at_least, reason, tightened=at_least > level))
+        level = max(level, at_least)
+    return tuple(effects), missing
+
+
+def _missing_exit_criteria(
+    pack: CompiledPack, env: Mapping[str, Any]
+) -> tuple[tuple[str, ...], str]:
+    """Exit criteria are infrastructure: a deal may not reach a stage without them."""
+    target = env["action"]["to_stage"]
+    ids = pack.stage_ids()
+    if target not in ids:
+        return (), f"unknown target stage `{target}`; stages are {', '.join(ids)}"
+    current = env["deal"]["stage"]
+    start = ids.index(current) if current in ids else 0
+    end = ids.index(target)
+    if end <= start:
+        return (), ""
+    missing = []
+    for stage_id, criteria in pack.stages[start:end]:
+        for criterion in criteria:
+            if _holds(criterion.condition, env) is not True:
+                missing.append(f"{stage_id}.{criterion.id}")
+    if not missing:
+        return (), ""
+    return tuple(missing), f"cannot reach `{target}`: exit criteria not met: {', '.join(missing)}"
+
+
+def _explain(
+    final: Verdict,
+    base: Verdict,
+    rule: Any,
+    default_applied: bool,
+    effects: tuple[GuardrailEffect, ...],
+    errors: list[RuleError],
+) -> str:
+    if default_applied:
+        why = f"no rule matched, pack default `{base.label}`"
+    else:
+        why = f"rule `{rule.id}`: {rule.reason}"
+    parts = [f"{final.label}: {why}"]
+    parts += [f"{e.id}: {e.reason}" for e in effects if e.tightened]
+    if errors:
+        parts.append(f"{len(errors)} rule(s) failed to evaluate and count as escalate")
+    return "; ".join(parts)
+
+
+def trace(pack: CompiledPack, ctx: Mapping[str, Any]) -> list[tuple[str, bool | str, Verdict]]:
+    """Every rule with its outcome (True, False, or the error) — for ``policy explain``."""
+    env, failed = _environment(pack, ctx)
+    rows: list[tuple[str, bool | str, Verdict]] = []
+    for rule in pack.rules:
+        if rule.definitions & failed.keys():
+            outcome: bool | str = "; ".join(
+                failed[d] for d in sorted(rule.definitions & failed.keys())
+            )
+        else:
+            outcome = _holds(rule.condition, env)
+        rows.append((rule.id, outcome, rule.verdict))
+    return rows
+
+
+def icp_fit(
+    criteria: tuple[CompiledCriterion, ...], env: Mapping[str, Any]
+) -> tuple[bool, list[str]]:
+    """Whether an account meets every ICP criterion, and the ids of those it misses."""
+    misses = [c.id for c in criteria if _holds(c.condition, env) is not True]
+    return not misses, misses

@@ -1,0 +1,160 @@
+"""Guardrail counters come from memory: touches across both motions and all senders,
+automated actions per motion per day, open risks and answered save plays."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from revfield.agents.actions import ActionKind, Motion, ProposedAction
+from revfield.memory import FactType, add_fact, ingest
+from revfield.policies import Verdict, build_context, decide, load_pack, record_decision
+from tests.factories import T0, make_account, make_deal, make_signal
+from tests.policies.conftest import DEFAULT_PACK
+
+PACK = load_pack(DEFAULT_PACK)
+
+
+def email(**kw) -> ProposedAction:
+    base = {"kind": ActionKind.SEND_EMAIL, "motion": Motion.ACQUISITION, "account_id": "acme.com",
+            "contact_id": 1, "confidence": 0.95}  # fmt: skip
+    return ProposedAction(**{**base, **kw})
+
+
+def setup_account(store, clock, *, segment="smb", state="prospect"):
+    ingest([{"source": "crm", "external_id": "c1", "kind": "note", "occurred_at": (T0 - timedelta(days=30)).isoformat(),
+             "contact_email": "pat@acme.com"}], store=store, clock=clock)  # fmt: skip
+    with store.session() as s:
+        from revfield.memory.models import Account
+
+        acc = s.get(Account, "acme.com")
+        acc.segment, acc.employees, acc.industry, acc.customer_state = (
+            segment,
+            50,
+            "software",
+            state,
+        )
+
+
+def decide_now(store, clock, action):
+    with store.session() as s:
+        ctx = build_context(s, PACK, action, clock.now())
+        decision = decide(PACK, ctx)
+        record_decision(s, decision, decided_at=clock.now())
+    return decision
+
+
+def test_contact_fatigue_counts_touches_from_both_motions_and_other_senders(store, clock):
+    setup_account(store, clock, state="customer")
+    # one email a seller sent from their own mailbox, recorded as a signal
+    ingest([{"source": "gmail", "external_id": "m1", "kind": "email_sent", "occurred_at": (T0 - timedelta(days=2)).isoformat(),
+             "contact_email": "pat@acme.com"}], store=store, clock=clock)  # fmt: skip
+    assert decide_now(store, clock, email()).verdict is Verdict.AUTO  # touch 2
+    assert (
+        decide_now(store, clock, email(motion=Motion.RETENTION_EXPANSION)).verdict is Verdict.AUTO
+    )  # touch 3
+    fourth = decide_now(store, clock, email())
+    assert fourth.verdict is Verdict.REVIEW
+    assert [g.id for g in fourth.guardrails if g.tightened] == ["contact-fatigue"]
+    assert "touched 3 times in 7 days" in fourth.explanation
+
+
+def test_touches_older_than_the_window_do_not_count(store, clock):
+    setup_account(store, clock)
+    for n in range(3):
+        ingest([{"source": "gmail", "external_id": f"old{n}", "kind": "email_sent",
+                 "occurred_at": (T0 - timedelta(days=8 + n)).isoformat(), "contact_email": "pat@acme.com"}],
+               store=store, clock=clock)  # fmt: skip
+    with store.read() as s:
+        assert build_context(s, PACK, email(), clock.now())["counters"]["contact_touches"] == 0
+
+
+def test_the_motion_budget_counts_automated_actions_of_that_motion_today(store, clock, write_pack):
+    pack = load_pack(
+        write_pack(
+            p="""
+        rules: [{id: tasks, when: 'action.kind == "create_task"', decision: auto, reason: r}]
+        guardrails: {motion_budgets: {acquisition: {max_auto_per_day: 2}}}
+    """
+        )
+    )
+    make_account(store, "acme.com")
+    task = ProposedAction(
+        kind=ActionKind.CREATE_TASK, motion=Motion.ACQUISITION, account_id="acme.com"
+    )
+    verdicts = []
+    for _ in range(3):
+        with store.session() as s:
+            d = decide(pack, build_context(s, pack, task, clock.now()))
+            record_decision(s, d, decided_at=clock.now())
+            verdicts.append(d.verdict)
+    assert verdicts == [Verdict.AUTO, Verdict.AUTO, Verdict.REVIEW]
+    other = task.model_copy(update={"motion": Motion.RETENTION_EXPANSION})
+    with store.read() as s:
+        assert decide(pack, build_context(s, pack, other, clock.now())).verdict is Verdict.AUTO
+    clock.advance(timedelta(days=1))
+    with store.read() as s:
+        assert decide(pack, build_context(s, pack, task, clock.now())).verdict is Verdict.AUTO
+
+
+def test_an_open_risk_turns_acquisition_into_review(store, clock):
+    setup_account(store, clock)
+    sig = make_signal(store, "acme.com", 50, kind="support_ticket")
+    with store.session() as s:
+        add_fact(s, account_id="acme.com", type=FactType.RISK, subject="exports failing", value="exports fail",
+                 source_signal_id=sig, confidence=0.8, observed_at=T0, now=T0)  # fmt: skip
+    d = decide_now(store, clock, email())
+    assert d.verdict is Verdict.REVIEW and "acquisition-on-open-risk" in [
+        g.id for g in d.guardrails
+    ]
+
+
+def test_retention_first_blocks_expansion_until_a_save_play_is_answered(store, clock):
+    make_account(store, "acme.com", customer_state="customer", mrr=1000.0)
+    sig = make_signal(store, "acme.com", 51, kind="cancellation")
+    with store.session() as s:
+        add_fact(s, account_id="acme.com", type=FactType.RISK, subject="churn", value="asked about cancelling",
+                 source_signal_id=sig, confidence=0.9, observed_at=T0, now=T0)  # fmt: skip
+    expand = ProposedAction(kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY, motion=Motion.RETENTION_EXPANSION,
+                            account_id="acme.com", amount=5000)  # fmt: skip
+    assert decide_now(store, clock, expand).verdict is Verdict.BLOCK
+    clock.advance(timedelta(hours=1))
+    with store.session() as s:  # the save play was approved and ran (recorded as decided)
+        save = ProposedAction(
+            kind=ActionKind.SAVE_PLAY, motion=Motion.RETENTION_EXPANSION, account_id="acme.com"
+        )
+        d = decide(PACK, build_context(s, PACK, save, clock.now()))
+        record = record_decision(s, d, decided_at=clock.now())
+        record.verdict = "approved"
+    clock.advance(timedelta(hours=1))
+    assert decide_now(store, clock, expand).verdict is Verdict.REVIEW
+
+
+def test_the_context_carries_deal_and_account_facts(store, clock):
+    setup_account(store, clock, segment="mid_market")
+    make_deal(
+        store,
+        "acme.com",
+        "d1",
+        stage="evaluation",
+        amount=30000.0,
+        created_at=T0 - timedelta(days=40),
+    )
+    sig = make_signal(store, "acme.com", 60, kind="call_transcript")
+    with store.session() as s:
+        for t, subject in (
+            (FactType.CHAMPION, "champion"),
+            (FactType.STAKEHOLDER, "cfo"),
+            (FactType.PAIN, None),
+        ):
+            add_fact(s, account_id="acme.com", type=t, subject=subject, value="x", source_signal_id=sig,
+                     confidence=0.8, observed_at=T0, now=T0)  # fmt: skip
+    with store.read() as s:
+        c = build_context(s, PACK, email(deal_id="d1"), clock.now())
+    assert c["deal"] | {"age_days": 40} == c["deal"]
+    assert (c["deal"]["stage"], c["deal"]["amount"], c["deal"]["stakeholders"]) == (
+        "evaluation",
+        30000.0,
+        2,
+    )
+    assert c["account"]["facts"]["pain"] == 1 and c["account"]["icp_fit"] is True
+    assert c["contact"]["email"] == "pat@acme.com"
