@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_memory, bench_policy
+from benchmarks import bench_detection, bench_memory, bench_policy
 from benchmarks._report import Figure, console, save, show
 
 SUITES = {
     "ingest": bench_memory.bench_ingest,
     "context": bench_memory.bench_context,
     "policy": bench_policy.bench_policy,
+    "detection": bench_detection.bench_detection,
 }
 
 

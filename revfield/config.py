@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("openai_base_url", "OPENAI_BASE_URL")
     )
 
+    model_timeout: float = Field(default=30.0, gt=0, le=600)
+    """Seconds to wait for one model answer."""
+    model_max_retries: int = Field(default=2, ge=0, le=10)
+    """Retries the OpenAI SDK makes on 429, 5xx and timeouts before giving up."""
+
     ingest_batch_size: int = Field(default=5000, ge=1, le=100_000)
     """Rows per ingest transaction: a batch is committed whole or not at all."""
 

@@ -8,15 +8,87 @@ the latest knowledge and keeps the history behind it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.memory.models import Fact
+from revfield.memory._sql import chunks
+from revfield.memory.models import Fact, table_of
 from revfield.memory.types import FactType
 
-__all__ = ["add_fact", "fact_history"]
+__all__ = ["NewFact", "add_fact", "add_facts", "fact_history"]
+
+F = table_of(Fact)
+
+
+@dataclass(frozen=True, slots=True)
+class NewFact:
+    account_id: str
+    type: FactType
+    value: str
+    source_signal_id: int
+    confidence: float
+    observed_at: datetime
+    subject: str | None = None
+    span: str | None = None
+    contact_id: int | None = None
+
+
+def add_facts(session: Session, facts: Sequence[NewFact], *, now: datetime) -> list[int]:
+    """Record facts in bulk and settle which fact on each subject is current. Returns the ids,
+    in order."""
+    for f in facts:
+        if not 0.0 <= f.confidence <= 1.0:
+            raise ValueError(f"confidence must be between 0 and 1, got {f.confidence}")
+    if not facts:
+        return []
+    rows = [{
+        "account_id": f.account_id, "contact_id": f.contact_id, "type": FactType(f.type).value,
+        "subject": f.subject.strip().lower() if f.subject else None, "value": f.value, "span": f.span,
+        "confidence": f.confidence, "source_signal_id": f.source_signal_id, "observed_at": f.observed_at,
+        "created_at": now, "superseded_by": None,
+    } for f in facts]  # fmt: skip
+    ids: list[int] = []
+    for part in chunks(rows, 500):
+        stmt = sa.insert(F).returning(F.c.id, sort_by_parameter_order=True)
+        ids.extend(session.execute(stmt, list(part)).scalars())
+    keys = {
+        (f.account_id, FactType(f.type).value, f.subject.strip().lower())
+        for f in facts
+        if f.subject
+    }
+    if keys:
+        _settle(session, keys)
+    return ids
+
+
+def _settle(session: Session, keys: set[tuple[str, str, str]]) -> None:
+    """For each (account, type, subject): the newest fact stays current, all others point to it."""
+    current: dict[tuple[str, str, str], list[tuple[datetime, int]]] = {}
+    accounts = sorted({k[0] for k in keys})
+    for part in chunks(accounts, 500):
+        q = sa.select(F.c.account_id, F.c.type, F.c.subject, F.c.observed_at, F.c.id).where(
+            F.c.account_id.in_(part), F.c.subject.is_not(None), F.c.superseded_by.is_(None))  # fmt: skip
+        for account_id, type_, subject, observed, fact_id in session.execute(q):
+            key = (account_id, str(type_), subject)
+            if key in keys:
+                current.setdefault(key, []).append((observed, fact_id))
+    updates = []
+    for items in current.values():
+        if len(items) < 2:
+            continue
+        newest = max(items)[1]  # latest observation wins; ties go to the later fact
+        updates += [{"fid": fid, "by": newest} for _, fid in items if fid != newest]
+    if updates:
+        session.execute(
+            sa.update(F)
+            .where(F.c.id == sa.bindparam("fid"))
+            .values(superseded_by=sa.bindparam("by")),
+            updates,
+        )
 
 
 def add_fact(
@@ -33,47 +105,14 @@ def add_fact(
     span: str | None = None,
     contact_id: int | None = None,
 ) -> Fact:
-    """Record a fact and settle which fact on the same subject is current."""
-    if not 0.0 <= confidence <= 1.0:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
-    fact = Fact(
-        account_id=account_id,
-        contact_id=contact_id,
-        type=type,
-        subject=subject.strip().lower() if subject else None,
-        value=value,
-        span=span,
-        confidence=confidence,
-        source_signal_id=source_signal_id,
-        observed_at=observed_at,
-        created_at=now,
-    )
-    session.add(fact)
-    session.flush()
-    if fact.subject is None:
-        return fact
-    current = session.scalars(
-        sa.select(Fact).where(
-            Fact.account_id == account_id,
-            Fact.type == type,
-            Fact.subject == fact.subject,
-            Fact.superseded_by.is_(None),
-            Fact.id != fact.id,
-        )
-    ).all()
-    for other in current:
-        if other.observed_at <= observed_at:
-            other.superseded_by = fact.id
-        elif fact.superseded_by is None or other.observed_at > _observed(
-            session, fact.superseded_by
-        ):
-            fact.superseded_by = other.id
-    session.flush()
-    return fact
-
-
-def _observed(session: Session, fact_id: int) -> datetime:
-    return session.get_one(Fact, fact_id).observed_at
+    """Record one fact (see :func:`add_facts`); returns it as stored."""
+    (fact_id,) = add_facts(session, [NewFact(account_id, type, value, source_signal_id, confidence, observed_at,
+                                             subject, span, contact_id)], now=now)  # fmt: skip
+    # facts of this session that the new one may have superseded: reload them in place
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Fact) and obj.account_id == account_id and obj.type == type:
+            session.refresh(obj)
+    return session.get_one(Fact, fact_id)
 
 
 def fact_history(session: Session, account_id: str, type: FactType, subject: str) -> list[Fact]:

@@ -34,7 +34,10 @@ __all__ = [
     "Deal",
     "DecisionRecord",
     "Fact",
+    "FieldEvent",
+    "ModelCall",
     "Signal",
+    "SignalDetection",
     "Team",
     "User",
     "table_of",
@@ -234,6 +237,68 @@ class DecisionRecord(Base):
     context: Mapped[dict[str, Any]]
     """The evaluated context, as JSON: replaying it through a pack gives the same decision."""
     decided_at: Mapped[datetime]
+
+
+class FieldEvent(Base):
+    """A detected situation worth acting on, routed to an agent by customer state."""
+
+    __tablename__ = "field_events"
+    __table_args__ = (
+        sa.Index("ix_field_events_account_id_kind_key", "account_id", "kind", "key"),
+        sa.Index("ix_field_events_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    """What the situation is about within its kind (a contact, a deal, a feature): the same
+    account, kind and key is not raised again within the cooldown."""
+    signal_ids: Mapped[list[int]] = mapped_column(JSONType)
+    """The signals that triggered it (provenance)."""
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"))
+    deal_id: Mapped[str | None] = mapped_column(sa.ForeignKey("deals.id"))
+    detail: Mapped[str] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]]
+    occurred_at: Mapped[datetime]
+    """When the situation arose (the triggering signal's time)."""
+    detected_at: Mapped[datetime]
+    agent: Mapped[str | None] = mapped_column(sa.String(32))
+    """The agent the router chose, or None when no agent acts on it."""
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """``pending`` (waiting for its agent), ``done`` or ``ignored`` (no agent acts on it)."""
+
+
+class SignalDetection(Base):
+    """That a signal went through detection (claimed once, in the same transaction)."""
+
+    __tablename__ = "signal_detections"
+
+    signal_id: Mapped[int] = mapped_column(sa.ForeignKey("signals.id"), primary_key=True)
+    processed_at: Mapped[datetime]
+    facts: Mapped[int] = mapped_column(default=0)
+    events: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    """A model fault while reading the signal's text (escalated as a ``model_fault`` event)."""
+
+
+class ModelCall(Base):
+    """One call to a model: for cost, latency and the eval report."""
+
+    __tablename__ = "model_calls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    operation: Mapped[str] = mapped_column(sa.String(32))
+    backend: Mapped[str] = mapped_column(sa.String(16))
+    model: Mapped[str] = mapped_column(sa.String(120))
+    ok: Mapped[bool]
+    latency_ms: Mapped[float]
+    prompt_tokens: Mapped[int]
+    completion_tokens: Mapped[int]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    signal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("signals.id"), index=True)
+    account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    called_at: Mapped[datetime]
 
 
 def table_of(model: type[Base]) -> sa.Table:

@@ -17,6 +17,7 @@ __all__ = [
     "Segment",
     "SignalKind",
     "UTCDateTime",
+    "as_utc",
 ]
 
 
@@ -128,3 +129,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         )
         return result
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """A datetime read back from any backend as aware UTC. Aggregates such as ``max()`` of a
+    DATETIME column come back from SQLite as text and naive; PostgreSQL gives aware values."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from revfield.agents.actions import ProposedAction
 from revfield.memory.models import Account, Contact, Deal, DecisionRecord, Fact, Signal, table_of
-from revfield.memory.types import FactType
+from revfield.memory.types import FactType, as_utc
 from revfield.policies._evaluate import icp_fit
 from revfield.policies._load import CompiledPack
 from revfield.policies.context import default_context
@@ -149,15 +149,5 @@ def _counters(
     kinds = pack.governance.contact_signal_kinds
     last = session.execute(sa.select(sa.func.max(S.c.occurred_at)).where(
         S.c.account_id == action.account_id, S.c.kind.in_(kinds))).scalar_one()  # fmt: skip
-    out["days_since_contact"] = (now - _aware(last)).days if last is not None else -1
+    out["days_since_contact"] = (now - as_utc(last)).days if last is not None else -1
     return out
-
-
-def _aware(value: Any) -> datetime:
-    from revfield.memory.types import UTCDateTime
-
-    if isinstance(value, str):  # SQLite returns max() of a DATETIME as text
-        value = datetime.fromisoformat(value)
-    result = UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
-    assert result is not None
-    return result

@@ -19,6 +19,7 @@ from revfield.policies._cel_bridge import VARIABLES, CompileProblem, Condition, 
 from revfield.policies._errors import PackError, PackProblem
 from revfield.policies._schema import (
     Capability,
+    DetectionSpec,
     Governance,
     Guardrails,
     PackSpec,
@@ -84,6 +85,10 @@ class CompiledPack:
     @property
     def governance(self) -> Governance:
         return self.spec.governance
+
+    @property
+    def detection(self) -> DetectionSpec:
+        return self.spec.detection
 
     @property
     def capabilities(self) -> list[Capability]:

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.memory.models import Account, Deal, Fact, Signal, User, table_of
-from revfield.memory.types import DealOutcome
-from revfield.policies._build import _aware, account_values, deal_values
+from revfield.memory.types import DealOutcome, as_utc
+from revfield.policies._build import account_values, deal_values
 from revfield.policies._evaluate import _holds, icp_fit
 from revfield.policies._load import CompiledPack
 from revfield.policies.context import default_context
@@ -164,7 +164,7 @@ def _last_contact(
              .group_by(S.c.account_id))  # fmt: skip
         for account_id, last in session.execute(q):
             if last is not None:
-                out[account_id] = _aware(last)
+                out[account_id] = as_utc(last)
     return out
 
 
