@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=5000, ge=1, le=100_000)
     """Rows per ingest transaction: a batch is committed whole or not at all."""
 
+    executor: str = "log"
+    """What carries out automated and approved actions: ``log``, ``webhook``, or any executor
+    another package registers in the ``revfield.executors`` entry-point group."""
+    outbox_log: Path = Path("revfield-outbox.jsonl")
+    """The ``log`` executor's file: one JSON line per executed action."""
+    webhook_url: str | None = None
+    """Where the ``webhook`` executor POSTs each action."""
+    webhook_secret: SecretStr | None = None
+    """The HMAC-SHA256 key for ``X-Revfield-Signature``."""
+    webhook_retries: int = Field(default=3, ge=0, le=10)
+    """Retries on timeouts, 429 and 5xx (exponential backoff from 0.5 s)."""
+    outbox_lease_seconds: int = Field(default=300, ge=1)
+    """How long an outbox item claimed by a worker stays claimed; after that (the worker
+    died mid-delivery) it is delivered again, with the same idempotency key."""
+
     @property
     def llm_backend(self) -> Literal["offline", "openai"]:
         if self.llm is not None:

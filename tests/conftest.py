@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from revfield.agents.checkpoints import CHECKPOINT_TABLES
 from revfield.clock import ManualClock
 from revfield.memory import Store
 from revfield.memory.models import Base
@@ -76,6 +77,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        # agent runs are keyed by field event id, which restarts: drop the old checkpoints too
+        present = set(sa.inspect(conn).get_table_names()) & set(CHECKPOINT_TABLES["postgresql"][:3])
+        if present:
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(sorted(present))}")
     engine.dispose()
     return url
 

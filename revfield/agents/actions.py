@@ -3,12 +3,17 @@ layer decides on each, and only the outbox acts, for ``auto`` or approved action
 
 from __future__ import annotations
 
+import hashlib
+import json
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ActionKind", "Motion", "ProposedAction"]
+__all__ = ["EDITABLE", "ActionKind", "Motion", "ProposedAction"]
+
+EDITABLE = ("subject", "body", "discount_pct", "amount", "to_stage", "channel")
+"""Fields a reviewer may change when approving (the policy decides on the edited action again)."""
 
 
 class ActionKind(StrEnum):
@@ -58,3 +63,27 @@ class ProposedAction(BaseModel):
     uncited_claims: int = Field(default=0, ge=0)
     unsupported_promises: int = Field(default=0, ge=0)
     field_event_id: int | None = None
+
+    @property
+    def target(self) -> str:
+        """Who or what the action addresses."""
+        if self.contact_id is not None:
+            return f"contact:{self.contact_id}"
+        if self.deal_id is not None:
+            return f"deal:{self.deal_id}"
+        return f"account:{self.account_id}"
+
+    def digest(self) -> str:
+        """The action's identity as a person sees it: kind, target and everything it would send."""
+        shown = self.model_dump(mode="json", include={"kind", "motion", "account_id", "contact_id", "deal_id", "channel",
+                                                        "subject", "body", "discount_pct", "amount", "to_stage", "tags",
+                                                        "payload"})  # fmt: skip
+        text = json.dumps(shown, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def edited(self, edits: dict[str, Any]) -> ProposedAction:
+        """A copy with a reviewer's edits applied (validated like the original)."""
+        unknown = sorted(set(edits) - set(EDITABLE))
+        if unknown:
+            raise ValueError(f"`{unknown[0]}` can't be edited; editable: {', '.join(EDITABLE)}")
+        return ProposedAction.model_validate({**self.model_dump(), **edits})

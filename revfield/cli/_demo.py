@@ -1,21 +1,31 @@
-"""``revfield demo``: a fresh embedded SQLite memory filled from the sample that ships inside
-the package, then a summary of what the memory holds. Offline; no API key."""
+"""``revfield demo``: a fresh embedded SQLite memory, a generated book of business, 30 days
+replayed through the whole field, and a summary. Offline; no API key."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from revfield.agents.checkpoints import open_checkpointer
+from revfield.agents.field import Field
+from revfield.agents.summary import FieldSummary, field_summary
 from revfield.cli._app import app, console, fail, state
-from revfield.cli._render import account_panel, ingest_table
-from revfield.memory import Store, context, ingest_file
-from revfield.memory.models import Account, Contact, DeadLetter, Signal
+from revfield.clock import ManualClock
+from revfield.demo.book import START, Book, generate_book
+from revfield.demo.replay import ReplayReport, load_book, replay
+from revfield.llm import OfflineModel
+from revfield.memory import Store
+from revfield.outbox import LogExecutor
+from revfield.policies import PackError, load_pack
+from revfield.policies.governance import GovernanceReport, governance_report
 
 DEMO_APPLICATION_ID = 0x52564644  # "RVFD" in SQLite's header: this file is a revfield demo
 
@@ -32,27 +42,136 @@ def demo(
     force: Annotated[
         bool, typer.Option(help="Replace the file even if it isn't a demo database.")
     ] = False,
+    days: Annotated[int, typer.Option(help="Days of the book to replay.", min=1, max=30)] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the generated book of business.")] = 7,
 ) -> None:
-    """Fresh SQLite memory from the shipped sample; prints what the memory holds."""
-    _reset(path, force=force)
+    """Fresh SQLite memory, a generated book of business (240 accounts), 30 days of signals
+    replayed through detection → agents → policies → people → outbox; prints what the field
+    did and leaves the database so `revfield inbox` shows what waits. Offline, no API key."""
+    st = state()
+    log = st.settings.outbox_log
+    _reset(path, force=force, outbox_log=log)
+    started = time.perf_counter()
     store = Store.from_url(f"sqlite:///{path}")
     store.migrate()
     with store.engine.begin() as conn:
         conn.exec_driver_sql(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
-    console.rule("[bold]revfield demo[/] — one account memory, offline")
-    report = ingest_file(sample_path(), store=store, clock=state().clock)
-    console.print(ingest_table(report, "1. signals from the sample ingested"))
-    console.print(_summary(store))
+    try:
+        pack = load_pack(
+            st.settings.policies if st.settings.policies.exists() else bundled_policies()
+        )
+    except PackError as exc:
+        fail(f"the policy pack was refused\n{exc}")
+    console.rule("[bold]revfield demo[/] — one revenue field, offline")
+    book = generate_book(seed)
+    load_book(store, book)
+    clock = ManualClock(START)
+    model = OfflineModel()
+    with open_checkpointer(store) as saver:
+        fld = Field(store, pack, model, clock, saver, executor=LogExecutor(path=log))
+        with Progress(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+            task = bar.add_task("days", total=days)
+            report = replay(
+                store, book, fld, clock, days=days, on_day=lambda d: bar.update(task, completed=d)
+            )
     with store.read() as session:
-        console.print(account_panel(context(session, "northwind.io", signals=8)))
+        summary = field_summary(session)
+        governance = governance_report(session, pack, clock.now())
+    seconds = time.perf_counter() - started
+    console.print(_book_table(book, report))
+    console.print(_field_table(summary, report, governance))
+    console.print(_events_chart(summary))
+    console.print(f"[dim]replayed in {seconds:.1f} s ({report.agent_runs:,} agent runs, "
+                  f"{report.agent_runs / report.seconds_agents if report.seconds_agents else 0:,.0f}/s); "
+                  f"executed actions are in {log}[/]")  # fmt: skip
     console.print(
         f"\nthe memory is in [bold]{path}[/]; try\n"
-        f"  revfield --db sqlite:///{path} account list\n"
-        f"  revfield --db sqlite:///{path} account show oakline.de\n"
+        f"  revfield --db sqlite:///{path} inbox\n"
+        f"  revfield --db sqlite:///{path} approve <#>\n"
+        f"  revfield --db sqlite:///{path} account show <account>\n"
     )
 
 
-def _reset(path: Path, *, force: bool) -> None:
+def bundled_policies() -> Path:
+    """The default pack shipped next to the package (a source checkout's ``policies/``)."""
+    return Path(__file__).resolve().parents[2] / "policies"
+
+
+def _book_table(book: Book, report: ReplayReport) -> Table:
+    t = Table(
+        title="1. the book of business",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        show_header=False,
+    )
+    t.add_column()
+    t.add_column(justify="right")
+    t.add_column(style="dim")
+    states = Counter(a["customer_state"] for a in book.accounts)
+    t.add_row(
+        "accounts",
+        f"{len(book.accounts):,}",
+        f"{states['prospect']} prospects, {states['customer']} customers",
+    )
+    t.add_row("contacts · open deals", f"{len(book.contacts):,} · {len(book.deals):,}", "")
+    t.add_row("signals replayed", f"{report.signals:,}", f"over {report.days} days")
+    return t
+
+
+def _field_table(s: FieldSummary, report: ReplayReport, gov: GovernanceReport) -> Table:
+    t = Table(
+        title="2. what the field did", box=box.SIMPLE_HEAD, title_justify="left", show_header=False
+    )
+    t.add_column()
+    t.add_column(justify="right")
+    t.add_column(style="dim")
+    t.add_row("field events", f"{sum(s.events.values()):,}", f"{len(s.events)} kinds (chart below)")
+    t.add_row(
+        "actions proposed by the agents", f"{s.actions:,}", f"{report.agent_runs:,} agent runs"
+    )
+    for verdict, note in (("auto", "executed through the outbox"), ("review", "waited for the owner"),
+                          ("escalate", "went up the ladder"), ("block", "recorded, never executed")):  # fmt: skip
+        t.add_row(f"  decided {verdict}", f"{s.verdicts.get(verdict, 0):,}", note)
+    t.add_row("guardrail trips", f"{sum(s.guardrail_trips.values()):,}",
+              ", ".join(f"{g} {n}" for g, n in s.guardrail_trips.most_common(4)))  # fmt: skip
+    t.add_row("information conserved at handover", f"{s.conservation:.0%}",
+              f"{s.facts_carried} of {s.facts_known} acquisition facts in {s.handovers} briefs; "
+              f"{s.unsupported_promises} unsupported promises escalated")  # fmt: skip
+    rules = Counter(d.rule for d in gov.deviations)
+    t.add_row(
+        "governance deviations",
+        f"{len(gov.deviations):,}",
+        ", ".join(f"{r} {n}" for r, n in rules.most_common()),
+    )
+    t.add_row(
+        "ICP adherence",
+        f"{gov.icp_adherence:.0%}",
+        f"of {gov.open_deals} open deals meet every ICP criterion",
+    )
+    t.add_row("people answered", f"{report.approved + report.rejected:,}",
+              f"{report.approved} approved, {report.rejected} rejected, {report.climbed} moved up the ladder")  # fmt: skip
+    t.add_row(
+        "executed through the outbox",
+        f"{s.executed:,}",
+        "exactly once, each with an idempotency key",
+    )
+    t.add_row("waiting in the inbox", f"{s.pending_reviews:,}", "revfield inbox")
+    return t
+
+
+def _events_chart(s: FieldSummary) -> Table:
+    t = Table(title="3. field events by kind", box=box.SIMPLE_HEAD, title_justify="left")
+    t.add_column("kind")
+    t.add_column("events", justify="right")
+    t.add_column("", style="cyan")
+    top = max(s.events.values(), default=1)
+    for kind, n in s.events.most_common():
+        t.add_row(kind, f"{n:,}", "█" * max(1, round(30 * n / top)))
+    return t
+
+
+def _reset(path: Path, *, force: bool, outbox_log: Path | None = None) -> None:
     if not path.exists():
         return
     if not force and not _is_demo(path):
@@ -62,6 +181,8 @@ def _reset(path: Path, *, force: bool) -> None:
         )
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if outbox_log is not None:  # the previous demo's executed actions
+        outbox_log.unlink(missing_ok=True)
 
 
 def _is_demo(path: Path) -> bool:
@@ -71,38 +192,3 @@ def _is_demo(path: Path) -> bool:
     except sqlite3.DatabaseError:
         return False
     return bool(app_id == DEMO_APPLICATION_ID)
-
-
-def _summary(store: Store) -> Table:
-    A, C, S, D = (m.__table__ for m in (Account, Contact, Signal, DeadLetter))
-    with store.read() as session:
-        states: dict[str, int] = dict(
-            session.execute(
-                sa.select(A.c.customer_state, sa.func.count()).group_by(A.c.customer_state)
-            )
-            .tuples()
-            .all()
-        )
-        contacts = session.execute(sa.select(sa.func.count()).select_from(C)).scalar_one()
-        kinds = session.execute(
-            sa.select(S.c.kind, sa.func.count()).group_by(S.c.kind).order_by(sa.func.count().desc())
-        ).all()
-        unattributed = session.execute(
-            sa.select(sa.func.count()).where(S.c.account_id.is_(None))
-        ).scalar_one()
-        dead = session.execute(sa.select(sa.func.count()).select_from(D)).scalar_one()
-    table = Table(title="2. what the memory holds", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("")
-    table.add_column("count", justify="right")
-    table.add_column("", style="cyan")
-    for name, n in sorted(states.items()):
-        table.add_row(f"accounts: {name}", f"{n:,}", "")
-    table.add_row("contacts", f"{contacts:,}", "")
-    table.add_section()
-    top = max((n for _, n in kinds), default=1)
-    for kind, n in kinds:
-        table.add_row(f"signals: {kind}", f"{n:,}", "█" * max(1, round(24 * n / top)))
-    table.add_section()
-    table.add_row("signals without an account (free-mail)", f"{unattributed:,}", "")
-    table.add_row("dead letters", f"{dead:,}", "")
-    return table

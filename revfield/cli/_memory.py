@@ -145,12 +145,14 @@ def account_show(
         bool, typer.Option("--json", help="Print the AccountContext as JSON.")
     ] = False,
     signals: Annotated[int, typer.Option(help="How many latest signals to include.", min=0)] = 20,
+    actions: Annotated[int, typer.Option(help="How many newest actions to trace.", min=0)] = 10,
 ) -> None:
-    """Everything the memory knows about one account: contacts, deals, facts, signals."""
+    """Everything the memory knows about one account: contacts, deals, facts, signals, and
+    each action with its chain: signal → facts → field event → decision → review → outbox."""
     with state().store().read() as session:
         try:
             found = find_account_id(session, account_id)
-            ctx = context(session, found, signals=signals)
+            ctx = context(session, found, signals=signals, actions=actions)
         except AccountNotFoundError as exc:
             fail(str(exc))
     if as_json:

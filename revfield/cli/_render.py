@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -186,9 +187,63 @@ def account_panel(ctx: AccountContext) -> RenderableType:
             t.add_row(str(s.id), _when(s.occurred_at), s.kind.value, s.source,
                       Text(detail[:90] + ("…" if len(detail) > 90 else "")))  # fmt: skip
         parts.append(t)
+    if ctx.actions:
+        parts.append(chain_table(ctx.actions))
     return Panel(
         Group(*parts),
         title=f"[bold]{a.name}[/] [dim]{a.id}[/]",
         title_align="left",
         box=box.ROUNDED,
     )
+
+
+STATUS_STYLE = {"executed": "green", "queued": "green", "approved": "green", "pending_review": "yellow",
+                "blocked": "red", "rejected": "red", "failed": "bold red"}  # fmt: skip
+
+
+def chain_table(actions: list[dict[str, Any]]) -> RenderableType:
+    """Each action with its whole trace: signal → facts → field event → decision → review → outbox."""
+    t = Table(title=f"actions and why ({len(actions)} newest)", box=box.SIMPLE_HEAD, title_justify="left",
+              show_lines=True)  # fmt: skip
+    t.add_column("action", ratio=2)
+    t.add_column("because", ratio=3)
+    t.add_column("decided · answered · done", ratio=3)
+    for a in actions:
+        what = Text()
+        what.append(f"#{a['id']} {a['kind'].replace('_', ' ')}", style="bold")
+        what.append(f"\n{a['subject'][:80]}")
+        what.append(f"\n{a['status']}", style=STATUS_STYLE.get(a["status"], ""))
+        why = Text()
+        ev = a["event"]
+        if ev:
+            why.append(f"event #{ev['id']} {ev['kind']}: ", style="cyan")
+            why.append(ev["detail"][:90])
+        if a["signal_ids"]:
+            why.append("\nsignals " + ", ".join(f"#{i}" for i in a["signal_ids"][:8]), style="dim")
+        for f in a["facts"][:4]:
+            why.append(
+                f"\nfact #{f['id']} {f['type']} (signal #{f['source_signal_id']}): ", style="dim"
+            )
+            why.append(f["value"][:70])
+        done = Text()
+        for d in a["decisions"]:
+            done.append(f"{d['verdict']}", style="bold")
+            done.append(
+                f" by {', '.join(d['rules']) or 'default'} · policy {d['policy_version'].removeprefix('sha256:')[:10]}"
+            )
+            if d["guardrails"]:
+                done.append(f" · guardrails {', '.join(d['guardrails'])}", style="dim")
+            done.append("\n")
+        for r in a["reviews"]:
+            if r["status"] == "pending":
+                done.append(f"review #{r['id']}: waiting for the {r['role']}\n", style="yellow")
+            else:
+                note = f" — {r['note']}" if r["note"] else ""
+                edits = f" with edits {r['edits']}" if r["edits"] else ""
+                done.append(f"review #{r['id']}: {r['status']} by {r['by']}{edits}{note}\n")
+        if (o := a["outbox"]) is not None:
+            when = f" at {o['executed_at'][:16].replace('T', ' ')}" if o["executed_at"] else ""
+            done.append(f"outbox {o['status']} via {o['executor']}{when}\nkey {o['key']}",
+                        style="green" if o["status"] == "sent" else "")  # fmt: skip
+        t.add_row(what, why, done)
+    return t

@@ -11,9 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from revfield.agents.detection import DetectionReport, pending_signals, run_detection
-from revfield.cli._app import app, console, fail, state
-from revfield.llm import ModelError, make_model
-from revfield.policies import PackError, load_pack
+from revfield.agents.field import AgentReport
+from revfield.agents.summary import FieldSummary, field_summary, high_water
+from revfield.cli._app import app, console, state
+from revfield.cli._field import open_field
+from revfield.outbox import OutboxReport
 
 
 @app.command()
@@ -24,30 +26,67 @@ def run(
     governance: Annotated[
         bool, typer.Option(help="Also raise inactivity and governance deviations.")
     ] = True,
+    agents: Annotated[
+        bool, typer.Option(help="Run the agents on the field events (then deliver the outbox).")
+    ] = True,
     batch_size: Annotated[int, typer.Option(help="Signals per transaction.", min=1)] = 5000,
 ) -> None:
-    """Process pending signals once: detection rules in bulk, free text through the model,
-    facts with provenance, field events routed by customer state."""
+    """Process pending work once: detection (rules in bulk, free text through the model, facts
+    with provenance, field events routed by customer state), then one agent run per field
+    event, decisions by the policy pack, review items for people, and the outbox."""
     st = state()
-    store = st.store()
-    try:
-        pack = load_pack(st.settings.policies)
-    except PackError as exc:
-        fail(f"the policy pack at {st.settings.policies} was refused\n{exc}")
-    try:
-        model = make_model(st.settings)
-    except ModelError as exc:
-        fail(str(exc))
-    total = pending_signals(store)
-    if limit is not None:
-        total = min(total, limit)
-    with Progress(TextColumn("[bold]detect[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("signals"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
-        task = bar.add_task("signals", total=total)
-        report = run_detection(store, pack, model, st.clock, batch_size=batch_size, limit=limit,
-                               governance=governance, on_progress=lambda n: bar.update(task, completed=n))  # fmt: skip
-    model.close()
-    console.print(render_detection(report, model.backend))
+    with open_field(st) as fld:
+        store, pack, model = fld.store, fld.pack, fld.model
+        with store.read() as session:
+            before = high_water(session)
+        total = pending_signals(store)
+        if limit is not None:
+            total = min(total, limit)
+        with Progress(TextColumn("[bold]detect[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("signals"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+            task = bar.add_task("signals", total=total)
+            report = run_detection(store, pack, model, st.clock, batch_size=batch_size, limit=limit,
+                                   governance=governance, on_progress=lambda n: bar.update(task, completed=n))  # fmt: skip
+        console.print(render_detection(report, model.backend))
+        if not agents:
+            return
+        resumed = fld.resume_answered()
+        moved = fld.climb_ladder()
+        events = fld.pending_events()
+        with Progress(TextColumn("[bold]agents[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+            task = bar.add_task("runs", total=len(events))
+            runs = fld.run_agents(on_progress=lambda n: bar.update(task, completed=n))
+        delivered = fld.deliver()
+        with store.read() as session:
+            summary = field_summary(session, before)
+    console.print(render_agents(runs, summary, delivered, resumed=resumed, moved=len(moved)))
+
+
+def render_agents(runs: AgentReport, summary: FieldSummary, delivered: OutboxReport, *, resumed: int = 0,
+                  moved: int = 0) -> Group:  # fmt: skip
+    head = Table(box=box.SIMPLE_HEAD, show_header=False, title="agents", title_justify="left")
+    head.add_column()
+    head.add_column(justify="right")
+    head.add_column(style="dim")
+    per_agent = ", ".join(f"{a} {n}" for a, n in runs.by_agent.most_common())
+    head.add_row(
+        "agent runs", f"{runs.runs:,}", f"{runs.rate:,.0f}/s; {per_agent}" if runs.runs else ""
+    )
+    head.add_row("paused for a person", f"{runs.paused:,}", "durably: they survive a restart")
+    if resumed:
+        head.add_row("resumed from an earlier answer", f"{resumed:,}", "")
+    if moved:
+        head.add_row("moved up the review ladder", f"{moved:,}", "deadline passed")
+    head.add_row("actions proposed", f"{summary.actions:,}", "")
+    for verdict in ("auto", "review", "escalate", "block"):
+        head.add_row(f"  decided {verdict}", f"{summary.verdicts.get(verdict, 0):,}", "")
+    head.add_row("guardrail trips", f"{sum(summary.guardrail_trips.values()):,}",
+                 ", ".join(f"{g} {n}" for g, n in summary.guardrail_trips.most_common()))  # fmt: skip
+    head.add_row("executed through the outbox", f"{delivered.sent:,}",
+                 f"{delivered.failed} failed, {delivered.retried} to retry" if delivered.failed or delivered.retried else "")  # fmt: skip
+    head.add_row("waiting in the inbox", f"{summary.pending_reviews:,}", "revfield inbox")
+    return Group(head)
 
 
 def render_detection(report: DetectionReport, backend: str) -> Group:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from revfield._text import did_you_mean
+from revfield.memory._chain import action_chain
 from revfield.memory.models import Account, Contact, Deal, Fact, Signal, User
 from revfield.memory.types import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
 
@@ -126,9 +127,9 @@ class AccountContext(_View):
     facts: dict[FactType, list[FactView]]
     """Current (not superseded) facts by type, newest first."""
     actions: list[dict[str, Any]] = Field(default_factory=list)
-    """Recent proposed actions; filled once the action tables exist."""
-    decisions: list[dict[str, Any]] = Field(default_factory=list)
-    """Recent policy decisions; filled once the decision tables exist."""
+    """The newest actions proposed for the account, each with its whole trace: signals →
+    facts → field event → decisions (rules, policy version) → reviews → outbox result
+    (filled when ``context(..., actions=N)`` asks for them)."""
 
     def fact_count(self) -> int:
         return sum(len(v) for v in self.facts.values())
@@ -218,6 +219,7 @@ def context(
     *,
     signals: int = DEFAULT_SIGNALS,
     closed_deals: int = DEFAULT_CLOSED_DEALS,
+    actions: int = 0,
 ) -> AccountContext:
     """Assemble the :class:`AccountContext` of ``account_id`` (raises
     :class:`AccountNotFoundError` when there is no such account)."""
@@ -248,6 +250,7 @@ def context(
         ],
         signal_count=conn.execute(_SIGNAL_COUNT, key).scalar_one(),
         facts=facts,
+        actions=action_chain(session, account_id, actions) if actions else [],
     )
 
 

@@ -28,6 +28,8 @@ from revfield.memory.types import (
 
 __all__ = [
     "Account",
+    "ActionRecord",
+    "AuditEntry",
     "Base",
     "Contact",
     "DeadLetter",
@@ -36,6 +38,8 @@ __all__ = [
     "Fact",
     "FieldEvent",
     "ModelCall",
+    "OutboxItem",
+    "Review",
     "Signal",
     "SignalDetection",
     "Team",
@@ -299,6 +303,108 @@ class ModelCall(Base):
     signal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("signals.id"), index=True)
     account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"))
     called_at: Mapped[datetime]
+
+
+class ActionRecord(Base):
+    """An action an agent proposed, with what justifies it and where it stands."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        sa.UniqueConstraint("field_event_id", "agent", "kind", "target"),
+        sa.Index("ix_actions_account_id_created_at", "account_id", "created_at"),
+        sa.Index("ix_actions_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"))
+    deal_id: Mapped[str | None] = mapped_column(sa.ForeignKey("deals.id"))
+    field_event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("field_events.id"))
+    agent: Mapped[str] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    motion: Mapped[str] = mapped_column(sa.String(32))
+    target: Mapped[str] = mapped_column(sa.String(200))
+    """Who or what the action addresses (``contact:12``, ``deal:d1``, ``account``): with the
+    event, agent and kind it makes proposing idempotent."""
+    proposal: Mapped[dict[str, Any]]
+    """The whole proposed action as the agent made it (edits are applied here)."""
+    digest: Mapped[str] = mapped_column(sa.String(32))
+    """Hash of kind, target and payload: a review binds the exact action it shows."""
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """``blocked``, ``pending_review``, ``approved``, ``rejected``, ``queued``, ``executed``, ``failed``."""
+    thread_id: Mapped[str] = mapped_column(sa.String(120))
+    """The agent run (LangGraph thread) that proposed it and waits for its answer."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Review(Base):
+    """An action waiting for a person: who should answer, why, by when, and the answer."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (sa.Index("ix_reviews_status_assignee_role", "status", "assignee_role"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(sa.ForeignKey("actions.id"), index=True)
+    decision_id: Mapped[int] = mapped_column(sa.ForeignKey("decisions.id"))
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
+    verdict: Mapped[str] = mapped_column(sa.String(16))
+    """``review`` or ``escalate``."""
+    assignee_role: Mapped[str] = mapped_column(sa.String(16))
+    """``owner``, ``manager`` or ``revops``: the rung of the ladder that should answer."""
+    assignee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("users.id"))
+    level: Mapped[int]
+    """Index on the pack's review ladder."""
+    reason: Mapped[str] = mapped_column(sa.Text)
+    action_digest: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """``pending``, ``approved``, ``rejected``, ``superseded`` (climbed the ladder, or
+    re-escalated after an edit)."""
+    deadline_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(sa.String(64))
+    edits: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    """The reason given with a rejection, or what happened to the item."""
+
+
+class OutboxItem(Base):
+    """An action to execute exactly once, through an executor, under an idempotency key."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(sa.ForeignKey("actions.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    executor: Mapped[str] = mapped_column(sa.String(32))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """``pending``, ``sending`` (claimed), ``sent``, ``failed``."""
+    attempts: Mapped[int]
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime]
+    executed_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Append-only: every decision, review and execution, who did it and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_account_id_at", "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    """A user id, ``agent:<name>``, ``policy`` or ``outbox``."""
+    event: Mapped[str] = mapped_column(sa.String(32))
+    account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    action_id: Mapped[int | None] = mapped_column(sa.ForeignKey("actions.id"))
+    review_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reviews.id"))
+    detail: Mapped[dict[str, Any]]
 
 
 def table_of(model: type[Base]) -> sa.Table:

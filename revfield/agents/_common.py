@@ -1,0 +1,134 @@
+"""What every agent shares: the event it acts on, what it proposes, and the checks on drafts.
+
+Pure: agents receive the account's memory (an :class:`AccountContext`) and a model, and
+return proposals. They never write, send or decide; the policy layer decides on each
+proposal and only the outbox acts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from revfield.agents.actions import ActionKind, Motion, ProposedAction
+from revfield.llm import CitedItem, Draft
+from revfield.memory import AccountContext
+from revfield.memory._context import ContactView, FactView, SignalView
+from revfield.memory.types import FactType
+
+__all__ = [
+    "EventView",
+    "Proposal",
+    "check_draft",
+    "fact_items",
+    "fault",
+    "pick_contact",
+    "signal_items",
+]
+
+EXECUTIVE = ("ceo", "cfo", "cto", "coo", "cro", "chief", "president", "founder", "vp")
+
+
+@dataclass(frozen=True)
+class EventView:
+    """The field event an agent run acts on."""
+
+    id: int
+    kind: str
+    account_id: str
+    signal_ids: tuple[int, ...]
+    detail: str
+    occurred_at: datetime
+    contact_id: int | None = None
+    deal_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Proposal:
+    """What one agent run proposes, and what it measured on the way."""
+
+    actions: list[ProposedAction]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def fact_items(ctx: AccountContext, types: Iterable[FactType], limit: int = 12) -> list[CitedItem]:
+    """Current facts of ``types`` as items the model may cite (newest first)."""
+    out: list[CitedItem] = []
+    for t in types:
+        for f in ctx.facts.get(t, [])[:4]:
+            out.append(CitedItem(id=f.id, source="fact", type=t.value, text=f.value[:600]))
+    return out[:limit]
+
+
+def signal_items(signals: Sequence[SignalView], ids: Iterable[int]) -> list[CitedItem]:
+    """The event's own signals as citable items, described from their payload."""
+    wanted = set(ids)
+    out = []
+    for s in signals:
+        if s.id in wanted:
+            text = s.text or ", ".join(f"{k} {v}" for k, v in list(s.payload.items())[:4])
+            out.append(
+                CitedItem(
+                    id=s.id, source="signal", type=s.kind.value, text=(text or s.kind.value)[:600]
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class DraftCheck:
+    cited_fact_ids: list[int]
+    cited_signal_ids: list[int]
+    uncited_claims: int
+    confidence: float
+
+
+def check_draft(draft: Draft, items: Sequence[CitedItem]) -> DraftCheck:
+    """Every personal claim must cite an item the agent offered; a claim citing nothing, or
+    only ids that were not offered, is uncited (and the draft goes to a person)."""
+    facts = {i.id for i in items if i.source == "fact"}
+    signals = {i.id for i in items if i.source == "signal"}
+    cited_f: set[int] = set()
+    cited_s: set[int] = set()
+    uncited = 0
+    for claim in draft.claims:
+        hits = [c for c in claim.cites if c in facts or c in signals]
+        if not hits:
+            uncited += 1
+        cited_f.update(c for c in hits if c in facts)
+        cited_s.update(c for c in hits if c in signals)
+    confidence = 0.5 if uncited else (0.9 if draft.claims else 0.7)
+    return DraftCheck(sorted(cited_f), sorted(cited_s), uncited, confidence)
+
+
+def pick_contact(ctx: AccountContext, event: EventView) -> ContactView | None:
+    """Who to write to: the event's own contact, else the champion, else the first contact
+    with a role, else any contact; opted-out contacts only if nobody else is there (the
+    policy then blocks it)."""
+    contacts = {c.id: c for c in ctx.contacts}
+    reachable = [c for c in ctx.contacts if not c.do_not_contact and c.email]
+    if event.contact_id in contacts:
+        return contacts[event.contact_id]
+    champions: list[FactView] = ctx.facts.get(FactType.CHAMPION, [])
+    for f in champions:
+        if f.contact_id in contacts and not contacts[f.contact_id].do_not_contact:
+            return contacts[f.contact_id]
+    with_role = [c for c in reachable if c.role]
+    if with_role:
+        return with_role[0]
+    return reachable[0] if reachable else (ctx.contacts[0] if ctx.contacts else None)
+
+
+def fault(event: EventView, agent: str, reason: str, model: str, motion: Motion) -> Proposal:
+    """A model fault: no draft, no guess — one notification that escalates with the reason."""
+    action = ProposedAction(
+        kind=ActionKind.NOTIFY, motion=motion, account_id=event.account_id, channel="internal",
+        subject=f"{agent}: the model failed on {event.kind.replace('_', ' ')}",
+        body=f"{event.detail}\n\nThe model could not help: {reason}. A person should decide what to do.",
+        payload={"event": event.kind, "reason": reason}, confidence=0.0, model=model, model_fault=reason,
+        cited_signal_ids=list(event.signal_ids), field_event_id=event.id,
+    )  # fmt: skip
+    return Proposal([action], {"model_fault": reason})

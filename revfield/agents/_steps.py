@@ -1,0 +1,148 @@
+"""The database side of an agent run: recording proposals with their decisions, and
+finishing a run once every waiting action is answered.
+
+Both are idempotent, because LangGraph may run a node again (after a crash, or on resume):
+an action is identified by (field event, agent, kind, target), so recording the same
+proposal twice finds the first record instead of deciding, queuing or opening a review again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from revfield.agents._common import EventView
+from revfield.agents.actions import ProposedAction
+from revfield.memory.models import ActionRecord, DecisionRecord, FieldEvent, Review, table_of
+from revfield.outbox import enqueue
+from revfield.policies import Verdict, build_context, decide, record_decision
+from revfield.policies._load import CompiledPack
+from revfield.review._audit import audit
+from revfield.review._service import open_review
+
+__all__ = ["finish_run", "load_event", "record_proposals", "trace_of"]
+
+ACT, E, DEC, R = (
+    table_of(ActionRecord),
+    table_of(FieldEvent),
+    table_of(DecisionRecord),
+    table_of(Review),
+)
+
+
+def load_event(session: Session, event_id: int) -> EventView:
+    row = session.execute(sa.select(E).where(E.c.id == event_id)).mappings().one()
+    return EventView(id=row["id"], kind=row["kind"], account_id=row["account_id"],
+                     signal_ids=tuple(row["signal_ids"] or ()), detail=row["detail"], occurred_at=row["occurred_at"],
+                     contact_id=row["contact_id"], deal_id=row["deal_id"], data=dict(row["data"] or {}))  # fmt: skip
+
+
+def trace_of(session: Session, action: ActionRecord) -> dict[str, Any]:
+    """Why an action happens: signal → facts → field event → decision → review."""
+    proposal = action.proposal
+    event = session.execute(
+        sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == action.field_event_id)
+    ).first()
+    decision = session.execute(sa.select(DEC.c.id, DEC.c.verdict, DEC.c.matched_rules, DEC.c.policy_version)
+                               .where(DEC.c.action_id == action.id).order_by(DEC.c.id.desc()).limit(1)).first()  # fmt: skip
+    review = session.execute(sa.select(R.c.id, R.c.status, R.c.answered_by, R.c.edits)
+                             .where(R.c.action_id == action.id, R.c.status.in_(["approved"]))
+                             .order_by(R.c.id.desc()).limit(1)).first()  # fmt: skip
+    return {
+        "field_event_id": action.field_event_id,
+        "event_kind": event.kind if event else None,
+        "signal_ids": sorted(
+            {*(event.signal_ids if event else []), *proposal.get("cited_signal_ids", [])}
+        ),
+        "fact_ids": proposal.get("cited_fact_ids", []),
+        "decision_id": decision.id if decision else None,
+        "verdict": decision.verdict if decision else None,
+        "rules": list(decision.matched_rules) if decision else [],
+        "policy_version": decision.policy_version if decision else None,
+        "review_id": review.id if review else None,
+        "approved_by": review.answered_by if review else None,
+        "edits": review.edits if review else None,
+    }
+
+
+def _outcome(session: Session, action: ActionRecord, verdict: str) -> dict[str, Any]:
+    review = session.execute(sa.select(R.c.id).where(R.c.action_id == action.id, R.c.status == "pending")
+                             .order_by(R.c.id.desc()).limit(1)).scalar_one_or_none()  # fmt: skip
+    return {
+        "id": action.id,
+        "kind": action.kind,
+        "status": action.status,
+        "verdict": verdict,
+        "review_id": review,
+    }
+
+
+def record_proposals(
+    session: Session,
+    pack: CompiledPack,
+    *,
+    event_id: int,
+    agent: str,
+    thread_id: str,
+    proposals: list[ProposedAction],
+    executor: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Store each proposal, decide on it, and act on the verdict: ``auto`` → outbox,
+    ``review``/``escalate`` → a review item, ``block`` → recorded only."""
+    out = []
+    for p in proposals:
+        existing = session.execute(sa.select(ActionRecord).where(
+            ACT.c.field_event_id == event_id, ACT.c.agent == agent, ACT.c.kind == p.kind.value,
+            ACT.c.target == p.target)).scalar_one_or_none()  # fmt: skip
+        if existing is not None:
+            verdict = session.execute(sa.select(DEC.c.verdict).where(DEC.c.action_id == existing.id)
+                                      .order_by(DEC.c.id).limit(1)).scalar_one_or_none()  # fmt: skip
+            out.append(_outcome(session, existing, verdict or ""))
+            continue
+        action = ActionRecord(
+            account_id=p.account_id, contact_id=p.contact_id, deal_id=p.deal_id, field_event_id=event_id, agent=agent,
+            kind=p.kind.value, motion=p.motion.value, target=p.target, proposal=p.model_dump(mode="json"),
+            digest=p.digest(), status="proposed", thread_id=thread_id, created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(action)
+        session.flush()
+        decision = decide(pack, build_context(session, pack, p, now))
+        record = record_decision(session, decision, decided_at=now, action_id=action.id)
+        audit(session, actor=f"agent:{agent}", event="proposed", at=now, account_id=action.account_id,
+              action_id=action.id, kind=action.kind, field_event_id=event_id, verdict=decision.verdict.label,
+              rules=list(decision.matched), policy_version=decision.policy_version)  # fmt: skip
+        if decision.verdict is Verdict.AUTO:
+            enqueue(session, action, executor=executor, trace=trace_of(session, action), now=now)
+        elif decision.verdict is Verdict.BLOCK:
+            action.status = "blocked"
+            audit(session, actor="policy", event="blocked", at=now, account_id=action.account_id,
+                  action_id=action.id, reason=decision.explanation)  # fmt: skip
+        else:
+            open_review(session, pack, action=action, decision_id=record.id, verdict=decision.verdict,
+                        escalate_to=decision.escalate_to, reason=decision.explanation, now=now)  # fmt: skip
+            action.status = "pending_review"
+        out.append(_outcome(session, action, decision.verdict.label))
+    return out
+
+
+def finish_run(
+    session: Session, *, event_id: int, answers: dict[str, str], executor: str, now: datetime
+) -> dict[str, int]:
+    """Queue every approved action of the run and close its field event (idempotent)."""
+    counts = {"queued": 0, "rejected": 0}
+    for action_id, outcome in answers.items():
+        action = session.get(ActionRecord, int(action_id))
+        if action is None:
+            continue
+        if outcome == "approved" and action.status == "approved":
+            counts["queued"] += enqueue(
+                session, action, executor=executor, trace=trace_of(session, action), now=now
+            )
+        elif outcome != "approved":
+            counts["rejected"] += 1
+    session.execute(sa.update(E).where(E.c.id == event_id).values(status="done"))
+    return counts

@@ -1,0 +1,141 @@
+"""The expansion & retention agent: customers' orbital signals → growth or a save play.
+
+Retention first: while the account has an open churn risk, it proposes a save play and no
+expansion push, whatever the event (the pack's retention-first guardrail enforces the same).
+
+    usage near limit, seat growth            → expansion opportunity + an expansion email
+    churn risk, ticket cluster, champion left,
+    NPS detractor, inactivity                 → save play (+ a note to the owner)
+    intent, replies, meetings, deviations     → a check-in email or a task
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from revfield.agents._common import (
+    EventView,
+    Proposal,
+    check_draft,
+    fact_items,
+    fault,
+    pick_contact,
+    signal_items,
+)
+from revfield.agents.actions import ActionKind, Motion, ProposedAction
+from revfield.llm import DraftRequest, Model, ModelError
+from revfield.memory import AccountContext
+from revfield.memory.types import FactType
+from revfield.policies._load import CompiledPack
+
+__all__ = ["EXPANSION_EVENTS", "RISK_EVENTS", "open_churn_risks", "propose"]
+
+AGENT = "expansion_retention"
+M = Motion.RETENTION_EXPANSION
+EXPANSION_EVENTS = {"usage_near_limit", "seat_growth"}
+RISK_EVENTS = {"churn_risk", "ticket_cluster", "champion_left", "nps_detractor", "inactivity"}
+UPLIFT = 0.3
+"""Expected growth of annual value when a customer at its limit moves up (for the amount)."""
+
+
+def open_churn_risks(ctx: AccountContext) -> list[int]:
+    return [
+        f.id
+        for f in ctx.facts.get(FactType.RISK, [])
+        if f.subject and f.subject.startswith("churn")
+    ]
+
+
+def propose(
+    ctx: AccountContext, event: EventView, model: Model, pack: CompiledPack, now: datetime
+) -> Proposal:
+    risks = open_churn_risks(ctx)
+    base = {
+        "motion": M,
+        "account_id": ctx.account.id,
+        "model": model.name,
+        "field_event_id": event.id,
+    }
+    contact = pick_contact(ctx, event)
+    if event.kind in RISK_EVENTS or (risks and event.kind in EXPANSION_EVENTS):
+        return _save_play(ctx, event, model, contact, risks, base)
+    if event.kind in EXPANSION_EVENTS:
+        mrr = ctx.account.mrr or 0.0
+        amount = round(max(mrr, 100.0) * 12 * UPLIFT, 2)
+        opportunity = ProposedAction(
+            kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY, channel="crm", amount=amount,
+            subject=f"Expansion: {ctx.account.name} ({event.detail})",
+            payload={"plan": ctx.account.plan, "seats": ctx.account.seats, "mrr": mrr, "reason": event.detail,
+                     "event": event.kind},
+            cited_signal_ids=list(event.signal_ids), confidence=0.85, **base,
+        )  # fmt: skip
+        actions = [opportunity]
+        if contact is not None:
+            email = _email(ctx, event, model, contact, "expansion", base)
+            if isinstance(email, Proposal):
+                return email
+            actions.append(email)
+        return Proposal(actions)
+    if contact is None:
+        return Proposal(
+            [_note(ctx, event, base, f"{event.detail}: no contact known to check in with")]
+        )
+    email = _email(ctx, event, model, contact, "check_in", base)
+    return email if isinstance(email, Proposal) else Proposal([email])
+
+
+def _email(ctx: AccountContext, event: EventView, model: Model, contact: object, purpose: str,
+           base: dict[str, Any]) -> ProposedAction | Proposal:  # fmt: skip
+    from revfield.memory._context import ContactView
+
+    assert isinstance(contact, ContactView)
+    kinds = {"save_play": (FactType.RISK, FactType.PAIN), "expansion": (FactType.USE_CASE,),
+             "check_in": (FactType.SUCCESS_CRITERION, FactType.USE_CASE)}[purpose]  # fmt: skip
+    items = fact_items(ctx, kinds) + signal_items(ctx.signals, event.signal_ids)
+    owner = ctx.account.owner.name if ctx.account.owner else "your account team"
+    try:
+        draft = model.draft_message(DraftRequest(purpose=purpose, account_name=ctx.account.name,
+                                                 recipient_name=contact.name or "", sender_name=owner, items=items))  # fmt: skip
+    except ModelError as exc:
+        return fault(event, AGENT, str(exc), model.name, M)
+    check = check_draft(draft, items)
+    return ProposedAction(
+        kind=ActionKind.SEND_EMAIL, contact_id=contact.id, channel="email", subject=draft.subject, body=draft.body,
+        confidence=check.confidence, cited_fact_ids=check.cited_fact_ids,
+        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}), uncited_claims=check.uncited_claims,
+        payload={"to": contact.email or "", "purpose": purpose, "claims": [c.model_dump() for c in draft.claims]},
+        **base,
+    )  # fmt: skip
+
+
+def _save_play(ctx: AccountContext, event: EventView, model: Model, contact: object, risks: list[int],
+               base: dict[str, Any]) -> Proposal:  # fmt: skip
+    risk_facts = [f for f in ctx.facts.get(FactType.RISK, []) if f.id in risks or not risks][:5]
+    steps = ["Call the champion within two business days", "Review open tickets with support",
+             "Agree a recovery plan with dates"]  # fmt: skip
+    if event.kind == "champion_left":
+        steps[0] = "Find and meet the new owner of the tool"
+    play = ProposedAction(
+        kind=ActionKind.SAVE_PLAY, channel="crm", subject=f"Save play: {ctx.account.name}",
+        body=f"{event.detail}\n" + "\n".join(f"- {f.value}" for f in risk_facts),
+        payload={"steps": steps, "event": event.kind, "mrr": ctx.account.mrr or 0.0,
+                 "risks": [{"fact_id": f.id, "value": f.value} for f in risk_facts]},
+        cited_fact_ids=[f.id for f in risk_facts], cited_signal_ids=list(event.signal_ids), confidence=0.85, **base,
+    )  # fmt: skip
+    actions = [
+        play,
+        _note(ctx, event, base, f"Retention risk at {ctx.account.name}: {event.detail}"),
+    ]
+    if event.kind in EXPANSION_EVENTS:
+        actions[1] = _note(ctx, event, base, f"Expansion held back: {ctx.account.name} has an open churn risk "
+                                             f"({event.detail})")  # fmt: skip
+    return Proposal(actions, {"retention_first": event.kind in EXPANSION_EVENTS})
+
+
+def _note(ctx: AccountContext, event: EventView, base: dict[str, Any], text: str) -> ProposedAction:
+    owner = ctx.account.owner.id if ctx.account.owner else "unassigned"
+    return ProposedAction(
+        kind=ActionKind.NOTIFY, channel="internal", subject=text[:200], body=event.detail,
+        payload={"to": owner, "event": event.kind}, cited_signal_ids=list(event.signal_ids), **base,
+    )  # fmt: skip

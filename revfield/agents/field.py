@@ -1,0 +1,218 @@
+"""The field in motion: field events → agent runs → decisions → people → the outbox.
+
+:class:`Field` is what ``revfield run``, ``approve`` and ``reject`` (and the demo) drive:
+
+- :meth:`Field.run_agents` starts one agent run per pending field event (thread
+  ``<agent>:<event id>``); a run that pauses for a person leaves its event ``waiting``.
+- :meth:`Field.approve` / :meth:`Field.reject` answer a review item and resume its run
+  from the checkpoint (``Command(resume=…)``), in this process or any later one.
+- :meth:`Field.resume_answered` resumes runs whose answer is recorded but whose run did not
+  resume (the answering process died in between).
+- :meth:`Field.climb_ladder` moves unanswered items up the ladder past their deadline.
+- :meth:`Field.deliver` carries out what the outbox holds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.types import Command
+
+from revfield.agents.graph import AgentDeps, build_agent_graph, thread_id
+from revfield.agents.route import Agent
+from revfield.clock import Clock
+from revfield.llm import Model
+from revfield.memory.models import ActionRecord, FieldEvent, table_of
+from revfield.memory.store import Store
+from revfield.outbox import Executor, OutboxReport, process_outbox
+from revfield.policies._load import CompiledPack
+from revfield.review import Actor, AnswerResult, answer_review, climb_ladder
+
+__all__ = ["AgentReport", "Field"]
+
+E, ACT = table_of(FieldEvent), table_of(ActionRecord)
+FINAL = ("approved", "rejected", "blocked")
+
+
+@dataclass
+class AgentReport:
+    runs: int = 0
+    by_agent: Counter[str] = field(default_factory=Counter)
+    paused: int = 0
+    finished: int = 0
+    resumed: int = 0
+    seconds: float = 0.0
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.runs / self.seconds if self.seconds else 0.0
+
+
+class Field:
+    def __init__(
+        self,
+        store: Store,
+        pack: CompiledPack | Callable[[], CompiledPack],
+        model: Model,
+        clock: Clock,
+        checkpointer: BaseCheckpointSaver[str] | None,
+        *,
+        executor: Executor | None = None,
+        executor_name: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.store = store
+        self._pack = pack if callable(pack) else (lambda: pack)
+        self.model = model
+        self.clock = clock
+        self.executor = executor
+        self.lease = lease
+        name = executor_name or (executor.name if executor is not None else "log")
+        self.deps = AgentDeps(store, self._pack, model, clock, executor=name)
+        self.graphs = {agent: build_agent_graph(agent, self.deps, checkpointer) for agent in Agent}
+
+    @property
+    def pack(self) -> CompiledPack:
+        return self._pack()
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def _config(self, agent: str, event_id: int) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id(agent, event_id)}}
+
+    def _set_status(self, event_id: int, status: str) -> None:
+        with self.store.session() as session:
+            session.execute(
+                sa.update(E).where(E.c.id == event_id, E.c.status != "done").values(status=status)
+            )
+
+    def run_event(self, event_id: int, agent: str) -> str:
+        """Run the agent on one field event; returns ``waiting`` or ``done``."""
+        graph = self.graphs[Agent(agent)]
+        config = self._config(agent, event_id)
+        snapshot = graph.get_state(config)
+        if snapshot.next:  # paused already (the process died before noting it): never restart
+            self._set_status(event_id, "waiting")
+            return "waiting"
+        if snapshot.values.get("done"):
+            self._set_status(event_id, "done")
+            return "done"
+        result = graph.invoke({"event_id": event_id}, config, durability="exit")
+        status = "waiting" if result.get("__interrupt__") else "done"
+        self._set_status(event_id, status)
+        return status
+
+    def pending_events(self, limit: int | None = None) -> list[tuple[int, str]]:
+        with self.store.read() as session:
+            q = (
+                sa.select(E.c.id, E.c.agent)
+                .where(E.c.status == "pending", E.c.agent.is_not(None))
+                .order_by(E.c.id)
+            )
+            return [(r.id, r.agent) for r in session.execute(q.limit(limit) if limit else q)]
+
+    def run_agents(
+        self, *, limit: int | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> AgentReport:
+        """One run per pending field event."""
+        report = AgentReport()
+        started = time.perf_counter()
+        for n, (event_id, agent) in enumerate(self.pending_events(limit), 1):
+            status = self.run_event(event_id, agent)
+            report.runs += 1
+            report.by_agent[agent] += 1
+            report.paused += status == "waiting"
+            report.finished += status == "done"
+            if on_progress is not None:
+                on_progress(n)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # -- answers --------------------------------------------------------------------------
+
+    def resume(self, action_id: int, outcome: str) -> str:
+        """Give a paused run the answer for ``action_id``; returns the event's new status."""
+        with self.store.read() as session:
+            row = session.execute(
+                sa.select(ACT.c.field_event_id, ACT.c.agent).where(ACT.c.id == action_id)
+            ).one()
+        graph = self.graphs[Agent(row.agent)]
+        config = self._config(row.agent, row.field_event_id)
+        if not graph.get_state(config).next:
+            return "done"  # nothing waits (answered and resumed before)
+        result = graph.invoke(
+            Command(resume={"action_id": action_id, "outcome": outcome}), config, durability="exit"
+        )
+        status = "waiting" if result.get("__interrupt__") else "done"
+        self._set_status(row.field_event_id, status)
+        return status
+
+    def answer(
+        self,
+        review_id: int,
+        *,
+        approve: bool,
+        actor: Actor,
+        edits: dict[str, Any] | None = None,
+        note: str | None = None,
+        expected_digest: str | None = None,
+    ) -> AnswerResult:
+        """Record the answer (one transaction), then resume the paused run if it is final."""
+        with self.store.session() as session:
+            result = answer_review(session, self.pack, review_id, approve=approve, actor=actor, now=self.clock.now(),
+                                   edits=edits, note=note, expected_digest=expected_digest)  # fmt: skip
+        if result.final:
+            self.resume(
+                result.action_id, result.outcome if result.outcome != "blocked" else "blocked"
+            )
+        return result
+
+    def approve(self, review_id: int, *, actor: Actor, edits: dict[str, Any] | None = None,
+                expected_digest: str | None = None) -> AnswerResult:  # fmt: skip
+        return self.answer(
+            review_id, approve=True, actor=actor, edits=edits, expected_digest=expected_digest
+        )
+
+    def reject(
+        self, review_id: int, *, actor: Actor, reason: str, expected_digest: str | None = None
+    ) -> AnswerResult:
+        return self.answer(
+            review_id, approve=False, actor=actor, note=reason, expected_digest=expected_digest
+        )
+
+    def resume_answered(self) -> int:
+        """Resume runs whose actions were answered while nothing resumed them."""
+        with self.store.read() as session:
+            rows = session.execute(
+                sa.select(ACT.c.id, ACT.c.status, ACT.c.agent, ACT.c.field_event_id)
+                .select_from(ACT.join(E, E.c.id == ACT.c.field_event_id))
+                .where(E.c.status == "waiting", ACT.c.status.in_([*FINAL, "queued", "executed", "failed"]))
+                .order_by(ACT.c.id)
+            ).all()  # fmt: skip
+        resumed = 0
+        for r in rows:
+            state = self.graphs[Agent(r.agent)].get_state(self._config(r.agent, r.field_event_id))
+            if r.id in state.values.get("waiting", []) and str(r.id) not in state.values.get(
+                "answers", {}
+            ):
+                outcome = r.status if r.status in FINAL else "approved"
+                self.resume(r.id, outcome)
+                resumed += 1
+        return resumed
+
+    def climb_ladder(self) -> list[tuple[int, int]]:
+        with self.store.session() as session:
+            return climb_ladder(session, self.pack, self.clock.now())
+
+    def deliver(self, *, limit: int | None = None) -> OutboxReport:
+        if self.executor is None:
+            return OutboxReport()
+        return process_outbox(self.store, self.executor, self.clock, lease=self.lease, limit=limit)

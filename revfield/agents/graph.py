@@ -1,0 +1,140 @@
+"""The shape every acting agent shares, as a LangGraph ``StateGraph``:
+
+    propose → decide → wait ↺ → act → END
+
+- **propose** reads the account's memory and asks the agent for proposals (model calls
+  happen here; nothing is written).
+- **decide** stores each proposal with its policy decision, in one transaction: ``auto``
+  goes to the outbox, ``review``/``escalate`` opens a review item, ``block`` is recorded.
+  Idempotent, so a re-run after a crash finds what it already did.
+- **wait** pauses with ``interrupt()`` — its first statement with effect — until a person
+  answers each waiting action; LangGraph runs it again from the top on resume, which is why
+  nothing irreversible happens in it. It loops until no action waits.
+- **act** queues the approved actions and closes the field event.
+
+State holds plain data only (no pydantic objects), so checkpoints reload without warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+
+from revfield.agents import escalation, expansion, handover, outreach
+from revfield.agents._common import EventView, Proposal
+from revfield.agents._steps import finish_run, load_event, record_proposals
+from revfield.agents.actions import ProposedAction
+from revfield.agents.route import Agent
+from revfield.clock import Clock
+from revfield.llm import Model
+from revfield.memory import AccountContext, context
+from revfield.memory.store import Store
+from revfield.policies._load import CompiledPack
+
+__all__ = ["PROPOSERS", "AgentDeps", "AgentState", "build_agent_graph", "thread_id"]
+
+
+class Proposer(Protocol):
+    def __call__(
+        self, ctx: AccountContext, event: EventView, model: Model, pack: CompiledPack, now: datetime
+    ) -> Proposal: ...
+
+
+PROPOSERS: dict[Agent, Proposer] = {
+    Agent.OUTREACH: outreach.propose,
+    Agent.HANDOVER: handover.propose,
+    Agent.EXPANSION_RETENTION: expansion.propose,
+    Agent.ESCALATION: escalation.propose,
+}
+
+
+class AgentState(TypedDict, total=False):
+    event_id: int
+    proposals: list[dict[str, Any]]
+    notes: dict[str, Any]
+    actions: list[dict[str, Any]]
+    """Each proposal as recorded: id, kind, status, verdict, review id."""
+    waiting: list[int]
+    """Action ids waiting for a person."""
+    answers: dict[str, str]
+    """Action id → ``approved``, ``rejected`` or ``blocked``, as people answered."""
+    done: bool
+
+
+@dataclass
+class AgentDeps:
+    store: Store
+    pack: Callable[[], CompiledPack]
+    """The pack in force (called per step, so a hot-reloaded pack applies to the next step)."""
+    model: Model
+    clock: Clock
+    executor: str = "log"
+    context_signals: int = 20
+
+
+def thread_id(agent: str, event_id: int) -> str:
+    return f"{agent}:{event_id}"
+
+
+def build_agent_graph(
+    agent: Agent, deps: AgentDeps, checkpointer: BaseCheckpointSaver[str] | None
+) -> Any:
+    proposer = PROPOSERS[agent]
+
+    def propose(state: AgentState) -> dict[str, Any]:
+        with deps.store.read() as session:
+            event = load_event(session, state["event_id"])
+            ctx = context(session, event.account_id, signals=deps.context_signals)
+        proposal = proposer(ctx, event, deps.model, deps.pack(), deps.clock.now())
+        return {
+            "proposals": [a.model_dump(mode="json") for a in proposal.actions],
+            "notes": proposal.notes,
+        }
+
+    def decide(state: AgentState) -> dict[str, Any]:
+        proposals = [ProposedAction.model_validate(p) for p in state.get("proposals", [])]
+        with deps.store.session() as session:
+            actions = record_proposals(session, deps.pack(), event_id=state["event_id"], agent=agent.value,
+                                       thread_id=thread_id(agent.value, state["event_id"]), proposals=proposals,
+                                       executor=deps.executor, now=deps.clock.now())  # fmt: skip
+        waiting = [a["id"] for a in actions if a["status"] == "pending_review"]
+        return {"actions": actions, "waiting": waiting, "answers": {}}
+
+    def wait(state: AgentState) -> dict[str, Any]:
+        answers = dict(state.get("answers", {}))
+        pending = [a for a in state.get("waiting", []) if str(a) not in answers]
+        answer = interrupt({"event_id": state["event_id"], "waiting": pending})
+        if isinstance(answer, dict) and answer.get("action_id") in pending:
+            answers[str(answer["action_id"])] = str(answer.get("outcome", "rejected"))
+        return {"answers": answers}
+
+    def act(state: AgentState) -> dict[str, Any]:
+        with deps.store.session() as session:
+            finish_run(session, event_id=state["event_id"], answers=state.get("answers", {}),
+                       executor=deps.executor, now=deps.clock.now())  # fmt: skip
+        return {"done": True}
+
+    def after_decide(state: AgentState) -> str:
+        return "wait" if state.get("waiting") else "act"
+
+    def after_wait(state: AgentState) -> str:
+        answers = state.get("answers", {})
+        return "wait" if any(str(a) not in answers for a in state.get("waiting", [])) else "act"
+
+    g = StateGraph(AgentState)
+    g.add_node("propose", propose)
+    g.add_node("decide", decide)
+    g.add_node("wait", wait)
+    g.add_node("act", act)
+    g.add_edge(START, "propose")
+    g.add_edge("propose", "decide")
+    g.add_conditional_edges("decide", after_decide, ["wait", "act"])
+    g.add_conditional_edges("wait", after_wait, ["wait", "act"])
+    g.add_edge("act", END)
+    return g.compile(checkpointer=checkpointer, name=agent.value)

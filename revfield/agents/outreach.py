@@ -1,0 +1,134 @@
+"""The outreach agent (acquisition): drafts from memory only, cites everything it claims.
+
+    intent surge, trial usage, no-contact deviation → a follow-up email + a follow-up task
+    positive reply                                  → a reply proposing a meeting, + stage advance
+    objection                                        → a task for the owner to answer it
+    meeting booked                                   → a prep task with what memory knows
+    other governance deviations                      → a task for the deal's owner
+
+Every personal claim in a draft cites a fact or signal id the agent offered the model; a
+draft with an uncited claim is still proposed, flagged, and the policy sends it to a person.
+Complex deals (enterprise, several stakeholders) are marked so the policy routes them to the
+owner. A model failure proposes nothing but an escalation with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from revfield.agents._common import (
+    EventView,
+    Proposal,
+    check_draft,
+    fact_items,
+    fault,
+    pick_contact,
+    signal_items,
+)
+from revfield.agents.actions import ActionKind, Motion, ProposedAction
+from revfield.llm import DraftRequest, Model, ModelError
+from revfield.memory import AccountContext
+from revfield.memory.types import FactType
+from revfield.policies._load import CompiledPack
+
+__all__ = ["propose"]
+
+AGENT = "outreach"
+M = Motion.ACQUISITION
+DRAFT_FACTS = (FactType.PAIN, FactType.SUCCESS_CRITERION, FactType.USE_CASE, FactType.OBJECTION)
+WRITE_TO = {"intent_surge", "positive_reply", "usage_near_limit", "seat_growth", "ticket_cluster"}
+FOLLOW_UP_DAYS = 3
+
+
+def _stakeholders(ctx: AccountContext) -> int:
+    return len(ctx.facts.get(FactType.STAKEHOLDER, [])) + len(ctx.facts.get(FactType.CHAMPION, []))
+
+
+def _next_stage(pack: CompiledPack, stage: str) -> str | None:
+    ids = [stage for stage, _ in pack.stages]
+    return ids[ids.index(stage) + 1] if stage in ids and ids.index(stage) + 1 < len(ids) else None
+
+
+def propose(
+    ctx: AccountContext, event: EventView, model: Model, pack: CompiledPack, now: datetime
+) -> Proposal:
+    deal = next(
+        (d for d in ctx.open_deals if d.id == event.deal_id),
+        ctx.open_deals[0] if ctx.open_deals else None,
+    )
+    complex_deal = (
+        ctx.account.segment is not None and ctx.account.segment.value == "enterprise"
+    ) or _stakeholders(ctx) >= 3
+    tags = ["complex"] if complex_deal else []
+    owner = ctx.account.owner.name if ctx.account.owner else "the account team"
+    common: dict[str, Any] = {"motion": M, "account_id": ctx.account.id, "deal_id": deal.id if deal else None, "tags": tags,
+              "model": model.name, "field_event_id": event.id, "cited_signal_ids": list(event.signal_ids)}  # fmt: skip
+    rule = str(event.data.get("rule", ""))
+    writes = event.kind in WRITE_TO or (
+        event.kind == "governance_deviation" and rule == "no-contact"
+    )
+
+    if not writes:
+        return Proposal([_task(event, ctx, common, owner)])
+
+    contact = pick_contact(ctx, event)
+    items = fact_items(ctx, DRAFT_FACTS) + signal_items(ctx.signals, event.signal_ids)
+    if contact is None:
+        task = _task(
+            event, ctx, common, owner, extra="No contact is known yet: find the right person first."
+        )
+        return Proposal([task], {"no_contact": True})
+    purpose = "reply" if event.kind == "positive_reply" else "follow_up"
+    try:
+        draft = model.draft_message(DraftRequest(purpose=purpose, account_name=ctx.account.name,
+                                                 recipient_name=contact.name or "", sender_name=owner, items=items))  # fmt: skip
+    except ModelError as exc:
+        return fault(event, AGENT, str(exc), model.name, M)
+    check = check_draft(draft, items)
+    email = ProposedAction(
+        kind=ActionKind.SEND_EMAIL, contact_id=contact.id, channel="email", subject=draft.subject, body=draft.body,
+        confidence=check.confidence, cited_fact_ids=check.cited_fact_ids,
+        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}), uncited_claims=check.uncited_claims,
+        payload={"to": contact.email or "", "claims": [c.model_dump() for c in draft.claims], "event": event.kind},
+        **{k: v for k, v in common.items() if k != "cited_signal_ids"},
+    )  # fmt: skip
+    actions = [email]
+    due = (now + timedelta(days=FOLLOW_UP_DAYS)).date().isoformat()
+    actions.append(ProposedAction(
+        kind=ActionKind.SCHEDULE_FOLLOWUP, contact_id=contact.id, channel="task",
+        subject=f"Follow up with {contact.name or contact.email} if no answer", payload={"due": due, "after": "send_email"},
+        **common,
+    ))  # fmt: skip
+    if (
+        event.kind == "positive_reply"
+        and deal is not None
+        and (nxt := _next_stage(pack, deal.stage))
+    ):
+        actions.append(ProposedAction(
+            kind=ActionKind.ADVANCE_STAGE, to_stage=nxt, confidence=0.8, channel="crm",
+            subject=f"Move {deal.name or deal.id} from {deal.stage} to {nxt}", payload={"from_stage": deal.stage},
+            **common,
+        ))  # fmt: skip
+    return Proposal(actions, {"uncited_claims": check.uncited_claims})
+
+
+def _task(
+    event: EventView, ctx: AccountContext, common: dict[str, Any], owner: str, extra: str = ""
+) -> ProposedAction:
+    titles = {
+        "objection": "Answer the objection",
+        "meeting_booked": "Prepare the meeting",
+        "governance_deviation": "Fix a governance deviation",
+    }
+    title = titles.get(event.kind, f"Act on {event.kind.replace('_', ' ')}")
+    known = [f"{t.value.replace('_', ' ')}: {f.value}" for t in (FactType.PAIN, FactType.OBJECTION,
+             FactType.SUCCESS_CRITERION, FactType.STAKEHOLDER) for f in ctx.facts.get(t, [])[:2]]  # fmt: skip
+    facts = [f.id for t in (FactType.PAIN, FactType.OBJECTION, FactType.SUCCESS_CRITERION, FactType.STAKEHOLDER)
+             for f in ctx.facts.get(t, [])[:2]]  # fmt: skip
+    body = "\n".join([event.detail, *(f"- {k}" for k in known), extra]).strip()
+    return ProposedAction(
+        kind=ActionKind.CREATE_TASK, channel="task", subject=f"{title}: {ctx.account.name}", body=body,
+        payload={"assignee": owner, "event": event.kind, "rule": event.data.get("rule", "")},
+        cited_fact_ids=facts, **common,
+    )  # fmt: skip

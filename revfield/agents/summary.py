@@ -1,0 +1,94 @@
+"""What the field did, read back from memory: for ``revfield run`` and the demo's summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from revfield.memory.models import (
+    ActionRecord,
+    DecisionRecord,
+    FieldEvent,
+    OutboxItem,
+    Review,
+    table_of,
+)
+
+__all__ = ["FieldSummary", "field_summary", "high_water"]
+
+ACT, DEC, E, OB, R = (
+    table_of(m) for m in (ActionRecord, DecisionRecord, FieldEvent, OutboxItem, Review)
+)
+
+
+@dataclass
+class FieldSummary:
+    events: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
+    """Actions by their first decision."""
+    by_kind: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(action kind, verdict) → count."""
+    guardrail_trips: Counter[str] = field(default_factory=Counter)
+    """Guardrail id → decisions it made stricter."""
+    top_rules: Counter[str] = field(default_factory=Counter)
+    pending_reviews: int = 0
+    executed: int = 0
+    outbox_failed: int = 0
+    handovers: int = 0
+    facts_known: int = 0
+    facts_carried: int = 0
+    unsupported_promises: int = 0
+
+    @property
+    def conservation(self) -> float:
+        return self.facts_carried / self.facts_known if self.facts_known else 0.0
+
+    @property
+    def actions(self) -> int:
+        return sum(self.verdicts.values())
+
+
+def high_water(session: Session) -> tuple[int, int]:
+    """The newest field event and action ids: pass them to summarise only what follows."""
+    return (session.execute(sa.select(sa.func.coalesce(sa.func.max(E.c.id), 0))).scalar_one(),
+            session.execute(sa.select(sa.func.coalesce(sa.func.max(ACT.c.id), 0))).scalar_one())  # fmt: skip
+
+
+def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSummary:
+    event_min, action_min = since
+    s = FieldSummary()
+    for kind, n in session.execute(
+        sa.select(E.c.kind, sa.func.count()).where(E.c.id > event_min).group_by(E.c.kind)
+    ):
+        s.events[kind] = n
+    first = (sa.select(DEC.c.action_id, sa.func.min(DEC.c.id).label("id")).where(DEC.c.action_id > action_min)
+             .group_by(DEC.c.action_id).subquery())  # fmt: skip
+    rows = session.execute(sa.select(DEC.c.verdict, DEC.c.action_kind, DEC.c.guardrails, DEC.c.matched_rules)
+                           .join(first, first.c.id == DEC.c.id)).all()  # fmt: skip
+    for verdict, kind, guardrails, rules in rows:
+        s.verdicts[verdict] += 1
+        s.by_kind[(kind, verdict)] += 1
+        s.top_rules.update(rules)
+        for g in guardrails:
+            if g.get("tightened"):
+                s.guardrail_trips[g["id"]] += 1
+    s.pending_reviews = session.execute(
+        sa.select(sa.func.count()).select_from(R).where(R.c.status == "pending")
+    ).scalar_one()
+    s.executed = session.execute(
+        sa.select(sa.func.count()).select_from(OB).where(OB.c.status == "sent")
+    ).scalar_one()
+    s.outbox_failed = session.execute(
+        sa.select(sa.func.count()).select_from(OB).where(OB.c.status == "failed")
+    ).scalar_one()
+    for (proposal,) in session.execute(sa.select(ACT.c.proposal).where(ACT.c.kind == "handover_brief",
+                                                                      ACT.c.id > action_min)):  # fmt: skip
+        c = proposal.get("payload", {}).get("conservation", {})
+        s.handovers += 1
+        s.facts_known += int(c.get("known", 0))
+        s.facts_carried += int(c.get("carried", 0))
+        s.unsupported_promises += int(proposal.get("unsupported_promises", 0))
+    return s

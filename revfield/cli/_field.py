@@ -1,0 +1,189 @@
+"""The field from the command line: ``inbox``, ``approve``, ``reject``, and the agent part of
+``run``. Every command that answers resumes the paused agent run and carries out what the
+answer released through the outbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from revfield.agents.checkpoints import open_checkpointer
+from revfield.agents.field import Field
+from revfield.cli._app import State, app, console, fail, state
+from revfield.llm import ModelError, make_model
+from revfield.outbox import load_executor
+from revfield.policies import PackError, load_pack
+from revfield.review import AnswerResult, ReviewError, inbox, resolve_actor
+
+
+@contextmanager
+def open_field(st: State) -> Iterator[Field]:
+    """The configured field: database, pack, model, executor and checkpointer."""
+    store = st.store()
+    try:
+        pack = load_pack(st.settings.policies)
+    except PackError as exc:
+        fail(f"the policy pack at {st.settings.policies} was refused\n{exc}")
+    try:
+        model = make_model(st.settings)
+    except ModelError as exc:
+        fail(str(exc))
+    try:
+        executor = load_executor(st.settings.executor, st.settings)
+    except ValueError as exc:
+        fail(f"executor: {exc}")
+    try:
+        with open_checkpointer(store) as saver:
+            yield Field(store, pack, model, st.clock, saver, executor=executor,
+                        lease=timedelta(seconds=st.settings.outbox_lease_seconds))  # fmt: skip
+    finally:
+        executor.close()
+        model.close()
+
+
+@app.command("inbox")
+def inbox_command(
+    as_user: Annotated[
+        str | None,
+        typer.Option("--as", help="Show only what this user may answer.", metavar="USER"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the items as JSON.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many items.")] = 50,
+) -> None:
+    """Actions waiting for a person, oldest deadline first, with the reason for each."""
+    with state().store().read() as session:
+        try:
+            actor = resolve_actor(session, as_user)
+        except ReviewError as exc:
+            fail(str(exc))
+        items = inbox(session, actor if as_user else None)
+    if as_json:
+        typer.echo(json.dumps([{**i.__dict__, "deadline_at": i.deadline_at.isoformat()} for i in items[:limit]],
+                              indent=2, default=str))  # fmt: skip
+        return
+    if not items:
+        console.print("the inbox is empty" + (f" for {as_user}" if as_user else ""))
+        return
+    title = f"inbox: {len(items)} waiting" + (f" for {as_user}" if as_user else "")
+    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_lines=True)
+    t.add_column("#", justify="right", no_wrap=True)
+    t.add_column("action", ratio=3)
+    t.add_column("why it waits", ratio=2)
+    for i in items[:limit]:
+        verdict_style = "bold red" if i.verdict == "escalate" else "yellow"
+        what = Text()
+        what.append(i.account_name, style="bold")
+        what.append(f"\n{i.kind.replace('_', ' ')}: {i.summary}")
+        who = i.assignee_role + (f" {i.assignee_id}" if i.assignee_id else "")
+        why = Text()
+        why.append(i.verdict, style=verdict_style)
+        why.append(f" → {who}, due {i.deadline_at:%b %d %H:%M}\n", style="dim")
+        why.append(
+            i.reason.split(": ", 1)[-1]
+            if i.reason.startswith(("review:", "escalate:"))
+            else i.reason
+        )
+        t.add_row(str(i.review_id), what, why)
+    console.print(t)
+    if len(items) > limit:
+        console.print(f"[dim]… and {len(items) - limit} more (--limit)[/]")
+    console.print(
+        "[dim]answer with `revfield approve ID [--edit FIELD=VALUE]` or `revfield reject ID --reason TEXT`[/]"
+    )
+
+
+NUMERIC = ("discount_pct", "amount")
+
+
+def _edits(raw: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in raw:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            fail(f"--edit `{item}`: write FIELD=VALUE, e.g. --edit discount_pct=10")
+        name = name.strip()
+        if name in NUMERIC:
+            try:
+                out[name] = float(value)
+            except ValueError:
+                fail(f"--edit {name}: `{value}` is not a number")
+        else:
+            out[name] = value
+    return out
+
+
+def _answer(review_id: int, *, approve: bool, as_user: str | None, edits: dict[str, Any] | None = None,
+            reason: str | None = None) -> None:  # fmt: skip
+    st = state()
+    with open_field(st) as field:
+        with st.store().read() as session:
+            try:
+                actor = resolve_actor(session, as_user)
+            except ReviewError as exc:
+                fail(str(exc))
+        try:
+            result = field.answer(review_id, approve=approve, actor=actor, edits=edits, note=reason)
+        except ReviewError as exc:
+            fail(str(exc))
+        delivered = field.deliver()
+    _print_answer(result, delivered.sent, delivered.failed, delivered.errors)
+
+
+def _print_answer(result: AnswerResult, sent: int, failed: int, errors: list[str]) -> None:
+    style = {
+        "approved": "green",
+        "rejected": "yellow",
+        "re-escalated": "bold red",
+        "blocked": "bold red",
+    }[result.outcome]
+    console.print(
+        f"review #{result.review_id} (action #{result.action_id}): [{style}]{result.outcome}[/] — {result.message}"
+    )
+    if sent or failed:
+        console.print(f"outbox: {sent} executed" + (f", {failed} failed" if failed else ""))
+    for e in errors:
+        console.print(f"[red]  {e}[/]")
+
+
+@app.command()
+def approve(
+    review_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The review item's number (see `revfield inbox`).")
+    ],
+    edit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--edit", metavar="FIELD=VALUE", help="Change the action before approving (repeatable)."
+        ),
+    ] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Answer as this user.", metavar="USER")
+    ] = None,
+) -> None:
+    """Approve a waiting action; the paused agent run resumes and the outbox executes it.
+    An edited action is decided again: an edit that needs a higher rung re-escalates."""
+    _answer(review_id, approve=True, as_user=as_user, edits=_edits(edit or []) or None)
+
+
+@app.command()
+def reject(
+    review_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The review item's number (see `revfield inbox`).")
+    ],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = ...,  # type: ignore[assignment]
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Answer as this user.", metavar="USER")
+    ] = None,
+) -> None:
+    """Reject a waiting action; it is never executed and the agent run finishes."""
+    if not reason.strip():
+        fail("--reason must say why")
+    _answer(review_id, approve=False, as_user=as_user, reason=reason)

@@ -1,0 +1,35 @@
+"""The outbox and its executors: how automated and approved actions are carried out once."""
+
+from revfield.outbox._queue import (
+    MAX_ATTEMPTS,
+    OutboxReport,
+    enqueue,
+    idempotency_key,
+    process_outbox,
+)
+from revfield.outbox.executors import (
+    Delivery,
+    DeliveryError,
+    Executor,
+    LogExecutor,
+    WebhookExecutor,
+    available_executors,
+    load_executor,
+    sign,
+)
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Delivery",
+    "DeliveryError",
+    "Executor",
+    "LogExecutor",
+    "OutboxReport",
+    "WebhookExecutor",
+    "available_executors",
+    "enqueue",
+    "idempotency_key",
+    "load_executor",
+    "process_outbox",
+    "sign",
+]

@@ -1,0 +1,37 @@
+"""The audit trail: append-only rows for every decision, review and execution."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from revfield.memory.models import AuditEntry
+
+__all__ = ["audit"]
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    event: str,
+    at: datetime,
+    account_id: str | None = None,
+    action_id: int | None = None,
+    review_id: int | None = None,
+    **detail: Any,
+) -> None:
+    session.add(AuditEntry(at=at, actor=actor, event=event, account_id=account_id, action_id=action_id,
+                           review_id=review_id, detail=_plain(detail)))  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,379 @@
+"""The field in motion, as users see it: agents propose, the policy decides, automated actions
+execute once through the outbox, and actions waiting for a person pause the agent run until
+someone answers — with every executed action traceable back to its signal."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import sqlalchemy as sa
+from langgraph.types import Command
+
+from revfield.agents.route import Agent
+from revfield.llm import ModelError
+from revfield.memory import FactType, context
+from revfield.memory.models import (
+    ActionRecord,
+    AuditEntry,
+    DecisionRecord,
+    FieldEvent,
+    OutboxItem,
+    Review,
+    table_of,
+)
+from revfield.review import LOCAL_ADMIN, Actor, ReviewError, inbox
+from revfield.testing import ScriptedModel
+from tests.agents import world
+
+ACT, E, OB, R = table_of(ActionRecord), table_of(FieldEvent), table_of(OutboxItem), table_of(Review)
+
+
+def _rows(store, table, **where):
+    with store.read() as s:
+        q = sa.select(table)
+        for k, v in where.items():
+            q = q.where(table.c[k] == v)
+        return (
+            s.execute(q.order_by(table.c[next(iter(table.primary_key.columns)).name]))
+            .mappings()
+            .all()
+        )
+
+
+def _count(store, table) -> int:
+    with store.read() as s:
+        return s.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+@pytest.fixture
+def smb_prospect(store):
+    """An ICP-fit SMB prospect with a contact and a recorded pain: a follow-up can go out alone."""
+    world.people(store)
+    world.account(store, "acme.io")
+    pat = world.contact(store, "acme.io")
+    world.fact(store, "acme.io", FactType.PAIN, "We struggle to get one forecast the board trusts")
+    return pat
+
+
+@pytest.fixture
+def enterprise_prospect(store):
+    """An enterprise prospect: outreach there waits for the owner."""
+    world.people(store)
+    world.account(store, "globex.com", segment="enterprise", employees=5000)
+    pat = world.contact(store, "globex.com")
+    world.fact(store, "globex.com", FactType.PAIN, "Our reps update the CRM manually every Friday")
+    return pat
+
+
+def test_an_automated_follow_up_executes_once_through_the_outbox(
+    store, clock, tmp_path, smb_prospect
+):
+    ev = world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        report = fld.run_agents()
+        assert (report.runs, report.finished, report.paused) == (1, 1, 0)
+        actions = _rows(store, ACT)
+        assert {a["kind"]: a["status"] for a in actions} == {
+            "send_email": "queued",
+            "schedule_followup": "queued",
+        }
+        email = next(a for a in actions if a["kind"] == "send_email")
+        assert "forecast the board trusts" in email["proposal"]["body"]  # drafted from memory
+        assert email["proposal"]["cited_fact_ids"] and email["proposal"]["uncited_claims"] == 0
+        assert fld.deliver().sent == 2
+        assert fld.deliver().sent == 0  # nothing is done twice
+        assert fld.run_agents().runs == 0  # the event is done
+    lines = [json.loads(x) for x in (tmp_path / "outbox.jsonl").read_text().splitlines()]
+    assert sorted(x["kind"] for x in lines) == ["schedule_followup", "send_email"]
+    sent = next(x for x in lines if x["kind"] == "send_email")
+    assert sent["trace"]["field_event_id"] == ev and sent["trace"]["rules"] == ["smb-followup"]
+    assert sent["trace"]["policy_version"].startswith("sha256:") and sent["trace"]["fact_ids"]
+    assert _rows(store, E)[0]["status"] == "done"
+
+
+def test_a_review_pauses_the_run_until_the_owner_approves_then_it_executes(
+    store, clock, tmp_path, enterprise_prospect
+):
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        assert fld.run_agents().paused == 1
+        assert _rows(store, E)[0]["status"] == "waiting"
+        with store.read() as s:
+            items = inbox(s, Actor("ana", "seller", "team-a"))
+        assert (
+            len(items) == 1
+            and items[0].kind == "send_email"
+            and "enterprise-outreach" in items[0].reason
+        )
+        assert items[0].assignee_id == "ana"
+        assert fld.deliver().sent == 1  # the follow-up task was automatic; the email waits
+        result = fld.approve(items[0].review_id, actor=Actor("ana", "seller", "team-a"))
+        assert result.outcome == "approved"
+        assert _rows(store, E)[0]["status"] == "done"
+        assert fld.deliver().sent == 1
+    email = _rows(store, ACT, kind="send_email")[0]
+    assert email["status"] == "executed"
+    with store.read() as s:
+        chain = context(s, "globex.com", actions=5).actions
+    traced = next(a for a in chain if a["kind"] == "send_email")
+    assert traced["event"]["kind"] == "intent_surge" and traced["signal_ids"]  # signal → event
+    assert traced["facts"] and traced["facts"][0]["source_signal_id"]  # → facts with their signal
+    assert traced["decisions"][0]["rules"] == ["enterprise-outreach"]  # → decision and its rule
+    assert traced["decisions"][0]["policy_version"].startswith("sha256:")
+    assert (
+        traced["reviews"][0]["status"] == "approved" and traced["reviews"][0]["by"] == "ana"
+    )  # → answer
+    assert traced["outbox"]["status"] == "sent" and traced["outbox"]["key"].startswith(
+        "revfield-"
+    )  # → result
+
+
+def test_a_rejected_action_is_never_executed_and_the_reason_is_kept(
+    store, clock, tmp_path, enterprise_prospect
+):
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            (item,) = inbox(s)
+        fld.reject(item.review_id, actor=LOCAL_ADMIN, reason="they asked us to wait until January")
+        fld.deliver()
+    email = _rows(store, ACT, kind="send_email")[0]
+    assert email["status"] == "rejected"
+    assert _rows(store, OB, action_id=email["id"]) == []
+    assert _rows(store, R)[0]["note"] == "they asked us to wait until January"
+    assert _rows(store, E)[0]["status"] == "done"
+
+
+def test_an_item_answered_already_or_changed_since_shown_is_refused(
+    store, clock, tmp_path, enterprise_prospect
+):
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            (item,) = inbox(s)
+        with pytest.raises(ReviewError, match="different action than the one you saw"):
+            fld.approve(item.review_id, actor=LOCAL_ADMIN, expected_digest="0" * 32)
+        fld.approve(item.review_id, actor=LOCAL_ADMIN, expected_digest=item.digest)
+        with pytest.raises(ReviewError, match=r"already approved by local-admin"):
+            fld.reject(item.review_id, actor=LOCAL_ADMIN, reason="too late")
+        with pytest.raises(ReviewError, match="no review item #999"):
+            fld.approve(999, actor=LOCAL_ADMIN)
+        fld.deliver()
+    assert _count(store, OB) == 2  # the email and its follow-up, once each
+
+
+def test_two_answers_racing_each_other_execute_the_action_once(
+    store, clock, tmp_path, enterprise_prospect
+):
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            (item,) = inbox(s)
+        start = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def answer(who: Actor) -> None:
+            start.wait()
+            try:
+                outcomes.append(fld.approve(item.review_id, actor=who).outcome)
+            except ReviewError as exc:
+                outcomes.append(f"refused: {exc}")
+
+        threads = [
+            threading.Thread(target=answer, args=(a,))
+            for a in (Actor("ana", "seller", "team-a"), LOCAL_ADMIN)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(o.split(":")[0] for o in outcomes) == ["approved", "refused"]
+        fld.deliver()
+    email = _rows(store, ACT, kind="send_email")[0]
+    assert len(_rows(store, OB, action_id=email["id"])) == 1 and email["status"] == "executed"
+
+
+def test_sellers_answer_only_their_own_items_managers_their_team(
+    store, clock, tmp_path, enterprise_prospect
+):
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            assert [len(inbox(s, a)) for a in (Actor("ana", "seller", "team-a"), Actor("al", "seller", "team-a"),
+                                                Actor("mia", "manager", "team-a"), Actor("max", "manager", "team-b"),
+                                                Actor("rex", "revops"))] == [1, 0, 1, 0, 1]  # fmt: skip
+            (item,) = inbox(s)
+        with pytest.raises(ReviewError, match=r"bo \(seller\) may not answer"):
+            fld.approve(item.review_id, actor=Actor("bo", "seller", "team-b"))
+        assert (
+            fld.approve(item.review_id, actor=Actor("mia", "manager", "team-a")).outcome
+            == "approved"
+        )
+
+
+def test_unanswered_items_climb_the_ladder_after_their_deadline(
+    store, clock, tmp_path, enterprise_prospect
+):
+    from datetime import timedelta
+
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        assert fld.climb_ladder() == []  # not due yet
+        clock.advance(timedelta(hours=25))
+        ((old, _),) = fld.climb_ladder()
+        clock.advance(timedelta(hours=25))
+        ((_, top),) = fld.climb_ladder()
+        clock.advance(timedelta(hours=25))
+        assert fld.climb_ladder() == []  # revops is the top rung
+        reviews = _rows(store, R)
+        assert [(r["assignee_role"], r["status"]) for r in reviews] == [
+            ("owner", "superseded"),
+            ("manager", "superseded"),
+            ("revops", "pending"),
+        ]
+        assert reviews[1]["assignee_id"] == "mia" and reviews[2]["assignee_id"] == "rex"
+        with pytest.raises(ReviewError, match="already superseded"):
+            fld.approve(old, actor=LOCAL_ADMIN)
+        assert fld.approve(top, actor=Actor("rex", "revops")).outcome == "approved"
+        assert fld.deliver().sent == 2
+
+
+def _discounting(monkeypatch, pct: float) -> None:
+    """An outreach agent that offers a discount (the shipped agents never do by themselves)."""
+    from revfield.agents import graph
+    from revfield.agents._common import Proposal
+    from revfield.agents.actions import ActionKind, Motion, ProposedAction
+
+    def propose(ctx, event, model, pack, now):
+        return Proposal([ProposedAction(kind=ActionKind.OFFER_DISCOUNT, motion=Motion.ACQUISITION,
+                                        account_id=ctx.account.id, contact_id=ctx.contacts[0].id, discount_pct=pct,
+                                        subject="A pilot price", field_event_id=event.id)])  # fmt: skip
+
+    monkeypatch.setitem(graph.PROPOSERS, graph.Agent.OUTREACH, propose)
+
+
+def test_an_edit_cannot_loosen_a_decision_it_re_escalates_or_is_blocked(
+    store, clock, tmp_path, smb_prospect, monkeypatch
+):
+    _discounting(monkeypatch, 10)
+    world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
+    ana, mia = Actor("ana", "seller", "team-a"), Actor("mia", "manager", "team-a")
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            (item,) = inbox(s)
+        assert "small-discount" in item.reason
+        raised = fld.approve(item.review_id, actor=ana, edits={"discount_pct": 20})
+        assert raised.outcome == "re-escalated" and "big-discount" in raised.message
+        assert _rows(store, E)[0]["status"] == "waiting"  # the run still waits
+        with store.read() as s:
+            assert inbox(s, ana) == []  # now the manager's
+            (again,) = inbox(s, mia)
+        assert again.proposal["discount_pct"] == 20
+        with pytest.raises(ReviewError, match="edit `discount_pct`"):
+            fld.approve(again.review_id, actor=mia, edits={"discount_pct": 140})
+        with pytest.raises(ReviewError, match="can't be edited"):
+            fld.approve(again.review_id, actor=mia, edits={"account_id": "other.io"})
+        blocked = fld.approve(again.review_id, actor=mia, edits={"discount_pct": 35})
+        assert blocked.outcome == "blocked" and "discount-beyond-limit" in blocked.message
+        assert _rows(store, E)[0]["status"] == "done"
+        assert fld.deliver().sent == 0
+    assert _rows(store, ACT)[0]["status"] == "blocked"
+    verdicts = [d["verdict"] for d in _rows(store, table_of(DecisionRecord))]
+    assert verdicts == ["review", "escalate", "block"]  # every decision kept, each replayable
+
+
+def test_a_model_fault_escalates_with_its_reason_and_nothing_is_automated(
+    store, clock, tmp_path, smb_prospect
+):
+    world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
+    model = ScriptedModel(fail={"draft_message": ModelError("timeout", "no answer within 30 s")})
+    with world.field(store, clock, tmp_path, model=model) as fld:
+        fld.run_agents()
+        assert fld.deliver().sent == 0
+        with store.read() as s:
+            (item,) = inbox(s)
+    assert item.verdict == "escalate" and item.kind == "notify" and "model-fault" in item.reason
+    assert "no answer within 30 s" in item.proposal["model_fault"]
+    assert [a["kind"] for a in _rows(store, ACT)] == ["notify"]  # no draft was guessed
+
+
+@pytest.mark.parametrize(
+    "agent_event", [("handover", "closed_won"), ("expansion_retention", "usage_near_limit")]
+)
+def test_a_model_fault_in_any_agent_escalates(store, clock, tmp_path, agent_event):
+    agent, kind = agent_event
+    world.people(store)
+    world.account(store, "initech.com", state="customer", plan="Pro", mrr=900.0)
+    world.contact(store, "initech.com")
+    world.fact(
+        store, "initech.com", FactType.PROMISE, "You promised the Salesforce sync in week one"
+    )
+    world.event(store, "initech.com", kind, agent)
+    broken = ModelError("server_error", "HTTP 503 after 2 retries")
+    model = ScriptedModel(fail={"draft_message": broken, "summarise_handover": broken})
+    with world.field(store, clock, tmp_path, model=model) as fld:
+        fld.run_agents()
+        assert fld.deliver().sent == 0
+    actions = _rows(store, ACT)
+    assert [a["status"] for a in actions] == ["pending_review"] and actions[0]["proposal"][
+        "model_fault"
+    ]
+
+
+def test_resuming_runs_nothing_twice(store, clock, tmp_path, enterprise_prospect):
+    """LangGraph runs the waiting node again from its top on every resume: nothing with an
+    effect may sit before its interrupt(). A stray resume and a real one change nothing but
+    what the answer itself changes, and the agent never drafts again."""
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    model = ScriptedModel()
+    tables = [table_of(m) for m in (ActionRecord, DecisionRecord, Review, OutboxItem, AuditEntry)]
+    with world.field(store, clock, tmp_path, model=model) as fld:
+        fld.run_agents()
+        before = [_count(store, t) for t in tables]
+        (email,) = _rows(store, ACT, kind="send_email")
+        stray = Command(
+            resume={"action_id": email["id"] + 100, "outcome": "approved"}
+        )  # answers nothing waiting
+        result = fld.graphs[Agent.OUTREACH].invoke(
+            stray, fld._config("outreach", email["field_event_id"])
+        )
+        assert result["__interrupt__"][0].value["waiting"] == [
+            email["id"]
+        ]  # still waiting for the email
+        assert [_count(store, t) for t in tables] == before
+        with store.read() as s:
+            (item,) = inbox(s)
+        fld.approve(item.review_id, actor=LOCAL_ADMIN)
+        after = [_count(store, t) for t in tables]
+    assert after[:3] == before[:3]  # no new action, decision or review
+    assert after[3] == before[3] + 1  # one outbox item: the approved email
+    assert model.calls.count("draft_message") == 1
+
+
+def test_an_answer_recorded_while_nothing_resumed_is_picked_up_by_the_next_run(
+    store, clock, tmp_path, enterprise_prospect
+):
+    from revfield.review import answer_review
+
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            (item,) = inbox(s)
+        with store.session() as s:  # the answering process died before resuming the run
+            answer_review(
+                s, world.PACK, item.review_id, approve=True, actor=LOCAL_ADMIN, now=clock.now()
+            )
+        assert _rows(store, E)[0]["status"] == "waiting"
+        assert fld.resume_answered() == 1
+        assert _rows(store, E)[0]["status"] == "done"
+        assert fld.resume_answered() == 0
+        assert fld.deliver().sent == 2

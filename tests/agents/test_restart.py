@@ -1,0 +1,100 @@
+"""A run paused for a person survives its process: SIGKILL the process while it waits, start
+another, approve — the run resumes from its checkpoint and the action executes once.
+On SQLite here, and on PostgreSQL in CI (the ``store`` fixture runs both)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from revfield.memory import FactType
+from revfield.memory.models import ActionRecord, FieldEvent, OutboxItem, table_of
+from revfield.outbox import LogExecutor
+from revfield.review import Actor
+from revfield.testing import ScriptedModel
+from tests.agents import world
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from revfield.agents.checkpoints import open_checkpointer
+    from revfield.agents.field import Field
+    from revfield.clock import ManualClock
+    from revfield.llm import OfflineModel
+    from revfield.memory import Store
+    from revfield.memory.models import Review
+    from revfield.outbox import LogExecutor
+    from revfield.policies import load_pack
+    from tests.factories import T0
+    import sqlalchemy as sa
+
+    store = Store.from_url(sys.argv[1])
+    with open_checkpointer(store) as saver:
+        field = Field(store, load_pack(sys.argv[3]), OfflineModel(), ManualClock(T0), saver,
+                      executor=LogExecutor(path=Path(sys.argv[2])))
+        report = field.run_agents()
+        field.deliver()
+        with store.read() as s:
+            pending = s.execute(sa.select(Review.__table__.c.id).where(Review.__table__.c.status == "pending")).scalars().all()
+        print(json.dumps({"paused": report.paused, "reviews": list(pending)}), flush=True)
+        sys.stdin.read()  # wait, paused, until killed
+""")
+
+
+def test_a_paused_run_survives_sigkill_and_resumes_in_a_new_process(store, db_url, clock, tmp_path):
+    world.people(store)
+    world.account(store, "globex.com", segment="enterprise", employees=5000)
+    pat = world.contact(store, "globex.com")
+    world.fact(store, "globex.com", FactType.PAIN, "Our reps update the CRM manually every Friday")
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=pat)
+    log = tmp_path / "outbox.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, db_url, str(log), str(world.POLICIES)], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        state = json.loads(line)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert state["paused"] == 1 and len(state["reviews"]) == 1
+    assert len(log.read_text().splitlines()) == 1  # the automatic follow-up task, before the kill
+
+    model = ScriptedModel()  # the new process: a model that counts its calls
+    with world.field(store, clock, tmp_path, model=model, executor=LogExecutor(path=log)) as fld:
+        result = fld.approve(state["reviews"][0], actor=Actor("ana", "seller", "team-a"))
+        assert result.outcome == "approved"
+        assert fld.deliver().sent == 1
+        assert fld.deliver().sent == 0
+        assert fld.run_agents().runs == 0
+    assert model.calls == []  # resumed from the checkpoint: the agent did not draft again
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert sorted(x["kind"] for x in lines) == ["schedule_followup", "send_email"]  # each once
+    with store.read() as s:
+        assert s.execute(sa.select(table_of(FieldEvent).c.status)).scalar_one() == "done"
+        assert (
+            s.execute(sa.select(sa.func.count()).select_from(table_of(OutboxItem))).scalar_one()
+            == 2
+        )
+        email = (
+            s.execute(
+                sa.select(table_of(ActionRecord)).where(
+                    table_of(ActionRecord).c.kind == "send_email"
+                )
+            )
+            .mappings()
+            .one()
+        )
+    assert email["status"] == "executed"
