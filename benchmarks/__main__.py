@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_detection, bench_memory, bench_policy
+from benchmarks import bench_agents, bench_detection, bench_memory, bench_policy
 from benchmarks._report import Figure, console, save, show
 
 SUITES = {
@@ -12,6 +12,7 @@ SUITES = {
     "context": bench_memory.bench_context,
     "policy": bench_policy.bench_policy,
     "detection": bench_detection.bench_detection,
+    "agents": bench_agents.bench_agents,
 }
 
 

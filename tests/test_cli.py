@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -108,36 +107,19 @@ def test_import_crm_unknown_kind_is_a_clear_error(db_url, tmp_path):
     assert result.exit_code == 1 and "unknown export kind `hubspot`" in result.output
 
 
-def test_demo_runs_offline_from_the_shipped_sample_and_guards_other_databases(tmp_path):
-    env_cwd = tmp_path
-    proc = subprocess.run(
-        [sys.executable, "-m", "revfield.cli", "demo"],
-        cwd=env_cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "accepted" in proc.stdout and "northwind.io" in proc.stdout
-    again = subprocess.run(
-        [sys.executable, "-m", "revfield.cli", "demo"],
-        cwd=env_cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert again.returncode == 0  # its own file is replaced
-    other = Path(tmp_path / "mine.db")
-    other.write_bytes(b"")
+def test_demo_refuses_to_replace_a_database_that_is_not_its_own(tmp_path):
+    other = tmp_path / "mine.db"
     import sqlite3
 
     with sqlite3.connect(other) as conn:
         conn.execute("create table precious (x)")
     refused = subprocess.run(
         [sys.executable, "-m", "revfield.cli", "demo", "--path", str(other)],
-        cwd=env_cwd,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,
     )
     assert refused.returncode == 1 and "not a revfield demo database" in refused.stderr
+    with sqlite3.connect(other) as conn:
+        assert conn.execute("select count(*) from precious").fetchone() == (0,)

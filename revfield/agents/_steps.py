@@ -9,9 +9,10 @@ proposal twice finds the first record instead of deciding, queuing or opening a 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from revfield.agents._common import EventView
@@ -68,16 +69,15 @@ def trace_of(session: Session, action: ActionRecord) -> dict[str, Any]:
     }
 
 
-def _outcome(session: Session, action: ActionRecord, verdict: str) -> dict[str, Any]:
-    review = session.execute(sa.select(R.c.id).where(R.c.action_id == action.id, R.c.status == "pending")
-                             .order_by(R.c.id.desc()).limit(1)).scalar_one_or_none()  # fmt: skip
-    return {
-        "id": action.id,
-        "kind": action.kind,
-        "status": action.status,
-        "verdict": verdict,
-        "review_id": review,
-    }
+def _known_trace(
+    action: ActionRecord, event_kind: str | None, event_signals: list[int], record: DecisionRecord
+) -> dict[str, Any]:
+    """:func:`trace_of` for an action just decided, from what is at hand (no queries)."""
+    p = action.proposal
+    return {"field_event_id": action.field_event_id, "event_kind": event_kind,
+            "signal_ids": sorted({*event_signals, *p.get("cited_signal_ids", [])}), "fact_ids": p.get("cited_fact_ids", []),
+            "decision_id": record.id, "verdict": record.verdict, "rules": list(record.matched_rules),
+            "policy_version": record.policy_version, "review_id": None, "approved_by": None, "edits": None}  # fmt: skip
 
 
 def record_proposals(
@@ -92,40 +92,57 @@ def record_proposals(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Store each proposal, decide on it, and act on the verdict: ``auto`` → outbox,
-    ``review``/``escalate`` → a review item, ``block`` → recorded only."""
+    ``review``/``escalate`` → a review item, ``block`` → recorded only. When nothing waits
+    for a person, the event is closed here too."""
+    first_time = cast(CursorResult[Any], session.execute(
+        sa.update(E).where(E.c.id == event_id, E.c.status == "pending").values(status="running"))).rowcount == 1  # fmt: skip
+    existing = {} if first_time else {(r.kind, r.target): r for r in session.execute(
+        sa.select(ActionRecord).where(ACT.c.field_event_id == event_id, ACT.c.agent == agent)).scalars()}  # fmt: skip
+    event = session.execute(sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == event_id)).first()
+    event_kind, event_signals = (event.kind, list(event.signal_ids or [])) if event else (None, [])
+    cache: dict[Any, Any] = {}
     out = []
     for p in proposals:
-        existing = session.execute(sa.select(ActionRecord).where(
-            ACT.c.field_event_id == event_id, ACT.c.agent == agent, ACT.c.kind == p.kind.value,
-            ACT.c.target == p.target)).scalar_one_or_none()  # fmt: skip
-        if existing is not None:
-            verdict = session.execute(sa.select(DEC.c.verdict).where(DEC.c.action_id == existing.id)
-                                      .order_by(DEC.c.id).limit(1)).scalar_one_or_none()  # fmt: skip
-            out.append(_outcome(session, existing, verdict or ""))
+        found = existing.get((p.kind.value, p.target))
+        if found is not None:  # decided before this node ran again: take what was done
+            first = session.execute(sa.select(DEC.c.verdict).where(DEC.c.action_id == found.id)
+                                    .order_by(DEC.c.id).limit(1)).scalar_one_or_none()  # fmt: skip
+            review = session.execute(sa.select(R.c.id).where(R.c.action_id == found.id, R.c.status == "pending")
+                                     .order_by(R.c.id.desc()).limit(1)).scalar_one_or_none()  # fmt: skip
+            out.append({"id": found.id, "kind": found.kind, "status": found.status, "verdict": first or "",
+                        "review_id": review})  # fmt: skip
             continue
+        decision = decide(pack, build_context(session, pack, p, now, cache))
+        status = {Verdict.AUTO: "queued", Verdict.BLOCK: "blocked"}.get(
+            decision.verdict, "pending_review"
+        )
         action = ActionRecord(
             account_id=p.account_id, contact_id=p.contact_id, deal_id=p.deal_id, field_event_id=event_id, agent=agent,
             kind=p.kind.value, motion=p.motion.value, target=p.target, proposal=p.model_dump(mode="json"),
-            digest=p.digest(), status="proposed", thread_id=thread_id, created_at=now, updated_at=now,
+            digest=p.digest(), status=status, thread_id=thread_id, created_at=now, updated_at=now,
         )  # fmt: skip
         session.add(action)
         session.flush()
-        decision = decide(pack, build_context(session, pack, p, now))
         record = record_decision(session, decision, decided_at=now, action_id=action.id)
         audit(session, actor=f"agent:{agent}", event="proposed", at=now, account_id=action.account_id,
               action_id=action.id, kind=action.kind, field_event_id=event_id, verdict=decision.verdict.label,
               rules=list(decision.matched), policy_version=decision.policy_version)  # fmt: skip
+        review_id = None
         if decision.verdict is Verdict.AUTO:
-            enqueue(session, action, executor=executor, trace=trace_of(session, action), now=now)
+            enqueue(session, action, executor=executor, trace=_known_trace(action, event_kind, event_signals, record),
+                    now=now, new=True)  # fmt: skip
         elif decision.verdict is Verdict.BLOCK:
-            action.status = "blocked"
             audit(session, actor="policy", event="blocked", at=now, account_id=action.account_id,
                   action_id=action.id, reason=decision.explanation)  # fmt: skip
         else:
-            open_review(session, pack, action=action, decision_id=record.id, verdict=decision.verdict,
-                        escalate_to=decision.escalate_to, reason=decision.explanation, now=now)  # fmt: skip
-            action.status = "pending_review"
-        out.append(_outcome(session, action, decision.verdict.label))
+            review_id = open_review(session, pack, action=action, decision_id=record.id, verdict=decision.verdict,
+                                    escalate_to=decision.escalate_to, reason=decision.explanation, now=now).id  # fmt: skip
+        out.append({"id": action.id, "kind": action.kind, "status": action.status, "verdict": decision.verdict.label,
+                    "review_id": review_id})  # fmt: skip
+    if not any(
+        a["status"] == "pending_review" for a in out
+    ):  # nothing waits for a person: the run is over
+        session.execute(sa.update(E).where(E.c.id == event_id).values(status="done"))
     return out
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.types import Command
+from langgraph.types import Command, Durability
 
 from revfield.agents.graph import AgentDeps, build_agent_graph, thread_id
 from revfield.agents.route import Agent
@@ -68,6 +68,7 @@ class Field:
         executor: Executor | None = None,
         executor_name: str | None = None,
         lease: timedelta = timedelta(minutes=5),
+        durability: Durability = "sync",
     ) -> None:
         self.store = store
         self._pack = pack if callable(pack) else (lambda: pack)
@@ -75,6 +76,10 @@ class Field:
         self.clock = clock
         self.executor = executor
         self.lease = lease
+        self.durability: Durability = durability
+        """``sync`` (default) checkpoints after every step, so a run cut off after drafting
+        resumes there instead of asking the model again; ``exit`` checkpoints only when the
+        run pauses or ends (faster; a cut-off run starts over, idempotently)."""
         name = executor_name or (executor.name if executor is not None else "log")
         self.deps = AgentDeps(store, self._pack, model, clock, executor=name)
         self.graphs = {agent: build_agent_graph(agent, self.deps, checkpointer) for agent in Agent}
@@ -94,30 +99,38 @@ class Field:
                 sa.update(E).where(E.c.id == event_id, E.c.status != "done").values(status=status)
             )
 
-    def run_event(self, event_id: int, agent: str) -> str:
-        """Run the agent on one field event; returns ``waiting`` or ``done``."""
+    def run_event(self, event_id: int, agent: str, *, started: bool = False) -> str:
+        """Run the agent on one field event; returns ``waiting`` or ``done``.
+
+        ``started`` says the event was taken up before (its status is ``running``: the
+        process died mid-run): its checkpoint decides whether it waits for a person, is
+        finished, or starts again (the steps before the pause are idempotent)."""
         graph = self.graphs[Agent(agent)]
         config = self._config(agent, event_id)
-        snapshot = graph.get_state(config)
-        if snapshot.next:  # paused already (the process died before noting it): never restart
+        if started:
+            snapshot = graph.get_state(config)
+            if snapshot.next:  # paused already: never start it over
+                self._set_status(event_id, "waiting")
+                return "waiting"
+            if snapshot.values.get("done"):
+                self._set_status(event_id, "done")
+                return "done"
+        result = graph.invoke({"event_id": event_id}, config, durability=self.durability)
+        if result.get("__interrupt__"):
             self._set_status(event_id, "waiting")
             return "waiting"
-        if snapshot.values.get("done"):
-            self._set_status(event_id, "done")
-            return "done"
-        result = graph.invoke({"event_id": event_id}, config, durability="exit")
-        status = "waiting" if result.get("__interrupt__") else "done"
-        self._set_status(event_id, status)
-        return status
+        return "done"  # the run's last step closed the event
 
-    def pending_events(self, limit: int | None = None) -> list[tuple[int, str]]:
+    def pending_events(self, limit: int | None = None) -> list[tuple[int, str, bool]]:
+        """Events waiting for their agent, and events whose run was cut off (``running``)."""
         with self.store.read() as session:
             q = (
-                sa.select(E.c.id, E.c.agent)
-                .where(E.c.status == "pending", E.c.agent.is_not(None))
+                sa.select(E.c.id, E.c.agent, E.c.status)
+                .where(E.c.status.in_(["pending", "running"]), E.c.agent.is_not(None))
                 .order_by(E.c.id)
             )
-            return [(r.id, r.agent) for r in session.execute(q.limit(limit) if limit else q)]
+            rows = session.execute(q.limit(limit) if limit else q)
+            return [(r.id, r.agent, r.status == "running") for r in rows]
 
     def run_agents(
         self, *, limit: int | None = None, on_progress: Callable[[int], None] | None = None
@@ -125,8 +138,8 @@ class Field:
         """One run per pending field event."""
         report = AgentReport()
         started = time.perf_counter()
-        for n, (event_id, agent) in enumerate(self.pending_events(limit), 1):
-            status = self.run_event(event_id, agent)
+        for n, (event_id, agent, started) in enumerate(self.pending_events(limit), 1):
+            status = self.run_event(event_id, agent, started=started)
             report.runs += 1
             report.by_agent[agent] += 1
             report.paused += status == "waiting"
@@ -149,7 +162,9 @@ class Field:
         if not graph.get_state(config).next:
             return "done"  # nothing waits (answered and resumed before)
         result = graph.invoke(
-            Command(resume={"action_id": action_id, "outcome": outcome}), config, durability="exit"
+            Command(resume={"action_id": action_id, "outcome": outcome}),
+            config,
+            durability=self.durability,
         )
         status = "waiting" if result.get("__interrupt__") else "done"
         self._set_status(row.field_event_id, status)

@@ -10,7 +10,8 @@
 - **wait** pauses with ``interrupt()`` — its first statement with effect — until a person
   answers each waiting action; LangGraph runs it again from the top on resume, which is why
   nothing irreversible happens in it. It loops until no action waits.
-- **act** queues the approved actions and closes the field event.
+- **act** queues the approved actions and closes the field event. A run where nothing
+  waits for a person ends at **decide**, which closes the event in its own transaction.
 
 State holds plain data only (no pydantic objects), so checkpoints reload without warnings.
 """
@@ -90,7 +91,8 @@ def build_agent_graph(
     def propose(state: AgentState) -> dict[str, Any]:
         with deps.store.read() as session:
             event = load_event(session, state["event_id"])
-            ctx = context(session, event.account_id, signals=deps.context_signals)
+            ctx = context(session, event.account_id, signals=deps.context_signals, count_signals=False,
+                          closed_deals=3 if agent is Agent.HANDOVER else 0)  # fmt: skip
         proposal = proposer(ctx, event, deps.model, deps.pack(), deps.clock.now())
         return {
             "proposals": [a.model_dump(mode="json") for a in proposal.actions],
@@ -104,7 +106,7 @@ def build_agent_graph(
                                        thread_id=thread_id(agent.value, state["event_id"]), proposals=proposals,
                                        executor=deps.executor, now=deps.clock.now())  # fmt: skip
         waiting = [a["id"] for a in actions if a["status"] == "pending_review"]
-        return {"actions": actions, "waiting": waiting, "answers": {}}
+        return {"actions": actions, "waiting": waiting, "answers": {}, "done": not waiting}
 
     def wait(state: AgentState) -> dict[str, Any]:
         answers = dict(state.get("answers", {}))
@@ -121,7 +123,7 @@ def build_agent_graph(
         return {"done": True}
 
     def after_decide(state: AgentState) -> str:
-        return "wait" if state.get("waiting") else "act"
+        return "wait" if state.get("waiting") else END  # nothing waits: decide closed the run
 
     def after_wait(state: AgentState) -> str:
         answers = state.get("answers", {})
@@ -134,7 +136,7 @@ def build_agent_graph(
     g.add_node("act", act)
     g.add_edge(START, "propose")
     g.add_edge("propose", "decide")
-    g.add_conditional_edges("decide", after_decide, ["wait", "act"])
+    g.add_conditional_edges("decide", after_decide, ["wait", END])
     g.add_conditional_edges("wait", after_wait, ["wait", "act"])
     g.add_edge("act", END)
     return g.compile(checkpointer=checkpointer, name=agent.value)

@@ -124,6 +124,7 @@ class AccountContext(_View):
     signals: list[SignalView]
     """The latest signals, newest first."""
     signal_count: int
+    """All signals the account has (-1 when the caller did not ask for the count)."""
     facts: dict[FactType, list[FactView]]
     """Current (not superseded) facts by type, newest first."""
     actions: list[dict[str, Any]] = Field(default_factory=list)
@@ -220,6 +221,7 @@ def context(
     signals: int = DEFAULT_SIGNALS,
     closed_deals: int = DEFAULT_CLOSED_DEALS,
     actions: int = 0,
+    count_signals: bool = True,
 ) -> AccountContext:
     """Assemble the :class:`AccountContext` of ``account_id`` (raises
     :class:`AccountNotFoundError` when there is no such account)."""
@@ -243,12 +245,14 @@ def context(
         closed_deals=[
             DealView.model_validate(r)
             for r in conn.execute(_CLOSED_DEALS, {**key, "closed_limit": closed_deals}).mappings()
-        ],
+        ]
+        if closed_deals
+        else [],
         signals=[
             SignalView.model_validate(r)
             for r in conn.execute(_SIGNALS, {**key, "signal_limit": signals}).mappings()
         ],
-        signal_count=conn.execute(_SIGNAL_COUNT, key).scalar_one(),
+        signal_count=conn.execute(_SIGNAL_COUNT, key).scalar_one() if count_signals else -1,
         facts=facts,
         actions=action_chain(session, account_id, actions) if actions else [],
     )

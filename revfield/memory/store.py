@@ -35,6 +35,9 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # built once: execution_options() makes a new engine proxy on every call
+        self._writer = engine.execution_options(sqlite_immediate=True)
+        self._reader = engine.execution_options(sqlite_immediate=False)
 
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False) -> Store:
@@ -56,7 +59,7 @@ class Store:
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back if it raises."""
-        bind = self.engine.execution_options(sqlite_immediate=write)
+        bind = self._writer if write else self._reader
         with Session(bind=bind, expire_on_commit=False) as session, session.begin():
             yield session
 

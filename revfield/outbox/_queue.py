@@ -38,19 +38,27 @@ def idempotency_key(action: ActionRecord) -> str:
 
 
 def enqueue(
-    session: Session, action: ActionRecord, *, executor: str, trace: dict[str, Any], now: datetime
+    session: Session,
+    action: ActionRecord,
+    *,
+    executor: str,
+    trace: dict[str, Any],
+    now: datetime,
+    new: bool = False,
 ) -> bool:
     """Queue ``action`` for delivery (in the caller's transaction). Queuing an action twice
     queues it once; returns whether this call queued it."""
-    exists = session.execute(sa.select(OB.c.id).where(OB.c.action_id == action.id)).first()
-    if exists is not None:
-        return False
+    if not new:  # an action stored in this transaction can't be queued yet: skip the lookup
+        exists = session.execute(sa.select(OB.c.id).where(OB.c.action_id == action.id)).first()
+        if exists is not None:
+            return False
     session.add(OutboxItem(
         action_id=action.id, idempotency_key=idempotency_key(action), executor=executor,
         payload={"action": action.proposal, "trace": trace}, status="pending", attempts=0, created_at=now,
     ))  # fmt: skip
-    action.status = "queued"
-    action.updated_at = now
+    if action.status != "queued":
+        action.status = "queued"
+        action.updated_at = now
     audit(session, actor="outbox", event="queued", at=now, account_id=action.account_id, action_id=action.id,
           key=idempotency_key(action), executor=executor)  # fmt: skip
     return True

@@ -28,8 +28,16 @@ TOUCHED = ("auto", "approved")
 
 
 def build_context(
-    session: Session, pack: CompiledPack, action: ProposedAction, now: datetime
+    session: Session,
+    pack: CompiledPack,
+    action: ProposedAction,
+    now: datetime,
+    cache: dict[Any, Any] | None = None,
 ) -> dict[str, Any]:
+    """The decision context of ``action``. ``cache`` (one dict per agent run) keeps what
+    can't change between the run's proposals — the account, its facts, contacts, deals, open
+    risks, last contact — while every counter that a proposal may move is read afresh."""
+    cache = {} if cache is None else cache
     ctx = default_context()
     ctx["now"] = now
     ctx["action"].update(
@@ -43,17 +51,35 @@ def build_context(
         confidence=float(action.confidence), name=action.model,
         fault=bool(action.model_fault), fault_reason=action.model_fault,
     )  # fmt: skip
-    facts = fill_account(session, pack, ctx, action.account_id, now)
+    key = ("account", action.account_id)
+    if key not in cache:
+        filled = default_context()
+        filled["now"] = now
+        cache[key] = (
+            fill_account(session, pack, filled, action.account_id, now),
+            filled["account"],
+        )
+    facts, account = cache[key]
+    ctx["account"] = dict(account)
     if action.contact_id is not None:
-        row = session.execute(sa.select(C).where(C.c.id == action.contact_id)).mappings().first()
+        ckey = ("contact", action.contact_id)
+        if ckey not in cache:
+            cache[ckey] = (
+                session.execute(sa.select(C).where(C.c.id == action.contact_id)).mappings().first()
+            )
+        row = cache[ckey]
         if row is not None:
             ctx["contact"].update(exists=True, id=row["id"], email=row["email"] or "", name=row["name"] or "",
                                   role=row["role"] or "", do_not_contact=bool(row["do_not_contact"]))  # fmt: skip
     if action.deal_id is not None:
-        row = session.execute(sa.select(D).where(D.c.id == action.deal_id)).mappings().first()
-        if row is not None:
+        key = ("deal", action.deal_id)
+        if key not in cache:
+            cache[key] = (
+                session.execute(sa.select(D).where(D.c.id == action.deal_id)).mappings().first()
+            )
+        if (row := cache[key]) is not None:
             ctx["deal"].update(deal_values(row, facts, now))
-    ctx["counters"].update(_counters(session, pack, action, ctx, now))
+    ctx["counters"].update(_counters(session, pack, action, ctx, now, cache))
     return ctx
 
 
@@ -103,8 +129,38 @@ def deal_values(row: Mapping[Any, Any], facts: Mapping[str, int], now: datetime)
     )  # fmt: skip
 
 
-def _count(session: Session, query: Any) -> int:
-    return int(session.execute(query).scalar_one())
+def _count(session: Session, query: Any, **params: Any) -> int:
+    return int(session.execute(query, params).scalar_one())
+
+
+# Built once: constructing select() objects cost more than running them (one decision runs
+# up to seven of these).
+_B = sa.bindparam
+_DECIDED = {
+    column: sa.select(sa.func.count()).select_from(R).where(
+        R.c[column] == _B("who"), R.c.action_kind.in_(_B("kinds", expanding=True)),
+        R.c.verdict.in_(_B("verdicts", expanding=True)), R.c.decided_at >= _B("since"))
+    for column in ("contact_id", "account_id")
+}  # fmt: skip
+_OBSERVED = {
+    column: sa.select(sa.func.count()).select_from(S).where(
+        S.c[column] == _B("who"), S.c.kind.in_(_B("kinds", expanding=True)), S.c.occurred_at >= _B("since"))
+    for column in ("contact_id", "account_id")
+}  # fmt: skip
+_DECIDED_BOTH = sa.select(sa.func.sum(sa.case((R.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()).where(
+    R.c.account_id == _B("account"), R.c.action_kind.in_(_B("kinds", expanding=True)),
+    R.c.verdict.in_(_B("verdicts", expanding=True)), R.c.decided_at >= _B("since"))  # fmt: skip
+_OBSERVED_BOTH = sa.select(sa.func.sum(sa.case((S.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()).where(
+    S.c.account_id == _B("account"), S.c.kind.in_(_B("kinds", expanding=True)), S.c.occurred_at >= _B("since"))  # fmt: skip
+_AUTO_TODAY = sa.select(sa.func.count()).select_from(R).where(
+    R.c.motion == _B("motion"), R.c.verdict == "auto", R.c.decided_at >= _B("since"))  # fmt: skip
+_RISKS = sa.select(F.c.subject, F.c.observed_at).where(
+    F.c.account_id == _B("account_id"), F.c.type == FactType.RISK.value, F.c.superseded_by.is_(None))  # fmt: skip
+_SAVE_PLAYS = sa.select(sa.func.count()).select_from(R).where(
+    R.c.account_id == _B("account_id"), R.c.action_kind == "save_play",
+    R.c.verdict.in_(_B("verdicts", expanding=True)), R.c.decided_at >= _B("since"))  # fmt: skip
+_LAST_CONTACT = sa.select(sa.func.max(S.c.occurred_at)).where(
+    S.c.account_id == _B("account_id"), S.c.kind.in_(_B("kinds", expanding=True)))  # fmt: skip
 
 
 def _touches(
@@ -112,42 +168,72 @@ def _touches(
 ) -> int:
     column = "contact_id" if "contact_id" in who else "account_id"
     value = who[column]
-    decided = _count(session, sa.select(sa.func.count()).select_from(R).where(
-        R.c[column] == value, R.c.action_kind.in_(list(kinds)), R.c.verdict.in_(TOUCHED), R.c.decided_at >= since))  # fmt: skip
-    observed = _count(session, sa.select(sa.func.count()).select_from(S).where(
-        S.c[column] == value, S.c.kind.in_(list(signal_kinds)), S.c.occurred_at >= since))  # fmt: skip
+    decided = _count(
+        session, _DECIDED[column], who=value, kinds=list(kinds), verdicts=list(TOUCHED), since=since
+    )
+    observed = _count(session, _OBSERVED[column], who=value, kinds=list(signal_kinds), since=since)
     return decided + observed
 
 
 def _counters(
-    session: Session, pack: CompiledPack, action: ProposedAction, ctx: dict[str, Any], now: datetime
+    session: Session,
+    pack: CompiledPack,
+    action: ProposedAction,
+    ctx: dict[str, Any],
+    now: datetime,
+    cache: dict[Any, Any],
 ) -> dict[str, Any]:
     g = pack.guardrails
     out: dict[str, Any] = {}
-    if g.contact_fatigue and action.contact_id is not None:
-        cf = g.contact_fatigue
-        out["contact_touches"] = _touches(session, cf.action_kinds, cf.signal_kinds,
-                                          now - timedelta(days=cf.window_days), contact_id=action.contact_id)  # fmt: skip
-    if g.account_cap:
-        ac = g.account_cap
-        out["account_touches"] = _touches(session, ac.action_kinds, ac.signal_kinds,
-                                          now - timedelta(days=ac.window_days), account_id=action.account_id)  # fmt: skip
+    read = pack.referenced
+    kind = action.kind.value
+    cf, ac = g.contact_fatigue, g.account_cap
+    want_contact = cf is not None and action.contact_id is not None and (
+        kind in cf.action_kinds or "counters.contact_touches" in read)  # fmt: skip
+    want_account = ac is not None and (
+        kind in ac.action_kinds or "counters.account_touches" in read
+    )
+    if (want_contact and want_account and cf is not None and ac is not None
+            and (cf.action_kinds, cf.signal_kinds, cf.window_days) == (ac.action_kinds, ac.signal_kinds, ac.window_days)):  # fmt: skip
+        since = now - timedelta(
+            days=cf.window_days
+        )  # the same window: count both in one pass per table
+        params = {"account": action.account_id, "contact": action.contact_id, "since": since}
+        d = session.execute(
+            _DECIDED_BOTH, {**params, "kinds": list(cf.action_kinds), "verdicts": list(TOUCHED)}
+        ).one()
+        o = session.execute(_OBSERVED_BOTH, {**params, "kinds": list(cf.signal_kinds)}).one()
+        out["contact_touches"], out["account_touches"] = (
+            int(d[0] or 0) + int(o[0] or 0),
+            int(d[1]) + int(o[1]),
+        )
+    else:
+        if want_contact and cf is not None:
+            out["contact_touches"] = _touches(session, cf.action_kinds, cf.signal_kinds,
+                                              now - timedelta(days=cf.window_days), contact_id=action.contact_id)  # fmt: skip
+        if want_account and ac is not None:
+            out["account_touches"] = _touches(session, ac.action_kinds, ac.signal_kinds,
+                                              now - timedelta(days=ac.window_days), account_id=action.account_id)  # fmt: skip
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    out["motion_auto_today"] = _count(session, sa.select(sa.func.count()).select_from(R).where(
-        R.c.motion == action.motion.value, R.c.verdict == "auto", R.c.decided_at >= start_of_day))  # fmt: skip
-    risks = session.execute(
-        sa.select(F.c.subject, F.c.observed_at).where(
-            F.c.account_id == action.account_id, F.c.type == FactType.RISK.value, F.c.superseded_by.is_(None))
-    ).all()  # fmt: skip
+    out["motion_auto_today"] = _count(
+        session, _AUTO_TODAY, motion=action.motion.value, since=start_of_day
+    )
+    key = ("risks", action.account_id)
+    if key not in cache:
+        cache[key] = session.execute(_RISKS, {"account_id": action.account_id}).all()
+    risks = cache[key]
     out["open_risks"] = len(risks)
     churn = [when for subject, when in risks if subject and "churn" in subject]
     out["churn_risk"] = bool(churn)
     if churn:
-        out["save_play_answered"] = _count(session, sa.select(sa.func.count()).select_from(R).where(
-            R.c.account_id == action.account_id, R.c.action_kind == "save_play",
-            R.c.verdict.in_(TOUCHED), R.c.decided_at >= max(churn))) > 0  # fmt: skip
+        out["save_play_answered"] = _count(session, _SAVE_PLAYS, account_id=action.account_id,
+                                           verdicts=list(TOUCHED), since=max(churn)) > 0  # fmt: skip
     kinds = pack.governance.contact_signal_kinds
-    last = session.execute(sa.select(sa.func.max(S.c.occurred_at)).where(
-        S.c.account_id == action.account_id, S.c.kind.in_(kinds))).scalar_one()  # fmt: skip
+    key = ("last_contact", action.account_id)
+    if key not in cache:
+        cache[key] = session.execute(
+            _LAST_CONTACT, {"account_id": action.account_id, "kinds": list(kinds)}
+        ).scalar_one()
+    last = cache[key]
     out["days_since_contact"] = (now - as_utc(last)).days if last is not None else -1
     return out

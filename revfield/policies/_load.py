@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,14 @@ class CompiledPack:
     @property
     def capabilities(self) -> list[Capability]:
         return self.spec.capabilities
+
+    @cached_property
+    def referenced(self) -> frozenset[str]:
+        """Every context field any condition of the pack reads (``counters.contact_touches``)."""
+        conds = [r.condition for r in self.rules] + [c for _, c in self.definitions]
+        conds += [c.condition for c in self.counter_metrics] + [c.condition for c in self.icp]
+        conds += [c.condition for _, criteria in self.stages for c in criteria]
+        return frozenset(r for c in conds for r in c.references)
 
     def stage_ids(self) -> list[str]:
         return [s for s, _ in self.stages]

@@ -1,0 +1,110 @@
+"""The demo as a new user meets it: `revfield demo` from an empty folder, offline, then the
+inbox it leaves behind, an approval that executes, and the chain on the account."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from revfield.demo.book import generate_book
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "REVFIELD_POLICIES": str(ROOT / "policies"), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "revfield.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          check=False, env=env)  # fmt: skip
+
+
+def test_the_book_is_deterministic_and_large_enough():
+    a, b = generate_book(7), generate_book(7)
+    assert a.signals == b.signals and a.accounts == b.accounts
+    assert len(a.accounts) >= 200
+    kinds = {s["kind"] for s in a.signals}
+    assert {
+        "call_transcript",
+        "crm_stage_change",
+        "product_usage",
+        "support_ticket",
+        "email_replied",
+    } <= kinds
+    won = [s for s in a.signals if s["kind"] == "crm_stage_change"]
+    assert won and all(s["payload"]["to_stage"] == "closed_won" for s in won)
+    assert generate_book(8).signals != a.signals
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    cwd = tmp_path_factory.mktemp("demo")
+    proc = _cli(cwd, "demo")
+    assert proc.returncode == 0, proc.stderr
+    return cwd, proc.stdout
+
+
+def _figure(out: str, label: str) -> str:
+    match = re.search(rf"^\s*{re.escape(label)}\s+(\S+)", out, re.MULTILINE)
+    assert match, f"no line `{label}` in the summary:\n{out}"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("label", [
+    "field events", "actions proposed by the agents", "decided auto", "decided review", "decided escalate",
+    "decided block", "guardrail trips", "information conserved at handover", "governance deviations",
+    "ICP adherence", "people answered", "executed through the outbox", "waiting in the inbox",
+])  # fmt: skip
+def test_every_summary_line_has_a_non_zero_figure(demo_dir, label):
+    value = _figure(demo_dir[1], label)
+    assert re.sub(r"[,%]", "", value) not in ("0", ""), f"{label}: {value}"
+
+
+def test_the_inbox_lists_pending_reviews_with_their_reasons_and_an_approval_executes(demo_dir):
+    cwd, _ = demo_dir
+    listed = _cli(cwd, "inbox", "--json")
+    assert listed.returncode == 0, listed.stderr
+    items = json.loads(listed.stdout)
+    assert items and all(i["reason"] for i in items)
+    item = next(i for i in items if i["verdict"] == "review")
+    shown = _cli(cwd, "inbox")
+    assert str(item["review_id"]) in shown.stdout and "why it waits" in shown.stdout
+    before = len((cwd / "revfield-outbox.jsonl").read_text().splitlines())
+    approved = _cli(cwd, "approve", str(item["review_id"]))
+    assert approved.returncode == 0, approved.stderr
+    assert "approved" in approved.stdout and "outbox: 1 executed" in approved.stdout
+    after = (cwd / "revfield-outbox.jsonl").read_text().splitlines()
+    assert len(after) == before + 1 and json.loads(after[-1])["action_id"] == item["action_id"]
+    again = _cli(cwd, "approve", str(item["review_id"]))
+    assert again.returncode == 1 and "already approved" in again.stderr
+    chain = _cli(cwd, "account", "show", item["account_id"], "--json", "--actions", "50")
+    action = next(a for a in json.loads(chain.stdout)["actions"] if a["id"] == item["action_id"])
+    assert action["status"] == "executed" and action["event"] and action["signal_ids"]
+    assert action["decisions"][0]["policy_version"].startswith("sha256:")
+    assert action["reviews"][-1]["status"] == "approved" and action["outbox"]["status"] == "sent"
+    rendered = _cli(cwd, "account", "show", item["account_id"])
+    assert (
+        "actions and why" in rendered.stdout
+        and f"review #{item['review_id']}: approved" in rendered.stdout
+    )
+
+
+def test_a_seller_sees_only_their_items_and_can_reject_with_a_reason(demo_dir):
+    cwd, _ = demo_dir
+    everything = json.loads(_cli(cwd, "inbox", "--json").stdout)
+    owner = next(
+        i["assignee_id"] for i in everything if i["assignee_role"] == "owner" and i["assignee_id"]
+    )
+    mine = json.loads(_cli(cwd, "inbox", "--as", owner, "--json").stdout)
+    assert mine and {i["owner_id"] for i in mine} == {owner}
+    rejected = _cli(
+        cwd, "reject", str(mine[0]["review_id"]), "--reason", "wrong moment", "--as", owner
+    )
+    assert rejected.returncode == 0 and "rejected: wrong moment" in rejected.stdout
+    unknown = _cli(cwd, "inbox", "--as", "nobody")
+    assert unknown.returncode == 1 and "no user `nobody`" in unknown.stderr
+    no_reason = _cli(cwd, "reject", str(mine[-1]["review_id"]))
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
