@@ -41,24 +41,22 @@ def load_event(session: Session, event_id: int) -> EventView:
                      contact_id=row["contact_id"], deal_id=row["deal_id"], data=dict(row["data"] or {}))  # fmt: skip
 
 
-def trace_of(session: Session, action: ActionRecord) -> dict[str, Any]:
-    """Why an action happens: signal → facts → field event → decision → review."""
-    proposal = action.proposal
-    event = session.execute(
-        sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == action.field_event_id)
-    ).first()
-    decision = session.execute(sa.select(DEC.c.id, DEC.c.verdict, DEC.c.matched_rules, DEC.c.policy_version)
-                               .where(DEC.c.action_id == action.id).order_by(DEC.c.id.desc()).limit(1)).first()  # fmt: skip
-    review = session.execute(sa.select(R.c.id, R.c.status, R.c.answered_by, R.c.edits)
-                             .where(R.c.action_id == action.id, R.c.status.in_(["approved"]))
-                             .order_by(R.c.id.desc()).limit(1)).first()  # fmt: skip
+def _trace(
+    action: ActionRecord,
+    event: Any,
+    decision: Any,
+    review: Any = None,
+) -> dict[str, Any]:
+    """Why an action happens: signal → facts → field event → decision → review. ``event``,
+    ``decision`` and ``review`` are rows (or None) with the columns :func:`trace_of` reads."""
+    p = action.proposal
     return {
         "field_event_id": action.field_event_id,
         "event_kind": event.kind if event else None,
         "signal_ids": sorted(
-            {*(event.signal_ids if event else []), *proposal.get("cited_signal_ids", [])}
+            {*(event.signal_ids or [] if event else []), *p.get("cited_signal_ids", [])}
         ),
-        "fact_ids": proposal.get("cited_fact_ids", []),
+        "fact_ids": p.get("cited_fact_ids", []),
         "decision_id": decision.id if decision else None,
         "verdict": decision.verdict if decision else None,
         "rules": list(decision.matched_rules) if decision else [],
@@ -69,15 +67,17 @@ def trace_of(session: Session, action: ActionRecord) -> dict[str, Any]:
     }
 
 
-def _known_trace(
-    action: ActionRecord, event_kind: str | None, event_signals: list[int], record: DecisionRecord
-) -> dict[str, Any]:
-    """:func:`trace_of` for an action just decided, from what is at hand (no queries)."""
-    p = action.proposal
-    return {"field_event_id": action.field_event_id, "event_kind": event_kind,
-            "signal_ids": sorted({*event_signals, *p.get("cited_signal_ids", [])}), "fact_ids": p.get("cited_fact_ids", []),
-            "decision_id": record.id, "verdict": record.verdict, "rules": list(record.matched_rules),
-            "policy_version": record.policy_version, "review_id": None, "approved_by": None, "edits": None}  # fmt: skip
+def trace_of(session: Session, action: ActionRecord) -> dict[str, Any]:
+    """The trace of a stored action, read from memory (its newest decision, its approval)."""
+    event = session.execute(
+        sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == action.field_event_id)
+    ).first()
+    decision = session.execute(sa.select(DEC.c.id, DEC.c.verdict, DEC.c.matched_rules, DEC.c.policy_version)
+                               .where(DEC.c.action_id == action.id).order_by(DEC.c.id.desc()).limit(1)).first()  # fmt: skip
+    review = session.execute(sa.select(R.c.id, R.c.answered_by, R.c.edits)
+                             .where(R.c.action_id == action.id, R.c.status == "approved")
+                             .order_by(R.c.id.desc()).limit(1)).first()  # fmt: skip
+    return _trace(action, event, decision, review)
 
 
 def record_proposals(
@@ -99,7 +99,6 @@ def record_proposals(
     existing = {} if first_time else {(r.kind, r.target): r for r in session.execute(
         sa.select(ActionRecord).where(ACT.c.field_event_id == event_id, ACT.c.agent == agent)).scalars()}  # fmt: skip
     event = session.execute(sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == event_id)).first()
-    event_kind, event_signals = (event.kind, list(event.signal_ids or [])) if event else (None, [])
     cache: dict[Any, Any] = {}
     out = []
     for p in proposals:
@@ -129,7 +128,7 @@ def record_proposals(
               rules=list(decision.matched), policy_version=decision.policy_version)  # fmt: skip
         review_id = None
         if decision.verdict is Verdict.AUTO:
-            enqueue(session, action, executor=executor, trace=_known_trace(action, event_kind, event_signals, record),
+            enqueue(session, action, executor=executor, trace=_trace(action, event, record),
                     now=now, new=True)  # fmt: skip
         elif decision.verdict is Verdict.BLOCK:
             audit(session, actor="policy", event="blocked", at=now, account_id=action.account_id,

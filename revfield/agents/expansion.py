@@ -26,6 +26,7 @@ from revfield.agents._common import (
 from revfield.agents.actions import ActionKind, Motion, ProposedAction
 from revfield.llm import DraftRequest, Model, ModelError
 from revfield.memory import AccountContext
+from revfield.memory._context import ContactView
 from revfield.memory.types import FactType
 from revfield.policies._load import CompiledPack
 
@@ -59,7 +60,7 @@ def propose(
     }
     contact = pick_contact(ctx, event)
     if event.kind in RISK_EVENTS or (risks and event.kind in EXPANSION_EVENTS):
-        return _save_play(ctx, event, model, contact, risks, base)
+        return _save_play(ctx, event, risks, base)
     if event.kind in EXPANSION_EVENTS:
         mrr = ctx.account.mrr or 0.0
         amount = round(max(mrr, 100.0) * 12 * UPLIFT, 2)
@@ -85,13 +86,12 @@ def propose(
     return email if isinstance(email, Proposal) else Proposal([email])
 
 
-def _email(ctx: AccountContext, event: EventView, model: Model, contact: object, purpose: str,
+def _email(ctx: AccountContext, event: EventView, model: Model, contact: ContactView, purpose: str,
            base: dict[str, Any]) -> ProposedAction | Proposal:  # fmt: skip
-    from revfield.memory._context import ContactView
-
-    assert isinstance(contact, ContactView)
-    kinds = {"save_play": (FactType.RISK, FactType.PAIN), "expansion": (FactType.USE_CASE,),
-             "check_in": (FactType.SUCCESS_CRITERION, FactType.USE_CASE)}[purpose]  # fmt: skip
+    kinds = {
+        "expansion": (FactType.USE_CASE,),
+        "check_in": (FactType.SUCCESS_CRITERION, FactType.USE_CASE),
+    }[purpose]
     items = fact_items(ctx, kinds) + signal_items(ctx.signals, event.signal_ids)
     owner = ctx.account.owner.name if ctx.account.owner else "your account team"
     try:
@@ -109,8 +109,9 @@ def _email(ctx: AccountContext, event: EventView, model: Model, contact: object,
     )  # fmt: skip
 
 
-def _save_play(ctx: AccountContext, event: EventView, model: Model, contact: object, risks: list[int],
-               base: dict[str, Any]) -> Proposal:  # fmt: skip
+def _save_play(
+    ctx: AccountContext, event: EventView, risks: list[int], base: dict[str, Any]
+) -> Proposal:
     risk_facts = [f for f in ctx.facts.get(FactType.RISK, []) if f.id in risks or not risks][:5]
     steps = ["Call the champion within two business days", "Review open tickets with support",
              "Agree a recovery plan with dates"]  # fmt: skip

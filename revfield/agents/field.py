@@ -47,9 +47,7 @@ class AgentReport:
     by_agent: Counter[str] = field(default_factory=Counter)
     paused: int = 0
     finished: int = 0
-    resumed: int = 0
     seconds: float = 0.0
-    notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -185,9 +183,7 @@ class Field:
             result = answer_review(session, self.pack, review_id, approve=approve, actor=actor, now=self.clock.now(),
                                    edits=edits, note=note, expected_digest=expected_digest)  # fmt: skip
         if result.final:
-            self.resume(
-                result.action_id, result.outcome if result.outcome != "blocked" else "blocked"
-            )
+            self.resume(result.action_id, result.outcome)
         return result
 
     def approve(self, review_id: int, *, actor: Actor, edits: dict[str, Any] | None = None,

@@ -58,7 +58,6 @@ PROPOSERS: dict[Agent, Proposer] = {
 class AgentState(TypedDict, total=False):
     event_id: int
     proposals: list[dict[str, Any]]
-    notes: dict[str, Any]
     actions: list[dict[str, Any]]
     """Each proposal as recorded: id, kind, status, verdict, review id."""
     waiting: list[int]
@@ -96,7 +95,6 @@ def build_agent_graph(
         proposal = proposer(ctx, event, deps.model, deps.pack(), deps.clock.now())
         return {
             "proposals": [a.model_dump(mode="json") for a in proposal.actions],
-            "notes": proposal.notes,
         }
 
     def decide(state: AgentState) -> dict[str, Any]:

@@ -122,13 +122,12 @@ def _task(
         "governance_deviation": "Fix a governance deviation",
     }
     title = titles.get(event.kind, f"Act on {event.kind.replace('_', ' ')}")
-    known = [f"{t.value.replace('_', ' ')}: {f.value}" for t in (FactType.PAIN, FactType.OBJECTION,
-             FactType.SUCCESS_CRITERION, FactType.STAKEHOLDER) for f in ctx.facts.get(t, [])[:2]]  # fmt: skip
-    facts = [f.id for t in (FactType.PAIN, FactType.OBJECTION, FactType.SUCCESS_CRITERION, FactType.STAKEHOLDER)
+    known = [f for t in (FactType.PAIN, FactType.OBJECTION, FactType.SUCCESS_CRITERION, FactType.STAKEHOLDER)
              for f in ctx.facts.get(t, [])[:2]]  # fmt: skip
-    body = "\n".join([event.detail, *(f"- {k}" for k in known), extra]).strip()
+    lines = [f"- {f.type.value.replace('_', ' ')}: {f.value}" for f in known]
+    body = "\n".join([event.detail, *lines, extra]).strip()
     return ProposedAction(
         kind=ActionKind.CREATE_TASK, channel="task", subject=f"{title}: {ctx.account.name}", body=body,
         payload={"assignee": owner, "event": event.kind, "rule": event.data.get("rule", "")},
-        cited_fact_ids=facts, **common,
+        cited_fact_ids=[f.id for f in known], **common,
     )  # fmt: skip

@@ -29,11 +29,8 @@ class FieldSummary:
     events: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
     """Actions by their first decision."""
-    by_kind: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """(action kind, verdict) → count."""
     guardrail_trips: Counter[str] = field(default_factory=Counter)
     """Guardrail id → decisions it made stricter."""
-    top_rules: Counter[str] = field(default_factory=Counter)
     pending_reviews: int = 0
     executed: int = 0
     outbox_failed: int = 0
@@ -66,12 +63,11 @@ def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSum
         s.events[kind] = n
     first = (sa.select(DEC.c.action_id, sa.func.min(DEC.c.id).label("id")).where(DEC.c.action_id > action_min)
              .group_by(DEC.c.action_id).subquery())  # fmt: skip
-    rows = session.execute(sa.select(DEC.c.verdict, DEC.c.action_kind, DEC.c.guardrails, DEC.c.matched_rules)
-                           .join(first, first.c.id == DEC.c.id)).all()  # fmt: skip
-    for verdict, kind, guardrails, rules in rows:
+    rows = session.execute(
+        sa.select(DEC.c.verdict, DEC.c.guardrails).join(first, first.c.id == DEC.c.id)
+    ).all()
+    for verdict, guardrails in rows:
         s.verdicts[verdict] += 1
-        s.by_kind[(kind, verdict)] += 1
-        s.top_rules.update(rules)
         for g in guardrails:
             if g.get("tightened"):
                 s.guardrail_trips[g["id"]] += 1

@@ -100,23 +100,14 @@ def inbox_command(
     )
 
 
-NUMERIC = ("discount_pct", "amount")
-
-
 def _edits(raw: list[str]) -> dict[str, Any]:
+    """``FIELD=VALUE`` pairs as given; the action's own model checks and converts the values."""
     out: dict[str, Any] = {}
     for item in raw:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             fail(f"--edit `{item}`: write FIELD=VALUE, e.g. --edit discount_pct=10")
-        name = name.strip()
-        if name in NUMERIC:
-            try:
-                out[name] = float(value)
-            except ValueError:
-                fail(f"--edit {name}: `{value}` is not a number")
-        else:
-            out[name] = value
+        out[name.strip()] = value
     return out
 
 

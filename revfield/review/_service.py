@@ -276,6 +276,7 @@ def answer_review(
         raise ReviewError(f"edit `{'.'.join(map(str, err['loc']))}`: {err['msg']}") from None
     except ValueError as exc:
         raise ReviewError(f"edit: {exc}") from None
+    edits = {name: getattr(edited, name) for name in edits}  # as validated: "12" → 12.0
     decision = decide(pack, build_context(session, pack, edited, now))
     record = record_decision(session, decision, decided_at=now, action_id=action.id)
     action.proposal = edited.model_dump(mode="json")

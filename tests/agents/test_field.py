@@ -377,3 +377,25 @@ def test_an_answer_recorded_while_nothing_resumed_is_picked_up_by_the_next_run(
         assert _rows(store, E)[0]["status"] == "done"
         assert fld.resume_answered() == 0
         assert fld.deliver().sent == 2
+
+
+def test_edits_given_as_text_are_checked_and_stored_as_the_action_types_them(
+    store, clock, tmp_path, smb_prospect, monkeypatch
+):
+    """The command line passes `--edit discount_pct=12` as text: the action's model converts it."""
+    _discounting(monkeypatch, 10)
+    world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            (item,) = inbox(s)
+        with pytest.raises(
+            ReviewError, match=r"edit `discount_pct`: Input should be a valid number"
+        ):
+            fld.approve(item.review_id, actor=LOCAL_ADMIN, edits={"discount_pct": "twelve"})
+        assert (
+            fld.approve(item.review_id, actor=LOCAL_ADMIN, edits={"discount_pct": "12"}).outcome
+            == "approved"
+        )
+    assert _rows(store, R)[0]["edits"] == {"discount_pct": 12.0}
+    assert _rows(store, ACT)[0]["proposal"]["discount_pct"] == 12.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,10 @@ from revfield.clock import ManualClock
 from revfield.llm import Model, OfflineModel
 from revfield.memory import FactType, Store
 from revfield.memory.facts import add_fact
-from revfield.memory.models import Account, Contact, Deal, FieldEvent, Team, User
+from revfield.memory.models import Contact, FieldEvent, Team, User
 from revfield.outbox import Executor, LogExecutor
 from revfield.policies import load_pack
-from tests.factories import T0, make_signal
+from tests.factories import T0, make_account, make_signal
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 PACK = load_pack(POLICIES)
@@ -37,11 +36,8 @@ def people(store: Store) -> None:
 
 def account(store: Store, id: str, *, segment: str = "smb", state: str = "prospect", owner: str = "ana",
             employees: int = 60, industry: str = "software", **extra: Any) -> str:  # fmt: skip
-    with store.session() as s:
-        s.add(Account(id=id, name=id.split(".")[0].title(), domain=id, segment=segment, customer_state=state,
-                      owner_id=owner, employees=employees, industry=industry, source="test", created_at=T0,
-                      updated_at=T0, **extra))  # fmt: skip
-    return id
+    return make_account(store, id, name=id.split(".")[0].title(), domain=id, segment=segment, customer_state=state,
+                        owner_id=owner, employees=employees, industry=industry, **extra)  # fmt: skip
 
 
 def contact(
@@ -53,15 +49,6 @@ def contact(
         s.add(c)
         s.flush()
         return c.id
-
-
-def deal(store: Store, account_id: str, id: str = "d1", **extra: Any) -> str:
-    values: dict[str, Any] = {"stage": "prospecting", "amount": 12000.0, "outcome": "open", "source": "test",
-                              "created_at": T0 - timedelta(days=5), "updated_at": T0, "owner_id": "ana"}  # fmt: skip
-    values.update(extra)
-    with store.session() as s:
-        s.add(Deal(id=id, account_id=account_id, **values))
-    return id
 
 
 _n = [0]
