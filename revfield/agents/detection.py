@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from revfield._json import json_ready
 from revfield.agents.detect import (
     AccountSnap,
     History,
@@ -321,7 +322,7 @@ class _Runner:
             agent = route(d.kind, states.get(d.account_id, CustomerState.PROSPECT))
             events.append({
                 "account_id": d.account_id, "kind": d.kind.value, "key": d.key[:200], "signal_ids": list(d.signal_ids),
-                "contact_id": d.contact_id, "deal_id": d.deal_id, "detail": d.detail, "data": _plain(d.data),
+                "contact_id": d.contact_id, "deal_id": d.deal_id, "detail": d.detail, "data": json_ready(d.data),
                 "occurred_at": d.occurred_at, "detected_at": now, "agent": agent.value if agent else None,
                 "status": "pending" if agent else "ignored",
             })  # fmt: skip
@@ -458,13 +459,3 @@ def _payload(raw: Any) -> dict[str, Any]:
         loaded = json.loads(raw)
         return loaded if isinstance(loaded, dict) else {}
     return raw if isinstance(raw, dict) else {}
-
-
-def _plain(data: Any) -> Any:
-    if isinstance(data, datetime):
-        return data.isoformat()
-    if isinstance(data, dict):
-        return {k: _plain(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_plain(v) for v in data]
-    return data

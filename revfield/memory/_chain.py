@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from revfield._json import json_ready
 from revfield.memory.models import (
     ActionRecord,
     DecisionRecord,
@@ -23,10 +24,6 @@ __all__ = ["action_chain"]
 ACT, DEC, E, F, R, OB = (
     table_of(m) for m in (ActionRecord, DecisionRecord, FieldEvent, Fact, Review, OutboxItem)
 )
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if value is not None and hasattr(value, "isoformat") else value
 
 
 def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -61,7 +58,7 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
         ev = events.get(a["field_event_id"])
         out.append({
             "id": a["id"], "agent": a["agent"], "kind": a["kind"], "motion": a["motion"], "target": a["target"],
-            "status": a["status"], "subject": p.get("subject", ""), "created_at": _iso(a["created_at"]),
+            "status": a["status"], "subject": p.get("subject", ""), "created_at": json_ready(a["created_at"]),
             "signal_ids": sorted({*(ev["signal_ids"] if ev else []), *p.get("cited_signal_ids", [])}),
             "facts": [{"id": i, "type": facts[i]["type"], "value": facts[i]["value"],
                        "source_signal_id": facts[i]["source_signal_id"]} for i in p.get("cited_fact_ids", []) if i in facts],
@@ -70,10 +67,10 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
                            "guardrails": [g["id"] for g in d["guardrails"]], "policy_version": d["policy_version"],
                            "explanation": d["explanation"]} for d in decisions.get(a["id"], [])],
             "reviews": [{"id": r["id"], "status": r["status"], "role": r["assignee_role"], "by": r["answered_by"],
-                         "at": _iso(r["answered_at"]), "note": r["note"], "edits": r["edits"]}
+                         "at": json_ready(r["answered_at"]), "note": r["note"], "edits": r["edits"]}
                         for r in reviews.get(a["id"], [])],
             "outbox": ({"key": o["idempotency_key"], "status": o["status"], "attempts": o["attempts"],
-                        "executor": o["executor"], "executed_at": _iso(o["executed_at"]), "result": o["result"]}
+                        "executor": o["executor"], "executed_at": json_ready(o["executed_at"]), "result": o["result"]}
                        if (o := outbox.get(a["id"])) else None),
         })  # fmt: skip
     return out

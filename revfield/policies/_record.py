@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from revfield._json import json_ready
 from revfield.memory.models import DecisionRecord
 from revfield.policies._evaluate import Decision
 from revfield.policies.context import merge_context
@@ -16,16 +17,7 @@ __all__ = ["context_from_json", "context_to_json", "record_decision"]
 
 
 def context_to_json(ctx: Mapping[str, Any]) -> dict[str, Any]:
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, Mapping):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(ctx)  # type: ignore[no-any-return]
+    return json_ready(ctx)  # type: ignore[no-any-return]
 
 
 def context_from_json(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from revfield._json import json_ready
 from revfield.memory.models import AuditEntry
 
 __all__ = ["audit"]
@@ -24,14 +25,4 @@ def audit(
     **detail: Any,
 ) -> None:
     session.add(AuditEntry(at=at, actor=actor, event=event, account_id=account_id, action_id=action_id,
-                           review_id=review_id, detail=_plain(detail)))  # fmt: skip
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+                           review_id=review_id, detail=json_ready(detail)))  # fmt: skip
