@@ -699,7 +699,9 @@ _ERRORS = (
 )
 
 
-def _all(*thunks: Callable[[], Any]) -> bool:
+def _junction(op: str, decisive: bool, thunks: tuple[Callable[[], Any], ...]) -> bool:
+    """CEL's commutative ``&&`` (``decisive`` False) and ``||`` (True): an operand equal to
+    ``decisive`` decides, even past errors in the others; otherwise the first error is raised."""
     error: BaseException | None = None
     for thunk in thunks:
         try:
@@ -707,30 +709,22 @@ def _all(*thunks: Callable[[], Any]) -> bool:
         except _ERRORS as exc:
             error = error or exc
             continue
-        if value is False:
-            return False
-        if value is not True:
-            error = error or CelEvalError(f"no such overload: && on {rt.kind(value)}")
+        if value is True or value is False:
+            if value == decisive:
+                return decisive
+        else:
+            error = error or CelEvalError(f"no such overload: {op} on {rt.kind(value)}")
     if error is not None:
         raise _as_eval(error)
-    return True
+    return not decisive
+
+
+def _all(*thunks: Callable[[], Any]) -> bool:
+    return _junction("&&", False, thunks)
 
 
 def _any(*thunks: Callable[[], Any]) -> bool:
-    error: BaseException | None = None
-    for thunk in thunks:
-        try:
-            value = thunk()
-        except _ERRORS as exc:
-            error = error or exc
-            continue
-        if value is True:
-            return True
-        if value is not False:
-            error = error or CelEvalError(f"no such overload: || on {rt.kind(value)}")
-    if error is not None:
-        raise _as_eval(error)
-    return False
+    return _junction("||", True, thunks)
 
 
 def _as_eval(error: BaseException) -> CelEvalError:
