@@ -78,7 +78,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         # agent runs are keyed by field event id, which restarts: drop the old checkpoints too
-        present = set(sa.inspect(conn).get_table_names()) & set(CHECKPOINT_TABLES["postgresql"][:3])
+        checkpoints = set(CHECKPOINT_TABLES["postgresql"]) - {
+            "checkpoint_migrations"
+        }  # keep the saver's schema
+        present = set(sa.inspect(conn).get_table_names()) & checkpoints
         if present:
             conn.exec_driver_sql(f"TRUNCATE {', '.join(sorted(present))}")
     engine.dispose()

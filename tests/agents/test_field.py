@@ -42,6 +42,14 @@ def _rows(store, table, **where):
         )
 
 
+def _run_until_paused(fld, store):
+    """Run the agents; the one item now waiting in the inbox."""
+    fld.run_agents()
+    with store.read() as s:
+        (item,) = inbox(s)
+    return item
+
+
 def _count(store, table) -> int:
     with store.read() as s:
         return s.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
@@ -135,9 +143,7 @@ def test_a_rejected_action_is_never_executed_and_the_reason_is_kept(
 ):
     world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
     with world.field(store, clock, tmp_path) as fld:
-        fld.run_agents()
-        with store.read() as s:
-            (item,) = inbox(s)
+        item = _run_until_paused(fld, store)
         fld.reject(item.review_id, actor=LOCAL_ADMIN, reason="they asked us to wait until January")
         fld.deliver()
     email = _rows(store, ACT, kind="send_email")[0]
@@ -152,9 +158,7 @@ def test_an_item_answered_already_or_changed_since_shown_is_refused(
 ):
     world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
     with world.field(store, clock, tmp_path) as fld:
-        fld.run_agents()
-        with store.read() as s:
-            (item,) = inbox(s)
+        item = _run_until_paused(fld, store)
         with pytest.raises(ReviewError, match="different action than the one you saw"):
             fld.approve(item.review_id, actor=LOCAL_ADMIN, expected_digest="0" * 32)
         fld.approve(item.review_id, actor=LOCAL_ADMIN, expected_digest=item.digest)
@@ -171,9 +175,7 @@ def test_two_answers_racing_each_other_execute_the_action_once(
 ):
     world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
     with world.field(store, clock, tmp_path) as fld:
-        fld.run_agents()
-        with store.read() as s:
-            (item,) = inbox(s)
+        item = _run_until_paused(fld, store)
         start = threading.Barrier(2)
         outcomes: list[str] = []
 
@@ -266,9 +268,7 @@ def test_an_edit_cannot_loosen_a_decision_it_re_escalates_or_is_blocked(
     world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
     ana, mia = Actor("ana", "seller", "team-a"), Actor("mia", "manager", "team-a")
     with world.field(store, clock, tmp_path) as fld:
-        fld.run_agents()
-        with store.read() as s:
-            (item,) = inbox(s)
+        item = _run_until_paused(fld, store)
         assert "small-discount" in item.reason
         raised = fld.approve(item.review_id, actor=ana, edits={"discount_pct": 20})
         assert raised.outcome == "re-escalated" and "big-discount" in raised.message
@@ -365,9 +365,7 @@ def test_an_answer_recorded_while_nothing_resumed_is_picked_up_by_the_next_run(
 
     world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
     with world.field(store, clock, tmp_path) as fld:
-        fld.run_agents()
-        with store.read() as s:
-            (item,) = inbox(s)
+        item = _run_until_paused(fld, store)
         with store.session() as s:  # the answering process died before resuming the run
             answer_review(
                 s, world.PACK, item.review_id, approve=True, actor=LOCAL_ADMIN, now=clock.now()
@@ -386,9 +384,7 @@ def test_edits_given_as_text_are_checked_and_stored_as_the_action_types_them(
     _discounting(monkeypatch, 10)
     world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
     with world.field(store, clock, tmp_path) as fld:
-        fld.run_agents()
-        with store.read() as s:
-            (item,) = inbox(s)
+        item = _run_until_paused(fld, store)
         with pytest.raises(
             ReviewError, match=r"edit `discount_pct`: Input should be a valid number"
         ):
