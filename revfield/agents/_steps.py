@@ -9,19 +9,18 @@ proposal twice finds the first record instead of deciding, queuing or opening a 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from revfield.agents._common import EventView
 from revfield.agents.actions import ProposedAction
 from revfield.memory.models import ActionRecord, DecisionRecord, FieldEvent, Review, table_of
-from revfield.outbox import enqueue
+from revfield.outbox import enqueue, queue_entry, write_queue
 from revfield.policies import Verdict, build_context, decide, record_decision
 from revfield.policies._load import CompiledPack
-from revfield.review._audit import audit
+from revfield.review._audit import audit_row, write_audit
 from revfield.review._service import open_review
 
 __all__ = ["finish_run", "load_event", "record_proposals", "trace_of"]
@@ -42,13 +41,14 @@ def load_event(session: Session, event_id: int) -> EventView:
 
 
 def _trace(
-    action: ActionRecord,
+    action: Any,
     event: Any,
     decision: Any,
     review: Any = None,
 ) -> dict[str, Any]:
-    """Why an action happens: signal → facts → field event → decision → review. ``event``,
-    ``decision`` and ``review`` are rows (or None) with the columns :func:`trace_of` reads."""
+    """Why an action happens: signal → facts → field event → decision → review. ``action``
+    has ``field_event_id`` and ``proposal``; ``event``, ``decision`` and ``review`` are rows
+    (or None) with the columns :func:`trace_of` reads."""
     p = action.proposal
     return {
         "field_event_id": action.field_event_id,
@@ -80,6 +80,38 @@ def trace_of(session: Session, action: ActionRecord) -> dict[str, Any]:
     return _trace(action, event, decision, review)
 
 
+class _Stored(NamedTuple):
+    """An action as this run inserted it (what the trace, the outbox and reviews read)."""
+
+    id: int
+    account_id: str
+    field_event_id: int
+    digest: str
+    proposal: dict[str, Any]
+
+
+class _Decided(NamedTuple):
+    """A decision as this run stored it (the columns :func:`_trace` reads)."""
+
+    id: int
+    verdict: str
+    matched_rules: tuple[str, ...]
+    policy_version: str
+
+
+_INSERT_ACTION = sa.insert(ACT).returning(ACT.c.id)
+
+
+def _earlier(session: Session, found: ActionRecord) -> dict[str, Any]:
+    """An action recorded by an earlier run of this step, as the step reports it."""
+    first = session.execute(sa.select(DEC.c.verdict).where(DEC.c.action_id == found.id)
+                            .order_by(DEC.c.id).limit(1)).scalar_one_or_none()  # fmt: skip
+    review = session.execute(sa.select(R.c.id).where(R.c.action_id == found.id, R.c.status == "pending")
+                             .order_by(R.c.id.desc()).limit(1)).scalar_one_or_none()  # fmt: skip
+    return {"id": found.id, "kind": found.kind, "status": found.status, "verdict": first or "",
+            "review_id": review}  # fmt: skip
+
+
 def record_proposals(
     session: Session,
     pack: CompiledPack,
@@ -92,56 +124,67 @@ def record_proposals(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Store each proposal, decide on it, and act on the verdict: ``auto`` → outbox,
-    ``review``/``escalate`` → a review item, ``block`` → recorded only. When nothing waits
-    for a person, the event is closed here too."""
-    first_time = cast(CursorResult[Any], session.execute(
-        sa.update(E).where(E.c.id == event_id, E.c.status == "pending").values(status="running"))).rowcount == 1  # fmt: skip
-    existing = {} if first_time else {(r.kind, r.target): r for r in session.execute(
+    ``review``/``escalate`` → a review item, ``block`` → recorded only. Leaves the event
+    ``done`` when nothing waits for a person, else ``running`` (until the run pauses).
+
+    Each action and its decision are written before the next proposal is decided (its
+    counters see them); the outbox rows and audit entries are written once, at the end."""
+    event = session.execute(sa.select(E.c.kind, E.c.signal_ids, E.c.status)
+                            .where(E.c.id == event_id).with_for_update()).one()  # fmt: skip
+    existing = {} if event.status == "pending" else {(r.kind, r.target): r for r in session.execute(
         sa.select(ActionRecord).where(ACT.c.field_event_id == event_id, ACT.c.agent == agent)).scalars()}  # fmt: skip
-    event = session.execute(sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == event_id)).first()
     cache: dict[Any, Any] = {}
-    out = []
+    out: list[dict[str, Any]] = []
+    queued: list[dict[str, Any]] = []
+    trail: list[dict[str, Any]] = []
     for p in proposals:
         found = existing.get((p.kind.value, p.target))
         if found is not None:  # decided before this node ran again: take what was done
-            first = session.execute(sa.select(DEC.c.verdict).where(DEC.c.action_id == found.id)
-                                    .order_by(DEC.c.id).limit(1)).scalar_one_or_none()  # fmt: skip
-            review = session.execute(sa.select(R.c.id).where(R.c.action_id == found.id, R.c.status == "pending")
-                                     .order_by(R.c.id.desc()).limit(1)).scalar_one_or_none()  # fmt: skip
-            out.append({"id": found.id, "kind": found.kind, "status": found.status, "verdict": first or "",
-                        "review_id": review})  # fmt: skip
+            out.append(_earlier(session, found))
             continue
         decision = decide(pack, build_context(session, pack, p, now, cache))
         status = {Verdict.AUTO: "queued", Verdict.BLOCK: "blocked"}.get(
             decision.verdict, "pending_review"
         )
-        action = ActionRecord(
+        proposal = p.model_dump(mode="json")
+        digest = p.digest()
+        action_id = int(session.execute(_INSERT_ACTION, dict(
             account_id=p.account_id, contact_id=p.contact_id, deal_id=p.deal_id, field_event_id=event_id, agent=agent,
-            kind=p.kind.value, motion=p.motion.value, target=p.target, proposal=p.model_dump(mode="json"),
-            digest=p.digest(), status=status, thread_id=thread_id, created_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(action)
-        session.flush()
-        record = record_decision(session, decision, decided_at=now, action_id=action.id)
-        audit(session, actor=f"agent:{agent}", event="proposed", at=now, account_id=action.account_id,
-              action_id=action.id, kind=action.kind, field_event_id=event_id, verdict=decision.verdict.label,
-              rules=list(decision.matched), policy_version=decision.policy_version)  # fmt: skip
+            kind=p.kind.value, motion=p.motion.value, target=p.target, proposal=proposal, digest=digest, status=status,
+            thread_id=thread_id, created_at=now, updated_at=now,
+        )).scalar_one())  # fmt: skip
+        action = _Stored(action_id, p.account_id, event_id, digest, proposal)
+        decision_id = record_decision(session, decision, decided_at=now, action_id=action_id)
+        trail.append(audit_row(actor=f"agent:{agent}", event="proposed", at=now, account_id=p.account_id,
+                               action_id=action_id, kind=p.kind.value, field_event_id=event_id,
+                               verdict=decision.verdict.label, rules=list(decision.matched),
+                               policy_version=decision.policy_version))  # fmt: skip
         review_id = None
         if decision.verdict is Verdict.AUTO:
-            enqueue(session, action, executor=executor, trace=_trace(action, event, record),
-                    now=now, new=True)  # fmt: skip
+            decided = _Decided(
+                decision_id, decision.verdict.label, decision.matched, decision.policy_version
+            )
+            item, entry = queue_entry(
+                action, executor=executor, trace=_trace(action, event, decided), now=now
+            )
+            queued.append(item)
+            trail.append(entry)
         elif decision.verdict is Verdict.BLOCK:
-            audit(session, actor="policy", event="blocked", at=now, account_id=action.account_id,
-                  action_id=action.id, reason=decision.explanation)  # fmt: skip
+            trail.append(audit_row(actor="policy", event="blocked", at=now, account_id=p.account_id,
+                                   action_id=action_id, reason=decision.explanation))  # fmt: skip
         else:
-            review_id = open_review(session, pack, action=action, decision_id=record.id, verdict=decision.verdict,
-                                    escalate_to=decision.escalate_to, reason=decision.explanation, now=now).id  # fmt: skip
-        out.append({"id": action.id, "kind": action.kind, "status": action.status, "verdict": decision.verdict.label,
+            write_audit(session, trail)  # "proposed" before "review_opened" in the trail
+            trail.clear()
+            review_id = open_review(session, pack, action=action, decision_id=decision_id, verdict=decision.verdict,
+                                    escalate_to=decision.escalate_to, reason=decision.explanation, now=now)  # fmt: skip
+        out.append({"id": action_id, "kind": p.kind.value, "status": status, "verdict": decision.verdict.label,
                     "review_id": review_id})  # fmt: skip
-    if not any(
-        a["status"] == "pending_review" for a in out
-    ):  # nothing waits for a person: the run is over
-        session.execute(sa.update(E).where(E.c.id == event_id).values(status="done"))
+    write_queue(session, queued)
+    write_audit(session, trail)
+    waits = any(a["status"] == "pending_review" for a in out)
+    session.execute(
+        sa.update(E).where(E.c.id == event_id).values(status="running" if waits else "done")
+    )
     return out
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EDITABLE", "ActionKind", "Motion", "ProposedAction"]
+__all__ = ["EDITABLE", "ActionKind", "Motion", "ProposedAction", "StoredAction"]
 
 EDITABLE = ("subject", "body", "discount_pct", "amount", "to_stage", "channel")
 """Fields a reviewer may change when approving (the policy decides on the edited action again)."""
@@ -87,3 +87,17 @@ class ProposedAction(BaseModel):
         if unknown:
             raise ValueError(f"`{unknown[0]}` can't be edited; editable: {', '.join(EDITABLE)}")
         return ProposedAction.model_validate({**self.model_dump(), **edits})
+
+
+class StoredAction(Protocol):
+    """What reviews and the outbox need of an action once stored: an ``ActionRecord``, or
+    the row an agent run has just inserted."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def proposal(self) -> dict[str, Any]: ...

@@ -6,6 +6,8 @@ from revfield.outbox._queue import (
     enqueue,
     idempotency_key,
     process_outbox,
+    queue_entry,
+    write_queue,
 )
 from revfield.outbox.executors import (
     Delivery,
@@ -31,5 +33,7 @@ __all__ = [
     "idempotency_key",
     "load_executor",
     "process_outbox",
+    "queue_entry",
     "sign",
+    "write_queue",
 ]

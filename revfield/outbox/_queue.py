@@ -11,7 +11,7 @@ so any number of workers share the queue; SQLite's single writer serialises them
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,48 +19,66 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from revfield.agents.actions import StoredAction
 from revfield.clock import Clock
 from revfield.memory.models import ActionRecord, OutboxItem, table_of
 from revfield.memory.store import Store
 from revfield.outbox.executors import Delivery, DeliveryError, Executor
-from revfield.review._audit import audit
+from revfield.review._audit import audit, audit_row, write_audit
 
-__all__ = ["MAX_ATTEMPTS", "OutboxReport", "enqueue", "idempotency_key", "process_outbox"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "OutboxReport",
+    "enqueue",
+    "idempotency_key",
+    "process_outbox",
+    "queue_entry",
+    "write_queue",
+]
 
 OB, ACT = table_of(OutboxItem), table_of(ActionRecord)
+_INSERT = sa.insert(OB)
 MAX_ATTEMPTS = 5
 """Deliveries tried before an item is marked ``failed`` (each may retry inside the executor)."""
 
 
-def idempotency_key(action: ActionRecord) -> str:
+def idempotency_key(action: StoredAction) -> str:
     """Stable for an action as approved: a repeat delivery carries the same key."""
     return f"revfield-{action.id}-{action.digest[:16]}"
 
 
+def queue_entry(
+    action: StoredAction, *, executor: str, trace: dict[str, Any], now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The outbox row that queues ``action`` and its audit entry (written by the caller, so
+    a run that queues several actions writes each table once)."""
+    key = idempotency_key(action)
+    item = {"action_id": action.id, "idempotency_key": key, "executor": executor, "status": "pending",
+            "payload": {"action": action.proposal, "trace": trace}, "attempts": 0, "created_at": now}  # fmt: skip
+    entry = audit_row(actor="outbox", event="queued", at=now, account_id=action.account_id,
+                      action_id=action.id, key=key, executor=executor)  # fmt: skip
+    return item, entry
+
+
+def write_queue(session: Session, items: Sequence[dict[str, Any]]) -> None:
+    """Insert outbox rows from :func:`queue_entry` in one statement."""
+    if items:
+        session.execute(_INSERT, list(items))
+
+
 def enqueue(
-    session: Session,
-    action: ActionRecord,
-    *,
-    executor: str,
-    trace: dict[str, Any],
-    now: datetime,
-    new: bool = False,
+    session: Session, action: ActionRecord, *, executor: str, trace: dict[str, Any], now: datetime
 ) -> bool:
-    """Queue ``action`` for delivery (in the caller's transaction). Queuing an action twice
-    queues it once; returns whether this call queued it."""
-    if not new:  # an action stored in this transaction can't be queued yet: skip the lookup
-        exists = session.execute(sa.select(OB.c.id).where(OB.c.action_id == action.id)).first()
-        if exists is not None:
-            return False
-    session.add(OutboxItem(
-        action_id=action.id, idempotency_key=idempotency_key(action), executor=executor,
-        payload={"action": action.proposal, "trace": trace}, status="pending", attempts=0, created_at=now,
-    ))  # fmt: skip
+    """Queue a stored action for delivery (in the caller's transaction). Queuing an action
+    twice queues it once; returns whether this call queued it."""
+    if session.execute(sa.select(OB.c.id).where(OB.c.action_id == action.id)).first() is not None:
+        return False
+    item, entry = queue_entry(action, executor=executor, trace=trace, now=now)
+    write_queue(session, [item])
+    write_audit(session, [entry])
     if action.status != "queued":
         action.status = "queued"
         action.updated_at = now
-    audit(session, actor="outbox", event="queued", at=now, account_id=action.account_id, action_id=action.id,
-          key=idempotency_key(action), executor=executor)  # fmt: skip
     return True
 
 

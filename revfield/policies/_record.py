@@ -6,14 +6,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
-from revfield.memory.models import DecisionRecord
+from revfield.memory.models import DecisionRecord, table_of
 from revfield.policies._evaluate import Decision
 from revfield.policies.context import merge_context
 
 __all__ = ["context_from_json", "context_to_json", "record_decision"]
+
+_INSERT = sa.insert(table_of(DecisionRecord)).returning(table_of(DecisionRecord).c.id)
 
 
 def context_to_json(ctx: Mapping[str, Any]) -> dict[str, Any]:
@@ -31,9 +34,10 @@ def record_decision(
     *,
     decided_at: datetime,
     action_id: int | None = None,
-) -> DecisionRecord:
+) -> int:
+    """Store ``decision`` with its context; returns the decision's id."""
     ctx = decision.context
-    record = DecisionRecord(
+    row = dict(
         account_id=ctx["account"]["id"] or None,
         contact_id=ctx["contact"]["id"] if ctx["contact"]["exists"] else None,
         deal_id=ctx["deal"]["id"] if ctx["deal"]["exists"] else None,
@@ -54,6 +58,4 @@ def record_decision(
         context=context_to_json(ctx),
         decided_at=decided_at,
     )
-    session.add(record)
-    session.flush()
-    return record
+    return int(session.execute(_INSERT, row).scalar_one())

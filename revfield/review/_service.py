@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from revfield.agents.actions import ProposedAction
+from revfield.agents.actions import ProposedAction, StoredAction
 from revfield.memory.models import Account, ActionRecord, Review, User, table_of
 from revfield.memory.types import Role
 from revfield.policies import Verdict, build_context, decide, record_decision
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 A, U, R, ACT = table_of(Account), table_of(User), table_of(Review), table_of(ActionRecord)
+_INSERT = sa.insert(R).returning(R.c.id)
 RANK = {"seller": 0, "owner": 0, "manager": 1, "revops": 2}
 """How far up the ladder a role or rung reaches."""
 
@@ -103,30 +104,29 @@ def open_review(
     session: Session,
     pack: CompiledPack,
     *,
-    action: ActionRecord,
+    action: StoredAction,
     decision_id: int,
     verdict: Verdict,
     escalate_to: str | None,
     reason: str,
     now: datetime,
     level: int | None = None,
-) -> Review:
-    """A review item for ``action`` on the rung the verdict calls for (or ``level``)."""
+) -> int:
+    """A review item for ``action`` on the rung the verdict calls for (or ``level``); returns
+    its id."""
     ladder = list(pack.review.ladder)
     rung, role = _rung(pack, verdict, escalate_to)
     if level is not None:
         rung, role = level, ladder[level]
-    review = Review(
+    assignee = _assignee(session, action.account_id, role)
+    review_id = int(session.execute(_INSERT, dict(
         action_id=action.id, decision_id=decision_id, account_id=action.account_id, verdict=verdict.label,
-        assignee_role=role, assignee_id=_assignee(session, action.account_id, role), level=rung, reason=reason,
-        action_digest=action.digest, status="pending", deadline_at=now + timedelta(hours=pack.review.deadline_hours),
-        created_at=now,
-    )  # fmt: skip
-    session.add(review)
-    session.flush()
+        assignee_role=role, assignee_id=assignee, level=rung, reason=reason, action_digest=action.digest,
+        status="pending", deadline_at=now + timedelta(hours=pack.review.deadline_hours), created_at=now,
+    )).scalar_one())  # fmt: skip
     audit(session, actor="policy", event="review_opened", at=now, account_id=action.account_id, action_id=action.id,
-          review_id=review.id, role=role, assignee=review.assignee_id, verdict=verdict.label)  # fmt: skip
-    return review
+          review_id=review_id, role=role, assignee=assignee, verdict=verdict.label)  # fmt: skip
+    return review_id
 
 
 # -- the inbox -------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def answer_review(
         raise ReviewError(f"edit: {exc}") from None
     edits = {name: getattr(edited, name) for name in edits}  # as validated: "12" → 12.0
     decision = decide(pack, build_context(session, pack, edited, now))
-    record = record_decision(session, decision, decided_at=now, action_id=action.id)
+    decision_id = record_decision(session, decision, decided_at=now, action_id=action.id)
     action.proposal = edited.model_dump(mode="json")
     action.digest = edited.digest()
     action.updated_at = now
@@ -295,12 +295,12 @@ def answer_review(
     ):
         _set(session, row["id"], "superseded", actor, now, edits=edits,
              note=f"re-escalated after an edit: {decision.explanation}")  # fmt: skip
-        review = open_review(session, pack, action=action, decision_id=record.id, verdict=decision.verdict,
+        new_id = open_review(session, pack, action=action, decision_id=decision_id, verdict=decision.verdict,
                              escalate_to=decision.escalate_to, reason=decision.explanation, now=now)  # fmt: skip
         action.status = "pending_review"
         return AnswerResult("re-escalated", review_id, action.id, action.thread_id,
-                            f"the edit needs the {role}: {decision.explanation}; it is now review #{review.id}",
-                            review.id)  # fmt: skip
+                            f"the edit needs the {role}: {decision.explanation}; it is now review #{new_id}",
+                            new_id)  # fmt: skip
     return _close(session, row, action, "approved", actor, now, edits=edits)
 
 
@@ -349,8 +349,8 @@ def climb_ladder(session: Session, pack: CompiledPack, now: datetime) -> list[tu
             note=f"no answer by {row['deadline_at']:%Y-%m-%d %H:%M}; moved to {ladder[row['level'] + 1]}"))  # fmt: skip
         if cast(CursorResult[Any], done).rowcount != 1:
             continue
-        review = open_review(session, pack, action=action, decision_id=row["decision_id"], verdict=Verdict.parse(row["verdict"]),
+        new_id = open_review(session, pack, action=action, decision_id=row["decision_id"], verdict=Verdict.parse(row["verdict"]),
                              escalate_to=None, reason=row["reason"],
                              now=now, level=row["level"] + 1)  # fmt: skip
-        moved.append((row["id"], review.id))
+        moved.append((row["id"], new_id))
     return moved

@@ -123,6 +123,8 @@ def test_a_review_pauses_the_run_until_the_owner_approves_then_it_executes(
         assert fld.deliver().sent == 1
     email = _rows(store, ACT, kind="send_email")[0]
     assert email["status"] == "executed"
+    trail = [r["event"] for r in _rows(store, table_of(AuditEntry), action_id=email["id"])]
+    assert trail == ["proposed", "review_opened", "review_approved", "queued", "executed"]
     with store.read() as s:
         chain = context(s, "globex.com", actions=5).actions
     traced = next(a for a in chain if a["kind"] == "send_email")

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from revfield.agents.actions import ActionKind, Motion, ProposedAction
 from revfield.memory import FactType, add_fact, ingest
+from revfield.memory.models import DecisionRecord, table_of
 from revfield.policies import Verdict, build_context, decide, load_pack, record_decision
 from tests.factories import T0, make_account, make_deal, make_signal
 from tests.policies.conftest import DEFAULT_PACK
@@ -123,8 +126,9 @@ def test_retention_first_blocks_expansion_until_a_save_play_is_answered(store, c
             kind=ActionKind.SAVE_PLAY, motion=Motion.RETENTION_EXPANSION, account_id="acme.com"
         )
         d = decide(PACK, build_context(s, PACK, save, clock.now()))
-        record = record_decision(s, d, decided_at=clock.now())
-        record.verdict = "approved"
+        decision_id = record_decision(s, d, decided_at=clock.now())
+        s.execute(sa.update(table_of(DecisionRecord)).where(table_of(DecisionRecord).c.id == decision_id)
+                  .values(verdict="approved"))  # fmt: skip
     clock.advance(timedelta(hours=1))
     assert decide_now(store, clock, expand).verdict is Verdict.REVIEW
 
