@@ -1,5 +1,5 @@
 """Agent runs: one run with the offline model against a bare graph of the same node count on
-the same checkpointer (SqliteSaver, durability "exit"), measured in one run; graph runs per
+the same checkpointer (SqliteSaver, durability "sync"), measured in one run; graph runs per
 second through the field; and the demo's wall time."""
 
 from __future__ import annotations

@@ -137,10 +137,12 @@ def record_proposals(
     out: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []
     trail: list[dict[str, Any]] = []
-    for p in proposals:
+    ids: dict[str, int] = {}  # kind → this run's action, for proposals that wait for another
+    for p in sorted(proposals, key=lambda p: p.after is not None):  # what others wait for first
         found = existing.get((p.kind.value, p.target))
         if found is not None:  # decided before this node ran again: take what was done
             out.append(_earlier(session, found))
+            ids[found.kind] = found.id
             continue
         decision = decide(pack, build_context(session, pack, p, now, cache))
         status = {Verdict.AUTO: "queued", Verdict.BLOCK: "blocked"}.get(
@@ -153,6 +155,7 @@ def record_proposals(
             kind=p.kind.value, motion=p.motion.value, target=p.target, proposal=proposal, digest=digest, status=status,
             thread_id=thread_id, created_at=now, updated_at=now,
         )).scalar_one())  # fmt: skip
+        ids[p.kind.value] = action_id
         action = _Stored(action_id, p.account_id, event_id, digest, proposal)
         decision_id = record_decision(session, decision, decided_at=now, action_id=action_id)
         trail.append(audit_row(actor=f"agent:{agent}", event="proposed", at=now, account_id=p.account_id,
@@ -164,9 +167,8 @@ def record_proposals(
             decided = _Decided(
                 decision_id, decision.verdict.label, decision.matched, decision.policy_version
             )
-            item, entry = queue_entry(
-                action, executor=executor, trace=_trace(action, event, decided), now=now
-            )
+            item, entry = queue_entry(action, executor=executor, trace=_trace(action, event, decided), now=now,
+                                      after=ids.get(p.after.value) if p.after else None)  # fmt: skip
             queued.append(item)
             trail.append(entry)
         elif decision.verdict is Verdict.BLOCK:

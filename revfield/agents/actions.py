@@ -63,6 +63,9 @@ class ProposedAction(BaseModel):
     uncited_claims: int = Field(default=0, ge=0)
     unsupported_promises: int = Field(default=0, ge=0)
     field_event_id: int | None = None
+    after: ActionKind | None = None
+    """Carried out only once the same run's action of this kind has been: a follow-up task
+    waits for its email, and is cancelled if the email is rejected, blocked or fails."""
 
     @property
     def target(self) -> str:

@@ -136,8 +136,8 @@ class Field:
         """One run per pending field event."""
         report = AgentReport()
         started = time.perf_counter()
-        for n, (event_id, agent, started) in enumerate(self.pending_events(limit), 1):
-            status = self.run_event(event_id, agent, started=started)
+        for n, (event_id, agent, cut_off) in enumerate(self.pending_events(limit), 1):
+            status = self.run_event(event_id, agent, started=cut_off)
             report.runs += 1
             report.by_agent[agent] += 1
             report.paused += status == "waiting"
@@ -205,7 +205,7 @@ class Field:
             rows = session.execute(
                 sa.select(ACT.c.id, ACT.c.status, ACT.c.agent, ACT.c.field_event_id)
                 .select_from(ACT.join(E, E.c.id == ACT.c.field_event_id))
-                .where(E.c.status == "waiting", ACT.c.status.in_([*FINAL, "queued", "executed", "failed"]))
+                .where(E.c.status == "waiting", ACT.c.status.in_([*FINAL, "queued", "executed", "failed", "cancelled"]))
                 .order_by(ACT.c.id)
             ).all()  # fmt: skip
         resumed = 0

@@ -14,7 +14,7 @@ owner. A model failure proposes nothing but an escalation with the reason.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from revfield.agents._common import (
@@ -94,11 +94,10 @@ def propose(
         **{k: v for k, v in common.items() if k != "cited_signal_ids"},
     )  # fmt: skip
     actions = [email]
-    due = (now + timedelta(days=FOLLOW_UP_DAYS)).date().isoformat()
     actions.append(ProposedAction(
-        kind=ActionKind.SCHEDULE_FOLLOWUP, contact_id=contact.id, channel="task",
-        subject=f"Follow up with {contact.name or contact.email} if no answer", payload={"due": due, "after": "send_email"},
-        **common,
+        kind=ActionKind.SCHEDULE_FOLLOWUP, contact_id=contact.id, channel="task", after=ActionKind.SEND_EMAIL,
+        subject=f"Follow up with {contact.name or contact.email} if no answer",
+        payload={"due_in_days": FOLLOW_UP_DAYS}, **common,
     ))  # fmt: skip
     if (
         event.kind == "positive_reply"

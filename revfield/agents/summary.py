@@ -34,6 +34,8 @@ class FieldSummary:
     pending_reviews: int = 0
     executed: int = 0
     outbox_failed: int = 0
+    outbox_cancelled: int = 0
+    """Items cancelled because what they waited for will never go out (a rejected email's follow-up)."""
     handovers: int = 0
     facts_known: int = 0
     facts_carried: int = 0
@@ -74,12 +76,14 @@ def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSum
     s.pending_reviews = session.execute(
         sa.select(sa.func.count()).select_from(R).where(R.c.status == "pending")
     ).scalar_one()
-    s.executed = session.execute(
-        sa.select(sa.func.count()).select_from(OB).where(OB.c.status == "sent")
-    ).scalar_one()
-    s.outbox_failed = session.execute(
-        sa.select(sa.func.count()).select_from(OB).where(OB.c.status == "failed")
-    ).scalar_one()
+    outbox: dict[str, int] = {
+        status: n
+        for status, n in session.execute(
+            sa.select(OB.c.status, sa.func.count()).group_by(OB.c.status)
+        )
+    }
+    s.executed = outbox.get("sent", 0)
+    s.outbox_failed, s.outbox_cancelled = outbox.get("failed", 0), outbox.get("cancelled", 0)
     for (proposal,) in session.execute(sa.select(ACT.c.proposal).where(ACT.c.kind == "handover_brief",
                                                                       ACT.c.id > action_min)):  # fmt: skip
         c = proposal.get("payload", {}).get("conservation", {})

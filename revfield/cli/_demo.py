@@ -154,7 +154,12 @@ def _field_table(s: FieldSummary, report: ReplayReport, gov: GovernanceReport) -
     t.add_row(
         "executed through the outbox",
         f"{s.executed:,}",
-        "exactly once, each with an idempotency key",
+        "exactly once, each with an idempotency key"
+        + (
+            f"; {s.outbox_cancelled} cancelled: the email they followed did not go out"
+            if s.outbox_cancelled
+            else ""
+        ),
     )
     t.add_row("waiting in the inbox", f"{s.pending_reviews:,}", "revfield inbox")
     return t

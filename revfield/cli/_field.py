@@ -19,7 +19,7 @@ from revfield.agents.checkpoints import open_checkpointer
 from revfield.agents.field import Field
 from revfield.cli._app import State, app, console, fail, state
 from revfield.llm import ModelError, make_model
-from revfield.outbox import load_executor
+from revfield.outbox import OutboxReport, load_executor
 from revfield.policies import PackError, load_pack
 from revfield.review import AnswerResult, ReviewError, inbox, resolve_actor
 
@@ -125,10 +125,10 @@ def _answer(review_id: int, *, approve: bool, as_user: str | None, edits: dict[s
         except ReviewError as exc:
             fail(str(exc))
         delivered = field.deliver()
-    _print_answer(result, delivered.sent, delivered.failed, delivered.errors)
+    _print_answer(result, delivered)
 
 
-def _print_answer(result: AnswerResult, sent: int, failed: int, errors: list[str]) -> None:
+def _print_answer(result: AnswerResult, delivered: OutboxReport) -> None:
     style = {
         "approved": "green",
         "rejected": "yellow",
@@ -138,9 +138,17 @@ def _print_answer(result: AnswerResult, sent: int, failed: int, errors: list[str
     console.print(
         f"review #{result.review_id} (action #{result.action_id}): [{style}]{result.outcome}[/] — {result.message}"
     )
-    if sent or failed:
-        console.print(f"outbox: {sent} executed" + (f", {failed} failed" if failed else ""))
-    for e in errors:
+    if delivered.sent or delivered.failed or delivered.cancelled:
+        console.print(
+            f"outbox: {delivered.sent} executed"
+            + (f", {delivered.failed} failed" if delivered.failed else "")
+            + (
+                f", {delivered.cancelled} cancelled (what they waited for won't go out)"
+                if delivered.cancelled
+                else ""
+            )
+        )
+    for e in delivered.errors:
         console.print(f"[red]  {e}[/]")
 
 

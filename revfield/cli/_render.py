@@ -198,7 +198,7 @@ def account_panel(ctx: AccountContext) -> RenderableType:
 
 
 STATUS_STYLE = {"executed": "green", "queued": "green", "approved": "green", "pending_review": "yellow",
-                "blocked": "red", "rejected": "red", "failed": "bold red"}  # fmt: skip
+                "blocked": "red", "rejected": "red", "failed": "bold red", "cancelled": "dim"}  # fmt: skip
 
 
 def chain_table(actions: list[dict[str, Any]]) -> RenderableType:
@@ -243,7 +243,11 @@ def chain_table(actions: list[dict[str, Any]]) -> RenderableType:
                 done.append(f"review #{r['id']}: {r['status']} by {r['by']}{edits}{note}\n")
         if (o := a["outbox"]) is not None:
             when = f" at {o['executed_at'][:16].replace('T', ' ')}" if o["executed_at"] else ""
-            done.append(f"outbox {o['status']} via {o['executor']}{when}\nkey {o['key']}",
+            after = f", after #{o['after']}" if o["after"] and o["status"] == "pending" else ""
+            error = (
+                f": {o['error']}" if o["error"] and o["status"] in ("failed", "cancelled") else ""
+            )
+            done.append(f"outbox {o['status']}{error} via {o['executor']}{when}{after}\nkey {o['key']}",
                         style="green" if o["status"] == "sent" else "")  # fmt: skip
         t.add_row(what, why, done)
     return t

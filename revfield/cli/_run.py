@@ -83,8 +83,12 @@ def render_agents(runs: AgentReport, summary: FieldSummary, delivered: OutboxRep
         head.add_row(f"  decided {verdict}", f"{summary.verdicts.get(verdict, 0):,}", "")
     head.add_row("guardrail trips", f"{sum(summary.guardrail_trips.values()):,}",
                  ", ".join(f"{g} {n}" for g, n in summary.guardrail_trips.most_common()))  # fmt: skip
-    head.add_row("executed through the outbox", f"{delivered.sent:,}",
-                 f"{delivered.failed} failed, {delivered.retried} to retry" if delivered.failed or delivered.retried else "")  # fmt: skip
+    notes = [f"{delivered.failed} failed" if delivered.failed else "",
+             f"{delivered.retried} to retry" if delivered.retried else "",
+             f"{delivered.cancelled} cancelled: what they waited for won't go out" if delivered.cancelled else ""]  # fmt: skip
+    head.add_row(
+        "executed through the outbox", f"{delivered.sent:,}", ", ".join(n for n in notes if n)
+    )
     head.add_row("waiting in the inbox", f"{summary.pending_reviews:,}", "revfield inbox")
     return Group(head)
 

@@ -70,7 +70,8 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
                          "at": json_ready(r["answered_at"]), "note": r["note"], "edits": r["edits"]}
                         for r in reviews.get(a["id"], [])],
             "outbox": ({"key": o["idempotency_key"], "status": o["status"], "attempts": o["attempts"],
-                        "executor": o["executor"], "executed_at": json_ready(o["executed_at"]), "result": o["result"]}
+                        "executor": o["executor"], "executed_at": json_ready(o["executed_at"]), "result": o["result"],
+                        "after": o["after_action_id"], "error": o["last_error"]}
                        if (o := outbox.get(a["id"])) else None),
         })  # fmt: skip
     return out

@@ -331,7 +331,8 @@ class ActionRecord(Base):
     digest: Mapped[str] = mapped_column(sa.String(32))
     """Hash of kind, target and payload: a review binds the exact action it shows."""
     status: Mapped[str] = mapped_column(sa.String(16))
-    """``blocked``, ``pending_review``, ``approved``, ``rejected``, ``queued``, ``executed``, ``failed``."""
+    """``blocked``, ``pending_review``, ``approved``, ``rejected``, ``queued``, ``executed``, ``failed``,
+    ``cancelled`` (it waited for an action that will never go out)."""
     thread_id: Mapped[str] = mapped_column(sa.String(120))
     """The agent run (LangGraph thread) that proposed it and waits for its answer."""
     created_at: Mapped[datetime]
@@ -381,7 +382,13 @@ class OutboxItem(Base):
     executor: Mapped[str] = mapped_column(sa.String(32))
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(sa.String(16))
-    """``pending``, ``sending`` (claimed), ``sent``, ``failed``."""
+    """``pending``, ``sending`` (claimed), ``sent``, ``failed``, ``cancelled`` (what it
+    waited for will never go out)."""
+    after_action_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("actions.id", name="fk_outbox_after_action_id")
+    )
+    """An action that must be executed first (a follow-up waits for its email); the item
+    stays pending until then, and is cancelled if that action is rejected, blocked or fails."""
     attempts: Mapped[int]
     claimed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)

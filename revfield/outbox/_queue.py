@@ -7,6 +7,10 @@ dies after executing but before marking leaves the item claimed; once its lease 
 item is delivered again with the **same idempotency key**, and the executor (or the receiver
 behind it) turns the repeat into a no-op. On PostgreSQL, claims use ``FOR UPDATE SKIP LOCKED``
 so any number of workers share the queue; SQLite's single writer serialises them.
+
+An item may wait for another action (``after_action_id``: a follow-up waits for its email).
+It is claimed only once that action is executed, and cancelled — with the reason in its
+audit entry — once that action is rejected, blocked, cancelled or fails for good.
 """
 
 from __future__ import annotations
@@ -48,15 +52,22 @@ def idempotency_key(action: StoredAction) -> str:
 
 
 def queue_entry(
-    action: StoredAction, *, executor: str, trace: dict[str, Any], now: datetime
+    action: StoredAction,
+    *,
+    executor: str,
+    trace: dict[str, Any],
+    now: datetime,
+    after: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The outbox row that queues ``action`` and its audit entry (written by the caller, so
-    a run that queues several actions writes each table once)."""
+    """The outbox row that queues ``action`` (to go out once action ``after`` has, if given)
+    and its audit entry — written by the caller, so a run that queues several actions writes
+    each table once."""
     key = idempotency_key(action)
     item = {"action_id": action.id, "idempotency_key": key, "executor": executor, "status": "pending",
-            "payload": {"action": action.proposal, "trace": trace}, "attempts": 0, "created_at": now}  # fmt: skip
-    entry = audit_row(actor="outbox", event="queued", at=now, account_id=action.account_id,
-                      action_id=action.id, key=key, executor=executor)  # fmt: skip
+            "payload": {"action": action.proposal, "trace": trace}, "attempts": 0, "created_at": now,
+            "after_action_id": after}  # fmt: skip
+    entry = audit_row(actor="outbox", event="queued", at=now, account_id=action.account_id, action_id=action.id,
+                      key=key, executor=executor, **({"after_action_id": after} if after else {}))  # fmt: skip
     return item, entry
 
 
@@ -73,7 +84,12 @@ def enqueue(
     twice queues it once; returns whether this call queued it."""
     if session.execute(sa.select(OB.c.id).where(OB.c.action_id == action.id)).first() is not None:
         return False
-    item, entry = queue_entry(action, executor=executor, trace=trace, now=now)
+    after = None
+    if kind := action.proposal.get("after"):  # the same run's action it waits for
+        after = session.execute(sa.select(ACT.c.id).where(
+            ACT.c.field_event_id == action.field_event_id, ACT.c.agent == action.agent, ACT.c.kind == kind,
+            ACT.c.id != action.id)).scalar()  # fmt: skip
+    item, entry = queue_entry(action, executor=executor, trace=trace, now=now, after=after)
     write_queue(session, [item])
     write_audit(session, [entry])
     if action.status != "queued":
@@ -89,6 +105,8 @@ class OutboxReport:
     retried: int = 0
     redelivered: int = 0
     """Items delivered again because an earlier worker's lease ran out."""
+    cancelled: int = 0
+    """Items that waited for an action that will now never go out (rejected, blocked, failed)."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -102,6 +120,40 @@ class _Claimed:
     redelivery: bool
 
 
+GONE = ("rejected", "blocked", "failed", "cancelled")
+"""Statuses of an action that will never go out: what waits for it is cancelled."""
+_PRE = ACT.alias("pre")
+
+
+def _cancel_orphans(store: Store, now: datetime) -> int:
+    """Cancel pending items whose prerequisite will never go out, and what waits for those
+    in turn; returns how many."""
+    cancelled = 0
+    while True:
+        with store.session() as session:
+            rows = session.execute(
+                sa.select(OB.c.id, OB.c.action_id, ACT.c.account_id, _PRE.c.id.label("pre_id"),
+                          _PRE.c.kind.label("pre_kind"), _PRE.c.status.label("pre_status"))
+                .join(ACT, ACT.c.id == OB.c.action_id).join(_PRE, _PRE.c.id == OB.c.after_action_id)
+                .where(OB.c.status == "pending", _PRE.c.status.in_(GONE))
+            ).all()  # fmt: skip
+            if not rows:
+                return cancelled
+            trail = []
+            for r in rows:
+                reason = (
+                    f"its {r.pre_kind.replace('_', ' ')} (action #{r.pre_id}) was {r.pre_status}"
+                )
+                session.execute(sa.update(OB).where(OB.c.id == r.id, OB.c.status == "pending")
+                                .values(status="cancelled", last_error=reason))  # fmt: skip
+                trail.append(audit_row(actor="outbox", event="cancelled", at=now, account_id=r.account_id,
+                                       action_id=r.action_id, reason=reason))  # fmt: skip
+            session.execute(sa.update(ACT).where(ACT.c.id.in_([r.action_id for r in rows]))
+                            .values(status="cancelled", updated_at=now))  # fmt: skip
+            write_audit(session, trail)
+            cancelled += len(rows)
+
+
 def _claim(
     store: Store, now: datetime, lease: timedelta, size: int, tried: set[int]
 ) -> list[_Claimed]:
@@ -110,12 +162,14 @@ def _claim(
         query = (
             sa.select(OB.c.id, OB.c.action_id, OB.c.idempotency_key, OB.c.payload, OB.c.attempts, OB.c.status)
             .where(sa.or_(OB.c.status == "pending", sa.and_(OB.c.status == "sending", OB.c.claimed_at < stale)))
+            .where(sa.or_(OB.c.after_action_id.is_(None),  # what waits for another goes once that one went
+                          sa.exists().where(_PRE.c.id == OB.c.after_action_id, _PRE.c.status == "executed")))
             .where(OB.c.id.not_in(tried) if tried else sa.true())
             .order_by(OB.c.id)
             .limit(size)
         )  # fmt: skip
         if store.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(of=OB, skip_locked=True)
         rows = session.execute(query).mappings().all()
         if not rows:
             return []
@@ -196,4 +250,5 @@ def process_outbox(
                 report.errors.append(f"action #{item.action_id}: {error}")
             else:
                 report.retried += 1
+    report.cancelled = _cancel_orphans(store, clock.now())  # rejected, blocked or failed just now
     return report

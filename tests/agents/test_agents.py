@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from revfield.agents import expansion, handover, outreach
 from revfield.agents._common import EventView
 from revfield.agents.actions import ActionKind
@@ -38,7 +36,8 @@ def test_outreach_cites_a_fact_for_every_personal_claim(store):
     assert email.contact_id == pat and pain in email.cited_fact_ids and email.uncited_claims == 0
     assert "update the CRM manually" in email.body and email.confidence >= 0.8
     follow = next(a for a in p.actions if a.kind is ActionKind.SCHEDULE_FOLLOWUP)
-    assert follow.payload["due"] == (T0 + timedelta(days=3)).date().isoformat()
+    assert follow.after is ActionKind.SEND_EMAIL  # goes out only once the email has
+    assert follow.payload["due_in_days"] == 3  # due counted from when it goes out
 
 
 def test_a_draft_with_an_uncited_claim_goes_to_a_person(store):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from revfield.memory.models import (
     Review,
     table_of,
 )
+from revfield.outbox import DeliveryError, LogExecutor
 from revfield.review import LOCAL_ADMIN, Actor, ReviewError, inbox
 from revfield.testing import ScriptedModel
 from tests.agents import world
@@ -80,8 +82,10 @@ def test_an_automated_follow_up_executes_once_through_the_outbox(
 ):
     ev = world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
     with world.field(store, clock, tmp_path) as fld:
+        started = time.perf_counter()
         report = fld.run_agents()
         assert (report.runs, report.finished, report.paused) == (1, 1, 0)
+        assert 0 < report.seconds <= time.perf_counter() - started  # the rate `revfield run` prints
         actions = _rows(store, ACT)
         assert {a["kind"]: a["status"] for a in actions} == {
             "send_email": "queued",
@@ -116,13 +120,18 @@ def test_a_review_pauses_the_run_until_the_owner_approves_then_it_executes(
             and "enterprise-outreach" in items[0].reason
         )
         assert items[0].assignee_id == "ana"
-        assert fld.deliver().sent == 1  # the follow-up task was automatic; the email waits
+        # the follow-up task was decided automatic, but it waits for its email
+        assert fld.deliver().sent == 0
         result = fld.approve(items[0].review_id, actor=Actor("ana", "seller", "team-a"))
         assert result.outcome == "approved"
         assert _rows(store, E)[0]["status"] == "done"
-        assert fld.deliver().sent == 1
+        assert fld.deliver().sent == 2
     email = _rows(store, ACT, kind="send_email")[0]
     assert email["status"] == "executed"
+    sent = [
+        json.loads(line)["kind"] for line in (tmp_path / "outbox.jsonl").read_text().splitlines()
+    ]
+    assert sent == ["send_email", "schedule_followup"]  # the email first, then its follow-up
     trail = [r["event"] for r in _rows(store, table_of(AuditEntry), action_id=email["id"])]
     assert trail == ["proposed", "review_opened", "review_approved", "queued", "executed"]
     with store.read() as s:
@@ -153,6 +162,50 @@ def test_a_rejected_action_is_never_executed_and_the_reason_is_kept(
     assert _rows(store, OB, action_id=email["id"]) == []
     assert _rows(store, R)[0]["note"] == "they asked us to wait until January"
     assert _rows(store, E)[0]["status"] == "done"
+
+
+def test_a_follow_up_is_cancelled_when_its_email_is_rejected(
+    store, clock, tmp_path, enterprise_prospect
+):
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path) as fld:
+        item = _run_until_paused(fld, store)
+        fld.reject(item.review_id, actor=LOCAL_ADMIN, reason="wrong person")
+        delivered = fld.deliver()
+    assert (delivered.sent, delivered.cancelled) == (0, 1)
+    follow = _rows(store, ACT, kind="schedule_followup")[0]
+    assert follow["status"] == "cancelled"
+    (item,) = _rows(store, OB, action_id=follow["id"])
+    assert item["status"] == "cancelled" and "send email" in item["last_error"]
+    assert "was rejected" in item["last_error"]
+    assert not (tmp_path / "outbox.jsonl").exists()  # nothing went out
+    with store.read() as s:  # `account show` tells why
+        traced = next(
+            a for a in context(s, "globex.com", actions=5).actions if a["id"] == follow["id"]
+        )
+    assert traced["outbox"]["status"] == "cancelled" and "was rejected" in traced["outbox"]["error"]
+
+
+class _RefusesEmail(LogExecutor):
+    """A receiver that refuses emails (a 4xx) and accepts everything else."""
+
+    def execute(self, delivery):
+        if delivery.kind == "send_email":
+            raise DeliveryError("422 from the mail gateway: mailbox unknown", retry=False)
+        return super().execute(delivery)
+
+
+def test_a_follow_up_is_cancelled_when_its_email_fails_for_good(
+    store, clock, tmp_path, smb_prospect
+):
+    world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
+    refuses = _RefusesEmail(path=tmp_path / "outbox.jsonl")
+    with world.field(store, clock, tmp_path, executor=refuses) as fld:
+        fld.run_agents()
+        delivered = fld.deliver()
+    assert (delivered.sent, delivered.failed, delivered.cancelled) == (0, 1, 1)
+    statuses = {a["kind"]: a["status"] for a in _rows(store, ACT)}
+    assert statuses == {"send_email": "failed", "schedule_followup": "cancelled"}
 
 
 def test_an_item_answered_already_or_changed_since_shown_is_refused(
