@@ -16,8 +16,10 @@ from revfield.demo.book import generate_book
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "REVFIELD_POLICIES": str(ROOT / "policies"), "COLUMNS": "200"}
+def _cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "200", **(env or {})}  # no settings, no key
     return subprocess.run([sys.executable, "-m", "revfield.cli", *args], cwd=cwd, capture_output=True, text=True,
                           check=False, env=env)  # fmt: skip
 
@@ -41,10 +43,23 @@ def test_the_book_is_deterministic_and_large_enough():
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    cwd = tmp_path_factory.mktemp("demo")
+    cwd = tmp_path_factory.mktemp("demo")  # an empty folder: no ./policies, no revfield.toml
     proc = _cli(cwd, "demo")
     assert proc.returncode == 0, proc.stderr
     return cwd, proc.stdout
+
+
+def _then(demo_dir: tuple[Path, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A later command in the demo's folder, with what the demo's closing lines say to set."""
+    cwd, out = demo_dir
+    return _cli(cwd, *args, env=dict(re.findall(r"^\s*export (\w+)=(\S+)$", out, re.MULTILINE)))
+
+
+def test_the_demo_says_which_pack_later_commands_need(demo_dir):
+    exports = re.findall(r"^\s*export (\w+)=(\S+)$", demo_dir[1], re.MULTILINE)
+    assert exports == [("REVFIELD_POLICIES", str(ROOT / "policies"))]
+    answered = _cli(demo_dir[0], "approve", "1")  # without it, the refusal names the missing pack
+    assert answered.returncode == 1 and "policies" in answered.stderr
 
 
 def _figure(out: str, label: str) -> str:
@@ -65,15 +80,15 @@ def test_every_summary_line_has_a_non_zero_figure(demo_dir, label):
 
 def test_the_inbox_lists_pending_reviews_with_their_reasons_and_an_approval_executes(demo_dir):
     cwd, _ = demo_dir
-    listed = _cli(cwd, "inbox", "--json")
+    listed = _then(demo_dir, "inbox", "--json")
     assert listed.returncode == 0, listed.stderr
     items = json.loads(listed.stdout)
     assert items and all(i["reason"] for i in items)
     item = next(i for i in items if i["verdict"] == "review")
-    shown = _cli(cwd, "inbox")
+    shown = _then(demo_dir, "inbox")
     assert str(item["review_id"]) in shown.stdout and "why it waits" in shown.stdout
     before = len((cwd / "revfield-outbox.jsonl").read_text().splitlines())
-    approved = _cli(cwd, "approve", str(item["review_id"]))
+    approved = _then(demo_dir, "approve", str(item["review_id"]))
     assert approved.returncode == 0, approved.stderr
     went = [
         json.loads(x) for x in (cwd / "revfield-outbox.jsonl").read_text().splitlines()[before:]
@@ -81,14 +96,14 @@ def test_the_inbox_lists_pending_reviews_with_their_reasons_and_an_approval_exec
     assert "approved" in approved.stdout and f"outbox: {len(went)} executed" in approved.stdout
     assert went[0]["action_id"] == item["action_id"]  # it went out (then anything waiting for it)
     assert all(w["trace"]["field_event_id"] == went[0]["trace"]["field_event_id"] for w in went)
-    again = _cli(cwd, "approve", str(item["review_id"]))
+    again = _then(demo_dir, "approve", str(item["review_id"]))
     assert again.returncode == 1 and "already approved" in again.stderr
-    chain = _cli(cwd, "account", "show", item["account_id"], "--json", "--actions", "50")
+    chain = _then(demo_dir, "account", "show", item["account_id"], "--json", "--actions", "50")
     action = next(a for a in json.loads(chain.stdout)["actions"] if a["id"] == item["action_id"])
     assert action["status"] == "executed" and action["event"] and action["signal_ids"]
     assert action["decisions"][0]["policy_version"].startswith("sha256:")
     assert action["reviews"][-1]["status"] == "approved" and action["outbox"]["status"] == "sent"
-    rendered = _cli(cwd, "account", "show", item["account_id"])
+    rendered = _then(demo_dir, "account", "show", item["account_id"])
     assert (
         "actions and why" in rendered.stdout
         and f"review #{item['review_id']}: approved" in rendered.stdout
@@ -96,18 +111,17 @@ def test_the_inbox_lists_pending_reviews_with_their_reasons_and_an_approval_exec
 
 
 def test_a_seller_sees_only_their_items_and_can_reject_with_a_reason(demo_dir):
-    cwd, _ = demo_dir
-    everything = json.loads(_cli(cwd, "inbox", "--json").stdout)
+    everything = json.loads(_then(demo_dir, "inbox", "--json").stdout)
     owner = next(
         i["assignee_id"] for i in everything if i["assignee_role"] == "owner" and i["assignee_id"]
     )
-    mine = json.loads(_cli(cwd, "inbox", "--as", owner, "--json").stdout)
+    mine = json.loads(_then(demo_dir, "inbox", "--as", owner, "--json").stdout)
     assert mine and {i["owner_id"] for i in mine} == {owner}
-    rejected = _cli(
-        cwd, "reject", str(mine[0]["review_id"]), "--reason", "wrong moment", "--as", owner
+    rejected = _then(
+        demo_dir, "reject", str(mine[0]["review_id"]), "--reason", "wrong moment", "--as", owner
     )
-    assert rejected.returncode == 0 and "rejected: wrong moment" in rejected.stdout
-    unknown = _cli(cwd, "inbox", "--as", "nobody")
+    assert rejected.returncode == 0 and "rejected — reason: wrong moment" in rejected.stdout
+    unknown = _then(demo_dir, "inbox", "--as", "nobody")
     assert unknown.returncode == 1 and "no user `nobody`" in unknown.stderr
-    no_reason = _cli(cwd, "reject", str(mine[-1]["review_id"]))
+    no_reason = _then(demo_dir, "reject", str(mine[-1]["review_id"]))
     assert no_reason.returncode == 2 and "--reason" in no_reason.stderr

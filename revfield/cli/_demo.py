@@ -56,10 +56,9 @@ def demo(
     store.migrate()
     with store.engine.begin() as conn:
         conn.exec_driver_sql(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+    pack_dir = st.settings.policies if st.settings.policies.exists() else bundled_policies()
     try:
-        pack = load_pack(
-            st.settings.policies if st.settings.policies.exists() else bundled_policies()
-        )
+        pack = load_pack(pack_dir)
     except PackError as exc:
         fail(f"the policy pack was refused\n{exc}")
     console.rule("[bold]revfield demo[/] — one revenue field, offline")
@@ -85,8 +84,12 @@ def demo(
     console.print(f"[dim]replayed in {seconds:.1f} s ({report.agent_runs:,} agent runs, "
                   f"{report.agent_runs / report.seconds_agents if report.seconds_agents else 0:,.0f}/s); "
                   f"executed actions are in {log}[/]")  # fmt: skip
+    # answering decides again, so later commands need the pack the demo used
+    use_pack = (
+        "" if pack_dir == st.settings.policies else f"  export REVFIELD_POLICIES={pack_dir}\n"
+    )
     console.print(
-        f"\nthe memory is in [bold]{path}[/]; try\n"
+        f"\nthe memory is in [bold]{path}[/]; try\n{use_pack}"
         f"  revfield --db sqlite:///{path} inbox\n"
         f"  revfield --db sqlite:///{path} approve <#>\n"
         f"  revfield --db sqlite:///{path} account show <account>\n"

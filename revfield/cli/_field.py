@@ -136,7 +136,8 @@ def _print_answer(result: AnswerResult, delivered: OutboxReport) -> None:
         "blocked": "bold red",
     }[result.outcome]
     console.print(
-        f"review #{result.review_id} (action #{result.action_id}): [{style}]{result.outcome}[/] — {result.message}"
+        f"review #{result.review_id} (action #{result.action_id}): [{style}]{result.outcome}[/]"
+        + (f" — {result.message}" if result.message else "")
     )
     if delivered.sent or delivered.failed or delivered.cancelled:
         console.print(

@@ -214,6 +214,7 @@ class AnswerResult:
     action_id: int
     thread_id: str
     message: str
+    """What to tell the person beyond the outcome (the reason, what the edit needs); may be empty."""
     new_review_id: int | None = None
 
     @property
@@ -326,7 +327,7 @@ def _close(session: Session, row: Any, action: ActionRecord, outcome: Literal["a
     action.updated_at = now
     audit(session, actor=actor.id, event=f"review_{outcome}", at=now, account_id=action.account_id,
           action_id=action.id, review_id=row["id"], note=note, edits=edits or {})  # fmt: skip
-    message = {"approved": "approved", "rejected": f"rejected: {note}", "blocked": note}[outcome]
+    message = {"approved": "", "rejected": f"reason: {note}", "blocked": note}[outcome]
     return AnswerResult(outcome, row["id"], action.id, action.thread_id, message)
 
 
