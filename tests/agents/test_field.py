@@ -149,35 +149,25 @@ def test_a_review_pauses_the_run_until_the_owner_approves_then_it_executes(
     )  # → result
 
 
-def test_a_rejected_action_is_never_executed_and_the_reason_is_kept(
+def test_a_rejected_action_is_never_executed_the_reason_is_kept_and_its_follow_up_cancelled(
     store, clock, tmp_path, enterprise_prospect
 ):
     world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
     with world.field(store, clock, tmp_path) as fld:
         item = _run_until_paused(fld, store)
         fld.reject(item.review_id, actor=LOCAL_ADMIN, reason="they asked us to wait until January")
-        fld.deliver()
+        delivered = fld.deliver()
     email = _rows(store, ACT, kind="send_email")[0]
     assert email["status"] == "rejected"
     assert _rows(store, OB, action_id=email["id"]) == []
     assert _rows(store, R)[0]["note"] == "they asked us to wait until January"
     assert _rows(store, E)[0]["status"] == "done"
-
-
-def test_a_follow_up_is_cancelled_when_its_email_is_rejected(
-    store, clock, tmp_path, enterprise_prospect
-):
-    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
-    with world.field(store, clock, tmp_path) as fld:
-        item = _run_until_paused(fld, store)
-        fld.reject(item.review_id, actor=LOCAL_ADMIN, reason="wrong person")
-        delivered = fld.deliver()
-    assert (delivered.sent, delivered.cancelled) == (0, 1)
+    assert (delivered.sent, delivered.cancelled) == (0, 1)  # the follow-up waited for the email
     follow = _rows(store, ACT, kind="schedule_followup")[0]
     assert follow["status"] == "cancelled"
-    (item,) = _rows(store, OB, action_id=follow["id"])
-    assert item["status"] == "cancelled" and "send email" in item["last_error"]
-    assert "was rejected" in item["last_error"]
+    (queued,) = _rows(store, OB, action_id=follow["id"])
+    assert queued["status"] == "cancelled"
+    assert f"its send email (action #{email['id']}) was rejected" == queued["last_error"]
     assert not (tmp_path / "outbox.jsonl").exists()  # nothing went out
     with store.read() as s:  # `account show` tells why
         traced = next(
