@@ -38,7 +38,7 @@ from revfield.review import Actor, AnswerResult, answer_review, climb_ladder
 __all__ = ["AgentReport", "Field"]
 
 E, ACT = table_of(FieldEvent), table_of(ActionRecord)
-FINAL = ("approved", "rejected", "blocked")
+FINAL = ("approved", "rejected", "blocked", "cancelled")
 
 
 @dataclass
@@ -184,6 +184,8 @@ class Field:
                                    edits=edits, note=note, expected_digest=expected_digest)  # fmt: skip
         if result.final:
             self.resume(result.action_id, result.outcome)
+            for action_id in result.cancelled:  # they waited for it; the run stops waiting too
+                self.resume(action_id, "cancelled")
         return result
 
     def approve(self, review_id: int, *, actor: Actor, edits: dict[str, Any] | None = None,
@@ -205,7 +207,7 @@ class Field:
             rows = session.execute(
                 sa.select(ACT.c.id, ACT.c.status, ACT.c.agent, ACT.c.field_event_id)
                 .select_from(ACT.join(E, E.c.id == ACT.c.field_event_id))
-                .where(E.c.status == "waiting", ACT.c.status.in_([*FINAL, "queued", "executed", "failed", "cancelled"]))
+                .where(E.c.status == "waiting", ACT.c.status.in_([*FINAL, "queued", "executed", "failed"]))
                 .order_by(ACT.c.id)
             ).all()  # fmt: skip
         resumed = 0

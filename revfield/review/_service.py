@@ -216,6 +216,9 @@ class AnswerResult:
     message: str
     """What to tell the person beyond the outcome (the reason, what the edit needs); may be empty."""
     new_review_id: int | None = None
+    cancelled: tuple[int, ...] = ()
+    """Actions of the same run that waited for this one and were waiting for review too: a
+    rejected or blocked action takes them with it (their items close, nobody is asked)."""
 
     @property
     def final(self) -> bool:
@@ -328,7 +331,48 @@ def _close(session: Session, row: Any, action: ActionRecord, outcome: Literal["a
     audit(session, actor=actor.id, event=f"review_{outcome}", at=now, account_id=action.account_id,
           action_id=action.id, review_id=row["id"], note=note, edits=edits or {})  # fmt: skip
     message = {"approved": "", "rejected": f"reason: {note}", "blocked": note}[outcome]
-    return AnswerResult(outcome, row["id"], action.id, action.thread_id, message)
+    cancelled = () if outcome == "approved" else _cancel_waiting_on(session, action, outcome, now)
+    if cancelled:
+        message = "; ".join(
+            filter(
+                None,
+                [
+                    message,
+                    f"cancelled what waited for it: action #{', #'.join(map(str, cancelled))}",
+                ],
+            )
+        )
+    return AnswerResult(
+        outcome, row["id"], action.id, action.thread_id, message, cancelled=cancelled
+    )
+
+
+def _cancel_waiting_on(
+    session: Session, action: ActionRecord, outcome: str, now: datetime
+) -> tuple[int, ...]:
+    """Close the pending items of actions in ``action``'s run that wait for it (``after``):
+    it will never go out, so neither will they."""
+    rows = session.execute(
+        sa.select(R.c.id, ACT.c.id.label("action_id"), ACT.c.proposal).join(ACT, ACT.c.id == R.c.action_id)
+        .where(R.c.status == "pending", ACT.c.field_event_id == action.field_event_id, ACT.c.agent == action.agent,
+               ACT.c.id != action.id)
+    ).all()  # fmt: skip
+    reason = f"its {action.kind.replace('_', ' ')} (action #{action.id}) was {outcome}"
+    cancelled = []
+    for r in rows:
+        if r.proposal.get("after") != action.kind:
+            continue
+        closed = session.execute(sa.update(R).where(R.c.id == r.id, R.c.status == "pending")
+                                 .values(status="superseded", answered_at=now, answered_by="policy", note=reason))  # fmt: skip
+        if cast(CursorResult[Any], closed).rowcount != 1:
+            continue  # answered by someone just now: their answer stands
+        session.execute(
+            sa.update(ACT).where(ACT.c.id == r.action_id).values(status="cancelled", updated_at=now)
+        )
+        audit(session, actor="policy", event="cancelled", at=now, account_id=action.account_id,
+              action_id=r.action_id, review_id=r.id, reason=reason)  # fmt: skip
+        cancelled.append(r.action_id)
+    return tuple(cancelled)
 
 
 # -- the ladder ------------------------------------------------------------------------------

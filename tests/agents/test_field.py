@@ -176,6 +176,32 @@ def test_a_rejected_action_is_never_executed_the_reason_is_kept_and_its_follow_u
     assert traced["outbox"]["status"] == "cancelled" and "was rejected" in traced["outbox"]["error"]
 
 
+def test_rejecting_an_email_closes_the_review_of_the_follow_up_waiting_for_it(
+    store, clock, tmp_path, enterprise_prospect
+):
+    no_budget = world.pack_with(tmp_path, "guardrails.yaml", "acquisition: {max_auto_per_day: 200}",
+                                "acquisition: {max_auto_per_day: 0}")  # the follow-up waits for a person too  # fmt: skip
+    world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
+    with world.field(store, clock, tmp_path, pack=no_budget) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            items = {i.kind: i for i in inbox(s)}
+        assert set(items) == {"send_email", "schedule_followup"}
+        result = fld.reject(items["send_email"].review_id, actor=LOCAL_ADMIN, reason="not now")
+        assert result.cancelled == (items["schedule_followup"].action_id,)
+        assert "cancelled what waited for it" in result.message
+        with store.read() as s:
+            assert inbox(s) == []  # nobody is asked about a follow-up to an email that won't go out
+        assert _rows(store, E)[0]["status"] == "done"  # the run stopped waiting for both
+        assert fld.deliver().sent == 0
+    assert {a["kind"]: a["status"] for a in _rows(store, ACT)} == {
+        "send_email": "rejected",
+        "schedule_followup": "cancelled",
+    }
+    follow_review = _rows(store, R, action_id=items["schedule_followup"].action_id)[0]
+    assert follow_review["status"] == "superseded" and "was rejected" in follow_review["note"]
+
+
 class _RefusesEmail(LogExecutor):
     """A receiver that refuses emails (a 4xx) and accepts everything else."""
 

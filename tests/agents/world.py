@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from revfield.memory.facts import add_fact
 from revfield.memory.models import Contact, FieldEvent, Team, User
 from revfield.outbox import Executor, LogExecutor
 from revfield.policies import load_pack
+from revfield.policies._load import CompiledPack
 from tests.factories import T0, make_account, make_signal
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -81,7 +83,17 @@ def event(store: Store, account_id: str, kind: str, agent: str, *, signal_ids: t
 
 @contextmanager
 def field(store: Store, clock: ManualClock, tmp_path: Path, *, model: Model | None = None,
-          executor: Executor | None = None) -> Iterator[Field]:  # fmt: skip
+          executor: Executor | None = None, pack: CompiledPack = PACK) -> Iterator[Field]:  # fmt: skip
     ex = executor or LogExecutor(path=tmp_path / "outbox.jsonl")
     with open_checkpointer(store) as saver:
-        yield Field(store, PACK, model or OfflineModel(), clock, saver, executor=ex)
+        yield Field(store, pack, model or OfflineModel(), clock, saver, executor=ex)
+
+
+def pack_with(tmp_path: Path, file: str, old: str, new: str) -> CompiledPack:
+    """The shipped pack with one line of one file changed (``old`` must be in it)."""
+    folder = tmp_path / "pack"
+    shutil.copytree(POLICIES, folder, ignore=shutil.ignore_patterns("tests"))
+    text = (folder / file).read_text()
+    assert old in text, f"{old!r} is not in {file}"
+    (folder / file).write_text(text.replace(old, new))
+    return load_pack(folder)
