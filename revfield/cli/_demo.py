@@ -18,6 +18,7 @@ from revfield.agents.checkpoints import open_checkpointer
 from revfield.agents.field import Field
 from revfield.agents.summary import FieldSummary, field_summary
 from revfield.cli._app import app, console, fail, state
+from revfield.cli._render import counts_chart
 from revfield.clock import ManualClock
 from revfield.demo.book import START, Book, generate_book
 from revfield.demo.replay import ReplayReport, load_book, replay
@@ -80,7 +81,7 @@ def demo(
     seconds = time.perf_counter() - started
     console.print(_book_table(book, report))
     console.print(_field_table(summary, report, governance))
-    console.print(_events_chart(summary))
+    console.print(counts_chart("3. field events by kind", summary.events))
     console.print(f"[dim]replayed in {seconds:.1f} s ({report.agent_runs:,} agent runs, "
                   f"{report.agent_runs / report.seconds_agents if report.seconds_agents else 0:,.0f}/s); "
                   f"executed actions are in {log}[/]")  # fmt: skip
@@ -165,17 +166,6 @@ def _field_table(s: FieldSummary, report: ReplayReport, gov: GovernanceReport) -
         ),
     )
     t.add_row("waiting in the inbox", f"{s.pending_reviews:,}", "revfield inbox")
-    return t
-
-
-def _events_chart(s: FieldSummary) -> Table:
-    t = Table(title="3. field events by kind", box=box.SIMPLE_HEAD, title_justify="left")
-    t.add_column("kind")
-    t.add_column("events", justify="right")
-    t.add_column("", style="cyan")
-    top = max(s.events.values(), default=1)
-    for kind, n in s.events.most_common():
-        t.add_row(kind, f"{n:,}", "█" * max(1, round(30 * n / top)))
     return t
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from rich.text import Text
 from revfield.imports import ImportReport
 from revfield.memory import AccountContext, IngestReport
 
-__all__ = ["account_panel", "import_table", "ingest_table"]
+__all__ = ["account_panel", "chain_table", "counts_chart", "import_table", "ingest_table"]
 
 
 def _when(value: datetime | None) -> str:
@@ -195,6 +196,18 @@ def account_panel(ctx: AccountContext) -> RenderableType:
         title_align="left",
         box=box.ROUNDED,
     )
+
+
+def counts_chart(title: str, counts: Counter[str], column: str = "kind") -> Table:
+    """``counts`` as a table of bars, largest first (field events by kind, …)."""
+    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    t.add_column(column)
+    t.add_column("events", justify="right")
+    t.add_column("", style="cyan")
+    top = max(counts.values(), default=1)
+    for key, n in counts.most_common():
+        t.add_row(key, f"{n:,}", "█" * max(1, round(30 * n / top)))
+    return t
 
 
 STATUS_STYLE = {"executed": "green", "queued": "green", "approved": "green", "pending_review": "yellow",

@@ -15,6 +15,7 @@ from revfield.agents.field import AgentReport
 from revfield.agents.summary import FieldSummary, field_summary, high_water
 from revfield.cli._app import app, console, state
 from revfield.cli._field import open_field
+from revfield.cli._render import counts_chart
 from revfield.outbox import OutboxReport
 
 
@@ -113,13 +114,7 @@ def render_detection(report: DetectionReport, backend: str) -> Group:
     )
     for effect, n in sorted(report.effects.items()):
         head.add_row(f"memory updated: {effect.replace('_', ' ')}", f"{n:,}", "")
-    events = Table(box=box.SIMPLE_HEAD, title="field events by kind", title_justify="left")
-    events.add_column("kind")
-    events.add_column("events", justify="right")
-    events.add_column("", style="cyan")
-    top = max(report.events.values(), default=1)
-    for kind, n in report.events.most_common():
-        events.add_row(kind, f"{n:,}", "█" * max(1, round(30 * n / top)))
+    events = counts_chart("field events by kind", report.events)
     routed = Table(box=box.SIMPLE_HEAD, title="routed by customer state", title_justify="left")
     routed.add_column("agent")
     routed.add_column("events", justify="right")
