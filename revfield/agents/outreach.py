@@ -46,7 +46,7 @@ def _stakeholders(ctx: AccountContext) -> int:
 
 
 def _next_stage(pack: CompiledPack, stage: str) -> str | None:
-    ids = [stage for stage, _ in pack.stages]
+    ids = pack.stage_ids()
     return ids[ids.index(stage) + 1] if stage in ids and ids.index(stage) + 1 < len(ids) else None
 
 
