@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EDITABLE", "ActionKind", "Motion", "ProposedAction", "StoredAction"]
+__all__ = ["EDITABLE", "ActionKind", "Motion", "ProposedAction", "StoredAction", "waited_in_vain"]
 
 EDITABLE = ("subject", "body", "discount_pct", "amount", "to_stage", "channel")
 """Fields a reviewer may change when approving (the policy decides on the edited action again)."""
@@ -104,3 +104,8 @@ class StoredAction(Protocol):
     def digest(self) -> str: ...
     @property
     def proposal(self) -> dict[str, Any]: ...
+
+
+def waited_in_vain(kind: str, action_id: int, status: str) -> str:
+    """Why an action that waited for another (``after``) is cancelled: that one won't go out."""
+    return f"its {kind.replace('_', ' ')} (action #{action_id}) was {status}"

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.agents.actions import StoredAction
+from revfield.agents.actions import StoredAction, waited_in_vain
 from revfield.clock import Clock
 from revfield.memory.models import ActionRecord, OutboxItem, table_of
 from revfield.memory.store import Store
@@ -141,9 +141,7 @@ def _cancel_orphans(store: Store, now: datetime) -> int:
                 return cancelled
             trail = []
             for r in rows:
-                reason = (
-                    f"its {r.pre_kind.replace('_', ' ')} (action #{r.pre_id}) was {r.pre_status}"
-                )
+                reason = waited_in_vain(r.pre_kind, r.pre_id, r.pre_status)
                 session.execute(sa.update(OB).where(OB.c.id == r.id, OB.c.status == "pending")
                                 .values(status="cancelled", last_error=reason))  # fmt: skip
                 trail.append(audit_row(actor="outbox", event="cancelled", at=now, account_id=r.account_id,

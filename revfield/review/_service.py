@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from revfield.agents.actions import ProposedAction, StoredAction
+from revfield.agents.actions import ProposedAction, StoredAction, waited_in_vain
 from revfield.memory.models import Account, ActionRecord, Review, User, table_of
 from revfield.memory.types import Role
 from revfield.policies import Verdict, build_context, decide, record_decision
@@ -357,7 +357,7 @@ def _cancel_waiting_on(
         .where(R.c.status == "pending", ACT.c.field_event_id == action.field_event_id, ACT.c.agent == action.agent,
                ACT.c.id != action.id)
     ).all()  # fmt: skip
-    reason = f"its {action.kind.replace('_', ' ')} (action #{action.id}) was {outcome}"
+    reason = waited_in_vain(action.kind, action.id, outcome)
     cancelled = []
     for r in rows:
         if r.proposal.get("after") != action.kind:
