@@ -40,8 +40,14 @@ def show(figures: list[Figure]) -> None:
             f"{f.floor_value:,.2f} {f.unit} — {f.floor_name}" if f.floor_value is not None else "—"
         )
         ratio = f"{f.ratio:.2f}×" if f.ratio is not None else "—"
-        table.add_row(f.name, f"{f.value:,.2f} {f.unit}", f.target, floor, ratio,
-                      "[green]met[/]" if f.met else "[bold red]MISSED[/]")  # fmt: skip
+        table.add_row(
+            f.name,
+            f"{f.value:,.2f} {f.unit}",
+            f.target,
+            floor,
+            ratio,
+            "[green]met[/]" if f.met else "[bold red]MISSED[/]",
+        )
     console.print(table)
     for f in figures:
         if f.note:
@@ -52,8 +58,11 @@ def save(figures: list[Figure]) -> None:
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     figs = {f.name: asdict(f) for f in figures}
     existing.setdefault("figures", {}).update(figs)
-    existing["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
-                           "processor": platform.machine()}  # fmt: skip
+    existing["machine"] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+    }
     existing["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
     console.print(f"written to {RESULTS}")

@@ -37,23 +37,90 @@ def _world(store: Store, n: int) -> None:
         s.flush()
         s.add(User(id="ana", name="Ana", role="seller", team_id="t", created_at=T0))
         s.flush()
-        s.execute(table_of(Account).insert(), [
-            {"id": f"a{i}.io", "name": f"A{i}", "domain": f"a{i}.io", "segment": "smb", "employees": 60,
-             "industry": "software", "customer_state": "prospect", "owner_id": "ana", "source": "bench",
-             "created_at": T0, "updated_at": T0} for i in range(n)])  # fmt: skip
-        s.execute(table_of(Contact).insert(), [
-            {"account_id": f"a{i}.io", "email": f"pat@a{i}.io", "name": "Pat Lee", "role": "Head of RevOps",
-             "created_at": T0} for i in range(n)])  # fmt: skip
-        s.execute(table_of(Signal).insert(), [
-            {"source": "bench", "external_id": f"x{i}", "kind": "intent_surge", "account_id": f"a{i}.io",
-             "contact_id": i + 1, "occurred_at": T0, "received_at": T0, "payload": {"score": 80}, "digest": f"{i:032x}",
-             "text": "We struggle to get one forecast the board trusts."} for i in range(n)])  # fmt: skip
-        add_facts(s, [NewFact(f"a{i}.io", "pain", "We struggle to get one forecast the board trusts", i + 1, 0.8, T0)
-                      for i in range(n)], now=T0)  # fmt: skip
-        s.execute(table_of(FieldEvent).insert(), [
-            {"account_id": f"a{i}.io", "kind": "intent_surge", "key": "forecasting", "signal_ids": [i + 1],
-             "contact_id": i + 1, "detail": "intent", "data": {}, "occurred_at": T0, "detected_at": T0,
-             "agent": "outreach", "status": "pending"} for i in range(n)])  # fmt: skip
+        s.execute(
+            table_of(Account).insert(),
+            [
+                {
+                    "id": f"a{i}.io",
+                    "name": f"A{i}",
+                    "domain": f"a{i}.io",
+                    "segment": "smb",
+                    "employees": 60,
+                    "industry": "software",
+                    "customer_state": "prospect",
+                    "owner_id": "ana",
+                    "source": "bench",
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for i in range(n)
+            ],
+        )
+        s.execute(
+            table_of(Contact).insert(),
+            [
+                {
+                    "account_id": f"a{i}.io",
+                    "email": f"pat@a{i}.io",
+                    "name": "Pat Lee",
+                    "role": "Head of RevOps",
+                    "created_at": T0,
+                }
+                for i in range(n)
+            ],
+        )
+        s.execute(
+            table_of(Signal).insert(),
+            [
+                {
+                    "source": "bench",
+                    "external_id": f"x{i}",
+                    "kind": "intent_surge",
+                    "account_id": f"a{i}.io",
+                    "contact_id": i + 1,
+                    "occurred_at": T0,
+                    "received_at": T0,
+                    "payload": {"score": 80},
+                    "digest": f"{i:032x}",
+                    "text": "We struggle to get one forecast the board trusts.",
+                }
+                for i in range(n)
+            ],
+        )
+        add_facts(
+            s,
+            [
+                NewFact(
+                    f"a{i}.io",
+                    "pain",
+                    "We struggle to get one forecast the board trusts",
+                    i + 1,
+                    0.8,
+                    T0,
+                )
+                for i in range(n)
+            ],
+            now=T0,
+        )
+        s.execute(
+            table_of(FieldEvent).insert(),
+            [
+                {
+                    "account_id": f"a{i}.io",
+                    "kind": "intent_surge",
+                    "key": "forecasting",
+                    "signal_ids": [i + 1],
+                    "contact_id": i + 1,
+                    "detail": "intent",
+                    "data": {},
+                    "occurred_at": T0,
+                    "detected_at": T0,
+                    "agent": "outreach",
+                    "status": "pending",
+                }
+                for i in range(n)
+            ],
+        )
 
 
 class _Bare(TypedDict, total=False):
@@ -103,8 +170,11 @@ def bench_agents(n: int = 300) -> list[Figure]:
             agent_ms.append((time.perf_counter() - started) * 1000)
             assert status == "done"
             started = time.perf_counter()
-            bare.invoke({"event_id": event_id}, {"configurable": {"thread_id": f"bare:{event_id}"}},
-                        durability=fld.durability)  # fmt: skip
+            bare.invoke(
+                {"event_id": event_id},
+                {"configurable": {"thread_id": f"bare:{event_id}"}},
+                durability=fld.durability,
+            )
             bare_ms.append((time.perf_counter() - started) * 1000)
             bar.advance(task)
         delivered = fld.deliver()
@@ -121,7 +191,8 @@ def bench_agents(n: int = 300) -> list[Figure]:
             f"bare 4-node graph, same SqliteSaver ({fld.durability})",
             floor,
             floor / agent,
-            f"{ratio:.2f}× the bare graph; each run reads memory, drafts, decides 2 actions, queues them; "
+            f"{ratio:.2f}× the bare graph; each run reads memory, drafts, decides 2 actions, "
+            "queues them; "
             f"{delivered.sent} executed after",
         ),
         Figure(
@@ -147,8 +218,20 @@ def _demo() -> Figure:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "revfield.cli", "demo"], cwd=folder, capture_output=True, text=True,
-                          check=False, env={"PATH": "/usr/bin:/bin", "REVFIELD_POLICIES": str(PACK)})  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "revfield.cli", "demo"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "REVFIELD_POLICIES": str(PACK)},
+    )
     seconds = time.perf_counter() - started
-    return Figure("demo wall time (make demo, 30 days, 233 accounts)", seconds, "s", "< 60 s",
-                  proc.returncode == 0 and seconds < 60, note=proc.stderr[-200:] if proc.returncode else "")  # fmt: skip
+    return Figure(
+        "demo wall time (make demo, 30 days, 233 accounts)",
+        seconds,
+        "s",
+        "< 60 s",
+        proc.returncode == 0 and seconds < 60,
+        note=proc.stderr[-200:] if proc.returncode else "",
+    )

@@ -65,8 +65,14 @@ def _structured_file(path: Path, n: int) -> Path:
                     "kind": "subscription_change",
                     "payload": {"plan": "Pro", "downgrade": rnd.random() < 0.2},
                 }
-            rec.update({"source": "bench", "external_id": f"b{i}", "occurred_at": (T0 + timedelta(seconds=i * 60)).isoformat(),
-                        "account_domain": f"co{rnd.randrange(2000)}.com"})  # fmt: skip
+            rec.update(
+                {
+                    "source": "bench",
+                    "external_id": f"b{i}",
+                    "occurred_at": (T0 + timedelta(seconds=i * 60)).isoformat(),
+                    "account_domain": f"co{rnd.randrange(2000)}.com",
+                }
+            )
             f.write(json.dumps(rec) + "\n")
     return path
 
@@ -98,8 +104,14 @@ def bench_detection(n: int = 100_000) -> list[Figure]:
     pack = load_pack(PACK)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"detect over {n:,} structured signals", total=n)
-        report = run_detection(store, pack, OfflineModel(), clock, governance=False,
-                               on_progress=lambda d: bar.update(task, completed=d))  # fmt: skip
+        report = run_detection(
+            store,
+            pack,
+            OfflineModel(),
+            clock,
+            governance=False,
+            on_progress=lambda d: bar.update(task, completed=d),
+        )
     store.dispose()
     assert report.model_calls == 0, report
     assert report.signals == n, report
@@ -117,11 +129,28 @@ def bench_detection(n: int = 100_000) -> list[Figure]:
     per_event = text.model_calls / text.event_count if text.event_count else 0.0
     per_text = text.seconds / max(text.text_signals, 1) * 1000
     return [
-        Figure("detection, structured signals (offline)", report.rate, "signals/s", "≥ 20,000 signals/s",
-               report.rate >= 20_000, "one raw scan of the same rows, payloads decoded", floor, report.rate / floor,
-               f"{n:,} signals → {report.event_count:,} field events ({report.duplicates:,} repeats within the "
-               f"cooldown), {report.facts:,} facts; 0 model calls"),
-        Figure("model calls per field event (shipped sample)", per_event, "calls/event", "reported", True,
-               note=f"{text.model_calls} calls for {text.event_count} events from {text.text_signals} text signals "
-                    f"of {text.signals}; {per_text:.1f} ms per text signal through the LangGraph graph (offline model)"),
-    ]  # fmt: skip
+        Figure(
+            "detection, structured signals (offline)",
+            report.rate,
+            "signals/s",
+            "≥ 20,000 signals/s",
+            report.rate >= 20_000,
+            "one raw scan of the same rows, payloads decoded",
+            floor,
+            report.rate / floor,
+            f"{n:,} signals → {report.event_count:,} field events "
+            f"({report.duplicates:,} repeats within the "
+            f"cooldown), {report.facts:,} facts; 0 model calls",
+        ),
+        Figure(
+            "model calls per field event (shipped sample)",
+            per_event,
+            "calls/event",
+            "reported",
+            True,
+            note=f"{text.model_calls} calls for {text.event_count} events "
+            f"from {text.text_signals} text signals "
+            f"of {text.signals}; {per_text:.1f} ms per text signal "
+            "through the LangGraph graph (offline model)",
+        ),
+    ]

@@ -67,7 +67,10 @@ def _raw_floor(db: Path, rows: list[tuple]) -> float:
     for statement in schema:  # recreate the table (and its indexes) empty under the old name
         conn.execute(statement.replace("INDEX ix_signals", "INDEX floor_ix_signals"))
     conn.commit()
-    cols = "source, external_id, kind, account_id, contact_id, contact_email, occurred_at, received_at, payload, text, digest"
+    cols = (
+        "source, external_id, kind, account_id, contact_id, contact_email, "
+        "occurred_at, received_at, payload, text, digest"
+    )
     sql = f"INSERT INTO signals ({cols}) VALUES ({', '.join('?' * 11)}) ON CONFLICT DO NOTHING"
     start = time.perf_counter()
     for i in range(0, len(rows), 5000):
@@ -100,17 +103,36 @@ def bench_ingest(n: int = 100_000) -> list[Figure]:
     assert first.accepted == n, first
     assert second.accepted == 0 and second.duplicates == n, second  # noqa: PT018
     with sqlite3.connect(db) as conn:
-        cols = "source, external_id, kind, account_id, contact_id, contact_email, occurred_at, received_at, payload, text, digest"
+        cols = (
+            "source, external_id, kind, account_id, contact_id, contact_email, "
+            "occurred_at, received_at, payload, text, digest"
+        )
         rows = conn.execute(f"SELECT {cols} FROM signals").fetchall()
     floor = _raw_floor(db, rows)
     return [
-        Figure("ingest, new signals (SQLite)", first.rate, "rows/s", "≥ 20,000 rows/s", first.rate >= 20_000,
-               "raw sqlite3.executemany", floor, first.rate / floor,
-               f"{n:,} JSONL rows: parse, validate, resolve 2,000 domains/contacts, insert"),
-        Figure("ingest, same file again (0 added)", second.rate, "rows/s", "≥ 20,000 rows/s and ≥ first run",
-               second.rate >= 20_000 and second.rate >= first.rate, "raw sqlite3.executemany", floor,
-               second.rate / floor, f"{second.duplicates:,} duplicates, 0 rows added"),
-    ]  # fmt: skip
+        Figure(
+            "ingest, new signals (SQLite)",
+            first.rate,
+            "rows/s",
+            "≥ 20,000 rows/s",
+            first.rate >= 20_000,
+            "raw sqlite3.executemany",
+            floor,
+            first.rate / floor,
+            f"{n:,} JSONL rows: parse, validate, resolve 2,000 domains/contacts, insert",
+        ),
+        Figure(
+            "ingest, same file again (0 added)",
+            second.rate,
+            "rows/s",
+            "≥ 20,000 rows/s and ≥ first run",
+            second.rate >= 20_000 and second.rate >= first.rate,
+            "raw sqlite3.executemany",
+            floor,
+            second.rate / floor,
+            f"{second.duplicates:,} duplicates, 0 rows added",
+        ),
+    ]
 
 
 def _build_big(db: Path, accounts: int, signals: int) -> None:
@@ -126,12 +148,25 @@ def _build_big(db: Path, accounts: int, signals: int) -> None:
     ts = lambda d: d.strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
     now = ts(T0)
     conn.executemany(
-        "INSERT INTO accounts (id, name, domain, customer_state, source, created_at, updated_at, segment) VALUES (?,?,?,?,?,?,?,?)",
-        [(f"acc-{a}", f"Account {a}", f"acc{a}.com", rnd.choice(["prospect", "customer"]), "bench", now, now,
-          rnd.choice(["smb", "mid_market", "enterprise"])) for a in range(accounts)],
-    )  # fmt: skip
+        "INSERT INTO accounts (id, name, domain, customer_state, source, created_at, "
+        "updated_at, segment) VALUES (?,?,?,?,?,?,?,?)",
+        [
+            (
+                f"acc-{a}",
+                f"Account {a}",
+                f"acc{a}.com",
+                rnd.choice(["prospect", "customer"]),
+                "bench",
+                now,
+                now,
+                rnd.choice(["smb", "mid_market", "enterprise"]),
+            )
+            for a in range(accounts)
+        ],
+    )
     conn.executemany(
-        "INSERT INTO contacts (account_id, email, name, do_not_contact, created_at) VALUES (?,?,?,0,?)",
+        "INSERT INTO contacts (account_id, email, name, do_not_contact, created_at) "
+        "VALUES (?,?,?,0,?)",
         [
             (f"acc-{a}", f"p{c}@acc{a}.com", f"Person {c}", now)
             for a in range(accounts)
@@ -139,10 +174,14 @@ def _build_big(db: Path, accounts: int, signals: int) -> None:
         ],
     )
     conn.executemany(
-        "INSERT INTO deals (id, account_id, stage, outcome, source, created_at, updated_at, currency) VALUES (?,?,?,?,?,?,?,'USD')",
-        [(f"d-{a}-{d}", f"acc-{a}", "discovery", rnd.choice(["open", "won"]), "bench", now, now)
-         for a in range(accounts) for d in range(2)],
-    )  # fmt: skip
+        "INSERT INTO deals (id, account_id, stage, outcome, source, created_at, "
+        "updated_at, currency) VALUES (?,?,?,?,?,?,?,'USD')",
+        [
+            (f"d-{a}-{d}", f"acc-{a}", "discovery", rnd.choice(["open", "won"]), "bench", now, now)
+            for a in range(accounts)
+            for d in range(2)
+        ],
+    )
     conn.commit()
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"build {signals:,} signals for the context benchmark", total=signals)
@@ -150,11 +189,23 @@ def _build_big(db: Path, accounts: int, signals: int) -> None:
         for i in range(signals):
             a = rnd.randrange(accounts)
             when = ts(T0 + timedelta(seconds=i * 30))
-            batch.append(("bench", f"s{i}", rnd.choice(KINDS), f"acc-{a}", when, now,
-                          json.dumps({"url": "/x", "n": i % 100}), None, f"{i:032x}"))  # fmt: skip
+            batch.append(
+                (
+                    "bench",
+                    f"s{i}",
+                    rnd.choice(KINDS),
+                    f"acc-{a}",
+                    when,
+                    now,
+                    json.dumps({"url": "/x", "n": i % 100}),
+                    None,
+                    f"{i:032x}",
+                )
+            )
             if len(batch) == 50_000:
                 conn.executemany(
-                    "INSERT INTO signals (source, external_id, kind, account_id, occurred_at, received_at, payload, text, digest) VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO signals (source, external_id, kind, account_id, occurred_at, "
+                    "received_at, payload, text, digest) VALUES (?,?,?,?,?,?,?,?,?)",
                     batch,
                 )
                 conn.commit()
@@ -163,10 +214,22 @@ def _build_big(db: Path, accounts: int, signals: int) -> None:
         first_ids = {}
         for sid, acc in conn.execute("SELECT min(id), account_id FROM signals GROUP BY account_id"):
             first_ids[acc] = sid
-        facts = [(acc, rnd.choice(["pain", "champion", "competitor", "risk", "promise"]), f"fact {k}", 0.8, sid, now, now)
-                 for acc, sid in first_ids.items() for k in range(20)]  # fmt: skip
+        facts = [
+            (
+                acc,
+                rnd.choice(["pain", "champion", "competitor", "risk", "promise"]),
+                f"fact {k}",
+                0.8,
+                sid,
+                now,
+                now,
+            )
+            for acc, sid in first_ids.items()
+            for k in range(20)
+        ]
         conn.executemany(
-            "INSERT INTO facts (account_id, type, value, confidence, source_signal_id, observed_at, created_at) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO facts (account_id, type, value, confidence, source_signal_id, "
+            "observed_at, created_at) VALUES (?,?,?,?,?,?,?)",
             facts,
         )
         conn.commit()
@@ -186,7 +249,8 @@ def bench_context(
     ids = [f"acc-{rnd.randrange(accounts)}" for _ in range(samples)]
     conn = sqlite3.connect(db)
     query = (
-        "SELECT id, source, external_id, kind, occurred_at, contact_id, contact_email, payload, text "
+        "SELECT id, source, external_id, kind, occurred_at, contact_id, contact_email, "
+        "payload, text "
         "FROM signals WHERE account_id = ? ORDER BY occurred_at DESC, id DESC LIMIT 50"
     )
     cold: list[float] = []
@@ -214,9 +278,19 @@ def bench_context(
     floor95 = statistics.quantiles(floor, n=20)[-1] * 1000
     cold95 = statistics.quantiles(cold, n=20)[-1] * 1000
     return [
-        Figure("context assembly p95", p95, "ms", "≤ 5 ms", p95 <= 5.0, "one indexed SELECT of the latest 50 signals",
-               floor95, floor95 / p95,
-               f"{accounts:,} accounts, {signals:,} signals, ~20 facts, 3 contacts, 2 deals each; p50 {p50:.2f} ms; "
+        Figure(
+            "context assembly p95",
+            p95,
+            "ms",
+            "≤ 5 ms",
+            p95 <= 5.0,
+            "one indexed SELECT of the latest 50 signals",
+            floor95,
+            floor95 / p95,
+            f"{accounts:,} accounts, {signals:,} signals, ~20 facts, 3 contacts, "
+            f"2 deals each; p50 {p50:.2f} ms; "
             f"first touch of an account (cold pages) p95 {cold95:.2f} ms; "
-               "assembles account+owner, contacts, open and closed deals, latest 50 signals, count, current facts"),
-    ]  # fmt: skip
+            "assembles account+owner, contacts, open and closed deals, latest 50 signals, "
+            "count, current facts",
+        ),
+    ]

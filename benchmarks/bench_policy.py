@@ -48,7 +48,8 @@ def rules() -> list[Rule]:
         elif shape == 1:
             out.append(
                 (
-                    f'action.kind == "{k}" && account.segment == "{s}" && action.motion == "acquisition"',
+                    f'action.kind == "{k}" && account.segment == "{s}" '
+                    '&& action.motion == "acquisition"',
                     lambda c, k=k, s=s: (
                         c["action"]["kind"] == k
                         and c["account"]["segment"] == s
@@ -82,7 +83,8 @@ def rules() -> list[Rule]:
         elif shape == 5:
             out.append(
                 (
-                    f'account.customer_state == "{st}" && action.motion == "retention_expansion" && model.confidence < {conf}',
+                    f'account.customer_state == "{st}" && action.motion == "retention_expansion" '
+                    f"&& model.confidence < {conf}",
                     lambda c, st=st, conf=conf: (
                         c["account"]["customer_state"] == st
                         and c["action"]["motion"] == "retention_expansion"
@@ -108,22 +110,40 @@ def rules() -> list[Rule]:
                     ),
                 )
             )
-    return out  # fmt: skip
+    return out
 
 
 def contexts() -> list[dict[str, Any]]:
     out = []
     for i in range(24):
-        out.append(merge_context({
-            "action": {"kind": KINDS[i % 6], "motion": "acquisition" if i % 2 else "retention_expansion",
-                       "discount_pct": float(i * 2)},
-            "account": {"segment": SEGMENTS[i % 3], "customer_state": STATES[i % 3], "icp_fit": True},
-            "contact": {"email": "p@x.com", "role": ["CEO", "Office manager", "VP Sales"][i % 3],
-                        "do_not_contact": i % 11 == 0},
-            "deal": {"exists": i % 2 == 0, "amount": 5000.0 * i, "stage": "engaging"},
-            "model": {"confidence": (i % 10) / 10},
-            "counters": {"contact_touches": i % 5, "account_touches": i % 9, "motion_auto_today": i * 10},
-        }))  # fmt: skip
+        out.append(
+            merge_context(
+                {
+                    "action": {
+                        "kind": KINDS[i % 6],
+                        "motion": "acquisition" if i % 2 else "retention_expansion",
+                        "discount_pct": float(i * 2),
+                    },
+                    "account": {
+                        "segment": SEGMENTS[i % 3],
+                        "customer_state": STATES[i % 3],
+                        "icp_fit": True,
+                    },
+                    "contact": {
+                        "email": "p@x.com",
+                        "role": ["CEO", "Office manager", "VP Sales"][i % 3],
+                        "do_not_contact": i % 11 == 0,
+                    },
+                    "deal": {"exists": i % 2 == 0, "amount": 5000.0 * i, "stage": "engaging"},
+                    "model": {"confidence": (i % 10) / 10},
+                    "counters": {
+                        "contact_touches": i % 5,
+                        "account_touches": i % 9,
+                        "motion_auto_today": i * 10,
+                    },
+                }
+            )
+        )
     return out
 
 
@@ -146,8 +166,12 @@ def bench_policy() -> list[Figure]:
         shutil.copy(PACK / "guardrails.yaml", folder / "guardrails.yaml")
         lines = ["default: review", "rules:"]
         for i, (source, _) in enumerate(pack_rules):
-            lines += [f"  - id: rule-{i:02d}", f"    when: '{source}'", f"    decision: {DECISIONS[i % 4]}",
-                      f"    reason: benchmark rule {i}"]  # fmt: skip
+            lines += [
+                f"  - id: rule-{i:02d}",
+                f"    when: '{source}'",
+                f"    decision: {DECISIONS[i % 4]}",
+                f"    reason: benchmark rule {i}",
+            ]
         (folder / "rules.yaml").write_text("\n".join(lines) + "\n")
         pack = load_pack(folder)
     assert len(pack.rules) == 50
@@ -173,15 +197,32 @@ def bench_policy() -> list[Figure]:
     ours_us = _median_us(ours, 2000)
     floor_us = _median_us(floor, 2000)
     figures = [
-        Figure("policy decision, 50 rules + guardrails (median)", ours_us, "µs", "≤ 50 µs", ours_us <= 50,
-               "the same 50 rules as plain Python functions", floor_us, floor_us / ours_us,
-               "full decide(): 50 compiled rules, contact fatigue, account cap, motion budget, 2 counter-metrics, "
-               "retention-first, the Decision record; over 24 contexts"),
-    ]  # fmt: skip
+        Figure(
+            "policy decision, 50 rules + guardrails (median)",
+            ours_us,
+            "µs",
+            "≤ 50 µs",
+            ours_us <= 50,
+            "the same 50 rules as plain Python functions",
+            floor_us,
+            floor_us / ours_us,
+            "full decide(): 50 compiled rules, contact fatigue, account cap, motion budget, "
+            "2 counter-metrics, "
+            "retention-first, the Decision record; over 24 contexts",
+        ),
+    ]
     reference = _reference_us(pack_rules, ctxs)
     if reference is not None:
-        figures.append(Figure("  for comparison: reference CEL interpreter, 50 rules", reference, "µs", "—", True,
-                              note="Rust-core binding, one cel.Context per decision, programs compiled once"))  # fmt: skip
+        figures.append(
+            Figure(
+                "  for comparison: reference CEL interpreter, 50 rules",
+                reference,
+                "µs",
+                "—",
+                True,
+                note="Rust-core binding, one cel.Context per decision, programs compiled once",
+            )
+        )
     return figures
 
 

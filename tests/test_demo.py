@@ -20,8 +20,14 @@ def _cli(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "COLUMNS": "200", **(env or {})}  # no settings, no key
-    return subprocess.run([sys.executable, "-m", "revfield.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False, env=env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "revfield.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
 
 
 def test_the_book_is_deterministic_and_large_enough():
@@ -68,11 +74,24 @@ def _figure(out: str, label: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("label", [
-    "field events", "actions proposed by the agents", "decided auto", "decided review", "decided escalate",
-    "decided block", "guardrail trips", "information conserved at handover", "governance deviations",
-    "ICP adherence", "people answered", "executed through the outbox", "waiting in the inbox",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "label",
+    [
+        "field events",
+        "actions proposed by the agents",
+        "decided auto",
+        "decided review",
+        "decided escalate",
+        "decided block",
+        "guardrail trips",
+        "information conserved at handover",
+        "governance deviations",
+        "ICP adherence",
+        "people answered",
+        "executed through the outbox",
+        "waiting in the inbox",
+    ],
+)
 def test_every_summary_line_has_a_non_zero_figure(demo_dir, label):
     value = _figure(demo_dir[1], label)
     assert re.sub(r"[,%]", "", value) not in ("0", ""), f"{label}: {value}"

@@ -125,10 +125,20 @@ def pick_contact(ctx: AccountContext, event: EventView) -> ContactView | None:
 def fault(event: EventView, agent: str, reason: str, model: str, motion: Motion) -> Proposal:
     """A model fault: no draft, no guess — one notification that escalates with the reason."""
     action = ProposedAction(
-        kind=ActionKind.NOTIFY, motion=motion, account_id=event.account_id, channel="internal",
+        kind=ActionKind.NOTIFY,
+        motion=motion,
+        account_id=event.account_id,
+        channel="internal",
         subject=f"{agent}: the model failed on {event.kind.replace('_', ' ')}",
-        body=f"{event.detail}\n\nThe model could not help: {reason}. A person should decide what to do.",
-        payload={"event": event.kind, "reason": reason}, confidence=0.0, model=model, model_fault=reason,
-        cited_signal_ids=list(event.signal_ids), field_event_id=event.id,
-    )  # fmt: skip
+        body=(
+            f"{event.detail}\n\nThe model could not help: {reason}. "
+            "A person should decide what to do."
+        ),
+        payload={"event": event.kind, "reason": reason},
+        confidence=0.0,
+        model=model,
+        model_fault=reason,
+        cited_signal_ids=list(event.signal_ids),
+        field_event_id=event.id,
+    )
     return Proposal([action], {"model_fault": reason})

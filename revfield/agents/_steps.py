@@ -35,9 +35,17 @@ ACT, E, DEC, R = (
 
 def load_event(session: Session, event_id: int) -> EventView:
     row = session.execute(sa.select(E).where(E.c.id == event_id)).mappings().one()
-    return EventView(id=row["id"], kind=row["kind"], account_id=row["account_id"],
-                     signal_ids=tuple(row["signal_ids"] or ()), detail=row["detail"], occurred_at=row["occurred_at"],
-                     contact_id=row["contact_id"], deal_id=row["deal_id"], data=dict(row["data"] or {}))  # fmt: skip
+    return EventView(
+        id=row["id"],
+        kind=row["kind"],
+        account_id=row["account_id"],
+        signal_ids=tuple(row["signal_ids"] or ()),
+        detail=row["detail"],
+        occurred_at=row["occurred_at"],
+        contact_id=row["contact_id"],
+        deal_id=row["deal_id"],
+        data=dict(row["data"] or {}),
+    )
 
 
 def _trace(
@@ -72,11 +80,18 @@ def trace_of(session: Session, action: ActionRecord) -> dict[str, Any]:
     event = session.execute(
         sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == action.field_event_id)
     ).first()
-    decision = session.execute(sa.select(DEC.c.id, DEC.c.verdict, DEC.c.matched_rules, DEC.c.policy_version)
-                               .where(DEC.c.action_id == action.id).order_by(DEC.c.id.desc()).limit(1)).first()  # fmt: skip
-    review = session.execute(sa.select(R.c.id, R.c.answered_by, R.c.edits)
-                             .where(R.c.action_id == action.id, R.c.status == "approved")
-                             .order_by(R.c.id.desc()).limit(1)).first()  # fmt: skip
+    decision = session.execute(
+        sa.select(DEC.c.id, DEC.c.verdict, DEC.c.matched_rules, DEC.c.policy_version)
+        .where(DEC.c.action_id == action.id)
+        .order_by(DEC.c.id.desc())
+        .limit(1)
+    ).first()
+    review = session.execute(
+        sa.select(R.c.id, R.c.answered_by, R.c.edits)
+        .where(R.c.action_id == action.id, R.c.status == "approved")
+        .order_by(R.c.id.desc())
+        .limit(1)
+    ).first()
     return _trace(action, event, decision, review)
 
 
@@ -104,12 +119,22 @@ _INSERT_ACTION = sa.insert(ACT).returning(ACT.c.id)
 
 def _earlier(session: Session, found: ActionRecord) -> dict[str, Any]:
     """An action recorded by an earlier run of this step, as the step reports it."""
-    first = session.execute(sa.select(DEC.c.verdict).where(DEC.c.action_id == found.id)
-                            .order_by(DEC.c.id).limit(1)).scalar_one_or_none()  # fmt: skip
-    review = session.execute(sa.select(R.c.id).where(R.c.action_id == found.id, R.c.status == "pending")
-                             .order_by(R.c.id.desc()).limit(1)).scalar_one_or_none()  # fmt: skip
-    return {"id": found.id, "kind": found.kind, "status": found.status, "verdict": first or "",
-            "review_id": review}  # fmt: skip
+    first = session.execute(
+        sa.select(DEC.c.verdict).where(DEC.c.action_id == found.id).order_by(DEC.c.id).limit(1)
+    ).scalar_one_or_none()
+    review = session.execute(
+        sa.select(R.c.id)
+        .where(R.c.action_id == found.id, R.c.status == "pending")
+        .order_by(R.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return {
+        "id": found.id,
+        "kind": found.kind,
+        "status": found.status,
+        "verdict": first or "",
+        "review_id": review,
+    }
 
 
 def record_proposals(
@@ -129,10 +154,21 @@ def record_proposals(
 
     Each action and its decision are written before the next proposal is decided (its
     counters see them); the outbox rows and audit entries are written once, at the end."""
-    event = session.execute(sa.select(E.c.kind, E.c.signal_ids, E.c.status)
-                            .where(E.c.id == event_id).with_for_update()).one()  # fmt: skip
-    existing = {} if event.status == "pending" else {(r.kind, r.target): r for r in session.execute(
-        sa.select(ActionRecord).where(ACT.c.field_event_id == event_id, ACT.c.agent == agent)).scalars()}  # fmt: skip
+    event = session.execute(
+        sa.select(E.c.kind, E.c.signal_ids, E.c.status).where(E.c.id == event_id).with_for_update()
+    ).one()
+    existing = (
+        {}
+        if event.status == "pending"
+        else {
+            (r.kind, r.target): r
+            for r in session.execute(
+                sa.select(ActionRecord).where(
+                    ACT.c.field_event_id == event_id, ACT.c.agent == agent
+                )
+            ).scalars()
+        }
+    )
     cache: dict[Any, Any] = {}
     out: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []
@@ -150,37 +186,91 @@ def record_proposals(
         )
         proposal = p.model_dump(mode="json")
         digest = p.digest()
-        action_id = int(session.execute(_INSERT_ACTION, dict(
-            account_id=p.account_id, contact_id=p.contact_id, deal_id=p.deal_id, field_event_id=event_id, agent=agent,
-            kind=p.kind.value, motion=p.motion.value, target=p.target, proposal=proposal, digest=digest, status=status,
-            thread_id=thread_id, created_at=now, updated_at=now,
-        )).scalar_one())  # fmt: skip
+        action_id = int(
+            session.execute(
+                _INSERT_ACTION,
+                dict(
+                    account_id=p.account_id,
+                    contact_id=p.contact_id,
+                    deal_id=p.deal_id,
+                    field_event_id=event_id,
+                    agent=agent,
+                    kind=p.kind.value,
+                    motion=p.motion.value,
+                    target=p.target,
+                    proposal=proposal,
+                    digest=digest,
+                    status=status,
+                    thread_id=thread_id,
+                    created_at=now,
+                    updated_at=now,
+                ),
+            ).scalar_one()
+        )
         ids[p.kind.value] = action_id
         action = _Stored(action_id, p.account_id, event_id, digest, proposal)
         decision_id = record_decision(session, decision, decided_at=now, action_id=action_id)
-        trail.append(audit_row(actor=f"agent:{agent}", event="proposed", at=now, account_id=p.account_id,
-                               action_id=action_id, kind=p.kind.value, field_event_id=event_id,
-                               verdict=decision.verdict.label, rules=list(decision.matched),
-                               policy_version=decision.policy_version))  # fmt: skip
+        trail.append(
+            audit_row(
+                actor=f"agent:{agent}",
+                event="proposed",
+                at=now,
+                account_id=p.account_id,
+                action_id=action_id,
+                kind=p.kind.value,
+                field_event_id=event_id,
+                verdict=decision.verdict.label,
+                rules=list(decision.matched),
+                policy_version=decision.policy_version,
+            )
+        )
         review_id = None
         if decision.verdict is Verdict.AUTO:
             decided = _Decided(
                 decision_id, decision.verdict.label, decision.matched, decision.policy_version
             )
-            item, entry = queue_entry(action, executor=executor, trace=_trace(action, event, decided), now=now,
-                                      after=ids.get(p.after.value) if p.after else None)  # fmt: skip
+            item, entry = queue_entry(
+                action,
+                executor=executor,
+                trace=_trace(action, event, decided),
+                now=now,
+                after=ids.get(p.after.value) if p.after else None,
+            )
             queued.append(item)
             trail.append(entry)
         elif decision.verdict is Verdict.BLOCK:
-            trail.append(audit_row(actor="policy", event="blocked", at=now, account_id=p.account_id,
-                                   action_id=action_id, reason=decision.explanation))  # fmt: skip
+            trail.append(
+                audit_row(
+                    actor="policy",
+                    event="blocked",
+                    at=now,
+                    account_id=p.account_id,
+                    action_id=action_id,
+                    reason=decision.explanation,
+                )
+            )
         else:
             write_audit(session, trail)  # "proposed" before "review_opened" in the trail
             trail.clear()
-            review_id = open_review(session, pack, action=action, decision_id=decision_id, verdict=decision.verdict,
-                                    escalate_to=decision.escalate_to, reason=decision.explanation, now=now)  # fmt: skip
-        out.append({"id": action_id, "kind": p.kind.value, "status": status, "verdict": decision.verdict.label,
-                    "review_id": review_id})  # fmt: skip
+            review_id = open_review(
+                session,
+                pack,
+                action=action,
+                decision_id=decision_id,
+                verdict=decision.verdict,
+                escalate_to=decision.escalate_to,
+                reason=decision.explanation,
+                now=now,
+            )
+        out.append(
+            {
+                "id": action_id,
+                "kind": p.kind.value,
+                "status": status,
+                "verdict": decision.verdict.label,
+                "review_id": review_id,
+            }
+        )
     write_queue(session, queued)
     write_audit(session, trail)
     waits = any(a["status"] == "pending_review" for a in out)

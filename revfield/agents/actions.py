@@ -78,9 +78,24 @@ class ProposedAction(BaseModel):
 
     def digest(self) -> str:
         """The action's identity as a person sees it: kind, target and everything it would send."""
-        shown = self.model_dump(mode="json", include={"kind", "motion", "account_id", "contact_id", "deal_id", "channel",
-                                                        "subject", "body", "discount_pct", "amount", "to_stage", "tags",
-                                                        "payload"})  # fmt: skip
+        shown = self.model_dump(
+            mode="json",
+            include={
+                "kind",
+                "motion",
+                "account_id",
+                "contact_id",
+                "deal_id",
+                "channel",
+                "subject",
+                "body",
+                "discount_pct",
+                "amount",
+                "to_stage",
+                "tags",
+                "payload",
+            },
+        )
         text = json.dumps(shown, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 

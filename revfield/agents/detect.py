@@ -127,8 +127,17 @@ def _intent(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> l
         return []
     topic = str(s.payload.get("topic") or "intent")
     lift = f", {score - baseline:+.0f} over its baseline" if baseline is not None else ""
-    return [Detected(K.INTENT_SURGE, a.id, topic.lower(), (s.id,), s.occurred_at,
-                     f"buying intent on “{topic}” at {score:.0f}{lift}", data={"score": score, "topic": topic})]  # fmt: skip
+    return [
+        Detected(
+            K.INTENT_SURGE,
+            a.id,
+            topic.lower(),
+            (s.id,),
+            s.occurred_at,
+            f"buying intent on “{topic}” at {score:.0f}{lift}",
+            data={"score": score, "topic": topic},
+        )
+    ]
 
 
 def _usage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> list[Detected]:
@@ -137,18 +146,35 @@ def _usage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
     count, limit = _num(s.payload.get("count")), _num(s.payload.get("limit"))
     feature = str(s.payload.get("feature") or "usage")
     if count is not None and limit and count >= rule.ratio * limit:
-        out.append(Detected(K.USAGE_NEAR_LIMIT, a.id, feature, (s.id,), s.occurred_at,
-                            f"{feature} at {count:,.0f} of {limit:,.0f} ({count / limit:.0%} of the plan)",
-                            data={"feature": feature, "used": count, "limit": limit}))  # fmt: skip
+        out.append(
+            Detected(
+                K.USAGE_NEAR_LIMIT,
+                a.id,
+                feature,
+                (s.id,),
+                s.occurred_at,
+                f"{feature} at {count:,.0f} of {limit:,.0f} ({count / limit:.0%} of the plan)",
+                data={"feature": feature, "used": count, "limit": limit},
+            )
+        )
     plan_limit = rule.plan_limits.get(a.plan or "")
     series = h.usage.get(a.id)
     if plan_limit and series is not None:
         used, ids = series.window(s.occurred_at, rule.window_days)
         if used >= rule.ratio * plan_limit:
-            out.append(Detected(K.USAGE_NEAR_LIMIT, a.id, "plan", _trigger_first(s.id, ids[-20:]), s.occurred_at,
-                                f"{used:,.0f} of the {plan_limit:,.0f} {a.plan} plan includes in {rule.window_days} days "
-                                f"({used / plan_limit:.0%})",
-                                data={"used": used, "limit": plan_limit, "plan": a.plan}))  # fmt: skip
+            out.append(
+                Detected(
+                    K.USAGE_NEAR_LIMIT,
+                    a.id,
+                    "plan",
+                    _trigger_first(s.id, ids[-20:]),
+                    s.occurred_at,
+                    f"{used:,.0f} of the {plan_limit:,.0f} {a.plan} plan includes "
+                    f"in {rule.window_days} days "
+                    f"({used / plan_limit:.0%})",
+                    data={"used": used, "limit": plan_limit, "plan": a.plan},
+                )
+            )
     return out
 
 
@@ -170,8 +196,17 @@ def _seats(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
         reasons.append(f"{seats:.0f} of {cap:.0f} seats in use")
     if not reasons:
         return []
-    return [Detected(K.SEAT_GROWTH, a.id, "seats", (s.id,), s.occurred_at, "; ".join(reasons),
-                     data={"seats": seats, "previous_seats": previous, "seat_limit": cap})]  # fmt: skip
+    return [
+        Detected(
+            K.SEAT_GROWTH,
+            a.id,
+            "seats",
+            (s.id,),
+            s.occurred_at,
+            "; ".join(reasons),
+            data={"seats": seats, "previous_seats": previous, "seat_limit": cap},
+        )
+    ]
 
 
 def _trigger_first(trigger: int, ids: Iterable[int]) -> tuple[int, ...]:
@@ -200,9 +235,18 @@ def _ticket(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> l
     if count < rule.count:
         return []
     detail = f"{count:.0f} support tickets in {rule.window_days} days"
-    return [Detected(K.TICKET_CLUSTER, a.id, "tickets", _trigger_first(s.id, ids), s.occurred_at, detail,
-                     data={"tickets": int(count), "window_days": rule.window_days},
-                     facts=(_risk(s, "churn: support load", detail),))]  # fmt: skip
+    return [
+        Detected(
+            K.TICKET_CLUSTER,
+            a.id,
+            "tickets",
+            _trigger_first(s.id, ids),
+            s.occurred_at,
+            detail,
+            data={"tickets": int(count), "window_days": rule.window_days},
+            facts=(_risk(s, "churn: support load", detail),),
+        )
+    ]
 
 
 def _nps(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> list[Detected]:
@@ -210,24 +254,53 @@ def _nps(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> list
     if score is None or score > spec.nps_detractor.max_score:
         return []
     detail = f"NPS {score:.0f} (detractor)"
-    return [Detected(K.NPS_DETRACTOR, a.id, str(s.contact_id or "nps"), (s.id,), s.occurred_at, detail,
-                     contact_id=s.contact_id, data={"score": score},
-                     facts=(_risk(s, "churn: detractor", detail + (f": {s.text[:200]}" if s.text else "")),))]  # fmt: skip
+    return [
+        Detected(
+            K.NPS_DETRACTOR,
+            a.id,
+            str(s.contact_id or "nps"),
+            (s.id,),
+            s.occurred_at,
+            detail,
+            contact_id=s.contact_id,
+            data={"score": score},
+            facts=(_risk(s, "churn: detractor", detail + (f": {s.text[:200]}" if s.text else "")),),
+        )
+    ]
 
 
 def _cancellation(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> list[Detected]:
     reason = str(s.payload.get("reason") or "unspecified")
     detail = f"cancellation ({reason})" + (f": “{s.text[:120]}”" if s.text else "")
-    return [Detected(K.CHURN_RISK, a.id, "cancellation", (s.id,), s.occurred_at, detail, data={"reason": reason},
-                     facts=(_risk(s, "churn: cancellation", detail),))]  # fmt: skip
+    return [
+        Detected(
+            K.CHURN_RISK,
+            a.id,
+            "cancellation",
+            (s.id,),
+            s.occurred_at,
+            detail,
+            data={"reason": reason},
+            facts=(_risk(s, "churn: cancellation", detail),),
+        )
+    ]
 
 
 def _subscription(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> list[Detected]:
     if s.payload.get("downgrade") is not True:
         return []
     detail = f"downgraded to {s.payload.get('plan') or 'a smaller plan'}"
-    return [Detected(K.CHURN_RISK, a.id, "downgrade", (s.id,), s.occurred_at, detail,
-                     facts=(_risk(s, "churn: downgrade", detail),))]  # fmt: skip
+    return [
+        Detected(
+            K.CHURN_RISK,
+            a.id,
+            "downgrade",
+            (s.id,),
+            s.occurred_at,
+            detail,
+            facts=(_risk(s, "churn: downgrade", detail),),
+        )
+    ]
 
 
 def _contact_change(
@@ -240,8 +313,18 @@ def _contact_change(
     if not left or s.contact_id is None or s.contact_id not in h.champions.get(a.id, set()):
         return []
     detail = "the champion left the company"
-    return [Detected(K.CHAMPION_LEFT, a.id, str(s.contact_id), (s.id,), s.occurred_at, detail, contact_id=s.contact_id,
-                     facts=(_risk(s, "churn: champion left", detail),))]  # fmt: skip
+    return [
+        Detected(
+            K.CHAMPION_LEFT,
+            a.id,
+            str(s.contact_id),
+            (s.id,),
+            s.occurred_at,
+            detail,
+            contact_id=s.contact_id,
+            facts=(_risk(s, "churn: champion left", detail),),
+        )
+    ]
 
 
 def _stage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> list[Detected]:
@@ -258,8 +341,18 @@ def _stage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
                     {"stage": "closed_won", "outcome": "won", "at": s.occurred_at},
                 )
             )
-        return [Detected(K.CLOSED_WON, a.id, deal_id or "deal", (s.id,), s.occurred_at, "deal closed won",
-                         deal_id=deal_id, effects=tuple(effects))]  # fmt: skip
+        return [
+            Detected(
+                K.CLOSED_WON,
+                a.id,
+                deal_id or "deal",
+                (s.id,),
+                s.occurred_at,
+                "deal closed won",
+                deal_id=deal_id,
+                effects=tuple(effects),
+            )
+        ]
     if stage in LOST_STAGES and deal_id:  # no event, but the memory learns the outcome
         lost = Effect(
             "deal_closed", deal_id, {"stage": "closed_lost", "outcome": "lost", "at": s.occurred_at}
@@ -270,8 +363,17 @@ def _stage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
 
 def _meeting(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> list[Detected]:
     when = s.payload.get("starts_at")
-    return [Detected(K.MEETING_BOOKED, a.id, str(s.contact_id or s.id), (s.id,), s.occurred_at,
-                     "meeting booked" + (f" for {when}" if when else ""), contact_id=s.contact_id)]  # fmt: skip
+    return [
+        Detected(
+            K.MEETING_BOOKED,
+            a.id,
+            str(s.contact_id or s.id),
+            (s.id,),
+            s.occurred_at,
+            "meeting booked" + (f" for {when}" if when else ""),
+            contact_id=s.contact_id,
+        )
+    ]
 
 
 _RULES = {

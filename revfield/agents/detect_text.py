@@ -25,10 +25,19 @@ from revfield.memory.types import FactType
 __all__ = ["TEXT_KINDS", "TextState", "build_text_graph"]
 
 K = FieldEventKind
-TEXT_KINDS = frozenset({
-    "email_replied", "call_transcript", "meeting_held", "support_ticket", "note", "cancellation",
-    "nps_response", "form_submission", "community_activity",
-})  # fmt: skip
+TEXT_KINDS = frozenset(
+    {
+        "email_replied",
+        "call_transcript",
+        "meeting_held",
+        "support_ticket",
+        "note",
+        "cancellation",
+        "nps_response",
+        "form_submission",
+        "community_activity",
+    }
+)
 """Kinds whose text is read by the model (outbound emails are our own words: not read)."""
 INTENT_EVENTS = {
     ReplyIntent.POSITIVE: K.POSITIVE_REPLY,
@@ -87,17 +96,37 @@ def build_text_graph(model: Model) -> Any:
             if not f.span.strip() or _normal(f.span) not in haystack:
                 dropped += 1  # a span that isn't in the text is the model's invention
                 continue
-            facts.append(FactDraft(f.type, f.value, state["signal_id"], state["occurred_at"], f.confidence,
-                                   subject=f.subject, span=f.span, contact_id=state.get("contact_id")))  # fmt: skip
+            facts.append(
+                FactDraft(
+                    f.type,
+                    f.value,
+                    state["signal_id"],
+                    state["occurred_at"],
+                    f.confidence,
+                    subject=f.subject,
+                    span=f.span,
+                    contact_id=state.get("contact_id"),
+                )
+            )
         return {"facts": facts, "dropped": dropped}
 
     def interpret(state: TextState) -> dict[str, Any]:
         sid, account, at = state["signal_id"], state["account_id"], state["occurred_at"]
         contact = state.get("contact_id")
         if state.get("error"):
-            return {"detected": [Detected(K.MODEL_FAULT, account, f"signal:{sid}", (sid,), at,
-                                          f"the model could not read this {state['kind']}: {state['error']}",
-                                          contact_id=contact)]}  # fmt: skip
+            return {
+                "detected": [
+                    Detected(
+                        K.MODEL_FAULT,
+                        account,
+                        f"signal:{sid}",
+                        (sid,),
+                        at,
+                        f"the model could not read this {state['kind']}: {state['error']}",
+                        contact_id=contact,
+                    )
+                ]
+            }
         facts = state.get("facts", [])
         detected: list[Detected] = []
         intent = state.get("intent")
@@ -108,18 +137,37 @@ def build_text_graph(model: Model) -> Any:
                 if event is K.UNSUBSCRIBE and contact
                 else ()
             )
-            detected.append(Detected(event, account, str(contact or sid), (sid,), at,
-                                     f"reply: {intent} — {state.get('intent_reason', '')}", contact_id=contact,
-                                     data={"confidence": state.get("intent_confidence", 0.0)},
-                                     facts=tuple(facts), effects=effects))  # fmt: skip
+            detected.append(
+                Detected(
+                    event,
+                    account,
+                    str(contact or sid),
+                    (sid,),
+                    at,
+                    f"reply: {intent} — {state.get('intent_reason', '')}",
+                    contact_id=contact,
+                    data={"confidence": state.get("intent_confidence", 0.0)},
+                    facts=tuple(facts),
+                    effects=effects,
+                )
+            )
             facts = []
         churn = [
             f for f in facts if f.type is FactType.RISK and (f.subject or "").startswith("churn")
         ]
         if churn and state["kind"] in ("email_replied", "call_transcript", "meeting_held", "note"):
-            detected.append(Detected(K.CHURN_RISK, account, "conversation", (sid,), at,
-                                     f"churn risk in a {state['kind'].replace('_', ' ')}: “{churn[0].value[:120]}”",
-                                     contact_id=contact, facts=tuple(facts)))  # fmt: skip
+            detected.append(
+                Detected(
+                    K.CHURN_RISK,
+                    account,
+                    "conversation",
+                    (sid,),
+                    at,
+                    f"churn risk in a {state['kind'].replace('_', ' ')}: “{churn[0].value[:120]}”",
+                    contact_id=contact,
+                    facts=tuple(facts),
+                )
+            )
             facts = []
         if facts:  # facts with no event of their own are still remembered
             detected.append(Detected(None, account, "", (sid,), at, "", facts=tuple(facts)))

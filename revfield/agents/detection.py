@@ -55,8 +55,10 @@ from revfield.policies.governance import governance_report
 
 __all__ = ["DetectionReport", "pending_signals", "run_detection"]
 
-S, D, A, C, F, E, M, DL = (table_of(m) for m in (Signal, SignalDetection, Account, Contact, Fact, FieldEvent,
-                                                 ModelCall, Deal))  # fmt: skip
+S, D, A, C, F, E, M, DL = (
+    table_of(m)
+    for m in (Signal, SignalDetection, Account, Contact, Fact, FieldEvent, ModelCall, Deal)
+)
 
 
 @dataclass
@@ -190,11 +192,18 @@ class _Runner:
         if rows:
             self.after = rows[-1].id
         snaps = [
-            SignalSnap(r.id, str(r.kind), r.account_id, r.contact_id, r.occurred_at,
-                       _payload(r.payload) if r.kind in RULE_KINDS else {}, r.text)
+            SignalSnap(
+                r.id,
+                str(r.kind),
+                r.account_id,
+                r.contact_id,
+                r.occurred_at,
+                _payload(r.payload) if r.kind in RULE_KINDS else {},
+                r.text,
+            )
             for r in rows
             if r.account_id is not None
-        ]  # fmt: skip
+        ]
         return snaps, [r.id for r in rows if r.account_id is None]
 
     def _accounts(self, session: Session, ids: list[str]) -> dict[str, AccountSnap]:
@@ -222,8 +231,10 @@ class _Runner:
         last: dict[str, datetime] = {}
         changed: set[str] = set()
         for s in snaps:
-            if s.kind in wanted and (s.kind != "product_usage" or (accounts.get(s.account_id) and
-                                                                   limits.get(accounts[s.account_id].plan or ""))):  # fmt: skip
+            if s.kind in wanted and (
+                s.kind != "product_usage"
+                or (accounts.get(s.account_id) and limits.get(accounts[s.account_id].plan or ""))
+            ):
                 wanted[s.kind][2].add(s.account_id)
                 first[s.kind] = min(first.get(s.kind, s.occurred_at), s.occurred_at)
                 last[s.kind] = max(last.get(s.kind, s.occurred_at), s.occurred_at)
@@ -240,16 +251,22 @@ class _Runner:
             rows: dict[str, list[tuple[datetime, int, float]]] = defaultdict(list)
             for part in chunks(sorted(ids), 1000):
                 q = sa.select(S.c.account_id, S.c.occurred_at, S.c.id, amount).where(
-                    S.c.account_id.in_(part), S.c.kind == kind,
-                    S.c.occurred_at >= first[kind] - timedelta(days=window), S.c.occurred_at <= last[kind])  # fmt: skip
+                    S.c.account_id.in_(part),
+                    S.c.kind == kind,
+                    S.c.occurred_at >= first[kind] - timedelta(days=window),
+                    S.c.occurred_at <= last[kind],
+                )
                 for account_id, when, sid, value in session.execute(q):
                     rows[account_id].append((when, sid, float(value or 0.0)))
             for account_id, items in rows.items():
                 target[account_id] = History.series(items)
         if changed:
             q = sa.select(F.c.account_id, F.c.contact_id).where(
-                F.c.account_id.in_(sorted(changed)), F.c.type == FactType.CHAMPION.value,
-                F.c.superseded_by.is_(None), F.c.contact_id.is_not(None))  # fmt: skip
+                F.c.account_id.in_(sorted(changed)),
+                F.c.type == FactType.CHAMPION.value,
+                F.c.superseded_by.is_(None),
+                F.c.contact_id.is_not(None),
+            )
             for row in session.execute(q):
                 history.champions.setdefault(row.account_id, set()).add(int(row.contact_id))
         return history
@@ -260,8 +277,16 @@ class _Runner:
             if not s.text or s.kind not in TEXT_KINDS:
                 continue
             self._current = (s.id, s.account_id)
-            state = self.graph.invoke({"signal_id": s.id, "kind": s.kind, "text": s.text, "account_id": s.account_id,
-                                       "contact_id": s.contact_id, "occurred_at": s.occurred_at})  # fmt: skip
+            state = self.graph.invoke(
+                {
+                    "signal_id": s.id,
+                    "kind": s.kind,
+                    "text": s.text,
+                    "account_id": s.account_id,
+                    "contact_id": s.contact_id,
+                    "occurred_at": s.occurred_at,
+                }
+            )
             self.report.text_signals += 1
             found.extend(state.get("detected", []))
         self._current = (None, None)
@@ -284,7 +309,8 @@ class _Runner:
             )  # as SQLAlchemy stores it
             cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
             cursor.executemany(
-                "INSERT INTO signal_detections (signal_id, processed_at, facts, events) VALUES (?, ?, 0, 0)",
+                "INSERT INTO signal_detections (signal_id, processed_at, facts, events) "
+                "VALUES (?, ?, 0, 0)",
                 [(i, stamp) for i in fresh],
             )
             return set(fresh)
@@ -313,19 +339,40 @@ class _Runner:
         for d in kept:
             trigger = d.signal_ids[0] if d.signal_ids else None
             for fact in d.facts:
-                new_facts.append(NewFact(d.account_id, fact.type, fact.value, fact.source_signal_id, fact.confidence,
-                                         fact.observed_at, fact.subject, fact.span, fact.contact_id))  # fmt: skip
+                new_facts.append(
+                    NewFact(
+                        d.account_id,
+                        fact.type,
+                        fact.value,
+                        fact.source_signal_id,
+                        fact.confidence,
+                        fact.observed_at,
+                        fact.subject,
+                        fact.span,
+                        fact.contact_id,
+                    )
+                )
                 if trigger is not None:
                     per_signal[trigger]["facts"] += 1
             if d.kind is None:
                 continue
             agent = route(d.kind, states.get(d.account_id, CustomerState.PROSPECT))
-            events.append({
-                "account_id": d.account_id, "kind": d.kind.value, "key": d.key[:200], "signal_ids": list(d.signal_ids),
-                "contact_id": d.contact_id, "deal_id": d.deal_id, "detail": d.detail, "data": json_ready(d.data),
-                "occurred_at": d.occurred_at, "detected_at": now, "agent": agent.value if agent else None,
-                "status": "pending" if agent else "ignored",
-            })  # fmt: skip
+            events.append(
+                {
+                    "account_id": d.account_id,
+                    "kind": d.kind.value,
+                    "key": d.key[:200],
+                    "signal_ids": list(d.signal_ids),
+                    "contact_id": d.contact_id,
+                    "deal_id": d.deal_id,
+                    "detail": d.detail,
+                    "data": json_ready(d.data),
+                    "occurred_at": d.occurred_at,
+                    "detected_at": now,
+                    "agent": agent.value if agent else None,
+                    "status": "pending" if agent else "ignored",
+                }
+            )
             self.report.events[d.kind.value] += 1
             self.report.routed[agent.value if agent else "none"] += 1
             if trigger is not None:
@@ -338,15 +385,32 @@ class _Runner:
         if events:
             self._existing_deals(session, events)
             session.execute(sa.insert(E), events)
-        counts = [{"sid": sid, "facts": c["facts"], "events": c["events"], "error": "model fault" if c["fault"] else None}
-                  for sid, c in per_signal.items() if sid in claimed]  # fmt: skip
+        counts = [
+            {
+                "sid": sid,
+                "facts": c["facts"],
+                "events": c["events"],
+                "error": "model fault" if c["fault"] else None,
+            }
+            for sid, c in per_signal.items()
+            if sid in claimed
+        ]
         if counts:
-            session.execute(sa.update(D).where(D.c.signal_id == sa.bindparam("sid")).values(
-                facts=sa.bindparam("facts"), events=sa.bindparam("events"), error=sa.bindparam("error")), counts)  # fmt: skip
+            session.execute(
+                sa.update(D)
+                .where(D.c.signal_id == sa.bindparam("sid"))
+                .values(
+                    facts=sa.bindparam("facts"),
+                    events=sa.bindparam("events"),
+                    error=sa.bindparam("error"),
+                ),
+                counts,
+            )
         self._record_calls(session, now)
 
     def _existing_deals(self, session: Session, events: list[dict[str, Any]]) -> None:
-        """A stage-change signal may name a deal the memory doesn't hold: keep the event, drop the link."""
+        """A stage-change signal may name a deal the memory doesn't hold: keep the event, drop
+        the link."""
         ids = {e["deal_id"] for e in events if e["deal_id"]}
         if not ids:
             return
@@ -363,9 +427,11 @@ class _Runner:
             accounts = sorted({a for a, _ in keys})
             kinds = sorted({k for _, k in keys})
             for part in chunks(accounts, 1000):
-                q = (sa.select(E.c.account_id, E.c.kind, E.c.key, sa.func.max(E.c.occurred_at))
-                     .where(E.c.account_id.in_(part), E.c.kind.in_(kinds))
-                     .group_by(E.c.account_id, E.c.kind, E.c.key))  # fmt: skip
+                q = (
+                    sa.select(E.c.account_id, E.c.kind, E.c.key, sa.func.max(E.c.occurred_at))
+                    .where(E.c.account_id.in_(part), E.c.kind.in_(kinds))
+                    .group_by(E.c.account_id, E.c.kind, E.c.key)
+                )
                 for account_id, kind, key, last in session.execute(q):
                     last_seen[(account_id, kind, key)] = as_utc(last)
         before = sum(1 for d in found if d.kind is not None)
@@ -392,22 +458,45 @@ class _Runner:
                 sa.update(C).where(C.c.id == int(effect.target)).values(do_not_contact=True)
             )
         elif effect.kind == "became_customer":
-            session.execute(sa.update(A).where(A.c.id == effect.target, A.c.customer_state == CustomerState.PROSPECT.value)
-                            .values(customer_state=CustomerState.CUSTOMER.value, updated_at=now))  # fmt: skip
+            session.execute(
+                sa.update(A)
+                .where(A.c.id == effect.target, A.c.customer_state == CustomerState.PROSPECT.value)
+                .values(customer_state=CustomerState.CUSTOMER.value, updated_at=now)
+            )
         elif effect.kind == "deal_closed":
             at = effect.data["at"]
-            session.execute(sa.update(DL).where(DL.c.id == effect.target, DL.c.outcome == DealOutcome.OPEN.value).values(
-                stage=effect.data["stage"], outcome=effect.data["outcome"], stage_entered_at=at,
-                close_date=at.date(), updated_at=now))  # fmt: skip
+            session.execute(
+                sa.update(DL)
+                .where(DL.c.id == effect.target, DL.c.outcome == DealOutcome.OPEN.value)
+                .values(
+                    stage=effect.data["stage"],
+                    outcome=effect.data["outcome"],
+                    stage_entered_at=at,
+                    close_date=at.date(),
+                    updated_at=now,
+                )
+            )
         self.report.effects[effect.kind] += 1
 
     def _record_calls(self, session: Session, now: datetime) -> None:
         if not self.calls:
             return
-        rows = [{"operation": r.operation, "backend": r.backend, "model": r.model, "ok": r.ok,
-                 "latency_ms": r.latency_ms, "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
-                 "error": r.error or None, "signal_id": sid, "account_id": acc, "called_at": now}
-                for r, sid, acc in self.calls]  # fmt: skip
+        rows = [
+            {
+                "operation": r.operation,
+                "backend": r.backend,
+                "model": r.model,
+                "ok": r.ok,
+                "latency_ms": r.latency_ms,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "error": r.error or None,
+                "signal_id": sid,
+                "account_id": acc,
+                "called_at": now,
+            }
+            for r, sid, acc in self.calls
+        ]
         session.execute(sa.insert(M), rows)
         self.report.model_calls += len(rows)
         self.report.tokens += sum(r.prompt_tokens + r.completion_tokens for r, _, _ in self.calls)
@@ -441,17 +530,42 @@ class _Runner:
             )
         if report is not None:
             for dev in report.deviations:
-                found.append(Detected(FieldEventKind.GOVERNANCE_DEVIATION, dev.account_id, f"{dev.rule}:{dev.deal_id}",
-                                      (), now, f"{dev.rule}: {dev.detail}", deal_id=dev.deal_id,
-                                      data={"rule": dev.rule, "age_days": dev.age_days, "owner_id": dev.owner_id,
-                                            "team_id": dev.team_id}))  # fmt: skip
+                found.append(
+                    Detected(
+                        FieldEventKind.GOVERNANCE_DEVIATION,
+                        dev.account_id,
+                        f"{dev.rule}:{dev.deal_id}",
+                        (),
+                        now,
+                        f"{dev.rule}: {dev.detail}",
+                        deal_id=dev.deal_id,
+                        data={
+                            "rule": dev.rule,
+                            "age_days": dev.age_days,
+                            "owner_id": dev.owner_id,
+                            "team_id": dev.team_id,
+                        },
+                    )
+                )
         if found:
             with self.store.session() as session:
                 self._write(session, found, set(), now)
 
 
-RULE_KINDS = frozenset({"intent_surge", "product_usage", "seat_change", "support_ticket", "nps_response",
-                        "cancellation", "subscription_change", "contact_change", "crm_stage_change", "meeting_booked"})  # fmt: skip
+RULE_KINDS = frozenset(
+    {
+        "intent_surge",
+        "product_usage",
+        "seat_change",
+        "support_ticket",
+        "nps_response",
+        "cancellation",
+        "subscription_change",
+        "contact_change",
+        "crm_stage_change",
+        "meeting_booked",
+    }
+)
 
 
 def _payload(raw: Any) -> dict[str, Any]:

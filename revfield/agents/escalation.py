@@ -1,4 +1,5 @@
-"""The escalation agent: the model could not read a signal, so a person must — nothing is guessed."""
+"""The escalation agent: the model could not read a signal, so a person must — nothing is
+guessed."""
 
 from __future__ import annotations
 

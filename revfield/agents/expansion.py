@@ -65,12 +65,21 @@ def propose(
         mrr = ctx.account.mrr or 0.0
         amount = round(max(mrr, 100.0) * 12 * UPLIFT, 2)
         opportunity = ProposedAction(
-            kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY, channel="crm", amount=amount,
+            kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY,
+            channel="crm",
+            amount=amount,
             subject=f"Expansion: {ctx.account.name} ({event.detail})",
-            payload={"plan": ctx.account.plan, "seats": ctx.account.seats, "mrr": mrr, "reason": event.detail,
-                     "event": event.kind},
-            cited_signal_ids=list(event.signal_ids), confidence=0.85, **base,
-        )  # fmt: skip
+            payload={
+                "plan": ctx.account.plan,
+                "seats": ctx.account.seats,
+                "mrr": mrr,
+                "reason": event.detail,
+                "event": event.kind,
+            },
+            cited_signal_ids=list(event.signal_ids),
+            confidence=0.85,
+            **base,
+        )
         actions = [opportunity]
         if contact is not None:
             email = _email(ctx, event, model, contact, "expansion", base)
@@ -86,8 +95,14 @@ def propose(
     return email if isinstance(email, Proposal) else Proposal([email])
 
 
-def _email(ctx: AccountContext, event: EventView, model: Model, contact: ContactView, purpose: str,
-           base: dict[str, Any]) -> ProposedAction | Proposal:  # fmt: skip
+def _email(
+    ctx: AccountContext,
+    event: EventView,
+    model: Model,
+    contact: ContactView,
+    purpose: str,
+    base: dict[str, Any],
+) -> ProposedAction | Proposal:
     kinds = {
         "expansion": (FactType.USE_CASE,),
         "check_in": (FactType.SUCCESS_CRITERION, FactType.USE_CASE),
@@ -95,48 +110,86 @@ def _email(ctx: AccountContext, event: EventView, model: Model, contact: Contact
     items = fact_items(ctx, kinds) + signal_items(ctx.signals, event.signal_ids)
     owner = ctx.account.owner.name if ctx.account.owner else "your account team"
     try:
-        draft = model.draft_message(DraftRequest(purpose=purpose, account_name=ctx.account.name,
-                                                 recipient_name=contact.name or "", sender_name=owner, items=items))  # fmt: skip
+        draft = model.draft_message(
+            DraftRequest(
+                purpose=purpose,
+                account_name=ctx.account.name,
+                recipient_name=contact.name or "",
+                sender_name=owner,
+                items=items,
+            )
+        )
     except ModelError as exc:
         return fault(event, AGENT, str(exc), model.name, M)
     check = check_draft(draft, items)
     return ProposedAction(
-        kind=ActionKind.SEND_EMAIL, contact_id=contact.id, channel="email", subject=draft.subject, body=draft.body,
-        confidence=check.confidence, cited_fact_ids=check.cited_fact_ids,
-        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}), uncited_claims=check.uncited_claims,
-        payload={"to": contact.email or "", "purpose": purpose, "claims": [c.model_dump() for c in draft.claims]},
+        kind=ActionKind.SEND_EMAIL,
+        contact_id=contact.id,
+        channel="email",
+        subject=draft.subject,
+        body=draft.body,
+        confidence=check.confidence,
+        cited_fact_ids=check.cited_fact_ids,
+        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}),
+        uncited_claims=check.uncited_claims,
+        payload={
+            "to": contact.email or "",
+            "purpose": purpose,
+            "claims": [c.model_dump() for c in draft.claims],
+        },
         **base,
-    )  # fmt: skip
+    )
 
 
 def _save_play(
     ctx: AccountContext, event: EventView, risks: list[int], base: dict[str, Any]
 ) -> Proposal:
     risk_facts = [f for f in ctx.facts.get(FactType.RISK, []) if f.id in risks or not risks][:5]
-    steps = ["Call the champion within two business days", "Review open tickets with support",
-             "Agree a recovery plan with dates"]  # fmt: skip
+    steps = [
+        "Call the champion within two business days",
+        "Review open tickets with support",
+        "Agree a recovery plan with dates",
+    ]
     if event.kind == "champion_left":
         steps[0] = "Find and meet the new owner of the tool"
     play = ProposedAction(
-        kind=ActionKind.SAVE_PLAY, channel="crm", subject=f"Save play: {ctx.account.name}",
+        kind=ActionKind.SAVE_PLAY,
+        channel="crm",
+        subject=f"Save play: {ctx.account.name}",
         body=f"{event.detail}\n" + "\n".join(f"- {f.value}" for f in risk_facts),
-        payload={"steps": steps, "event": event.kind, "mrr": ctx.account.mrr or 0.0,
-                 "risks": [{"fact_id": f.id, "value": f.value} for f in risk_facts]},
-        cited_fact_ids=[f.id for f in risk_facts], cited_signal_ids=list(event.signal_ids), confidence=0.85, **base,
-    )  # fmt: skip
+        payload={
+            "steps": steps,
+            "event": event.kind,
+            "mrr": ctx.account.mrr or 0.0,
+            "risks": [{"fact_id": f.id, "value": f.value} for f in risk_facts],
+        },
+        cited_fact_ids=[f.id for f in risk_facts],
+        cited_signal_ids=list(event.signal_ids),
+        confidence=0.85,
+        **base,
+    )
     actions = [
         play,
         _note(ctx, event, base, f"Retention risk at {ctx.account.name}: {event.detail}"),
     ]
     if event.kind in EXPANSION_EVENTS:
-        actions[1] = _note(ctx, event, base, f"Expansion held back: {ctx.account.name} has an open churn risk "
-                                             f"({event.detail})")  # fmt: skip
+        actions[1] = _note(
+            ctx,
+            event,
+            base,
+            f"Expansion held back: {ctx.account.name} has an open churn risk ({event.detail})",
+        )
     return Proposal(actions, {"retention_first": event.kind in EXPANSION_EVENTS})
 
 
 def _note(ctx: AccountContext, event: EventView, base: dict[str, Any], text: str) -> ProposedAction:
     owner = ctx.account.owner.id if ctx.account.owner else "unassigned"
     return ProposedAction(
-        kind=ActionKind.NOTIFY, channel="internal", subject=text[:200], body=event.detail,
-        payload={"to": owner, "event": event.kind}, cited_signal_ids=list(event.signal_ids), **base,
-    )  # fmt: skip
+        kind=ActionKind.NOTIFY,
+        channel="internal",
+        subject=text[:200],
+        body=event.detail,
+        payload={"to": owner, "event": event.kind},
+        cited_signal_ids=list(event.signal_ids),
+        **base,
+    )

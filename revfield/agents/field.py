@@ -180,16 +180,31 @@ class Field:
     ) -> AnswerResult:
         """Record the answer (one transaction), then resume the paused run if it is final."""
         with self.store.session() as session:
-            result = answer_review(session, self.pack, review_id, approve=approve, actor=actor, now=self.clock.now(),
-                                   edits=edits, note=note, expected_digest=expected_digest)  # fmt: skip
+            result = answer_review(
+                session,
+                self.pack,
+                review_id,
+                approve=approve,
+                actor=actor,
+                now=self.clock.now(),
+                edits=edits,
+                note=note,
+                expected_digest=expected_digest,
+            )
         if result.final:
             self.resume(result.action_id, result.outcome)
             for action_id in result.cancelled:  # they waited for it; the run stops waiting too
                 self.resume(action_id, "cancelled")
         return result
 
-    def approve(self, review_id: int, *, actor: Actor, edits: dict[str, Any] | None = None,
-                expected_digest: str | None = None) -> AnswerResult:  # fmt: skip
+    def approve(
+        self,
+        review_id: int,
+        *,
+        actor: Actor,
+        edits: dict[str, Any] | None = None,
+        expected_digest: str | None = None,
+    ) -> AnswerResult:
         return self.answer(
             review_id, approve=True, actor=actor, edits=edits, expected_digest=expected_digest
         )
@@ -207,9 +222,12 @@ class Field:
             rows = session.execute(
                 sa.select(ACT.c.id, ACT.c.status, ACT.c.agent, ACT.c.field_event_id)
                 .select_from(ACT.join(E, E.c.id == ACT.c.field_event_id))
-                .where(E.c.status == "waiting", ACT.c.status.in_([*FINAL, "queued", "executed", "failed"]))
+                .where(
+                    E.c.status == "waiting",
+                    ACT.c.status.in_([*FINAL, "queued", "executed", "failed"]),
+                )
                 .order_by(ACT.c.id)
-            ).all()  # fmt: skip
+            ).all()
         resumed = 0
         for r in rows:
             state = self.graphs[Agent(r.agent)].get_state(self._config(r.agent, r.field_event_id))

@@ -90,8 +90,13 @@ def build_agent_graph(
     def propose(state: AgentState) -> dict[str, Any]:
         with deps.store.read() as session:
             event = load_event(session, state["event_id"])
-            ctx = context(session, event.account_id, signals=deps.context_signals, count_signals=False,
-                          closed_deals=3 if agent is Agent.HANDOVER else 0)  # fmt: skip
+            ctx = context(
+                session,
+                event.account_id,
+                signals=deps.context_signals,
+                count_signals=False,
+                closed_deals=3 if agent is Agent.HANDOVER else 0,
+            )
         proposal = proposer(ctx, event, deps.model, deps.pack(), deps.clock.now())
         return {
             "proposals": [a.model_dump(mode="json") for a in proposal.actions],
@@ -100,9 +105,16 @@ def build_agent_graph(
     def decide(state: AgentState) -> dict[str, Any]:
         proposals = [ProposedAction.model_validate(p) for p in state.get("proposals", [])]
         with deps.store.session() as session:
-            actions = record_proposals(session, deps.pack(), event_id=state["event_id"], agent=agent.value,
-                                       thread_id=thread_id(agent.value, state["event_id"]), proposals=proposals,
-                                       executor=deps.executor, now=deps.clock.now())  # fmt: skip
+            actions = record_proposals(
+                session,
+                deps.pack(),
+                event_id=state["event_id"],
+                agent=agent.value,
+                thread_id=thread_id(agent.value, state["event_id"]),
+                proposals=proposals,
+                executor=deps.executor,
+                now=deps.clock.now(),
+            )
         waiting = [a["id"] for a in actions if a["status"] == "pending_review"]
         return {"actions": actions, "waiting": waiting, "answers": {}, "done": not waiting}
 
@@ -116,8 +128,13 @@ def build_agent_graph(
 
     def act(state: AgentState) -> dict[str, Any]:
         with deps.store.session() as session:
-            finish_run(session, event_id=state["event_id"], answers=state.get("answers", {}),
-                       executor=deps.executor, now=deps.clock.now())  # fmt: skip
+            finish_run(
+                session,
+                event_id=state["event_id"],
+                answers=state.get("answers", {}),
+                executor=deps.executor,
+                now=deps.clock.now(),
+            )
         return {"done": True}
 
     def after_decide(state: AgentState) -> str:

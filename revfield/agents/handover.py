@@ -28,9 +28,17 @@ __all__ = ["ACQUISITION_FACTS", "PER_TYPE", "check_promise", "propose"]
 
 AGENT = "handover"
 M = Motion.RETENTION_EXPANSION
-ACQUISITION_FACTS = (FactType.PAIN, FactType.PROMISE, FactType.SUCCESS_CRITERION, FactType.CHAMPION,
-                     FactType.STAKEHOLDER, FactType.COMPETITOR, FactType.USE_CASE, FactType.OBJECTION,
-                     FactType.RISK)  # fmt: skip
+ACQUISITION_FACTS = (
+    FactType.PAIN,
+    FactType.PROMISE,
+    FactType.SUCCESS_CRITERION,
+    FactType.CHAMPION,
+    FactType.STAKEHOLDER,
+    FactType.COMPETITOR,
+    FactType.USE_CASE,
+    FactType.OBJECTION,
+    FactType.RISK,
+)
 PER_TYPE = 12
 """Facts of one type the brief carries (newest first); more are counted as not conserved."""
 
@@ -47,9 +55,15 @@ def check_promise(text: str, catalog: list[Capability]) -> dict[str, Any]:
 
 
 def _item(f: FactView) -> dict[str, Any]:
-    return {"fact_id": f.id, "value": f.value, "subject": f.subject, "confidence": round(f.confidence, 2),
-            "source_signal_id": f.source_signal_id, "source": f.source_signal_kind.value,
-            "observed_at": f.observed_at.isoformat()}  # fmt: skip
+    return {
+        "fact_id": f.id,
+        "value": f.value,
+        "subject": f.subject,
+        "confidence": round(f.confidence, 2),
+        "source_signal_id": f.source_signal_id,
+        "source": f.source_signal_kind.value,
+        "observed_at": f.observed_at.isoformat(),
+    }
 
 
 def propose(
@@ -69,12 +83,20 @@ def propose(
         )
     unsupported = [p for p in promises if p["status"] != "supported"]
     deal = next((d for d in ctx.closed_deals if d.id == event.deal_id), None)
-    timeline = {"closed_at": event.occurred_at.isoformat(), "deal": event.deal_id,
-                "deal_created_at": deal.created_at.isoformat() if deal else None,
-                "amount": deal.amount if deal else None,
-                "first_signal_at": min((s.occurred_at for s in ctx.signals), default=event.occurred_at).isoformat()}  # fmt: skip
-    items = [CitedItem(id=i["fact_id"], source="fact", type=t, text=i["value"][:600])
-             for t, section in sections.items() for i in section][:100]  # fmt: skip
+    timeline = {
+        "closed_at": event.occurred_at.isoformat(),
+        "deal": event.deal_id,
+        "deal_created_at": deal.created_at.isoformat() if deal else None,
+        "amount": deal.amount if deal else None,
+        "first_signal_at": min(
+            (s.occurred_at for s in ctx.signals), default=event.occurred_at
+        ).isoformat(),
+    }
+    items = [
+        CitedItem(id=i["fact_id"], source="fact", type=t, text=i["value"][:600])
+        for t, section in sections.items()
+        for i in section
+    ][:100]
     try:
         summary = model.summarise_handover(
             HandoverRequest(account_name=ctx.account.name, items=items)
@@ -83,23 +105,43 @@ def propose(
         return fault(event, AGENT, str(exc), model.name, M)
     fact_ids = [i["fact_id"] for section in sections.values() for i in section]
     brief = ProposedAction(
-        kind=ActionKind.HANDOVER_BRIEF, motion=M, account_id=ctx.account.id, deal_id=event.deal_id, channel="crm",
-        subject=f"Handover brief: {ctx.account.name}", body=summary.summary,
-        payload={"sections": sections, "highlights": summary.highlights, "promises": promises,
-                 "timeline": timeline, "conservation": {"carried": carried, "known": total,
-                                                         "ratio": round(conservation, 4)}},
-        unsupported_promises=len(unsupported), cited_fact_ids=fact_ids, cited_signal_ids=list(event.signal_ids),
-        model=model.name, field_event_id=event.id, confidence=0.9,
+        kind=ActionKind.HANDOVER_BRIEF,
+        motion=M,
+        account_id=ctx.account.id,
+        deal_id=event.deal_id,
+        channel="crm",
+        subject=f"Handover brief: {ctx.account.name}",
+        body=summary.summary,
+        payload={
+            "sections": sections,
+            "highlights": summary.highlights,
+            "promises": promises,
+            "timeline": timeline,
+            "conservation": {"carried": carried, "known": total, "ratio": round(conservation, 4)},
+        },
+        unsupported_promises=len(unsupported),
+        cited_fact_ids=fact_ids,
+        cited_signal_ids=list(event.signal_ids),
+        model=model.name,
+        field_event_id=event.id,
+        confidence=0.9,
         tags=["unsupported-promise"] if unsupported else [],
-    )  # fmt: skip
+    )
     kickoff = ProposedAction(
-        kind=ActionKind.CREATE_TASK, motion=M, account_id=ctx.account.id, deal_id=event.deal_id, channel="task",
+        kind=ActionKind.CREATE_TASK,
+        motion=M,
+        account_id=ctx.account.id,
+        deal_id=event.deal_id,
+        channel="task",
         subject=f"Kick-off with {ctx.account.name}: agree the success criteria",
-        body="\n".join(f"- {i['value']}" for i in sections.get("success_criterion", [])) or "No success criteria were recorded: ask for them at kick-off.",
+        body="\n".join(f"- {i['value']}" for i in sections.get("success_criterion", []))
+        or "No success criteria were recorded: ask for them at kick-off.",
         payload={"assignee": "onboarding", "event": event.kind},
         cited_fact_ids=[i["fact_id"] for i in sections.get("success_criterion", [])],
-        cited_signal_ids=list(event.signal_ids), model=model.name, field_event_id=event.id,
-    )  # fmt: skip
+        cited_signal_ids=list(event.signal_ids),
+        model=model.name,
+        field_event_id=event.id,
+    )
     notes = {
         "conservation": conservation,
         "carried": carried,

@@ -62,8 +62,15 @@ def propose(
     ) or _stakeholders(ctx) >= 3
     tags = ["complex"] if complex_deal else []
     owner = ctx.account.owner.name if ctx.account.owner else "the account team"
-    common: dict[str, Any] = {"motion": M, "account_id": ctx.account.id, "deal_id": deal.id if deal else None, "tags": tags,
-              "model": model.name, "field_event_id": event.id, "cited_signal_ids": list(event.signal_ids)}  # fmt: skip
+    common: dict[str, Any] = {
+        "motion": M,
+        "account_id": ctx.account.id,
+        "deal_id": deal.id if deal else None,
+        "tags": tags,
+        "model": model.name,
+        "field_event_id": event.id,
+        "cited_signal_ids": list(event.signal_ids),
+    }
     rule = str(event.data.get("rule", ""))
     writes = event.kind in WRITE_TO or (
         event.kind == "governance_deviation" and rule == "no-contact"
@@ -81,34 +88,63 @@ def propose(
         return Proposal([task], {"no_contact": True})
     purpose = "reply" if event.kind == "positive_reply" else "follow_up"
     try:
-        draft = model.draft_message(DraftRequest(purpose=purpose, account_name=ctx.account.name,
-                                                 recipient_name=contact.name or "", sender_name=owner, items=items))  # fmt: skip
+        draft = model.draft_message(
+            DraftRequest(
+                purpose=purpose,
+                account_name=ctx.account.name,
+                recipient_name=contact.name or "",
+                sender_name=owner,
+                items=items,
+            )
+        )
     except ModelError as exc:
         return fault(event, AGENT, str(exc), model.name, M)
     check = check_draft(draft, items)
     email = ProposedAction(
-        kind=ActionKind.SEND_EMAIL, contact_id=contact.id, channel="email", subject=draft.subject, body=draft.body,
-        confidence=check.confidence, cited_fact_ids=check.cited_fact_ids,
-        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}), uncited_claims=check.uncited_claims,
-        payload={"to": contact.email or "", "claims": [c.model_dump() for c in draft.claims], "event": event.kind},
+        kind=ActionKind.SEND_EMAIL,
+        contact_id=contact.id,
+        channel="email",
+        subject=draft.subject,
+        body=draft.body,
+        confidence=check.confidence,
+        cited_fact_ids=check.cited_fact_ids,
+        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}),
+        uncited_claims=check.uncited_claims,
+        payload={
+            "to": contact.email or "",
+            "claims": [c.model_dump() for c in draft.claims],
+            "event": event.kind,
+        },
         **{k: v for k, v in common.items() if k != "cited_signal_ids"},
-    )  # fmt: skip
+    )
     actions = [email]
-    actions.append(ProposedAction(
-        kind=ActionKind.SCHEDULE_FOLLOWUP, contact_id=contact.id, channel="task", after=ActionKind.SEND_EMAIL,
-        subject=f"Follow up with {contact.name or contact.email} if no answer",
-        payload={"due_in_days": FOLLOW_UP_DAYS}, **common,
-    ))  # fmt: skip
+    actions.append(
+        ProposedAction(
+            kind=ActionKind.SCHEDULE_FOLLOWUP,
+            contact_id=contact.id,
+            channel="task",
+            after=ActionKind.SEND_EMAIL,
+            subject=f"Follow up with {contact.name or contact.email} if no answer",
+            payload={"due_in_days": FOLLOW_UP_DAYS},
+            **common,
+        )
+    )
     if (
         event.kind == "positive_reply"
         and deal is not None
         and (nxt := _next_stage(pack, deal.stage))
     ):
-        actions.append(ProposedAction(
-            kind=ActionKind.ADVANCE_STAGE, to_stage=nxt, confidence=0.8, channel="crm",
-            subject=f"Move {deal.name or deal.id} from {deal.stage} to {nxt}", payload={"from_stage": deal.stage},
-            **common,
-        ))  # fmt: skip
+        actions.append(
+            ProposedAction(
+                kind=ActionKind.ADVANCE_STAGE,
+                to_stage=nxt,
+                confidence=0.8,
+                channel="crm",
+                subject=f"Move {deal.name or deal.id} from {deal.stage} to {nxt}",
+                payload={"from_stage": deal.stage},
+                **common,
+            )
+        )
     return Proposal(actions, {"uncited_claims": check.uncited_claims})
 
 
@@ -121,12 +157,24 @@ def _task(
         "governance_deviation": "Fix a governance deviation",
     }
     title = titles.get(event.kind, f"Act on {event.kind.replace('_', ' ')}")
-    known = [f for t in (FactType.PAIN, FactType.OBJECTION, FactType.SUCCESS_CRITERION, FactType.STAKEHOLDER)
-             for f in ctx.facts.get(t, [])[:2]]  # fmt: skip
+    known = [
+        f
+        for t in (
+            FactType.PAIN,
+            FactType.OBJECTION,
+            FactType.SUCCESS_CRITERION,
+            FactType.STAKEHOLDER,
+        )
+        for f in ctx.facts.get(t, [])[:2]
+    ]
     lines = [f"- {f.type.value.replace('_', ' ')}: {f.value}" for f in known]
     body = "\n".join([event.detail, *lines, extra]).strip()
     return ProposedAction(
-        kind=ActionKind.CREATE_TASK, channel="task", subject=f"{title}: {ctx.account.name}", body=body,
+        kind=ActionKind.CREATE_TASK,
+        channel="task",
+        subject=f"{title}: {ctx.account.name}",
+        body=body,
         payload={"assignee": owner, "event": event.kind, "rule": event.data.get("rule", "")},
-        cited_fact_ids=[f.id for f in known], **common,
-    )  # fmt: skip
+        cited_fact_ids=[f.id for f in known],
+        **common,
+    )

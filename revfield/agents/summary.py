@@ -35,7 +35,8 @@ class FieldSummary:
     executed: int = 0
     outbox_failed: int = 0
     outbox_cancelled: int = 0
-    """Items cancelled because what they waited for will never go out (a rejected email's follow-up)."""
+    """Items cancelled because what they waited for will never go out (a rejected email's
+    follow-up)."""
     handovers: int = 0
     facts_known: int = 0
     facts_carried: int = 0
@@ -52,8 +53,10 @@ class FieldSummary:
 
 def high_water(session: Session) -> tuple[int, int]:
     """The newest field event and action ids: pass them to summarise only what follows."""
-    return (session.execute(sa.select(sa.func.coalesce(sa.func.max(E.c.id), 0))).scalar_one(),
-            session.execute(sa.select(sa.func.coalesce(sa.func.max(ACT.c.id), 0))).scalar_one())  # fmt: skip
+    return (
+        session.execute(sa.select(sa.func.coalesce(sa.func.max(E.c.id), 0))).scalar_one(),
+        session.execute(sa.select(sa.func.coalesce(sa.func.max(ACT.c.id), 0))).scalar_one(),
+    )
 
 
 def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSummary:
@@ -63,8 +66,12 @@ def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSum
         sa.select(E.c.kind, sa.func.count()).where(E.c.id > event_min).group_by(E.c.kind)
     ):
         s.events[kind] = n
-    first = (sa.select(DEC.c.action_id, sa.func.min(DEC.c.id).label("id")).where(DEC.c.action_id > action_min)
-             .group_by(DEC.c.action_id).subquery())  # fmt: skip
+    first = (
+        sa.select(DEC.c.action_id, sa.func.min(DEC.c.id).label("id"))
+        .where(DEC.c.action_id > action_min)
+        .group_by(DEC.c.action_id)
+        .subquery()
+    )
     rows = session.execute(
         sa.select(DEC.c.verdict, DEC.c.guardrails).join(first, first.c.id == DEC.c.id)
     ).all()
@@ -84,8 +91,9 @@ def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSum
     }
     s.executed = outbox.get("sent", 0)
     s.outbox_failed, s.outbox_cancelled = outbox.get("failed", 0), outbox.get("cancelled", 0)
-    for (proposal,) in session.execute(sa.select(ACT.c.proposal).where(ACT.c.kind == "handover_brief",
-                                                                      ACT.c.id > action_min)):  # fmt: skip
+    for (proposal,) in session.execute(
+        sa.select(ACT.c.proposal).where(ACT.c.kind == "handover_brief", ACT.c.id > action_min)
+    ):
         c = proposal.get("payload", {}).get("conservation", {})
         s.handovers += 1
         s.facts_known += int(c.get("known", 0))

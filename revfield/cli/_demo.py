@@ -69,8 +69,15 @@ def demo(
     model = OfflineModel()
     with open_checkpointer(store) as saver:
         fld = Field(store, pack, model, clock, saver, executor=LogExecutor(path=log))
-        with Progress(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+        with Progress(
+            TextColumn("[bold]replay[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("days", total=days)
             report = replay(
                 store, book, fld, clock, days=days, on_day=lambda d: bar.update(task, completed=d)
@@ -82,9 +89,11 @@ def demo(
     console.print(_book_table(book, report))
     console.print(_field_table(summary, report, governance))
     console.print(counts_chart("3. field events by kind", summary.events))
-    console.print(f"[dim]replayed in {seconds:.1f} s ({report.agent_runs:,} agent runs, "
-                  f"{report.agent_runs / report.seconds_agents if report.seconds_agents else 0:,.0f}/s); "
-                  f"executed actions are in {log}[/]")  # fmt: skip
+    console.print(
+        f"[dim]replayed in {seconds:.1f} s ({report.agent_runs:,} agent runs, "
+        f"{report.agent_runs / report.seconds_agents if report.seconds_agents else 0:,.0f}/s); "
+        f"executed actions are in {log}[/]"
+    )
     # answering decides again, so later commands need the pack the demo used
     use_pack = (
         "" if pack_dir == st.settings.policies else f"  export REVFIELD_POLICIES={pack_dir}\n"
@@ -134,14 +143,24 @@ def _field_table(s: FieldSummary, report: ReplayReport, gov: GovernanceReport) -
     t.add_row(
         "actions proposed by the agents", f"{s.actions:,}", f"{report.agent_runs:,} agent runs"
     )
-    for verdict, note in (("auto", "executed through the outbox"), ("review", "waited for the owner"),
-                          ("escalate", "went up the ladder"), ("block", "recorded, never executed")):  # fmt: skip
+    for verdict, note in (
+        ("auto", "executed through the outbox"),
+        ("review", "waited for the owner"),
+        ("escalate", "went up the ladder"),
+        ("block", "recorded, never executed"),
+    ):
         t.add_row(f"  decided {verdict}", f"{s.verdicts.get(verdict, 0):,}", note)
-    t.add_row("guardrail trips", f"{sum(s.guardrail_trips.values()):,}",
-              ", ".join(f"{g} {n}" for g, n in s.guardrail_trips.most_common(4)))  # fmt: skip
-    t.add_row("information conserved at handover", f"{s.conservation:.0%}",
-              f"{s.facts_carried} of {s.facts_known} acquisition facts in {s.handovers} briefs; "
-              f"{s.unsupported_promises} unsupported promises escalated")  # fmt: skip
+    t.add_row(
+        "guardrail trips",
+        f"{sum(s.guardrail_trips.values()):,}",
+        ", ".join(f"{g} {n}" for g, n in s.guardrail_trips.most_common(4)),
+    )
+    t.add_row(
+        "information conserved at handover",
+        f"{s.conservation:.0%}",
+        f"{s.facts_carried} of {s.facts_known} acquisition facts in {s.handovers} briefs; "
+        f"{s.unsupported_promises} unsupported promises escalated",
+    )
     rules = Counter(d.rule for d in gov.deviations)
     t.add_row(
         "governance deviations",
@@ -153,8 +172,12 @@ def _field_table(s: FieldSummary, report: ReplayReport, gov: GovernanceReport) -
         f"{gov.icp_adherence:.0%}",
         f"of {gov.open_deals} open deals meet every ICP criterion",
     )
-    t.add_row("people answered", f"{report.approved + report.rejected:,}",
-              f"{report.approved} approved, {report.rejected} rejected, {report.climbed} moved up the ladder")  # fmt: skip
+    t.add_row(
+        "people answered",
+        f"{report.approved + report.rejected:,}",
+        f"{report.approved} approved, {report.rejected} rejected, "
+        f"{report.climbed} moved up the ladder",
+    )
     t.add_row(
         "executed through the outbox",
         f"{s.executed:,}",

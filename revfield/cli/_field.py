@@ -42,8 +42,15 @@ def open_field(st: State) -> Iterator[Field]:
         fail(f"executor: {exc}")
     try:
         with open_checkpointer(store) as saver:
-            yield Field(store, pack, model, st.clock, saver, executor=executor,
-                        lease=timedelta(seconds=st.settings.outbox_lease_seconds))  # fmt: skip
+            yield Field(
+                store,
+                pack,
+                model,
+                st.clock,
+                saver,
+                executor=executor,
+                lease=timedelta(seconds=st.settings.outbox_lease_seconds),
+            )
     finally:
         executor.close()
         model.close()
@@ -66,8 +73,13 @@ def inbox_command(
             fail(str(exc))
         items = inbox(session, actor if as_user else None)
     if as_json:
-        typer.echo(json.dumps([{**i.__dict__, "deadline_at": i.deadline_at.isoformat()} for i in items[:limit]],
-                              indent=2, default=str))  # fmt: skip
+        typer.echo(
+            json.dumps(
+                [{**i.__dict__, "deadline_at": i.deadline_at.isoformat()} for i in items[:limit]],
+                indent=2,
+                default=str,
+            )
+        )
         return
     if not items:
         console.print("the inbox is empty" + (f" for {as_user}" if as_user else ""))
@@ -96,7 +108,8 @@ def inbox_command(
     if len(items) > limit:
         console.print(f"[dim]… and {len(items) - limit} more (--limit)[/]")
     console.print(
-        "[dim]answer with `revfield approve ID [--edit FIELD=VALUE]` or `revfield reject ID --reason TEXT`[/]"
+        "[dim]answer with `revfield approve ID [--edit FIELD=VALUE]` "
+        "or `revfield reject ID --reason TEXT`[/]"
     )
 
 
@@ -111,8 +124,14 @@ def _edits(raw: list[str]) -> dict[str, Any]:
     return out
 
 
-def _answer(review_id: int, *, approve: bool, as_user: str | None, edits: dict[str, Any] | None = None,
-            reason: str | None = None) -> None:  # fmt: skip
+def _answer(
+    review_id: int,
+    *,
+    approve: bool,
+    as_user: str | None,
+    edits: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
     st = state()
     with open_field(st) as field:
         with st.store().read() as session:

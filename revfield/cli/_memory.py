@@ -1,4 +1,5 @@
-"""Commands that fill and read the account memory: init, ingest, import-crm, account, dead-letters."""
+"""Commands that fill and read the account memory: init, ingest, import-crm, account,
+dead-letters."""
 
 from __future__ import annotations
 
@@ -56,11 +57,23 @@ def ingest(
     size = batch_size or st.settings.ingest_batch_size
     try:
         total = count_lines(file) if file.is_file() else 0
-        with Progress(TextColumn("[bold]ingest[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("lines"), TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+        with Progress(
+            TextColumn("[bold]ingest[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("lines"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task(file.name, total=total)
-            report = ingest_file(file, store=store, clock=st.clock, batch_size=size,
-                                 on_progress=lambda done: bar.update(task, completed=done))  # fmt: skip
+            report = ingest_file(
+                file,
+                store=store,
+                clock=st.clock,
+                batch_size=size,
+                on_progress=lambda done: bar.update(task, completed=done),
+            )
     except IngestFileError as exc:
         fail(str(exc))
     console.print(ingest_table(report, f"ingested {file}"))
@@ -131,8 +144,12 @@ def dead_letters(
         table.add_column(col, overflow="fold")
     for r in rows:
         raw = r["raw"]
-        table.add_row(f"{Path(r['source_file']).name}:{r['line']}", r["field"] or "—", r["reason"],
-                      raw[:80] + ("…" if len(raw) > 80 else ""))  # fmt: skip
+        table.add_row(
+            f"{Path(r['source_file']).name}:{r['line']}",
+            r["field"] or "—",
+            r["reason"],
+            raw[:80] + ("…" if len(raw) > 80 else ""),
+        )
     console.print(table)
 
 
@@ -198,6 +215,13 @@ def account_list(
     for col in ("id", "name", "state", "segment", "owner", "source", "signals"):
         table.add_column(col, justify="right" if col == "signals" else "left")
     for r in rows:
-        table.add_row(r.id, r.name, str(r.customer_state), str(r.segment or "—"), r.owner_id or "—",
-                      r.source, f"{r.n or 0:,}")  # fmt: skip
+        table.add_row(
+            r.id,
+            r.name,
+            str(r.customer_state),
+            str(r.segment or "—"),
+            r.owner_id or "—",
+            r.source,
+            f"{r.n or 0:,}",
+        )
     console.print(table)

@@ -44,8 +44,11 @@ def _pack(path: Path | None) -> CompiledPack:
     try:
         return load_pack(path or state().settings.policies)
     except PackError as exc:
-        fail(f"the policy pack was refused ({len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}); "
-             "nothing of it is in force\n" + str(exc))  # fmt: skip
+        fail(
+            f"the policy pack was refused ({len(exc.problems)} "
+            f"problem{'s' if len(exc.problems) > 1 else ''}); "
+            "nothing of it is in force\n" + str(exc)
+        )
 
 
 def _verdict(label: str) -> Text:
@@ -57,9 +60,11 @@ def check(path: PathArg = None) -> None:
     """Validate the pack and lint it: duplicate ids, rules that never match, shadowed rules."""
     pack = _pack(path)
     findings = lint_pack(pack)
-    console.print(f"pack {pack.version}: {len(pack.rules)} rules, {len(pack.spec.definitions)} definitions, "
-                  f"{len(pack.stages)} stages, {len(pack.capabilities)} capabilities from "
-                  f"{', '.join(Path(f).name for f in pack.files)}")  # fmt: skip
+    console.print(
+        f"pack {pack.version}: {len(pack.rules)} rules, {len(pack.spec.definitions)} definitions, "
+        f"{len(pack.stages)} stages, {len(pack.capabilities)} capabilities from "
+        f"{', '.join(Path(f).name for f in pack.files)}"
+    )
     if findings:
         for f in findings:
             console.print(f"[yellow]{f.render()}[/]", soft_wrap=True)
@@ -87,8 +92,11 @@ def run_tests(
         for line in result.diff:
             console.print(f"    {line}", soft_wrap=True)
     passed = len(report.results) - len(report.failed)
-    console.print(f"{passed} passed, {len(report.failed)} failed; "
-                  f"{len(report.covered & {r.id for r in pack.rules})} of {len(pack.rules)} rules matched in some test")  # fmt: skip
+    console.print(
+        f"{passed} passed, {len(report.failed)} failed; "
+        f"{len(report.covered & {r.id for r in pack.rules})} of {len(pack.rules)} "
+        "rules matched in some test"
+    )
     if report.uncovered:
         console.print(f"[yellow]not covered by any test:[/] {', '.join(report.uncovered)}")
     if report.failed:
@@ -100,8 +108,10 @@ def _read_json(arg: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        fail(f"ACTION_JSON: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-             "pass a file path or inline JSON")  # fmt: skip
+        fail(
+            f"ACTION_JSON: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "pass a file path or inline JSON"
+        )
     if not isinstance(data, dict):
         fail("ACTION_JSON must be a JSON object")
     return data
@@ -114,8 +124,10 @@ def explain(
         typer.Argument(
             metavar="ACTION_JSON",
             help=(
-                "A proposed action (with `kind`, `motion`, `account_id`…: the context is assembled from "
-                "memory) or a decision context (`action`, `account`, `contact`…), as a file or inline JSON."
+                "A proposed action (with `kind`, `motion`, `account_id`…: "
+                "the context is assembled from "
+                "memory) or a decision context (`action`, `account`, `contact`…), "
+                "as a file or inline JSON."
             ),
         ),
     ],
@@ -174,8 +186,13 @@ def explain(
         for e in decision.guardrails:
             g.add_row(e.id, _verdict(e.at_least.label), "yes" if e.tightened else "no", e.reason)
         console.print(g)
-    console.print(Text.assemble("decision: ", _verdict(decision.verdict.label),
-                                f"{' → ' + decision.escalate_to if decision.escalate_to else ''}"))  # fmt: skip
+    console.print(
+        Text.assemble(
+            "decision: ",
+            _verdict(decision.verdict.label),
+            f"{' → ' + decision.escalate_to if decision.escalate_to else ''}",
+        )
+    )
     console.print(f"why: {decision.explanation}", soft_wrap=True)
 
 
@@ -210,8 +227,15 @@ def diff(
     for col in ("decision", "account", "action", "was", "becomes", "rules now", "why"):
         detail.add_column(col, overflow="fold")
     for c in report.changes[:show]:
-        detail.add_row(f"#{c.decision_id}", c.account_id or "—", f"{c.action_kind} ({c.motion})", _verdict(c.old),
-                       _verdict(c.new), ", ".join(c.new_rules) or "—", c.new_explanation)  # fmt: skip
+        detail.add_row(
+            f"#{c.decision_id}",
+            c.account_id or "—",
+            f"{c.action_kind} ({c.motion})",
+            _verdict(c.old),
+            _verdict(c.new),
+            ", ".join(c.new_rules) or "—",
+            c.new_explanation,
+        )
     console.print(detail)
 
 
@@ -246,8 +270,11 @@ def governance(
     with st.store().read() as session:
         report = governance_report(session, pack, when)
     found = [d for d in report.deviations if rule is None or d.rule == rule]
-    console.print(f"governance as of {when.date().isoformat()}: {report.open_deals:,} open deals, "
-                  f"ICP adherence [bold]{report.icp_adherence:.1%}[/] ({report.icp_fit_deals:,} of {report.open_deals:,})")  # fmt: skip
+    console.print(
+        f"governance as of {when.date().isoformat()}: {report.open_deals:,} open deals, "
+        f"ICP adherence [bold]{report.icp_adherence:.1%}[/] "
+        f"({report.icp_fit_deals:,} of {report.open_deals:,})"
+    )
     counts = Table(box=box.SIMPLE_HEAD)
     counts.add_column("rule")
     counts.add_column("deviations", justify="right")
@@ -264,8 +291,11 @@ def governance(
             owners.add_row(team, owner, f"{n:,}")
         console.print(owners)
     if found:
-        table = Table(title=f"deviations ({min(show, len(found))} of {len(found):,}, oldest first)", box=box.SIMPLE_HEAD,
-                      title_justify="left")  # fmt: skip
+        table = Table(
+            title=f"deviations ({min(show, len(found))} of {len(found):,}, oldest first)",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+        )
         for col in ("rule", "deal", "account", "owner", "team", "age (days)", "detail"):
             table.add_column(
                 col, overflow="fold", justify="right" if col.startswith("age") else "left"

@@ -89,8 +89,11 @@ def _problems(report: IngestReport) -> RenderableType:
 
 
 def import_table(report: ImportReport) -> RenderableType:
-    table = Table(title=f"import {report.kind} from {_short(report.directory)}", box=box.SIMPLE_HEAD,
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"import {report.kind} from {_short(report.directory)}",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
     for col in ("table", "new", "updated", "unchanged"):
         table.add_column(col, justify="left" if col == "table" else "right")
     for name, count in report.tables.items():
@@ -100,8 +103,12 @@ def import_table(report: ImportReport) -> RenderableType:
         table.add_row("signals", f"{s.accepted:,}", "—", f"{s.duplicates:,}")
     dead = len(report.dead_letters) + (report.signals.dead_lettered if report.signals else 0)
     table.add_section()
-    table.add_row(Text("total", style="bold"), Text(f"{report.new_rows:,}", style="bold"),
-                  f"{report.updated_rows:,}", "")  # fmt: skip
+    table.add_row(
+        Text("total", style="bold"),
+        Text(f"{report.new_rows:,}", style="bold"),
+        f"{report.updated_rows:,}",
+        "",
+    )
     parts: list[RenderableType] = [table]
     summary = Text(
         f"{report.new_rows:,} new rows", style="bold green" if report.new_rows else "bold"
@@ -161,8 +168,15 @@ def account_panel(ctx: AccountContext) -> RenderableType:
         for col in ("deal", "stage", "since", "amount", "product", "close", "owner"):
             t.add_column(col, justify="right" if col == "amount" else "left")
         for d in deals:
-            t.add_row(d.id, d.stage, _when(d.stage_entered_at), _money(d.amount, d.currency),
-                      d.product or "—", d.close_date.isoformat() if d.close_date else "—", d.owner_id or "—")  # fmt: skip
+            t.add_row(
+                d.id,
+                d.stage,
+                _when(d.stage_entered_at),
+                _money(d.amount, d.currency),
+                d.product or "—",
+                d.close_date.isoformat() if d.close_date else "—",
+                d.owner_id or "—",
+            )
         parts.append(t)
 
     if ctx.facts:
@@ -171,22 +185,35 @@ def account_panel(ctx: AccountContext) -> RenderableType:
             t.add_column(col)
         for facts in ctx.facts.values():
             for f in facts:
-                t.add_row(f.type.value, f.value, f"{f.confidence:.2f}",
-                          f"#{f.source_signal_id} {f.source_signal_kind.value} ({f.source_signal_source})",
-                          _when(f.observed_at))  # fmt: skip
+                t.add_row(
+                    f.type.value,
+                    f.value,
+                    f"{f.confidence:.2f}",
+                    f"#{f.source_signal_id} {f.source_signal_kind.value} "
+                    f"({f.source_signal_source})",
+                    _when(f.observed_at),
+                )
         parts.append(t)
     else:
         parts.append(Text("facts: none yet", style="dim"))
 
     if ctx.signals:
-        t = Table(title=f"latest signals ({len(ctx.signals)} of {ctx.signal_count:,})", box=box.SIMPLE_HEAD,
-                  title_justify="left")  # fmt: skip
+        t = Table(
+            title=f"latest signals ({len(ctx.signals)} of {ctx.signal_count:,})",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+        )
         for col in ("#", "when", "kind", "source", "detail"):
             t.add_column(col)
         for s in ctx.signals:
             detail = s.text or ", ".join(f"{k}={v}" for k, v in list(s.payload.items())[:4])
-            t.add_row(str(s.id), _when(s.occurred_at), s.kind.value, s.source,
-                      Text(detail[:90] + ("…" if len(detail) > 90 else "")))  # fmt: skip
+            t.add_row(
+                str(s.id),
+                _when(s.occurred_at),
+                s.kind.value,
+                s.source,
+                Text(detail[:90] + ("…" if len(detail) > 90 else "")),
+            )
         parts.append(t)
     if ctx.actions:
         parts.append(chain_table(ctx.actions))
@@ -210,14 +237,27 @@ def counts_chart(title: str, counts: Counter[str], column: str = "kind") -> Tabl
     return t
 
 
-STATUS_STYLE = {"executed": "green", "queued": "green", "approved": "green", "pending_review": "yellow",
-                "blocked": "red", "rejected": "red", "failed": "bold red", "cancelled": "dim"}  # fmt: skip
+STATUS_STYLE = {
+    "executed": "green",
+    "queued": "green",
+    "approved": "green",
+    "pending_review": "yellow",
+    "blocked": "red",
+    "rejected": "red",
+    "failed": "bold red",
+    "cancelled": "dim",
+}
 
 
 def chain_table(actions: list[dict[str, Any]]) -> RenderableType:
-    """Each action with its whole trace: signal → facts → field event → decision → review → outbox."""
-    t = Table(title=f"actions and why ({len(actions)} newest)", box=box.SIMPLE_HEAD, title_justify="left",
-              show_lines=True)  # fmt: skip
+    """Each action with its whole trace: signal → facts → field event → decision → review →
+    outbox."""
+    t = Table(
+        title=f"actions and why ({len(actions)} newest)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        show_lines=True,
+    )
     t.add_column("action", ratio=2)
     t.add_column("because", ratio=3)
     t.add_column("decided · answered · done", ratio=3)
@@ -242,7 +282,8 @@ def chain_table(actions: list[dict[str, Any]]) -> RenderableType:
         for d in a["decisions"]:
             done.append(f"{d['verdict']}", style="bold")
             done.append(
-                f" by {', '.join(d['rules']) or 'default'} · policy {d['policy_version'].removeprefix('sha256:')[:10]}"
+                f" by {', '.join(d['rules']) or 'default'} · "
+                f"policy {d['policy_version'].removeprefix('sha256:')[:10]}"
             )
             if d["guardrails"]:
                 done.append(f" · guardrails {', '.join(d['guardrails'])}", style="dim")
@@ -260,7 +301,9 @@ def chain_table(actions: list[dict[str, Any]]) -> RenderableType:
             error = (
                 f": {o['error']}" if o["error"] and o["status"] in ("failed", "cancelled") else ""
             )
-            done.append(f"outbox {o['status']}{error} via {o['executor']}{when}{after}\nkey {o['key']}",
-                        style="green" if o["status"] == "sent" else "")  # fmt: skip
+            done.append(
+                f"outbox {o['status']}{error} via {o['executor']}{when}{after}\nkey {o['key']}",
+                style="green" if o["status"] == "sent" else "",
+            )
         t.add_row(what, why, done)
     return t

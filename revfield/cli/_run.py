@@ -43,19 +43,41 @@ def run(
         total = pending_signals(store)
         if limit is not None:
             total = min(total, limit)
-        with Progress(TextColumn("[bold]detect[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("signals"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+        with Progress(
+            TextColumn("[bold]detect[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("signals"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("signals", total=total)
-            report = run_detection(store, pack, model, st.clock, batch_size=batch_size, limit=limit,
-                                   governance=governance, on_progress=lambda n: bar.update(task, completed=n))  # fmt: skip
+            report = run_detection(
+                store,
+                pack,
+                model,
+                st.clock,
+                batch_size=batch_size,
+                limit=limit,
+                governance=governance,
+                on_progress=lambda n: bar.update(task, completed=n),
+            )
         console.print(render_detection(report, model.backend))
         if not agents:
             return
         resumed = fld.resume_answered()
         moved = fld.climb_ladder()
         events = fld.pending_events()
-        with Progress(TextColumn("[bold]agents[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+        with Progress(
+            TextColumn("[bold]agents[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("runs"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("runs", total=len(events))
             runs = fld.run_agents(on_progress=lambda n: bar.update(task, completed=n))
         delivered = fld.deliver()
@@ -64,8 +86,14 @@ def run(
     console.print(render_agents(runs, summary, delivered, resumed=resumed, moved=len(moved)))
 
 
-def render_agents(runs: AgentReport, summary: FieldSummary, delivered: OutboxReport, *, resumed: int = 0,
-                  moved: int = 0) -> Group:  # fmt: skip
+def render_agents(
+    runs: AgentReport,
+    summary: FieldSummary,
+    delivered: OutboxReport,
+    *,
+    resumed: int = 0,
+    moved: int = 0,
+) -> Group:
     head = Table(box=box.SIMPLE_HEAD, show_header=False, title="agents", title_justify="left")
     head.add_column()
     head.add_column(justify="right")
@@ -82,11 +110,18 @@ def render_agents(runs: AgentReport, summary: FieldSummary, delivered: OutboxRep
     head.add_row("actions proposed", f"{summary.actions:,}", "")
     for verdict in ("auto", "review", "escalate", "block"):
         head.add_row(f"  decided {verdict}", f"{summary.verdicts.get(verdict, 0):,}", "")
-    head.add_row("guardrail trips", f"{sum(summary.guardrail_trips.values()):,}",
-                 ", ".join(f"{g} {n}" for g, n in summary.guardrail_trips.most_common()))  # fmt: skip
-    notes = [f"{delivered.failed} failed" if delivered.failed else "",
-             f"{delivered.retried} to retry" if delivered.retried else "",
-             f"{delivered.cancelled} cancelled: what they waited for won't go out" if delivered.cancelled else ""]  # fmt: skip
+    head.add_row(
+        "guardrail trips",
+        f"{sum(summary.guardrail_trips.values()):,}",
+        ", ".join(f"{g} {n}" for g, n in summary.guardrail_trips.most_common()),
+    )
+    notes = [
+        f"{delivered.failed} failed" if delivered.failed else "",
+        f"{delivered.retried} to retry" if delivered.retried else "",
+        f"{delivered.cancelled} cancelled: what they waited for won't go out"
+        if delivered.cancelled
+        else "",
+    ]
     head.add_row(
         "executed through the outbox", f"{delivered.sent:,}", ", ".join(n for n in notes if n)
     )
@@ -104,8 +139,12 @@ def render_detection(report: DetectionReport, backend: str) -> Group:
         f"{report.signals:,}",
         f"{report.rate:,.0f}/s in {report.seconds:.1f} s",
     )
-    head.add_row("read by the model", f"{report.text_signals:,}", f"{backend}: {report.model_calls:,} calls, "
-                 f"{report.tokens:,} tokens, {report.model_faults} faults (escalated)")  # fmt: skip
+    head.add_row(
+        "read by the model",
+        f"{report.text_signals:,}",
+        f"{backend}: {report.model_calls:,} calls, "
+        f"{report.tokens:,} tokens, {report.model_faults} faults (escalated)",
+    )
     head.add_row("facts written", f"{report.facts:,}", "each with its source signal")
     head.add_row(
         "field events",

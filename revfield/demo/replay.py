@@ -48,8 +48,10 @@ def load_book(store: Store, book: Book) -> None:
     """The book's teams, people, accounts, contacts and deals (signals arrive day by day)."""
     with store.session() as session:
         for model, rows in ((Team, book.teams), (User, book.users), (Account, book.accounts)):
-            session.execute(sa.insert(table_of(model)), [{**r, "updated_at": r["created_at"]} if model is Account else r
-                                                           for r in rows])  # fmt: skip
+            session.execute(
+                sa.insert(table_of(model)),
+                [{**r, "updated_at": r["created_at"]} if model is Account else r for r in rows],
+            )
         session.execute(sa.insert(table_of(Contact)), book.contacts)
         session.execute(
             sa.insert(table_of(Deal)), [{**d, "updated_at": d["created_at"]} for d in book.deals]
@@ -58,8 +60,11 @@ def load_book(store: Store, book: Book) -> None:
 
 def _answer_due(fld: Field, report: ReplayReport, before: object) -> None:
     with fld.store.read() as session:
-        due = session.execute(sa.select(R.c.id, R.c.assignee_id).where(R.c.status == "pending", R.c.created_at < before)
-                              .order_by(R.c.id)).all()  # fmt: skip
+        due = session.execute(
+            sa.select(R.c.id, R.c.assignee_id)
+            .where(R.c.status == "pending", R.c.created_at < before)
+            .order_by(R.c.id)
+        ).all()
     for review_id, assignee in due:
         roll = (review_id * 7919) % 20
         if roll >= 14:

@@ -94,8 +94,16 @@ class SignalBuffer:
                 source=str(path.resolve()),
                 lines=(n for n, _ in items),
             )
-            for name in ("rows", "accepted", "duplicates", "dead_lettered", "unattributed",
-                         "accounts_created", "contacts_created", "seconds"):  # fmt: skip
+            for name in (
+                "rows",
+                "accepted",
+                "duplicates",
+                "dead_lettered",
+                "unattributed",
+                "accounts_created",
+                "contacts_created",
+                "seconds",
+            ):
                 setattr(total, name, getattr(total, name) + getattr(part, name))
             total.problems.extend(part.problems)
             total.duplicate_lines.extend(part.duplicate_lines)

@@ -135,8 +135,15 @@ def import_maven(store: Store, directory: Path, *, clock: Clock) -> ImportReport
     for row in read_csv(pipeline, required):
         d = row.data
         if not d["account"]:
-            dead.append((row.line, "account", "`account` is blank: revfield keys every deal by its account; "
-                         "fill it in the CRM and import again", row.raw))  # fmt: skip
+            dead.append(
+                (
+                    row.line,
+                    "account",
+                    "`account` is blank: revfield keys every deal by its account; "
+                    "fill it in the CRM and import again",
+                    row.raw,
+                )
+            )
             continue
         acc = account_id(d["account"])
         if acc not in accounts:
@@ -177,35 +184,62 @@ def import_maven(store: Store, directory: Path, *, clock: Clock) -> ImportReport
             float(d["close_value"]) if outcome is DealOutcome.WON and d["close_value"] else price
         )
         deal_id = f"maven-{d['opportunity_id']}"
-        deals.append({
-            "id": deal_id,
-            "account_id": acc,
-            "owner_id": owner,
-            "name": f"{product} for {d['account']}",
-            "stage": stage,
-            "stage_entered_at": closed if outcome is not DealOutcome.OPEN else engaged,
-            "amount": amount,
-            "currency": "USD",
-            "product": product,
-            "close_date": as_day(d["close_date"]),
-            "outcome": outcome,
-            "source": SOURCE,
-            "created_at": engaged or now,
-        })  # fmt: skip
+        deals.append(
+            {
+                "id": deal_id,
+                "account_id": acc,
+                "owner_id": owner,
+                "name": f"{product} for {d['account']}",
+                "stage": stage,
+                "stage_entered_at": closed if outcome is not DealOutcome.OPEN else engaged,
+                "amount": amount,
+                "currency": "USD",
+                "product": product,
+                "close_date": as_day(d["close_date"]),
+                "outcome": outcome,
+                "source": SOURCE,
+                "created_at": engaged or now,
+            }
+        )
         deals_per_owner[acc][owner] += 1
         if outcome is DealOutcome.WON:
             accounts[acc]["customer_state"] = CustomerState.CUSTOMER
         base = {"source": SOURCE, "kind": "crm_stage_change", "account_id": acc}
         if engaged:
-            signals.add(pipeline, row.line, {**base, "external_id": f"opp/{d['opportunity_id']}/engaging",
-                            "occurred_at": engaged.isoformat(),
-                            "payload": {"deal_id": deal_id, "from_stage": "prospecting",
-                                        "to_stage": "engaging", "product": product, "owner": owner}})  # fmt: skip
+            signals.add(
+                pipeline,
+                row.line,
+                {
+                    **base,
+                    "external_id": f"opp/{d['opportunity_id']}/engaging",
+                    "occurred_at": engaged.isoformat(),
+                    "payload": {
+                        "deal_id": deal_id,
+                        "from_stage": "prospecting",
+                        "to_stage": "engaging",
+                        "product": product,
+                        "owner": owner,
+                    },
+                },
+            )
         if closed:
-            signals.add(pipeline, row.line, {**base, "external_id": f"opp/{d['opportunity_id']}/{stage}",
-                            "occurred_at": closed.isoformat(),
-                            "payload": {"deal_id": deal_id, "from_stage": "engaging", "to_stage": stage,
-                                        "product": product, "owner": owner, "amount": amount}})  # fmt: skip
+            signals.add(
+                pipeline,
+                row.line,
+                {
+                    **base,
+                    "external_id": f"opp/{d['opportunity_id']}/{stage}",
+                    "occurred_at": closed.isoformat(),
+                    "payload": {
+                        "deal_id": deal_id,
+                        "from_stage": "engaging",
+                        "to_stage": stage,
+                        "product": product,
+                        "owner": owner,
+                        "amount": amount,
+                    },
+                },
+            )
 
     for acc, owners in deals_per_owner.items():
         # Maven has no account owner: the seller with most deals on the account owns it.

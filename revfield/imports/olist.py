@@ -52,8 +52,13 @@ SEGMENTS = {
     "online_top": Segment.ENTERPRISE,
     "industry": Segment.ENTERPRISE,
 }
-OPTIONAL_ATTRS = ("has_company", "has_gtin", "average_stock", "business_type",
-                  "declared_product_catalog_size")  # fmt: skip
+OPTIONAL_ATTRS = (
+    "has_company",
+    "has_gtin",
+    "average_stock",
+    "business_type",
+    "declared_product_catalog_size",
+)
 
 
 def import_olist(store: Store, directory: Path, *, clock: Clock) -> ImportReport:
@@ -103,9 +108,18 @@ def import_olist(store: Store, directory: Path, *, clock: Clock) -> ImportReport
             "source": SOURCE,
             "created_at": first or now,
         }
-        signals.add(paths["mql"], row.line, {"source": SOURCE, "external_id": f"mql/{mql}", "kind": "form_submission",
-                        "occurred_at": (first or now).isoformat(), "account_id": acc,
-                        "payload": {"landing_page_id": d["landing_page_id"], "origin": origin}})  # fmt: skip
+        signals.add(
+            paths["mql"],
+            row.line,
+            {
+                "source": SOURCE,
+                "external_id": f"mql/{mql}",
+                "kind": "form_submission",
+                "occurred_at": (first or now).isoformat(),
+                "account_id": acc,
+                "payload": {"landing_page_id": d["landing_page_id"], "origin": origin},
+            },
+        )
         if deal is not None:
             w = deal.data
             sdr, sr = f"olist-sdr-{w['sdr_id'][:12]}", f"olist-sr-{w['sr_id'][:12]}"
@@ -126,18 +140,31 @@ def import_olist(store: Store, directory: Path, *, clock: Clock) -> ImportReport
             revenue = float(w["declared_monthly_revenue"] or 0) or None
             undeclared += revenue is None
             won_at = as_time(w["won_date"], TZ)
-            account.update({
-                "industry": w["business_segment"] or None,
-                "segment": SEGMENTS.get(w["lead_type"]),
-                "region": f"BR-{region}" if region else None,
-                "owner_id": sr,
-            })  # fmt: skip
-            deals.append({
-                "id": acc, "account_id": acc, "owner_id": sr, "name": f"Marketplace seller {mql[:8]}",
-                "stage": "closed_won", "stage_entered_at": won_at, "amount": revenue,
-                "currency": "BRL", "product": "marketplace", "close_date": as_day(w["won_date"]),
-                "outcome": DealOutcome.WON, "source": SOURCE, "created_at": first or now,
-            })  # fmt: skip
+            account.update(
+                {
+                    "industry": w["business_segment"] or None,
+                    "segment": SEGMENTS.get(w["lead_type"]),
+                    "region": f"BR-{region}" if region else None,
+                    "owner_id": sr,
+                }
+            )
+            deals.append(
+                {
+                    "id": acc,
+                    "account_id": acc,
+                    "owner_id": sr,
+                    "name": f"Marketplace seller {mql[:8]}",
+                    "stage": "closed_won",
+                    "stage_entered_at": won_at,
+                    "amount": revenue,
+                    "currency": "BRL",
+                    "product": "marketplace",
+                    "close_date": as_day(w["won_date"]),
+                    "outcome": DealOutcome.WON,
+                    "source": SOURCE,
+                    "created_at": first or now,
+                }
+            )
             payload: dict[str, object] = {
                 "deal_id": acc,
                 "to_stage": "closed_won",
@@ -155,9 +182,18 @@ def import_olist(store: Store, directory: Path, *, clock: Clock) -> ImportReport
                     payload[attr] = w[attr]
             if revenue:
                 payload["declared_monthly_revenue"] = revenue
-            signals.add(paths["deals"], deal.line, {"source": SOURCE, "external_id": f"deal/{mql}/closed_won",
-                            "kind": "crm_stage_change", "occurred_at": (won_at or now).isoformat(),
-                            "account_id": acc, "payload": payload})  # fmt: skip
+            signals.add(
+                paths["deals"],
+                deal.line,
+                {
+                    "source": SOURCE,
+                    "external_id": f"deal/{mql}/closed_won",
+                    "kind": "crm_stage_change",
+                    "occurred_at": (won_at or now).isoformat(),
+                    "account_id": acc,
+                    "payload": payload,
+                },
+            )
         accounts.append(account)
 
     with store.session() as session:
@@ -170,7 +206,8 @@ def import_olist(store: Store, directory: Path, *, clock: Clock) -> ImportReport
         report.notes.append(f"{blank_origin} leads with a blank origin stored as `unknown`")
     if undeclared:
         report.notes.append(
-            f"{undeclared} deals declared a monthly revenue of 0.0 (not declared): amount left empty"
+            f"{undeclared} deals declared a monthly revenue of 0.0 (not declared): "
+            "amount left empty"
         )
     if no_region:
         report.notes.append(

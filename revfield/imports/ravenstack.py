@@ -69,10 +69,12 @@ def import_ravenstack(store: Store, directory: Path, *, clock: Clock) -> ImportR
     ):
         d = row.data
         state = (
-            CustomerState.CHURNED if _flag(d["churn_flag"])
-            else CustomerState.PROSPECT if _flag(d["is_trial"])
+            CustomerState.CHURNED
+            if _flag(d["churn_flag"])
+            else CustomerState.PROSPECT
+            if _flag(d["is_trial"])
             else CustomerState.CUSTOMER
-        )  # fmt: skip
+        )
         accounts[d["account_id"]] = {
             "id": account_id(d["account_id"]),
             "name": d["account_name"],
@@ -106,23 +108,49 @@ def import_ravenstack(store: Store, directory: Path, *, clock: Clock) -> ImportR
             seats = int(s["seats"])
             when = as_time(s["start_date"]).isoformat()  # type: ignore[union-attr]
             payload = {
-                "subscription_id": s["subscription_id"], "plan": s.get("plan_tier"), "seats": seats,
-                "mrr": float(s["mrr_amount"] or 0), "arr": float(s.get("arr_amount") or 0),
-                "trial": _flag(s.get("is_trial", "")), "upgrade": _flag(s.get("upgrade_flag", "")),
-                "downgrade": _flag(s.get("downgrade_flag", "")), "billing": s.get("billing_frequency"),
+                "subscription_id": s["subscription_id"],
+                "plan": s.get("plan_tier"),
+                "seats": seats,
+                "mrr": float(s["mrr_amount"] or 0),
+                "arr": float(s.get("arr_amount") or 0),
+                "trial": _flag(s.get("is_trial", "")),
+                "upgrade": _flag(s.get("upgrade_flag", "")),
+                "downgrade": _flag(s.get("downgrade_flag", "")),
+                "billing": s.get("billing_frequency"),
                 "auto_renew": _flag(s.get("auto_renew_flag", "")),
-            }  # fmt: skip
+            }
             if s.get("end_date"):
                 payload["end_date"] = s["end_date"]
             line = int(s["_line"])
-            signals.add(paths["subscriptions"], line, {"source": SOURCE, "external_id": f"sub/{s['subscription_id']}",
-                            "kind": "subscription_change", "occurred_at": when,
-                            "account_id": account_id(raw_acc), "payload": payload})  # fmt: skip
+            signals.add(
+                paths["subscriptions"],
+                line,
+                {
+                    "source": SOURCE,
+                    "external_id": f"sub/{s['subscription_id']}",
+                    "kind": "subscription_change",
+                    "occurred_at": when,
+                    "account_id": account_id(raw_acc),
+                    "payload": payload,
+                },
+            )
             if previous is not None and seats != previous:
-                signals.add(paths["subscriptions"], line, {"source": SOURCE, "external_id": f"sub/{s['subscription_id']}/seats",
-                                "kind": "seat_change", "occurred_at": when, "account_id": account_id(raw_acc),
-                                "payload": {"seats": seats, "previous_seats": previous,
-                                            "subscription_id": s["subscription_id"]}})  # fmt: skip
+                signals.add(
+                    paths["subscriptions"],
+                    line,
+                    {
+                        "source": SOURCE,
+                        "external_id": f"sub/{s['subscription_id']}/seats",
+                        "kind": "seat_change",
+                        "occurred_at": when,
+                        "account_id": account_id(raw_acc),
+                        "payload": {
+                            "seats": seats,
+                            "previous_seats": previous,
+                            "subscription_id": s["subscription_id"],
+                        },
+                    },
+                )
             previous = seats
 
     usage_ids: dict[str, int] = defaultdict(int)
@@ -136,15 +164,25 @@ def import_ravenstack(store: Store, directory: Path, *, clock: Clock) -> ImportR
             orphans += 1
             continue
         usage_ids[d["usage_id"]] += 1
-        signals.add(paths["usage"], row.line, {
-            "source": SOURCE, "external_id": f"usage/{d['usage_id']}/{d['subscription_id']}",
-            "kind": "product_usage", "occurred_at": as_time(d["usage_date"]).isoformat(),  # type: ignore[union-attr]
-            "account_id": account_id(owner),
-            "payload": {"feature": d["feature_name"], "count": float(d["usage_count"] or 0),
-                        "duration_secs": float(d.get("usage_duration_secs") or 0),
-                        "errors": int(d.get("error_count") or 0), "beta": _flag(d.get("is_beta_feature", "")),
-                        "subscription_id": d["subscription_id"]},
-        })  # fmt: skip
+        signals.add(
+            paths["usage"],
+            row.line,
+            {
+                "source": SOURCE,
+                "external_id": f"usage/{d['usage_id']}/{d['subscription_id']}",
+                "kind": "product_usage",
+                "occurred_at": as_time(d["usage_date"]).isoformat(),  # type: ignore[union-attr]
+                "account_id": account_id(owner),
+                "payload": {
+                    "feature": d["feature_name"],
+                    "count": float(d["usage_count"] or 0),
+                    "duration_secs": float(d.get("usage_duration_secs") or 0),
+                    "errors": int(d.get("error_count") or 0),
+                    "beta": _flag(d.get("is_beta_feature", "")),
+                    "subscription_id": d["subscription_id"],
+                },
+            },
+        )
 
     for row in read_csv(paths["tickets"], ["ticket_id", "account_id", "submitted_at", "priority"]):
         d = row.data
@@ -154,14 +192,26 @@ def import_ravenstack(store: Store, directory: Path, *, clock: Clock) -> ImportR
             "priority": d["priority"] or None,
             "escalated": _flag(d.get("escalation_flag", "")),
         }
-        for src, dst, cast in (("resolution_time_hours", "resolution_hours", float),
-                               ("first_response_time_minutes", "first_response_minutes", float),
-                               ("satisfaction_score", "satisfaction", float), ("closed_at", "closed_at", str)):  # fmt: skip
+        for src, dst, cast in (
+            ("resolution_time_hours", "resolution_hours", float),
+            ("first_response_time_minutes", "first_response_minutes", float),
+            ("satisfaction_score", "satisfaction", float),
+            ("closed_at", "closed_at", str),
+        ):
             if d.get(src):
                 payload[dst] = cast(d[src])
-        signals.add(paths["tickets"], row.line, {"source": SOURCE, "external_id": f"ticket/{d['ticket_id']}", "kind": "support_ticket",
-                        "occurred_at": as_time(d["submitted_at"]).isoformat(),  # type: ignore[union-attr]
-                        "account_id": account_id(d["account_id"]), "payload": payload})  # fmt: skip
+        signals.add(
+            paths["tickets"],
+            row.line,
+            {
+                "source": SOURCE,
+                "external_id": f"ticket/{d['ticket_id']}",
+                "kind": "support_ticket",
+                "occurred_at": as_time(d["submitted_at"]).isoformat(),  # type: ignore[union-attr]
+                "account_id": account_id(d["account_id"]),
+                "payload": payload,
+            },
+        )
 
     for row in read_csv(
         paths["churn"], ["churn_event_id", "account_id", "churn_date", "reason_code"]
@@ -169,16 +219,25 @@ def import_ravenstack(store: Store, directory: Path, *, clock: Clock) -> ImportR
         d = row.data
         if d["account_id"] not in accounts:
             continue
-        signals.add(paths["churn"], row.line, {
-            "source": SOURCE, "external_id": f"churn/{d['churn_event_id']}", "kind": "cancellation",
-            "occurred_at": as_time(d["churn_date"]).isoformat(),  # type: ignore[union-attr]
-            "account_id": account_id(d["account_id"]), "text": d.get("feedback_text") or None,
-            "payload": {"reason": d["reason_code"] or "unknown",
-                        "refund_usd": float(d.get("refund_amount_usd") or 0),
-                        "preceding_upgrade": _flag(d.get("preceding_upgrade_flag", "")),
-                        "preceding_downgrade": _flag(d.get("preceding_downgrade_flag", "")),
-                        "reactivation": _flag(d.get("is_reactivation", ""))},
-        })  # fmt: skip
+        signals.add(
+            paths["churn"],
+            row.line,
+            {
+                "source": SOURCE,
+                "external_id": f"churn/{d['churn_event_id']}",
+                "kind": "cancellation",
+                "occurred_at": as_time(d["churn_date"]).isoformat(),  # type: ignore[union-attr]
+                "account_id": account_id(d["account_id"]),
+                "text": d.get("feedback_text") or None,
+                "payload": {
+                    "reason": d["reason_code"] or "unknown",
+                    "refund_usd": float(d.get("refund_amount_usd") or 0),
+                    "preceding_upgrade": _flag(d.get("preceding_upgrade_flag", "")),
+                    "preceding_downgrade": _flag(d.get("preceding_downgrade_flag", "")),
+                    "reactivation": _flag(d.get("is_reactivation", "")),
+                },
+            },
+        )
 
     with store.session() as session:
         report.tables["accounts"] = upsert(

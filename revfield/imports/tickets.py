@@ -80,15 +80,19 @@ def import_tickets(
                 "answer": d.get("answer") or None,
             }
             text = f"{d['subject']}\n\n{d['body']}" if d["subject"] else d["body"]
-            signals.add(path, row.line, {
-                "source": SOURCE,
-                "external_id": f"row{row.line}-{digest[:12]}",
-                "kind": "support_ticket",
-                "occurred_at": when.isoformat(),
-                "account_id": pool[spot % len(pool)],
-                "text": text,
-                "payload": {k: v for k, v in payload.items() if v not in (None, [])},
-            })  # fmt: skip
+            signals.add(
+                path,
+                row.line,
+                {
+                    "source": SOURCE,
+                    "external_id": f"row{row.line}-{digest[:12]}",
+                    "kind": "support_ticket",
+                    "occurred_at": when.isoformat(),
+                    "account_id": pool[spot % len(pool)],
+                    "text": text,
+                    "payload": {k: v for k, v in payload.items() if v not in (None, [])},
+                },
+            )
     report.signals = signals.ingest(store, clock, str(directory))
     report.notes.append(
         f"tickets carry no customer: attached to {len(pool):,} customer account(s) by a stable "

@@ -30,7 +30,8 @@ SYSTEM = {
     + (
         " Classify the reply to a sales email: positive (wants to talk or continue), objection "
         "(price, timing, competitor, no need), unsubscribe (asks to stop being contacted), "
-        "out_of_office (automatic absence reply) or neutral. Give your confidence and a short reason."
+        "out_of_office (automatic absence reply) or neutral. "
+        "Give your confidence and a short reason."
     ),
     "draft_message": (
         "Write a short, plain business email for the purpose given. Use only the numbered facts "

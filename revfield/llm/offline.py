@@ -33,59 +33,181 @@ def _rx(*words: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])(" + "|".join(words) + r")(?![\w])", re.IGNORECASE)
 
 
-COMPETITORS = ("Clari", "Gong", "Salesforce", "HubSpot", "Outreach", "Salesloft", "Zendesk", "Freshdesk",
-               "Intercom", "Pipedrive", "Zoho", "Dynamics", "Chorus", "Aviso", "Looker", "Tableau")  # fmt: skip
+COMPETITORS = (
+    "Clari",
+    "Gong",
+    "Salesforce",
+    "HubSpot",
+    "Outreach",
+    "Salesloft",
+    "Zendesk",
+    "Freshdesk",
+    "Intercom",
+    "Pipedrive",
+    "Zoho",
+    "Dynamics",
+    "Chorus",
+    "Aviso",
+    "Looker",
+    "Tableau",
+)
 COMPETITOR = re.compile(r"\b(" + "|".join(COMPETITORS) + r")\b")
 RIVAL = _rx(
     r"competitor", r"switched to", r"switching to", r"looking at", r"evaluating", r"comparing"
 )
 
-PAIN = _rx(r"we need", r"we struggle", r"struggling", r"problem", r"pain", r"misses", r"missing", r"can'?t",
-           r"cannot", r"frustrat\w*", r"too slow", r"slow", r"manual(ly)?", r"takes (us )?(hours|days|weeks)",
-           r"no visibility", r"don'?t trust", r"unhappy", r"different numbers", r"problema", r"probleme?",
-           r"problème", r"langsam", r"lento")  # fmt: skip
-PROMISE = _rx(r"promised", r"promise", r"guarantee[ds]?", r"we were told", r"committed to", r"you said",
-              r"will (support|deliver|provide|integrate|include)", r"you mentioned")  # fmt: skip
-SUCCESS = _rx(r"success (for us )?(is|means|would be)", r"we('ll| will) measure", r"our goal is", r"the goal is",
-              r"target is", r"within \d+ ?%")  # fmt: skip
-CHAMPION = _rx(r"champion\w*", r"will (push|sponsor|drive) (this|it)", r"i'?ll (push|sponsor|drive|sell) (this|it)",
-               r"internal sponsor")  # fmt: skip
+PAIN = _rx(
+    r"we need",
+    r"we struggle",
+    r"struggling",
+    r"problem",
+    r"pain",
+    r"misses",
+    r"missing",
+    r"can'?t",
+    r"cannot",
+    r"frustrat\w*",
+    r"too slow",
+    r"slow",
+    r"manual(ly)?",
+    r"takes (us )?(hours|days|weeks)",
+    r"no visibility",
+    r"don'?t trust",
+    r"unhappy",
+    r"different numbers",
+    r"problema",
+    r"probleme?",
+    r"problème",
+    r"langsam",
+    r"lento",
+)
+PROMISE = _rx(
+    r"promised",
+    r"promise",
+    r"guarantee[ds]?",
+    r"we were told",
+    r"committed to",
+    r"you said",
+    r"will (support|deliver|provide|integrate|include)",
+    r"you mentioned",
+)
+SUCCESS = _rx(
+    r"success (for us )?(is|means|would be)",
+    r"we('ll| will) measure",
+    r"our goal is",
+    r"the goal is",
+    r"target is",
+    r"within \d+ ?%",
+)
+CHAMPION = _rx(
+    r"champion\w*",
+    r"will (push|sponsor|drive) (this|it)",
+    r"i'?ll (push|sponsor|drive|sell) (this|it)",
+    r"internal sponsor",
+)
 CHAMPION_NAME = re.compile(
     r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?) (?:will|would) (?:champion|push|sponsor|drive)"
 )
 STAKEHOLDER = re.compile(
-    r"\b(?:our|the|their) (ceo|cfo|cto|coo|cro|ciso|board|procurement|legal( team)?|security team|it team|"
+    r"\b(?:our|the|their) (ceo|cfo|cto|coo|cro|ciso|board|procurement|legal( team)?|"
+    r"security team|it team|"
     r"vp(?: of)? [a-z]+|head of [a-z]+)\b",
     re.IGNORECASE,
 )
 OBJECTION = {
-    "price": _rx(r"too expensive", r"expensive", r"no budget", r"budget (is|was) (cut|frozen|tight)", r"too pricey",
-                 r"cost too much", r"pricing"),
-    "timing": _rx(r"not a priority", r"not now", r"(wait|revisit|maybe|not) (until |till )?next (year|quarter)",
-                  r"bad time", r"not (the )?right time"),
+    "price": _rx(
+        r"too expensive",
+        r"expensive",
+        r"no budget",
+        r"budget (is|was) (cut|frozen|tight)",
+        r"too pricey",
+        r"cost too much",
+        r"pricing",
+    ),
+    "timing": _rx(
+        r"not a priority",
+        r"not now",
+        r"(wait|revisit|maybe|not) (until |till )?next (year|quarter)",
+        r"bad time",
+        r"not (the )?right time",
+    ),
     "competitor": _rx(r"already (use|have|using)", r"happy with (our|the) current"),
     "need": _rx(r"don'?t need", r"not interested", r"no need", r"too (complex|complicated)"),
-}  # fmt: skip
+}
 USE_CASE = _rx(
     r"use it (for|to)", r"use case", r"we want to", r"looking to", r"to automate", r"to replace"
 )
 RISK = {
-    "churn": _rx(r"cancel\w*", r"churn\w*", r"not renew\w*", r"won'?t renew", r"terminate", r"leaving",
-                 r"switched to competitor", r"switch(ing)? to", r"too expensive", r"missing features",
-                 r"kündig\w*", r"cancelar", r"annuler", r"rescindir"),
-    "reliability": _rx(r"outage", r"downtime", r"error( \d+)?", r"fail\w*", r"broken", r"crash\w*", r"not working",
-                       r"fehler", r"erro", r"error", r"falla", r"panne", r"ausfall", r"störung", r"interrupción",
-                       r"interrupção"),
-    "support": _rx(r"escalat\w*", r"urgent", r"critical", r"dringend", r"urgente", r"kritisch", r"crítico"),
-}  # fmt: skip
+    "churn": _rx(
+        r"cancel\w*",
+        r"churn\w*",
+        r"not renew\w*",
+        r"won'?t renew",
+        r"terminate",
+        r"leaving",
+        r"switched to competitor",
+        r"switch(ing)? to",
+        r"too expensive",
+        r"missing features",
+        r"kündig\w*",
+        r"cancelar",
+        r"annuler",
+        r"rescindir",
+    ),
+    "reliability": _rx(
+        r"outage",
+        r"downtime",
+        r"error( \d+)?",
+        r"fail\w*",
+        r"broken",
+        r"crash\w*",
+        r"not working",
+        r"fehler",
+        r"erro",
+        r"error",
+        r"falla",
+        r"panne",
+        r"ausfall",
+        r"störung",
+        r"interrupción",
+        r"interrupção",
+    ),
+    "support": _rx(
+        r"escalat\w*", r"urgent", r"critical", r"dringend", r"urgente", r"kritisch", r"crítico"
+    ),
+}
 
-UNSUBSCRIBE = _rx(r"unsubscribe", r"remove me", r"stop (emailing|contacting|sending|writing)",
-                  r"do not (contact|email)", r"don'?t (contact|email) me", r"opt(ed)? out", r"take me off")  # fmt: skip
-OUT_OF_OFFICE = _rx(r"out of (the )?office", r"ooo", r"on (vacation|holiday|leave|parental leave)",
-                    r"auto(matic)?[- ]?reply", r"away until", r"limited access to (my )?email")  # fmt: skip
-POSITIVE = _rx(r"let'?s (talk|chat|meet|schedule|set (it )?up|do (it|this))", r"sounds (good|great|interesting)",
-               r"interested", r"happy to (chat|talk|meet)", r"book (a|some) time", r"send (me|over)", r"love to",
-               r"can we (talk|meet|schedule)", r"a demo", r"next week works", r"works for me", r"count me in")  # fmt: skip
+UNSUBSCRIBE = _rx(
+    r"unsubscribe",
+    r"remove me",
+    r"stop (emailing|contacting|sending|writing)",
+    r"do not (contact|email)",
+    r"don'?t (contact|email) me",
+    r"opt(ed)? out",
+    r"take me off",
+)
+OUT_OF_OFFICE = _rx(
+    r"out of (the )?office",
+    r"ooo",
+    r"on (vacation|holiday|leave|parental leave)",
+    r"auto(matic)?[- ]?reply",
+    r"away until",
+    r"limited access to (my )?email",
+)
+POSITIVE = _rx(
+    r"let'?s (talk|chat|meet|schedule|set (it )?up|do (it|this))",
+    r"sounds (good|great|interesting)",
+    r"interested",
+    r"happy to (chat|talk|meet)",
+    r"book (a|some) time",
+    r"send (me|over)",
+    r"love to",
+    r"can we (talk|meet|schedule)",
+    r"a demo",
+    r"next week works",
+    r"works for me",
+    r"count me in",
+)
 NO_THANKS = _rx(r"no thanks", r"no thank you", r"we'?re (all )?set", r"pass on this", r"not for us")
 
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
@@ -132,8 +254,15 @@ class OfflineModel:
             key = (type_, (subject or sentence).lower())
             if key not in seen and len(facts) < 25:
                 seen.add(key)
-                facts.append(ExtractedFact(type=type_, value=_value(sentence), span=sentence[:600],
-                                           subject=subject, confidence=confidence))  # fmt: skip
+                facts.append(
+                    ExtractedFact(
+                        type=type_,
+                        value=_value(sentence),
+                        span=sentence[:600],
+                        subject=subject,
+                        confidence=confidence,
+                    )
+                )
 
         for sentence in _sentences(text):
             if RIVAL.search(sentence):  # a name alone may be an integration, not a rival
@@ -271,9 +400,17 @@ class OfflineModel:
 
     def summarise_handover(self, request: HandoverRequest) -> HandoverSummary:
         started = time.perf_counter()
-        labels = {"pain": "Pains", "promise": "Promised", "success_criterion": "Success means",
-                  "champion": "Champion", "stakeholder": "Stakeholders", "competitor": "Competitors seen",
-                  "use_case": "Use cases", "objection": "Objections raised", "risk": "Risks"}  # fmt: skip
+        labels = {
+            "pain": "Pains",
+            "promise": "Promised",
+            "success_criterion": "Success means",
+            "champion": "Champion",
+            "stakeholder": "Stakeholders",
+            "competitor": "Competitors seen",
+            "use_case": "Use cases",
+            "objection": "Objections raised",
+            "risk": "Risks",
+        }
         groups: dict[str, list[str]] = {}
         for item in request.items:
             groups.setdefault(item.type, []).append(_clause(item.text))
@@ -284,8 +421,17 @@ class OfflineModel:
         return HandoverSummary(summary=summary[:2000], highlights=highlights)
 
 
-SPEAKER = {"We": "you", "Our": "your", "I": "you", "My": "your", "We're": "you're", "We've": "you've",
-           "We'll": "you'll", "Us": "you", "I'm": "you're"}  # fmt: skip
+SPEAKER = {
+    "We": "you",
+    "Our": "your",
+    "I": "you",
+    "My": "your",
+    "We're": "you're",
+    "We've": "you've",
+    "We'll": "you'll",
+    "Us": "you",
+    "I'm": "you're",
+}
 STARTERS = {"The", "It", "They", "Their", "This", "That", "Today", "Success", "Right", "Currently"}
 
 

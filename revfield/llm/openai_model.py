@@ -107,11 +107,18 @@ class OpenAIModel:
     ) -> None:
         if self.on_call is None:
             return
-        self.on_call(CallRecord(
-            operation=operation, backend=self.backend, model=self.name, ok=error is None,
-            latency_ms=(time.perf_counter() - started) * 1000, prompt_tokens=usage[0],
-            completion_tokens=usage[1], error=str(error) if error else "",
-        ))  # fmt: skip
+        self.on_call(
+            CallRecord(
+                operation=operation,
+                backend=self.backend,
+                model=self.name,
+                ok=error is None,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                prompt_tokens=usage[0],
+                completion_tokens=usage[1],
+                error=str(error) if error else "",
+            )
+        )
 
 
 def _as_model_error(exc: Exception) -> ModelError:

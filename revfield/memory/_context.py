@@ -161,8 +161,19 @@ _CONTACTS = (
     .where(C.c.account_id == sa.bindparam("account_id"))
     .order_by(C.c.id)
 )
-_DEAL_COLUMNS = (D.c.id, D.c.name, D.c.stage, D.c.stage_entered_at, D.c.amount, D.c.currency, D.c.product,
-                 D.c.close_date, D.c.outcome, D.c.owner_id, D.c.created_at)  # fmt: skip
+_DEAL_COLUMNS = (
+    D.c.id,
+    D.c.name,
+    D.c.stage,
+    D.c.stage_entered_at,
+    D.c.amount,
+    D.c.currency,
+    D.c.product,
+    D.c.close_date,
+    D.c.outcome,
+    D.c.owner_id,
+    D.c.created_at,
+)
 _OPEN_DEALS = (
     sa.select(*_DEAL_COLUMNS)
     .where(D.c.account_id == sa.bindparam("account_id"), D.c.outcome == DealOutcome.OPEN.value)
@@ -232,8 +243,12 @@ def context(
         raise AccountNotFoundError(account_id)
     owner = None
     if row["owner_id"]:
-        owner = OwnerView(id=row["owner_id"], name=row["owner_name"], role=row["owner_role"],
-                          team_id=row["owner_team"])  # fmt: skip
+        owner = OwnerView(
+            id=row["owner_id"],
+            name=row["owner_name"],
+            role=row["owner_role"],
+            team_id=row["owner_team"],
+        )
     facts: dict[FactType, list[FactView]] = {}
     for r in conn.execute(_FACTS, key).mappings():
         fact = FactView.model_validate(r)

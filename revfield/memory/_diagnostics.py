@@ -67,7 +67,8 @@ def _one(err: ErrorDetails) -> tuple[str | None, str]:
         )
     if kind == "string_too_long" and loc == "text":
         return loc, (
-            f"`text`: {len(str(value)):,} characters is over the {MAX_TEXT_CHARS:,}-character limit; "
+            f"`text`: {len(str(value)):,} characters is over the "
+            f"{MAX_TEXT_CHARS:,}-character limit; "
             "split long transcripts into parts"
         )
     if kind == "timestamp_number":

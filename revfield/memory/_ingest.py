@@ -311,12 +311,18 @@ class _Ingestor:
                 result.duplicates += 1
                 result.duplicate_lines.append((cand.row.line, sid))
             else:
-                result.dead.append((cand.row, RowProblem(
-                    "external_id",
-                    f"`external_id`: ({cand.rec.source!r}, {cand.rec.external_id!r}) is already "
-                    f"stored as signal #{sid} with different content; signals are append-only, "
-                    "so send a new external_id for a new observation",
-                )))  # fmt: skip
+                result.dead.append(
+                    (
+                        cand.row,
+                        RowProblem(
+                            "external_id",
+                            f"`external_id`: ({cand.rec.source!r}, {cand.rec.external_id!r}) "
+                            f"is already stored as signal #{sid} with different content; "
+                            "signals are append-only, "
+                            "so send a new external_id for a new observation",
+                        ),
+                    )
+                )
 
     # -- identity resolution ------------------------------------------------------------------
 
@@ -372,11 +378,17 @@ class _Ingestor:
             rec = cand.rec
             if rec.account_id:
                 if rec.account_id not in known and rec.account_id not in self.known_accounts:
-                    result.dead.append((cand.row, RowProblem(
-                        "account_id",
-                        f"`account_id`: no account `{rec.account_id}` in memory; import the CRM "
-                        "first or identify the account by `account_domain`",
-                    )))  # fmt: skip
+                    result.dead.append(
+                        (
+                            cand.row,
+                            RowProblem(
+                                "account_id",
+                                f"`account_id`: no account `{rec.account_id}` in memory; "
+                                "import the CRM "
+                                "first or identify the account by `account_domain`",
+                            ),
+                        )
+                    )
                     continue
                 cand.account_id = rec.account_id
             elif d is not None:
@@ -567,8 +579,19 @@ def _stored_signals(
     return found
 
 
-SIGNAL_COLUMNS = ("source", "external_id", "kind", "account_id", "contact_id", "contact_email",
-                  "occurred_at", "received_at", "payload", "text", "digest")  # fmt: skip
+SIGNAL_COLUMNS = (
+    "source",
+    "external_id",
+    "kind",
+    "account_id",
+    "contact_id",
+    "contact_email",
+    "occurred_at",
+    "received_at",
+    "payload",
+    "text",
+    "digest",
+)
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -591,10 +614,21 @@ def _insert_signals_sqlite(
         return set(), {}
     received = _sqlite_time(now)
     rows = [
-        (c.rec.source, c.rec.external_id, c.rec.kind.value, c.account_id, c.contact_id, c.rec.contact_email,
-         _sqlite_time(c.rec.occurred_at), received, c.payload_json, c.rec.text, c.digest)
+        (
+            c.rec.source,
+            c.rec.external_id,
+            c.rec.kind.value,
+            c.account_id,
+            c.contact_id,
+            c.rec.contact_email,
+            _sqlite_time(c.rec.occurred_at),
+            received,
+            c.payload_json,
+            c.rec.text,
+            c.digest,
+        )
         for _, c in sorted(first.items())
-    ]  # fmt: skip
+    ]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     (before,) = cursor.execute("SELECT coalesce(max(id), 0) FROM signals").fetchone()
     cursor.executemany(

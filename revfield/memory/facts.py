@@ -45,12 +45,22 @@ def add_facts(session: Session, facts: Sequence[NewFact], *, now: datetime) -> l
             raise ValueError(f"confidence must be between 0 and 1, got {f.confidence}")
     if not facts:
         return []
-    rows = [{
-        "account_id": f.account_id, "contact_id": f.contact_id, "type": FactType(f.type).value,
-        "subject": f.subject.strip().lower() if f.subject else None, "value": f.value, "span": f.span,
-        "confidence": f.confidence, "source_signal_id": f.source_signal_id, "observed_at": f.observed_at,
-        "created_at": now, "superseded_by": None,
-    } for f in facts]  # fmt: skip
+    rows = [
+        {
+            "account_id": f.account_id,
+            "contact_id": f.contact_id,
+            "type": FactType(f.type).value,
+            "subject": f.subject.strip().lower() if f.subject else None,
+            "value": f.value,
+            "span": f.span,
+            "confidence": f.confidence,
+            "source_signal_id": f.source_signal_id,
+            "observed_at": f.observed_at,
+            "created_at": now,
+            "superseded_by": None,
+        }
+        for f in facts
+    ]
     ids: list[int] = []
     for part in chunks(rows, 500):
         stmt = sa.insert(F).returning(F.c.id, sort_by_parameter_order=True)
@@ -71,7 +81,8 @@ def _settle(session: Session, keys: set[tuple[str, str, str]]) -> None:
     accounts = sorted({k[0] for k in keys})
     for part in chunks(accounts, 500):
         q = sa.select(F.c.account_id, F.c.type, F.c.subject, F.c.observed_at, F.c.id).where(
-            F.c.account_id.in_(part), F.c.subject.is_not(None), F.c.superseded_by.is_(None))  # fmt: skip
+            F.c.account_id.in_(part), F.c.subject.is_not(None), F.c.superseded_by.is_(None)
+        )
         for account_id, type_, subject, observed, fact_id in session.execute(q):
             key = (account_id, str(type_), subject)
             if key in keys:
@@ -106,8 +117,23 @@ def add_fact(
     contact_id: int | None = None,
 ) -> Fact:
     """Record one fact (see :func:`add_facts`); returns it as stored."""
-    (fact_id,) = add_facts(session, [NewFact(account_id, type, value, source_signal_id, confidence, observed_at,
-                                             subject, span, contact_id)], now=now)  # fmt: skip
+    (fact_id,) = add_facts(
+        session,
+        [
+            NewFact(
+                account_id,
+                type,
+                value,
+                source_signal_id,
+                confidence,
+                observed_at,
+                subject,
+                span,
+                contact_id,
+            )
+        ],
+        now=now,
+    )
     # facts of this session that the new one may have superseded: reload them in place
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Fact) and obj.account_id == account_id and obj.type == type:

@@ -331,8 +331,8 @@ class ActionRecord(Base):
     digest: Mapped[str] = mapped_column(sa.String(32))
     """Hash of kind, target and payload: a review binds the exact action it shows."""
     status: Mapped[str] = mapped_column(sa.String(16))
-    """``blocked``, ``pending_review``, ``approved``, ``rejected``, ``queued``, ``executed``, ``failed``,
-    ``cancelled`` (it waited for an action that will never go out)."""
+    """``blocked``, ``pending_review``, ``approved``, ``rejected``, ``queued``, ``executed``,
+    ``failed``, ``cancelled`` (it waited for an action that will never go out)."""
     thread_id: Mapped[str] = mapped_column(sa.String(120))
     """The agent run (LangGraph thread) that proposed it and waits for its answer."""
     created_at: Mapped[datetime]

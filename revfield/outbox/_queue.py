@@ -63,11 +63,26 @@ def queue_entry(
     and its audit entry — written by the caller, so a run that queues several actions writes
     each table once."""
     key = idempotency_key(action)
-    item = {"action_id": action.id, "idempotency_key": key, "executor": executor, "status": "pending",
-            "payload": {"action": action.proposal, "trace": trace}, "attempts": 0, "created_at": now,
-            "after_action_id": after}  # fmt: skip
-    entry = audit_row(actor="outbox", event="queued", at=now, account_id=action.account_id, action_id=action.id,
-                      key=key, executor=executor, **({"after_action_id": after} if after else {}))  # fmt: skip
+    item = {
+        "action_id": action.id,
+        "idempotency_key": key,
+        "executor": executor,
+        "status": "pending",
+        "payload": {"action": action.proposal, "trace": trace},
+        "attempts": 0,
+        "created_at": now,
+        "after_action_id": after,
+    }
+    entry = audit_row(
+        actor="outbox",
+        event="queued",
+        at=now,
+        account_id=action.account_id,
+        action_id=action.id,
+        key=key,
+        executor=executor,
+        **({"after_action_id": after} if after else {}),
+    )
     return item, entry
 
 
@@ -86,9 +101,14 @@ def enqueue(
         return False
     after = None
     if kind := action.proposal.get("after"):  # the same run's action it waits for
-        after = session.execute(sa.select(ACT.c.id).where(
-            ACT.c.field_event_id == action.field_event_id, ACT.c.agent == action.agent, ACT.c.kind == kind,
-            ACT.c.id != action.id)).scalar()  # fmt: skip
+        after = session.execute(
+            sa.select(ACT.c.id).where(
+                ACT.c.field_event_id == action.field_event_id,
+                ACT.c.agent == action.agent,
+                ACT.c.kind == kind,
+                ACT.c.id != action.id,
+            )
+        ).scalar()
     item, entry = queue_entry(action, executor=executor, trace=trace, now=now, after=after)
     write_queue(session, [item])
     write_audit(session, [entry])
@@ -132,22 +152,43 @@ def _cancel_orphans(store: Store, now: datetime) -> int:
     while True:
         with store.session() as session:
             rows = session.execute(
-                sa.select(OB.c.id, OB.c.action_id, ACT.c.account_id, _PRE.c.id.label("pre_id"),
-                          _PRE.c.kind.label("pre_kind"), _PRE.c.status.label("pre_status"))
-                .join(ACT, ACT.c.id == OB.c.action_id).join(_PRE, _PRE.c.id == OB.c.after_action_id)
+                sa.select(
+                    OB.c.id,
+                    OB.c.action_id,
+                    ACT.c.account_id,
+                    _PRE.c.id.label("pre_id"),
+                    _PRE.c.kind.label("pre_kind"),
+                    _PRE.c.status.label("pre_status"),
+                )
+                .join(ACT, ACT.c.id == OB.c.action_id)
+                .join(_PRE, _PRE.c.id == OB.c.after_action_id)
                 .where(OB.c.status == "pending", _PRE.c.status.in_(GONE))
-            ).all()  # fmt: skip
+            ).all()
             if not rows:
                 return cancelled
             trail = []
             for r in rows:
                 reason = waited_in_vain(r.pre_kind, r.pre_id, r.pre_status)
-                session.execute(sa.update(OB).where(OB.c.id == r.id, OB.c.status == "pending")
-                                .values(status="cancelled", last_error=reason))  # fmt: skip
-                trail.append(audit_row(actor="outbox", event="cancelled", at=now, account_id=r.account_id,
-                                       action_id=r.action_id, reason=reason))  # fmt: skip
-            session.execute(sa.update(ACT).where(ACT.c.id.in_([r.action_id for r in rows]))
-                            .values(status="cancelled", updated_at=now))  # fmt: skip
+                session.execute(
+                    sa.update(OB)
+                    .where(OB.c.id == r.id, OB.c.status == "pending")
+                    .values(status="cancelled", last_error=reason)
+                )
+                trail.append(
+                    audit_row(
+                        actor="outbox",
+                        event="cancelled",
+                        at=now,
+                        account_id=r.account_id,
+                        action_id=r.action_id,
+                        reason=reason,
+                    )
+                )
+            session.execute(
+                sa.update(ACT)
+                .where(ACT.c.id.in_([r.action_id for r in rows]))
+                .values(status="cancelled", updated_at=now)
+            )
             write_audit(session, trail)
             cancelled += len(rows)
 
@@ -158,32 +199,77 @@ def _claim(
     stale = now - lease
     with store.session() as session:
         query = (
-            sa.select(OB.c.id, OB.c.action_id, OB.c.idempotency_key, OB.c.payload, OB.c.attempts, OB.c.status)
-            .where(sa.or_(OB.c.status == "pending", sa.and_(OB.c.status == "sending", OB.c.claimed_at < stale)))
-            .where(sa.or_(OB.c.after_action_id.is_(None),  # what waits for another goes once that one went
-                          sa.exists().where(_PRE.c.id == OB.c.after_action_id, _PRE.c.status == "executed")))
+            sa.select(
+                OB.c.id,
+                OB.c.action_id,
+                OB.c.idempotency_key,
+                OB.c.payload,
+                OB.c.attempts,
+                OB.c.status,
+            )
+            .where(
+                sa.or_(
+                    OB.c.status == "pending",
+                    sa.and_(OB.c.status == "sending", OB.c.claimed_at < stale),
+                )
+            )
+            .where(
+                sa.or_(
+                    OB.c.after_action_id.is_(
+                        None
+                    ),  # what waits for another goes once that one went
+                    sa.exists().where(
+                        _PRE.c.id == OB.c.after_action_id, _PRE.c.status == "executed"
+                    ),
+                )
+            )
             .where(OB.c.id.not_in(tried) if tried else sa.true())
             .order_by(OB.c.id)
             .limit(size)
-        )  # fmt: skip
+        )
         if store.dialect == "postgresql":
             query = query.with_for_update(of=OB, skip_locked=True)
         rows = session.execute(query).mappings().all()
         if not rows:
             return []
-        session.execute(sa.update(OB).where(OB.c.id.in_([r["id"] for r in rows]))
-                        .values(status="sending", claimed_at=now, attempts=OB.c.attempts + 1))  # fmt: skip
-        return [_Claimed(r["id"], r["action_id"], r["idempotency_key"], r["payload"], r["attempts"] + 1,
-                         r["status"] == "sending") for r in rows]  # fmt: skip
+        session.execute(
+            sa.update(OB)
+            .where(OB.c.id.in_([r["id"] for r in rows]))
+            .values(status="sending", claimed_at=now, attempts=OB.c.attempts + 1)
+        )
+        return [
+            _Claimed(
+                r["id"],
+                r["action_id"],
+                r["idempotency_key"],
+                r["payload"],
+                r["attempts"] + 1,
+                r["status"] == "sending",
+            )
+            for r in rows
+        ]
 
 
 def _delivery(item: _Claimed, account_id: str, kind: str, target: str) -> Delivery:
-    return Delivery(item.key, item.action_id, kind, account_id, target, item.payload["action"],
-                    item.payload["trace"])  # fmt: skip
+    return Delivery(
+        item.key,
+        item.action_id,
+        kind,
+        account_id,
+        target,
+        item.payload["action"],
+        item.payload["trace"],
+    )
 
 
-def _finish(store: Store, item: _Claimed, now: datetime, *, result: dict[str, Any] | None,
-            error: DeliveryError | None) -> str:  # fmt: skip
+def _finish(
+    store: Store,
+    item: _Claimed,
+    now: datetime,
+    *,
+    result: dict[str, Any] | None,
+    error: DeliveryError | None,
+) -> str:
     with store.session() as session:
         action = session.get(ActionRecord, item.action_id)
         assert action is not None
@@ -196,11 +282,28 @@ def _finish(store: Store, item: _Claimed, now: datetime, *, result: dict[str, An
             status, event = "failed", "delivery_failed"
             action.status = "failed"
         action.updated_at = now
-        session.execute(sa.update(OB).where(OB.c.id == item.id, OB.c.status == "sending").values(
-            status=status, result=result, last_error=str(error) if error else None,
-            executed_at=now if error is None else None))  # fmt: skip
-        audit(session, actor="outbox", event=event, at=now, account_id=action.account_id, action_id=action.id,
-              key=item.key, attempt=item.attempts, error=str(error) if error else "", result=result or {})  # fmt: skip
+        session.execute(
+            sa.update(OB)
+            .where(OB.c.id == item.id, OB.c.status == "sending")
+            .values(
+                status=status,
+                result=result,
+                last_error=str(error) if error else None,
+                executed_at=now if error is None else None,
+            )
+        )
+        audit(
+            session,
+            actor="outbox",
+            event=event,
+            at=now,
+            account_id=action.account_id,
+            action_id=action.id,
+            key=item.key,
+            attempt=item.attempts,
+            error=str(error) if error else "",
+            result=result or {},
+        )
     return status
 
 
@@ -228,8 +331,14 @@ def process_outbox(
             break
         tried.update(i.id for i in items)  # a retry waits for the next run, not this loop
         with store.read() as session:
-            meta = {r.id: r for r in session.execute(sa.select(ACT.c.id, ACT.c.account_id, ACT.c.kind, ACT.c.target)
-                                                     .where(ACT.c.id.in_([i.action_id for i in items])))}  # fmt: skip
+            meta = {
+                r.id: r
+                for r in session.execute(
+                    sa.select(ACT.c.id, ACT.c.account_id, ACT.c.kind, ACT.c.target).where(
+                        ACT.c.id.in_([i.action_id for i in items])
+                    )
+                )
+            }
         for item in items:
             m = meta[item.action_id]
             report.redelivered += item.redelivery

@@ -61,9 +61,15 @@ class Delivery:
     """Why it happens: signals, facts, field event, decision, rules, policy version, review."""
 
     def body(self) -> dict[str, Any]:
-        return {"idempotency_key": self.idempotency_key, "action_id": self.action_id, "kind": self.kind,
-                "account_id": self.account_id, "target": self.target, "action": self.action,
-                "trace": self.trace}  # fmt: skip
+        return {
+            "idempotency_key": self.idempotency_key,
+            "action_id": self.action_id,
+            "kind": self.kind,
+            "account_id": self.account_id,
+            "target": self.target,
+            "action": self.action,
+            "trace": self.trace,
+        }
 
 
 class DeliveryError(Exception):
@@ -150,11 +156,19 @@ class WebhookExecutor:
         url = url or (settings.webhook_url if settings else None)
         if not url:
             raise ValueError(
-                "the webhook executor needs REVFIELD_WEBHOOK_URL (or `webhook_url` in revfield.toml)"
+                "the webhook executor needs REVFIELD_WEBHOOK_URL "
+                "(or `webhook_url` in revfield.toml)"
             )
         self.url = url
-        key = secret if secret is not None else (settings.webhook_secret.get_secret_value()
-                                                 if settings and settings.webhook_secret else "")  # fmt: skip
+        key = (
+            secret
+            if secret is not None
+            else (
+                settings.webhook_secret.get_secret_value()
+                if settings and settings.webhook_secret
+                else ""
+            )
+        )
         if not key:
             raise ValueError(
                 "the webhook executor needs REVFIELD_WEBHOOK_SECRET to sign what it sends"
@@ -171,8 +185,12 @@ class WebhookExecutor:
         body = json.dumps(
             delivery.body(), sort_keys=True, separators=(",", ":"), default=str
         ).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": delivery.idempotency_key,
-                   SIGNATURE_HEADER: sign(self.secret, body), "User-Agent": "revfield-outbox"}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": delivery.idempotency_key,
+            SIGNATURE_HEADER: sign(self.secret, body),
+            "User-Agent": "revfield-outbox",
+        }
         last = ""
         for attempt in range(self.retries + 1):
             if attempt:

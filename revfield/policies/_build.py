@@ -41,16 +41,25 @@ def build_context(
     ctx = default_context()
     ctx["now"] = now
     ctx["action"].update(
-        kind=action.kind.value, motion=action.motion.value, channel=action.channel,
-        discount_pct=float(action.discount_pct), amount=float(action.amount), to_stage=action.to_stage,
-        subject=action.subject, cited=len(action.cited_fact_ids) + len(action.cited_signal_ids),
-        uncited_claims=action.uncited_claims, unsupported_promises=action.unsupported_promises,
-        tags=list(action.tags), payload=dict(action.payload),
-    )  # fmt: skip
+        kind=action.kind.value,
+        motion=action.motion.value,
+        channel=action.channel,
+        discount_pct=float(action.discount_pct),
+        amount=float(action.amount),
+        to_stage=action.to_stage,
+        subject=action.subject,
+        cited=len(action.cited_fact_ids) + len(action.cited_signal_ids),
+        uncited_claims=action.uncited_claims,
+        unsupported_promises=action.unsupported_promises,
+        tags=list(action.tags),
+        payload=dict(action.payload),
+    )
     ctx["model"].update(
-        confidence=float(action.confidence), name=action.model,
-        fault=bool(action.model_fault), fault_reason=action.model_fault,
-    )  # fmt: skip
+        confidence=float(action.confidence),
+        name=action.model,
+        fault=bool(action.model_fault),
+        fault_reason=action.model_fault,
+    )
     key = ("account", action.account_id)
     if key not in cache:
         filled = default_context()
@@ -69,8 +78,14 @@ def build_context(
             )
         row = cache[ckey]
         if row is not None:
-            ctx["contact"].update(exists=True, id=row["id"], email=row["email"] or "", name=row["name"] or "",
-                                  role=row["role"] or "", do_not_contact=bool(row["do_not_contact"]))  # fmt: skip
+            ctx["contact"].update(
+                exists=True,
+                id=row["id"],
+                email=row["email"] or "",
+                name=row["name"] or "",
+                role=row["role"] or "",
+                do_not_contact=bool(row["do_not_contact"]),
+            )
     if action.deal_id is not None:
         key = ("deal", action.deal_id)
         if key not in cache:
@@ -110,23 +125,37 @@ def account_values(
     """The ``account`` part of a context from an ``accounts`` row and its fact counts."""
     known = {t.value for t in FactType}
     return dict(
-        exists=True, id=row["id"], name=row["name"], segment=str(row["segment"] or ""),
-        industry=row["industry"] or "", region=row["region"] or "", employees=row["employees"] or 0,
-        customer_state=str(row["customer_state"]), owner_id=row["owner_id"] or "", plan=row["plan"] or "",
-        seats=row["seats"] or 0, mrr=float(row["mrr"] or 0.0), age_days=(now - row["created_at"]).days,
+        exists=True,
+        id=row["id"],
+        name=row["name"],
+        segment=str(row["segment"] or ""),
+        industry=row["industry"] or "",
+        region=row["region"] or "",
+        employees=row["employees"] or 0,
+        customer_state=str(row["customer_state"]),
+        owner_id=row["owner_id"] or "",
+        plan=row["plan"] or "",
+        seats=row["seats"] or 0,
+        mrr=float(row["mrr"] or 0.0),
+        age_days=(now - row["created_at"]).days,
         facts={t: facts.get(t, 0) for t in sorted(known)},
-    )  # fmt: skip
+    )
 
 
 def deal_values(row: Mapping[Any, Any], facts: Mapping[str, int], now: datetime) -> dict[str, Any]:
     """The ``deal`` part of a context from a ``deals`` row and the account's fact counts."""
     entered = row["stage_entered_at"] or row["created_at"]
     return dict(
-        exists=True, id=row["id"], stage=row["stage"], amount=float(row["amount"] or 0.0),
-        product=row["product"] or "", age_days=(now - row["created_at"]).days,
+        exists=True,
+        id=row["id"],
+        stage=row["stage"],
+        amount=float(row["amount"] or 0.0),
+        product=row["product"] or "",
+        age_days=(now - row["created_at"]).days,
         days_in_stage=(now - entered).days,
-        stakeholders=facts.get(FactType.STAKEHOLDER.value, 0) + facts.get(FactType.CHAMPION.value, 0),
-    )  # fmt: skip
+        stakeholders=facts.get(FactType.STAKEHOLDER.value, 0)
+        + facts.get(FactType.CHAMPION.value, 0),
+    )
 
 
 def _count(session: Session, query: Any, **params: Any) -> int:
@@ -137,30 +166,62 @@ def _count(session: Session, query: Any, **params: Any) -> int:
 # up to seven of these).
 _B = sa.bindparam
 _DECIDED = {
-    column: sa.select(sa.func.count()).select_from(R).where(
-        R.c[column] == _B("who"), R.c.action_kind.in_(_B("kinds", expanding=True)),
-        R.c.verdict.in_(_B("verdicts", expanding=True)), R.c.decided_at >= _B("since"))
+    column: sa.select(sa.func.count())
+    .select_from(R)
+    .where(
+        R.c[column] == _B("who"),
+        R.c.action_kind.in_(_B("kinds", expanding=True)),
+        R.c.verdict.in_(_B("verdicts", expanding=True)),
+        R.c.decided_at >= _B("since"),
+    )
     for column in ("contact_id", "account_id")
-}  # fmt: skip
+}
 _OBSERVED = {
-    column: sa.select(sa.func.count()).select_from(S).where(
-        S.c[column] == _B("who"), S.c.kind.in_(_B("kinds", expanding=True)), S.c.occurred_at >= _B("since"))
+    column: sa.select(sa.func.count())
+    .select_from(S)
+    .where(
+        S.c[column] == _B("who"),
+        S.c.kind.in_(_B("kinds", expanding=True)),
+        S.c.occurred_at >= _B("since"),
+    )
     for column in ("contact_id", "account_id")
-}  # fmt: skip
-_DECIDED_BOTH = sa.select(sa.func.sum(sa.case((R.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()).where(
-    R.c.account_id == _B("account"), R.c.action_kind.in_(_B("kinds", expanding=True)),
-    R.c.verdict.in_(_B("verdicts", expanding=True)), R.c.decided_at >= _B("since"))  # fmt: skip
-_OBSERVED_BOTH = sa.select(sa.func.sum(sa.case((S.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()).where(
-    S.c.account_id == _B("account"), S.c.kind.in_(_B("kinds", expanding=True)), S.c.occurred_at >= _B("since"))  # fmt: skip
-_AUTO_TODAY = sa.select(sa.func.count()).select_from(R).where(
-    R.c.motion == _B("motion"), R.c.verdict == "auto", R.c.decided_at >= _B("since"))  # fmt: skip
+}
+_DECIDED_BOTH = sa.select(
+    sa.func.sum(sa.case((R.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
+).where(
+    R.c.account_id == _B("account"),
+    R.c.action_kind.in_(_B("kinds", expanding=True)),
+    R.c.verdict.in_(_B("verdicts", expanding=True)),
+    R.c.decided_at >= _B("since"),
+)
+_OBSERVED_BOTH = sa.select(
+    sa.func.sum(sa.case((S.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
+).where(
+    S.c.account_id == _B("account"),
+    S.c.kind.in_(_B("kinds", expanding=True)),
+    S.c.occurred_at >= _B("since"),
+)
+_AUTO_TODAY = (
+    sa.select(sa.func.count())
+    .select_from(R)
+    .where(R.c.motion == _B("motion"), R.c.verdict == "auto", R.c.decided_at >= _B("since"))
+)
 _RISKS = sa.select(F.c.subject, F.c.observed_at).where(
-    F.c.account_id == _B("account_id"), F.c.type == FactType.RISK.value, F.c.superseded_by.is_(None))  # fmt: skip
-_SAVE_PLAYS = sa.select(sa.func.count()).select_from(R).where(
-    R.c.account_id == _B("account_id"), R.c.action_kind == "save_play",
-    R.c.verdict.in_(_B("verdicts", expanding=True)), R.c.decided_at >= _B("since"))  # fmt: skip
+    F.c.account_id == _B("account_id"), F.c.type == FactType.RISK.value, F.c.superseded_by.is_(None)
+)
+_SAVE_PLAYS = (
+    sa.select(sa.func.count())
+    .select_from(R)
+    .where(
+        R.c.account_id == _B("account_id"),
+        R.c.action_kind == "save_play",
+        R.c.verdict.in_(_B("verdicts", expanding=True)),
+        R.c.decided_at >= _B("since"),
+    )
+)
 _LAST_CONTACT = sa.select(sa.func.max(S.c.occurred_at)).where(
-    S.c.account_id == _B("account_id"), S.c.kind.in_(_B("kinds", expanding=True)))  # fmt: skip
+    S.c.account_id == _B("account_id"), S.c.kind.in_(_B("kinds", expanding=True))
+)
 
 
 def _touches(
@@ -188,13 +249,22 @@ def _counters(
     read = pack.referenced
     kind = action.kind.value
     cf, ac = g.contact_fatigue, g.account_cap
-    want_contact = cf is not None and action.contact_id is not None and (
-        kind in cf.action_kinds or "counters.contact_touches" in read)  # fmt: skip
+    want_contact = (
+        cf is not None
+        and action.contact_id is not None
+        and (kind in cf.action_kinds or "counters.contact_touches" in read)
+    )
     want_account = ac is not None and (
         kind in ac.action_kinds or "counters.account_touches" in read
     )
-    if (want_contact and want_account and cf is not None and ac is not None
-            and (cf.action_kinds, cf.signal_kinds, cf.window_days) == (ac.action_kinds, ac.signal_kinds, ac.window_days)):  # fmt: skip
+    if (
+        want_contact
+        and want_account
+        and cf is not None
+        and ac is not None
+        and (cf.action_kinds, cf.signal_kinds, cf.window_days)
+        == (ac.action_kinds, ac.signal_kinds, ac.window_days)
+    ):
         since = now - timedelta(
             days=cf.window_days
         )  # the same window: count both in one pass per table
@@ -209,11 +279,21 @@ def _counters(
         )
     else:
         if want_contact and cf is not None:
-            out["contact_touches"] = _touches(session, cf.action_kinds, cf.signal_kinds,
-                                              now - timedelta(days=cf.window_days), contact_id=action.contact_id)  # fmt: skip
+            out["contact_touches"] = _touches(
+                session,
+                cf.action_kinds,
+                cf.signal_kinds,
+                now - timedelta(days=cf.window_days),
+                contact_id=action.contact_id,
+            )
         if want_account and ac is not None:
-            out["account_touches"] = _touches(session, ac.action_kinds, ac.signal_kinds,
-                                              now - timedelta(days=ac.window_days), account_id=action.account_id)  # fmt: skip
+            out["account_touches"] = _touches(
+                session,
+                ac.action_kinds,
+                ac.signal_kinds,
+                now - timedelta(days=ac.window_days),
+                account_id=action.account_id,
+            )
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     out["motion_auto_today"] = _count(
         session, _AUTO_TODAY, motion=action.motion.value, since=start_of_day
@@ -226,8 +306,16 @@ def _counters(
     churn = [when for subject, when in risks if subject and "churn" in subject]
     out["churn_risk"] = bool(churn)
     if churn:
-        out["save_play_answered"] = _count(session, _SAVE_PLAYS, account_id=action.account_id,
-                                           verdicts=list(TOUCHED), since=max(churn)) > 0  # fmt: skip
+        out["save_play_answered"] = (
+            _count(
+                session,
+                _SAVE_PLAYS,
+                account_id=action.account_id,
+                verdicts=list(TOUCHED),
+                since=max(churn),
+            )
+            > 0
+        )
     kinds = pack.governance.contact_signal_kinds
     key = ("last_contact", action.account_id)
     if key not in cache:

@@ -28,9 +28,14 @@ __all__ = ["VARIABLES", "CompileProblem", "Condition", "EvalError", "compile_con
 EvalError = CelEvalError
 
 _PRIMITIVES: dict[str, CelType] = {
-    "bool": BOOL, "int": INT, "double": DOUBLE, "string": STRING, "timestamp": TIMESTAMP,
-    "list<string>": ListType(STRING), "map<dyn>": MapType(STRING, DYN),
-}  # fmt: skip
+    "bool": BOOL,
+    "int": INT,
+    "double": DOUBLE,
+    "string": STRING,
+    "timestamp": TIMESTAMP,
+    "list<string>": ListType(STRING),
+    "map<dyn>": MapType(STRING, DYN),
+}
 
 
 def _cel_type(name: str, spec: FieldSpec) -> CelType:

@@ -61,6 +61,17 @@ def diff_packs(
         a, b = decide(old, ctx), decide(new, ctx)
         replayed += 1
         if a.verdict != b.verdict or a.matched != b.matched:
-            changes.append(Change(decision_id, account_id, ctx["action"]["kind"], ctx["action"]["motion"],
-                                  a.verdict.label, b.verdict.label, a.matched, b.matched, b.explanation))  # fmt: skip
+            changes.append(
+                Change(
+                    decision_id,
+                    account_id,
+                    ctx["action"]["kind"],
+                    ctx["action"]["motion"],
+                    a.verdict.label,
+                    b.verdict.label,
+                    a.matched,
+                    b.matched,
+                    b.explanation,
+                )
+            )
     return DiffReport(replayed, changes)

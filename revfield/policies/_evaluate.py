@@ -139,8 +139,14 @@ def decide(pack: CompiledPack, ctx: Mapping[str, Any]) -> Decision:
     try:
         effects, missing = _guardrails(pack, env, base)
     except FAILURES as exc:  # guardrails fail closed like rules
-        effects = (GuardrailEffect("guardrails", ESCALATE, f"guardrails could not be evaluated: {_message(exc)}",
-                                   tightened=base < ESCALATE),)  # fmt: skip
+        effects = (
+            GuardrailEffect(
+                "guardrails",
+                ESCALATE,
+                f"guardrails could not be evaluated: {_message(exc)}",
+                tightened=base < ESCALATE,
+            ),
+        )
         missing = ()
         errors.append(RuleError("guardrails", _message(exc)))
     final = base
@@ -172,24 +178,42 @@ def _guardrails(
     if g.contact_fatigue and contact["exists"] and kind in g.contact_fatigue.action_kinds:
         cap = g.contact_fatigue
         if counters["contact_touches"] >= cap.max_touches:
-            raw.append(("contact-fatigue", Verdict.parse(cap.at_least),
-                        f"contact already touched {counters['contact_touches']} times in {cap.window_days} days, "
-                        f"both motions (cap {cap.max_touches})"))  # fmt: skip
+            raw.append(
+                (
+                    "contact-fatigue",
+                    Verdict.parse(cap.at_least),
+                    f"contact already touched {counters['contact_touches']} times "
+                    f"in {cap.window_days} days, "
+                    f"both motions (cap {cap.max_touches})",
+                )
+            )
     if g.account_cap and kind in g.account_cap.action_kinds:
         cap2 = g.account_cap
         if counters["account_touches"] >= cap2.max_touches:
-            raw.append(("account-cap", Verdict.parse(cap2.at_least),
-                        f"account already touched {counters['account_touches']} times in {cap2.window_days} days "
-                        f"(cap {cap2.max_touches})"))  # fmt: skip
+            raw.append(
+                (
+                    "account-cap",
+                    Verdict.parse(cap2.at_least),
+                    f"account already touched {counters['account_touches']} times "
+                    f"in {cap2.window_days} days "
+                    f"(cap {cap2.max_touches})",
+                )
+            )
     budget = g.motion_budgets.get(action["motion"])
     if (
         budget is not None
         and base == AUTO
         and counters["motion_auto_today"] >= budget.max_auto_per_day
     ):
-        raw.append(("motion-budget", Verdict.parse(budget.at_least),
-                    f"{action['motion']} budget spent: {counters['motion_auto_today']} automated actions today "
-                    f"(budget {budget.max_auto_per_day})"))  # fmt: skip
+        raw.append(
+            (
+                "motion-budget",
+                Verdict.parse(budget.at_least),
+                f"{action['motion']} budget spent: "
+                f"{counters['motion_auto_today']} automated actions today "
+                f"(budget {budget.max_auto_per_day})",
+            )
+        )
     for metric in pack.counter_metrics:
         held = _holds(metric.condition, env)
         if held is True:
@@ -209,8 +233,13 @@ def _guardrails(
         and counters["churn_risk"]
         and not counters["save_play_answered"]
     ):
-        raw.append(("retention-first", Verdict.parse(rf.at_least),
-                    "open churn risk on this account: expansion waits until the save play is answered"))  # fmt: skip
+        raw.append(
+            (
+                "retention-first",
+                Verdict.parse(rf.at_least),
+                "open churn risk on this account: expansion waits until the save play is answered",
+            )
+        )
     missing: tuple[str, ...] = ()
     if kind == "advance_stage" and pack.stages:
         missing, note = _missing_exit_criteria(pack, env)

@@ -29,8 +29,15 @@ from revfield.policies.context import SCHEMA, FieldSpec
 __all__ = ["LintFinding", "lint_pack"]
 
 _PARSER = celparser.CELParser()
-OPS = {"relation_eq": "==", "relation_ne": "!=", "relation_lt": "<", "relation_le": "<=",
-       "relation_gt": ">", "relation_ge": ">=", "relation_in": "in"}  # fmt: skip
+OPS = {
+    "relation_eq": "==",
+    "relation_ne": "!=",
+    "relation_lt": "<",
+    "relation_le": "<=",
+    "relation_gt": ">",
+    "relation_ge": ">=",
+    "relation_in": "in",
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,10 @@ class LintFinding:
     message: str
 
     def render(self) -> str:
-        return f"{self.pos.file}:{self.pos.line}:{self.pos.column}: rule `{self.rule_id}`: {self.message}"
+        return (
+            f"{self.pos.file}:{self.pos.line}:{self.pos.column}: "
+            f"rule `{self.rule_id}`: {self.message}"
+        )
 
 
 @dataclass(frozen=True)
@@ -166,9 +176,12 @@ def _interval(atom: Atom) -> tuple[float, float, bool, bool] | None:
         return None
     v = atom.value
     return {
-        "<": (-math.inf, v, True, True), "<=": (-math.inf, v, True, False),
-        ">": (v, math.inf, True, True), ">=": (v, math.inf, False, True), "==": (v, v, False, False),
-    }[atom.op]  # fmt: skip
+        "<": (-math.inf, v, True, True),
+        "<=": (-math.inf, v, True, False),
+        ">": (v, math.inf, True, True),
+        ">=": (v, math.inf, False, True),
+        "==": (v, v, False, False),
+    }[atom.op]
 
 
 def _never(atoms: list[Atom]) -> str | None:
@@ -184,8 +197,10 @@ def _never(atoms: list[Atom]) -> str | None:
                 wanted = a.value if a.op == "in" else (a.value,)
                 if all(isinstance(w, str) and w not in spec.values for w in wanted):
                     first = str(wanted[0]) if wanted else ""
-                    return (f"`{a.path}` is never {', '.join(f'`{w}`' for w in wanted)}"
-                            f"{did_you_mean(first, spec.values)} (values: {', '.join(spec.values)})")  # fmt: skip
+                    return (
+                        f"`{a.path}` is never {', '.join(f'`{w}`' for w in wanted)}"
+                        f"{did_you_mean(first, spec.values)} (values: {', '.join(spec.values)})"
+                    )
     by_path: dict[str, list[Atom]] = {}
     for a in atoms:
         if a.path:
@@ -264,8 +279,17 @@ def lint_pack(pack: CompiledPack) -> list[LintFinding]:
             if b is a or b.verdict <= a.verdict or b.id in never or not atoms[b.id]:
                 continue
             if all(any(_implies(x, y) for x in atoms[a.id]) for y in atoms[b.id]):
-                findings.append(LintFinding(a.pos, a.id, "shadowed", (
-                    f"shadowed by the stricter rule `{b.id}` ({b.verdict.label}): whenever `{a.id}` "
-                    f"matches, `{b.id}` matches too, so `{a.id}` ({a.verdict.label}) never decides")))  # fmt: skip
+                findings.append(
+                    LintFinding(
+                        a.pos,
+                        a.id,
+                        "shadowed",
+                        (
+                            f"shadowed by the stricter rule `{b.id}` ({b.verdict.label}): "
+                            f"whenever `{a.id}` matches, `{b.id}` matches too, "
+                            f"so `{a.id}` ({a.verdict.label}) never decides"
+                        ),
+                    )
+                )
                 break
     return findings

@@ -160,7 +160,8 @@ def _merge(docs: list[Located], problems: list[PackProblem]) -> _Merged:
                         problems.append(
                             PackProblem(
                                 doc.keys[(key, name)],
-                                f"definition `{name}` is defined twice (also in {merged.owner[f'{key}.{name}']})",
+                                f"definition `{name}` is defined twice "
+                                f"(also in {merged.owner[f'{key}.{name}']})",
                             )
                         )
                     merged.owner[f"{key}.{name}"] = key_pos.file
@@ -170,7 +171,8 @@ def _merge(docs: list[Located], problems: list[PackProblem]) -> _Merged:
                 problems.append(
                     PackProblem(
                         key_pos,
-                        f"section `{key}` appears in more than one file (also in {merged.owner[key]})",
+                        f"section `{key}` appears in more than one file "
+                        f"(also in {merged.owner[key]})",
                     )
                 )
             else:
@@ -333,8 +335,12 @@ def _order_definitions(spec: PackSpec, merged: _Merged, problems: list[PackProbl
             return
         if state.get(name) == 1:
             cycle = [*trail[trail.index(name) :], name]
-            problems.append(PackProblem(merged.values.get(("definitions", name), Pos("<pack>", 1, 1)),
-                                        f"cyclic definition: {' → '.join(cycle)}"))  # fmt: skip
+            problems.append(
+                PackProblem(
+                    merged.values.get(("definitions", name), Pos("<pack>", 1, 1)),
+                    f"cyclic definition: {' → '.join(cycle)}",
+                )
+            )
             return
         state[name] = 1
         for used in sorted(uses[name]):
@@ -379,8 +385,12 @@ def load_pack(path: str | Path) -> CompiledPack:
 
     for name in spec.definitions:
         if name in VARIABLES:
-            problems.append(PackProblem(merged.keys.get(("definitions", name), Pos("<pack>", 1, 1)),
-                                        f"definition `{name}` would hide the context variable `{name}`"))  # fmt: skip
+            problems.append(
+                PackProblem(
+                    merged.keys.get(("definitions", name), Pos("<pack>", 1, 1)),
+                    f"definition `{name}` would hide the context variable `{name}`",
+                )
+            )
     order = _order_definitions(spec, merged, problems)
     if problems:
         raise PackError(problems)
@@ -419,16 +429,26 @@ def load_pack(path: str | Path) -> CompiledPack:
             cond = _compile(item.when, pos, item.id, problems, spec.definitions)
             if cond is not None:
                 verdict = Verdict.parse(verdict_of(item)) if verdict_of else Verdict.REVIEW
-                out.append(CompiledCriterion(item.id, cond, getattr(item, "description", "") or getattr(item, "reason", ""),
-                                             merged.values.get((*base, j), pos), verdict, uses(cond)))  # fmt: skip
+                out.append(
+                    CompiledCriterion(
+                        item.id,
+                        cond,
+                        getattr(item, "description", "") or getattr(item, "reason", ""),
+                        merged.values.get((*base, j), pos),
+                        verdict,
+                        uses(cond),
+                    )
+                )
         return tuple(out)
 
     g = spec.governance
     metrics = criteria(
         spec.guardrails.counter_metrics, ("guardrails", "counter_metrics"), lambda m: m.at_least
     )
-    stages = tuple((s.id, criteria(s.exit_criteria, ("governance", "stages", k, "exit_criteria")))
-                   for k, s in enumerate(g.stages))  # fmt: skip
+    stages = tuple(
+        (s.id, criteria(s.exit_criteria, ("governance", "stages", k, "exit_criteria")))
+        for k, s in enumerate(g.stages)
+    )
     icp = criteria(g.icp, ("governance", "icp"))
     if problems:
         raise PackError(problems)

@@ -115,18 +115,28 @@ def _judge(file: str, line: int, case: _Case, decision: Decision) -> CaseResult:
     diff: list[str] = []
     if decision.verdict.label != want.decision:
         diff.append(
-            f"decision: expected {want.decision}, got {decision.verdict.label}  ({decision.explanation})"
+            f"decision: expected {want.decision}, got {decision.verdict.label}  "
+            f"({decision.explanation})"
         )
     got = set(decision.matched)
     if want.rules is not None and got != set(want.rules):
         missing, extra = sorted(set(want.rules) - got), sorted(got - set(want.rules))
-        diff.append("rules: " + "; ".join(
-            part for part in (f"- expected but did not match: {', '.join(missing)}" if missing else "",
-                              f"+ matched but not expected: {', '.join(extra)}" if extra else "") if part))  # fmt: skip
+        diff.append(
+            "rules: "
+            + "; ".join(
+                part
+                for part in (
+                    f"- expected but did not match: {', '.join(missing)}" if missing else "",
+                    f"+ matched but not expected: {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+        )
     absent = sorted(set(want.rules_include) - got)
     if absent:
         diff.append(
-            f"rules_include: did not match: {', '.join(absent)} (matched: {', '.join(sorted(got)) or 'none'})"
+            f"rules_include: did not match: {', '.join(absent)} "
+            f"(matched: {', '.join(sorted(got)) or 'none'})"
         )
     held = {g.id for g in decision.guardrails}
     if want.guardrails is not None and held != set(want.guardrails):
@@ -136,6 +146,7 @@ def _judge(file: str, line: int, case: _Case, decision: Decision) -> CaseResult:
         and list(decision.missing_criteria) != want.missing_criteria
     ):
         diff.append(
-            f"missing_criteria: expected {want.missing_criteria}, got {list(decision.missing_criteria)}"
+            f"missing_criteria: expected {want.missing_criteria}, "
+            f"got {list(decision.missing_criteria)}"
         )
     return CaseResult(file, line, case.name, not diff, diff, decision)

@@ -62,8 +62,11 @@ class PackWatcher:
             pack = load_pack(self.path)
         except PackError as exc:
             self.last_error = exc
-            log.error("policy pack refused; keeping the last good pack", version=self._pack.version,
-                      problems=[p.render() for p in exc.problems])  # fmt: skip
+            log.error(
+                "policy pack refused; keeping the last good pack",
+                version=self._pack.version,
+                problems=[p.render() for p in exc.problems],
+            )
             return False
         self.last_error = None
         if pack.version != self._pack.version:

@@ -152,9 +152,15 @@ def _default(spec: FieldSpec) -> Any:
     return copy.copy(_DEFAULTS[spec.type])
 
 
-_EXPECT = {"bool": "true or false", "int": "a whole number", "double": "a number", "string": "text",
-           "timestamp": "a timestamp with a time zone", "list<string>": "a list of text",
-           "map<dyn>": "an object"}  # fmt: skip
+_EXPECT = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "double": "a number",
+    "string": "text",
+    "timestamp": "a timestamp with a time zone",
+    "list<string>": "a list of text",
+    "map<dyn>": "an object",
+}
 
 
 def _typed(where: str, spec: FieldSpec, value: Any) -> Any:
@@ -191,7 +197,8 @@ def _typed(where: str, spec: FieldSpec, value: Any) -> Any:
         from revfield._text import did_you_mean
 
         raise ContextError(
-            f"`{where}`: `{value}` is not one of {', '.join(spec.values)}{did_you_mean(value, spec.values)}"
+            f"`{where}`: `{value}` is not one of {', '.join(spec.values)}"
+            f"{did_you_mean(value, spec.values)}"
         )
     return value
 

@@ -71,13 +71,26 @@ def deviations(session: Session, pack: CompiledPack, as_of: datetime) -> list[De
 
 def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> GovernanceReport:
     g = pack.governance
-    deals = session.execute(
-        sa.select(D.c.id, D.c.account_id, D.c.owner_id, D.c.stage, D.c.amount, D.c.product,
-                  D.c.created_at, D.c.stage_entered_at, U.c.team_id)
-        .select_from(D.outerjoin(U, D.c.owner_id == U.c.id))
-        .where(D.c.outcome == DealOutcome.OPEN.value, D.c.created_at <= as_of)
-        .order_by(D.c.id)
-    ).mappings().all()  # fmt: skip
+    deals = (
+        session.execute(
+            sa.select(
+                D.c.id,
+                D.c.account_id,
+                D.c.owner_id,
+                D.c.stage,
+                D.c.amount,
+                D.c.product,
+                D.c.created_at,
+                D.c.stage_entered_at,
+                U.c.team_id,
+            )
+            .select_from(D.outerjoin(U, D.c.owner_id == U.c.id))
+            .where(D.c.outcome == DealOutcome.OPEN.value, D.c.created_at <= as_of)
+            .order_by(D.c.id)
+        )
+        .mappings()
+        .all()
+    )
     account_ids = sorted({d["account_id"] for d in deals})
     accounts = _accounts(session, account_ids)
     facts = _fact_counts(session, account_ids)
@@ -94,13 +107,23 @@ def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> 
             accounts.get(deal["account_id"], {}), facts.get(deal["account_id"], {}), deal, as_of
         )
         age = (as_of - deal["created_at"]).days
-        base = dict(deal_id=deal["id"], account_id=deal["account_id"], owner_id=deal["owner_id"],
-                    team_id=deal["team_id"])  # fmt: skip
+        base = dict(
+            deal_id=deal["id"],
+            account_id=deal["account_id"],
+            owner_id=deal["owner_id"],
+            team_id=deal["team_id"],
+        )
         segment = ctx["account"]["segment"] or "default"
         corridor = g.cycle_corridor_days.get(segment, g.cycle_corridor_days.get("default"))
         if corridor is not None and age > corridor:
-            report.deviations.append(Deviation(CYCLE, age_days=age, **base, detail=(
-                f"open {age} days; the corridor for {segment} is {corridor} days")))  # fmt: skip
+            report.deviations.append(
+                Deviation(
+                    CYCLE,
+                    age_days=age,
+                    **base,
+                    detail=(f"open {age} days; the corridor for {segment} is {corridor} days"),
+                )
+            )
         if g.no_contact_days:
             last = last_contact.get(deal["account_id"])
             silent = (as_of - last).days if last else age
@@ -110,8 +133,14 @@ def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> 
                     if last
                     else f"no contact recorded in {age} days"
                 )
-                report.deviations.append(Deviation(NO_CONTACT, age_days=silent, **base, detail=(
-                    f"{when} (limit {g.no_contact_days})")))  # fmt: skip
+                report.deviations.append(
+                    Deviation(
+                        NO_CONTACT,
+                        age_days=silent,
+                        **base,
+                        detail=(f"{when} (limit {g.no_contact_days})"),
+                    )
+                )
         if deal["stage"] in stage_ids:
             missing = [
                 f"{stage}.{c.id}"
@@ -121,15 +150,27 @@ def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> 
             ]
             if missing:
                 in_stage = (as_of - (deal["stage_entered_at"] or deal["created_at"])).days
-                report.deviations.append(Deviation(EXIT_CRITERIA, age_days=in_stage, **base, detail=(
-                    f"in `{deal['stage']}` without {', '.join(missing)}")))  # fmt: skip
+                report.deviations.append(
+                    Deviation(
+                        EXIT_CRITERIA,
+                        age_days=in_stage,
+                        **base,
+                        detail=(f"in `{deal['stage']}` without {', '.join(missing)}"),
+                    )
+                )
         if pack.icp:
             fits, misses = icp_fit(pack.icp, ctx)
             if fits:
                 report.icp_fit_deals += 1
             else:
-                report.deviations.append(Deviation(OUTSIDE_ICP, age_days=age, **base, detail=(
-                    f"account misses ICP criteria: {', '.join(misses)}")))  # fmt: skip
+                report.deviations.append(
+                    Deviation(
+                        OUTSIDE_ICP,
+                        age_days=age,
+                        **base,
+                        detail=(f"account misses ICP criteria: {', '.join(misses)}"),
+                    )
+                )
         else:
             report.icp_fit_deals += 1
     return report
@@ -146,9 +187,11 @@ def _accounts(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
 def _fact_counts(session: Session, ids: list[str]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for part in _chunks(ids):
-        q = (sa.select(F.c.account_id, F.c.type, sa.func.count())
-             .where(F.c.account_id.in_(part), F.c.superseded_by.is_(None))
-             .group_by(F.c.account_id, F.c.type))  # fmt: skip
+        q = (
+            sa.select(F.c.account_id, F.c.type, sa.func.count())
+            .where(F.c.account_id.in_(part), F.c.superseded_by.is_(None))
+            .group_by(F.c.account_id, F.c.type)
+        )
         for account_id, type_, n in session.execute(q):
             out[account_id][str(type_)] = n
     return out
@@ -159,9 +202,11 @@ def _last_contact(
 ) -> dict[str, datetime]:
     out: dict[str, datetime] = {}
     for part in _chunks(ids):
-        q = (sa.select(S.c.account_id, sa.func.max(S.c.occurred_at))
-             .where(S.c.account_id.in_(part), S.c.kind.in_(kinds), S.c.occurred_at <= as_of)
-             .group_by(S.c.account_id))  # fmt: skip
+        q = (
+            sa.select(S.c.account_id, sa.func.max(S.c.occurred_at))
+            .where(S.c.account_id.in_(part), S.c.kind.in_(kinds), S.c.occurred_at <= as_of)
+            .group_by(S.c.account_id)
+        )
         for account_id, last in session.execute(q):
             if last is not None:
                 out[account_id] = as_utc(last)

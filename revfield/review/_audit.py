@@ -28,8 +28,15 @@ def audit_row(
     **detail: Any,
 ) -> dict[str, Any]:
     """One audit entry as a row, for :func:`write_audit` to append with others."""
-    return {"at": at, "actor": actor, "event": event, "account_id": account_id,
-            "action_id": action_id, "review_id": review_id, "detail": json_ready(detail)}  # fmt: skip
+    return {
+        "at": at,
+        "actor": actor,
+        "event": event,
+        "account_id": account_id,
+        "action_id": action_id,
+        "review_id": review_id,
+        "detail": json_ready(detail),
+    }
 
 
 def write_audit(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -91,8 +91,16 @@ def _assignee(session: Session, account_id: str, role: str) -> str | None:
         return str(owner) if owner else None
     if role == "manager" and owner:
         team = session.execute(sa.select(U.c.team_id).where(U.c.id == owner)).scalar_one_or_none()
-        manager = session.execute(sa.select(U.c.id).where(U.c.team_id == team, U.c.role == Role.MANAGER.value)
-                                  .order_by(U.c.id).limit(1)).scalar_one_or_none() if team else None  # fmt: skip
+        manager = (
+            session.execute(
+                sa.select(U.c.id)
+                .where(U.c.team_id == team, U.c.role == Role.MANAGER.value)
+                .order_by(U.c.id)
+                .limit(1)
+            ).scalar_one_or_none()
+            if team
+            else None
+        )
         return str(manager) if manager else None
     revops = session.execute(
         sa.select(U.c.id).where(U.c.role == Role.REVOPS.value).order_by(U.c.id).limit(1)
@@ -119,13 +127,37 @@ def open_review(
     if level is not None:
         rung, role = level, ladder[level]
     assignee = _assignee(session, action.account_id, role)
-    review_id = int(session.execute(_INSERT, dict(
-        action_id=action.id, decision_id=decision_id, account_id=action.account_id, verdict=verdict.label,
-        assignee_role=role, assignee_id=assignee, level=rung, reason=reason, action_digest=action.digest,
-        status="pending", deadline_at=now + timedelta(hours=pack.review.deadline_hours), created_at=now,
-    )).scalar_one())  # fmt: skip
-    audit(session, actor="policy", event="review_opened", at=now, account_id=action.account_id, action_id=action.id,
-          review_id=review_id, role=role, assignee=assignee, verdict=verdict.label)  # fmt: skip
+    review_id = int(
+        session.execute(
+            _INSERT,
+            dict(
+                action_id=action.id,
+                decision_id=decision_id,
+                account_id=action.account_id,
+                verdict=verdict.label,
+                assignee_role=role,
+                assignee_id=assignee,
+                level=rung,
+                reason=reason,
+                action_digest=action.digest,
+                status="pending",
+                deadline_at=now + timedelta(hours=pack.review.deadline_hours),
+                created_at=now,
+            ),
+        ).scalar_one()
+    )
+    audit(
+        session,
+        actor="policy",
+        event="review_opened",
+        at=now,
+        account_id=action.account_id,
+        action_id=action.id,
+        review_id=review_id,
+        role=role,
+        assignee=assignee,
+        verdict=verdict.label,
+    )
     return review_id
 
 
@@ -196,11 +228,25 @@ def inbox(session: Session, actor: Actor | None = None) -> list[InboxItem]:
             or proposal.get("payload", {}).get("title")
             or r["kind"].replace("_", " ")
         )
-        items.append(InboxItem(
-            r["id"], r["action_id"], r["account_id"], r["account_name"], r["owner_id"], r["kind"], r["motion"],
-            str(summary), r["verdict"], r["assignee_role"], r["assignee_id"], r["reason"], r["deadline_at"],
-            r["action_digest"], proposal,
-        ))  # fmt: skip
+        items.append(
+            InboxItem(
+                r["id"],
+                r["action_id"],
+                r["account_id"],
+                r["account_name"],
+                r["owner_id"],
+                r["kind"],
+                r["motion"],
+                str(summary),
+                r["verdict"],
+                r["assignee_role"],
+                r["assignee_id"],
+                r["reason"],
+                r["deadline_at"],
+                r["action_digest"],
+                proposal,
+            )
+        )
     return items
 
 
@@ -214,7 +260,8 @@ class AnswerResult:
     action_id: int
     thread_id: str
     message: str
-    """What to tell the person beyond the outcome (the reason, what the edit needs); may be empty."""
+    """What to tell the person beyond the outcome (the reason, what the edit needs); may be
+    empty."""
     new_review_id: int | None = None
     cancelled: tuple[int, ...] = ()
     """Actions of the same run that waited for this one and were waiting for review too: a
@@ -254,18 +301,25 @@ def answer_review(
     action = session.get(ActionRecord, row["action_id"])
     assert action is not None
     if expected_digest is not None and expected_digest != row["action_digest"]:
-        raise ReviewError(f"review #{review_id} now shows a different action than the one you saw; "
-                          "look at it again in the inbox")  # fmt: skip
+        raise ReviewError(
+            f"review #{review_id} now shows a different action than the one you saw; "
+            "look at it again in the inbox"
+        )
     if action.digest != row["action_digest"]:
-        raise ReviewError(f"the action behind review #{review_id} changed since the item was opened; "
-                          "answer its newest review item instead")  # fmt: skip
+        raise ReviewError(
+            f"the action behind review #{review_id} changed since the item was opened; "
+            "answer its newest review item instead"
+        )
     owner, owner_team = session.execute(
-        sa.select(A.c.owner_id, U.c.team_id).select_from(A.outerjoin(U, U.c.id == A.c.owner_id))
+        sa.select(A.c.owner_id, U.c.team_id)
+        .select_from(A.outerjoin(U, U.c.id == A.c.owner_id))
         .where(A.c.id == action.account_id)
-    ).one()  # fmt: skip
+    ).one()
     if not _may_answer(actor, row["assignee_role"], owner, owner_team):
-        raise ReviewError(f"{actor.id} ({actor.role}) may not answer review #{review_id}: it is for the "
-                          f"{row['assignee_role']} of {action.account_id}")  # fmt: skip
+        raise ReviewError(
+            f"{actor.id} ({actor.role}) may not answer review #{review_id}: it is for the "
+            f"{row['assignee_role']} of {action.account_id}"
+        )
 
     if not approve:
         return _close(session, row, action, "rejected", actor, now, note=note or "")
@@ -286,34 +340,81 @@ def answer_review(
     action.proposal = edited.model_dump(mode="json")
     action.digest = edited.digest()
     action.updated_at = now
-    audit(session, actor=actor.id, event="action_edited", at=now, account_id=action.account_id, action_id=action.id,
-          review_id=review_id, edits=edits, verdict=decision.verdict.label, rules=list(decision.matched))  # fmt: skip
+    audit(
+        session,
+        actor=actor.id,
+        event="action_edited",
+        at=now,
+        account_id=action.account_id,
+        action_id=action.id,
+        review_id=review_id,
+        edits=edits,
+        verdict=decision.verdict.label,
+        rules=list(decision.matched),
+    )
     if decision.verdict is Verdict.BLOCK:
-        return _close(session, row, action, "blocked", actor, now, edits=edits,
-                      note=f"the edited action is blocked: {decision.explanation}")  # fmt: skip
+        return _close(
+            session,
+            row,
+            action,
+            "blocked",
+            actor,
+            now,
+            edits=edits,
+            note=f"the edited action is blocked: {decision.explanation}",
+        )
     rung, role = _rung(pack, decision.verdict, decision.escalate_to)
     if (
         decision.verdict > Verdict.AUTO
         and rung > row["level"]
         and RANK.get(actor.role, 0) < RANK.get(role, 0)
     ):
-        _set(session, row["id"], "superseded", actor, now, edits=edits,
-             note=f"re-escalated after an edit: {decision.explanation}")  # fmt: skip
-        new_id = open_review(session, pack, action=action, decision_id=decision_id, verdict=decision.verdict,
-                             escalate_to=decision.escalate_to, reason=decision.explanation, now=now)  # fmt: skip
+        _set(
+            session,
+            row["id"],
+            "superseded",
+            actor,
+            now,
+            edits=edits,
+            note=f"re-escalated after an edit: {decision.explanation}",
+        )
+        new_id = open_review(
+            session,
+            pack,
+            action=action,
+            decision_id=decision_id,
+            verdict=decision.verdict,
+            escalate_to=decision.escalate_to,
+            reason=decision.explanation,
+            now=now,
+        )
         action.status = "pending_review"
-        return AnswerResult("re-escalated", review_id, action.id, action.thread_id,
-                            f"the edit needs the {role}: {decision.explanation}; it is now review #{new_id}",
-                            new_id)  # fmt: skip
+        return AnswerResult(
+            "re-escalated",
+            review_id,
+            action.id,
+            action.thread_id,
+            f"the edit needs the {role}: {decision.explanation}; it is now review #{new_id}",
+            new_id,
+        )
     return _close(session, row, action, "approved", actor, now, edits=edits)
 
 
-def _set(session: Session, review_id: int, status: str, actor: Actor, now: datetime, *,
-         edits: dict[str, Any] | None = None, note: str | None = None) -> None:  # fmt: skip
+def _set(
+    session: Session,
+    review_id: int,
+    status: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    edits: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> None:
     done = session.execute(
-        sa.update(R).where(R.c.id == review_id, R.c.status == "pending")
+        sa.update(R)
+        .where(R.c.id == review_id, R.c.status == "pending")
         .values(status=status, answered_at=now, answered_by=actor.id, edits=edits, note=note)
-    )  # fmt: skip
+    )
     if (
         cast(CursorResult[Any], done).rowcount != 1
     ):  # someone else answered between our read and this write
@@ -322,14 +423,32 @@ def _set(session: Session, review_id: int, status: str, actor: Actor, now: datet
         )
 
 
-def _close(session: Session, row: Any, action: ActionRecord, outcome: Literal["approved", "rejected", "blocked"],
-           actor: Actor, now: datetime, *, edits: dict[str, Any] | None = None, note: str = "") -> AnswerResult:  # fmt: skip
+def _close(
+    session: Session,
+    row: Any,
+    action: ActionRecord,
+    outcome: Literal["approved", "rejected", "blocked"],
+    actor: Actor,
+    now: datetime,
+    *,
+    edits: dict[str, Any] | None = None,
+    note: str = "",
+) -> AnswerResult:
     status = "approved" if outcome == "approved" else "rejected"
     _set(session, row["id"], status, actor, now, edits=edits, note=note or None)
     action.status = {"approved": "approved", "rejected": "rejected", "blocked": "blocked"}[outcome]
     action.updated_at = now
-    audit(session, actor=actor.id, event=f"review_{outcome}", at=now, account_id=action.account_id,
-          action_id=action.id, review_id=row["id"], note=note, edits=edits or {})  # fmt: skip
+    audit(
+        session,
+        actor=actor.id,
+        event=f"review_{outcome}",
+        at=now,
+        account_id=action.account_id,
+        action_id=action.id,
+        review_id=row["id"],
+        note=note,
+        edits=edits or {},
+    )
     message = {"approved": "", "rejected": f"reason: {note}", "blocked": note}[outcome]
     cancelled = () if outcome == "approved" else _cancel_waiting_on(session, action, outcome, now)
     if cancelled:
@@ -353,24 +472,40 @@ def _cancel_waiting_on(
     """Close the pending items of actions in ``action``'s run that wait for it (``after``):
     it will never go out, so neither will they."""
     rows = session.execute(
-        sa.select(R.c.id, ACT.c.id.label("action_id"), ACT.c.proposal).join(ACT, ACT.c.id == R.c.action_id)
-        .where(R.c.status == "pending", ACT.c.field_event_id == action.field_event_id, ACT.c.agent == action.agent,
-               ACT.c.id != action.id)
-    ).all()  # fmt: skip
+        sa.select(R.c.id, ACT.c.id.label("action_id"), ACT.c.proposal)
+        .join(ACT, ACT.c.id == R.c.action_id)
+        .where(
+            R.c.status == "pending",
+            ACT.c.field_event_id == action.field_event_id,
+            ACT.c.agent == action.agent,
+            ACT.c.id != action.id,
+        )
+    ).all()
     reason = waited_in_vain(action.kind, action.id, outcome)
     cancelled = []
     for r in rows:
         if r.proposal.get("after") != action.kind:
             continue
-        closed = session.execute(sa.update(R).where(R.c.id == r.id, R.c.status == "pending")
-                                 .values(status="superseded", answered_at=now, answered_by="policy", note=reason))  # fmt: skip
+        closed = session.execute(
+            sa.update(R)
+            .where(R.c.id == r.id, R.c.status == "pending")
+            .values(status="superseded", answered_at=now, answered_by="policy", note=reason)
+        )
         if cast(CursorResult[Any], closed).rowcount != 1:
             continue  # answered by someone just now: their answer stands
         session.execute(
             sa.update(ACT).where(ACT.c.id == r.action_id).values(status="cancelled", updated_at=now)
         )
-        audit(session, actor="policy", event="cancelled", at=now, account_id=action.account_id,
-              action_id=r.action_id, review_id=r.id, reason=reason)  # fmt: skip
+        audit(
+            session,
+            actor="policy",
+            event="cancelled",
+            at=now,
+            account_id=action.account_id,
+            action_id=r.action_id,
+            review_id=r.id,
+            reason=reason,
+        )
         cancelled.append(r.action_id)
     return tuple(cancelled)
 
@@ -383,19 +518,44 @@ def climb_ladder(session: Session, pack: CompiledPack, now: datetime) -> list[tu
     the old item is superseded and a new one opened for the same action. Returns
     (old, new) review ids. Items already on the top rung stay where they are."""
     ladder = list(pack.review.ladder)
-    due = session.execute(sa.select(R).where(R.c.status == "pending", R.c.deadline_at < now,
-                                             R.c.level < len(ladder) - 1).order_by(R.c.id)).mappings().all()  # fmt: skip
+    due = (
+        session.execute(
+            sa.select(R)
+            .where(R.c.status == "pending", R.c.deadline_at < now, R.c.level < len(ladder) - 1)
+            .order_by(R.c.id)
+        )
+        .mappings()
+        .all()
+    )
     moved = []
     for row in due:
         action = session.get(ActionRecord, row["action_id"])
         assert action is not None
-        done = session.execute(sa.update(R).where(R.c.id == row["id"], R.c.status == "pending").values(
-            status="superseded", answered_at=now, answered_by="ladder",
-            note=f"no answer by {row['deadline_at']:%Y-%m-%d %H:%M}; moved to {ladder[row['level'] + 1]}"))  # fmt: skip
+        done = session.execute(
+            sa.update(R)
+            .where(R.c.id == row["id"], R.c.status == "pending")
+            .values(
+                status="superseded",
+                answered_at=now,
+                answered_by="ladder",
+                note=(
+                    f"no answer by {row['deadline_at']:%Y-%m-%d %H:%M}; "
+                    f"moved to {ladder[row['level'] + 1]}"
+                ),
+            )
+        )
         if cast(CursorResult[Any], done).rowcount != 1:
             continue
-        new_id = open_review(session, pack, action=action, decision_id=row["decision_id"], verdict=Verdict.parse(row["verdict"]),
-                             escalate_to=None, reason=row["reason"],
-                             now=now, level=row["level"] + 1)  # fmt: skip
+        new_id = open_review(
+            session,
+            pack,
+            action=action,
+            decision_id=row["decision_id"],
+            verdict=Verdict.parse(row["verdict"]),
+            escalate_to=None,
+            reason=row["reason"],
+            now=now,
+            level=row["level"] + 1,
+        )
         moved.append((row["id"], new_id))
     return moved

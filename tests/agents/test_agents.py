@@ -30,8 +30,13 @@ def test_outreach_cites_a_fact_for_every_personal_claim(store):
     pain = world.fact(
         store, "acme.io", FactType.PAIN, "Our reps update the CRM manually every Friday"
     )
-    p = outreach.propose(_ctx(store, "acme.io"), _event("intent_surge", "acme.io", contact_id=pat), ScriptedModel(),
-                         world.PACK, T0)  # fmt: skip
+    p = outreach.propose(
+        _ctx(store, "acme.io"),
+        _event("intent_surge", "acme.io", contact_id=pat),
+        ScriptedModel(),
+        world.PACK,
+        T0,
+    )
     email = next(a for a in p.actions if a.kind is ActionKind.SEND_EMAIL)
     assert email.contact_id == pat and pain in email.cited_fact_ids and email.uncited_claims == 0
     assert "update the CRM manually" in email.body and email.confidence >= 0.8
@@ -45,20 +50,38 @@ def test_a_draft_with_an_uncited_claim_goes_to_a_person(store):
     world.account(store, "acme.io")
     pat = world.contact(store, "acme.io")
     world.fact(store, "acme.io", FactType.PAIN, "Forecasts differ by region")
-    invented = Draft(subject="Hi", body="You told us you are switching vendors.",
-                     claims=[DraftClaim(text="you are switching vendors", cites=[]),
-                             DraftClaim(text="your CFO asked for this", cites=[999_999])])  # fmt: skip
+    invented = Draft(
+        subject="Hi",
+        body="You told us you are switching vendors.",
+        claims=[
+            DraftClaim(text="you are switching vendors", cites=[]),
+            DraftClaim(text="your CFO asked for this", cites=[999_999]),
+        ],
+    )
     model = ScriptedModel(answers={"draft_message": [invented]})
-    p = outreach.propose(_ctx(store, "acme.io"), _event("intent_surge", "acme.io", contact_id=pat), model,
-                         world.PACK, T0)  # fmt: skip
+    p = outreach.propose(
+        _ctx(store, "acme.io"),
+        _event("intent_surge", "acme.io", contact_id=pat),
+        model,
+        world.PACK,
+        T0,
+    )
     email = next(a for a in p.actions if a.kind is ActionKind.SEND_EMAIL)
     assert email.uncited_claims == 2 and email.confidence < 0.6
     from revfield.policies import decide, merge_context
 
-    ctx = merge_context({"action": {"kind": "send_email", "motion": "acquisition",
-                                    "uncited_claims": email.uncited_claims},
-                         "contact": {"exists": True}, "model": {"confidence": email.confidence},
-                         "account": {"exists": True, "segment": "smb", "icp_fit": True}})  # fmt: skip
+    ctx = merge_context(
+        {
+            "action": {
+                "kind": "send_email",
+                "motion": "acquisition",
+                "uncited_claims": email.uncited_claims,
+            },
+            "contact": {"exists": True},
+            "model": {"confidence": email.confidence},
+            "account": {"exists": True, "segment": "smb", "icp_fit": True},
+        }
+    )
     assert "uncited-claims" in decide(world.PACK, ctx).matched
 
 
@@ -102,15 +125,22 @@ def test_handover_carries_the_acquisition_facts_and_checks_every_promise(store):
             store, "initech.com", FactType.PROMISE, "You said a dedicated teleporter is included"
         ),
     }
-    p = handover.propose(_ctx(store, "initech.com"), _event("closed_won", "initech.com"), ScriptedModel(),
-                         world.PACK, T0)  # fmt: skip
+    p = handover.propose(
+        _ctx(store, "initech.com"),
+        _event("closed_won", "initech.com"),
+        ScriptedModel(),
+        world.PACK,
+        T0,
+    )
     brief = next(a for a in p.actions if a.kind is ActionKind.HANDOVER_BRIEF)
     assert set(brief.cited_fact_ids) == facts
     assert brief.payload["conservation"] == {"carried": 7, "known": 7, "ratio": 1.0}
     status = {x["promise"]: x["status"] for x in brief.payload["promises"]}
-    assert status == {"You promised the Salesforce sync in week one": "supported",
-                      "We were told on-prem deployment is possible": "unsupported",
-                      "You said a dedicated teleporter is included": "unknown"}  # fmt: skip
+    assert status == {
+        "You promised the Salesforce sync in week one": "supported",
+        "We were told on-prem deployment is possible": "unsupported",
+        "You said a dedicated teleporter is included": "unknown",
+    }
     assert brief.unsupported_promises == 2  # not in the catalog counts: nobody can deliver it
     assert "Success means" in brief.body or "Pains" in brief.body
 
@@ -127,8 +157,13 @@ def test_conservation_counts_what_the_brief_could_not_carry(store, monkeypatch):
             subject=f"s{i}",
         )
     monkeypatch.setattr(handover, "PER_TYPE", 3)
-    p = handover.propose(_ctx(store, "initech.com"), _event("closed_won", "initech.com"), ScriptedModel(),
-                         world.PACK, T0)  # fmt: skip
+    p = handover.propose(
+        _ctx(store, "initech.com"),
+        _event("closed_won", "initech.com"),
+        ScriptedModel(),
+        world.PACK,
+        T0,
+    )
     assert p.notes["conservation"] == 3 / 5
 
 

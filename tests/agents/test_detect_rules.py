@@ -77,8 +77,10 @@ def test_usage_near_the_plan_limit_within_the_window(total, days_ago, raised):
     assert (K.USAGE_NEAR_LIMIT in found) is raised  # Basic includes 100 per 30 days; 80% raises
 
 
-@pytest.mark.parametrize(("seats", "previous", "limit", "raised"),
-                         [(12, 10, None, True), (11, 10, None, False), (9, 9, 10, True), (8, 8, 10, False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("seats", "previous", "limit", "raised"),
+    [(12, 10, None, True), (11, 10, None, False), (9, 9, 10, True), (8, 8, 10, False)],
+)
 def test_seat_growth_by_growth_or_by_nearing_the_seat_limit(seats, previous, limit, raised):
     payload = {"seats": seats, "previous_seats": previous} | (
         {"seat_limit": limit} if limit else {}
@@ -136,8 +138,12 @@ def test_a_champion_leaving_is_raised_only_for_the_champion():
 
 
 def test_closed_won_makes_the_account_a_customer_and_closes_the_deal():
-    (d,) = detect_structured([sig("crm_stage_change", {"to_stage": "closed_won", "deal_id": "d1"})],
-                             {"a": AccountSnap("a", "prospect")}, History(), SPEC)  # fmt: skip
+    (d,) = detect_structured(
+        [sig("crm_stage_change", {"to_stage": "closed_won", "deal_id": "d1"})],
+        {"a": AccountSnap("a", "prospect")},
+        History(),
+        SPEC,
+    )
     assert d.kind is K.CLOSED_WON and d.deal_id == "d1"
     assert [e.kind for e in d.effects] == ["became_customer", "deal_closed"]
 
@@ -202,14 +208,22 @@ def test_the_cooldown_counts_events_already_stored():
 @pytest.mark.parametrize(
     ("kind", "state", "agent"),
     [
-        (K.INTENT_SURGE, "prospect", Agent.OUTREACH), (K.POSITIVE_REPLY, "prospect", Agent.OUTREACH),
-        (K.CLOSED_WON, "prospect", Agent.HANDOVER), (K.CLOSED_WON, "customer", Agent.HANDOVER),
-        (K.USAGE_NEAR_LIMIT, "customer", Agent.EXPANSION_RETENTION), (K.CHURN_RISK, "customer", Agent.EXPANSION_RETENTION),
-        (K.TICKET_CLUSTER, "customer", Agent.EXPANSION_RETENTION), (K.USAGE_NEAR_LIMIT, "prospect", Agent.OUTREACH),
-        (K.INTENT_SURGE, "customer", Agent.EXPANSION_RETENTION), (K.INTENT_SURGE, "churned", Agent.OUTREACH),
-        (K.CHURN_RISK, "churned", None), (K.CHURN_RISK, "prospect", None), (K.UNSUBSCRIBE, "prospect", None),
-        (K.MODEL_FAULT, "customer", Agent.ESCALATION), (K.GOVERNANCE_DEVIATION, "prospect", Agent.OUTREACH),
+        (K.INTENT_SURGE, "prospect", Agent.OUTREACH),
+        (K.POSITIVE_REPLY, "prospect", Agent.OUTREACH),
+        (K.CLOSED_WON, "prospect", Agent.HANDOVER),
+        (K.CLOSED_WON, "customer", Agent.HANDOVER),
+        (K.USAGE_NEAR_LIMIT, "customer", Agent.EXPANSION_RETENTION),
+        (K.CHURN_RISK, "customer", Agent.EXPANSION_RETENTION),
+        (K.TICKET_CLUSTER, "customer", Agent.EXPANSION_RETENTION),
+        (K.USAGE_NEAR_LIMIT, "prospect", Agent.OUTREACH),
+        (K.INTENT_SURGE, "customer", Agent.EXPANSION_RETENTION),
+        (K.INTENT_SURGE, "churned", Agent.OUTREACH),
+        (K.CHURN_RISK, "churned", None),
+        (K.CHURN_RISK, "prospect", None),
+        (K.UNSUBSCRIBE, "prospect", None),
+        (K.MODEL_FAULT, "customer", Agent.ESCALATION),
+        (K.GOVERNANCE_DEVIATION, "prospect", Agent.OUTREACH),
     ],
-)  # fmt: skip
+)
 def test_the_router_chooses_by_customer_state_and_kind(kind, state, agent):
     assert route(kind, state) is agent

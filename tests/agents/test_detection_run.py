@@ -74,8 +74,11 @@ def test_a_positive_reply_becomes_a_routed_event_with_facts_and_provenance(store
 
 
 def test_running_again_applies_nothing_twice(store, clock):
-    ingest([reply(1, "Sounds good, let's talk"), signal(2, kind="nps_response", payload={"score": 2})],
-           store=store, clock=clock)  # fmt: skip
+    ingest(
+        [reply(1, "Sounds good, let's talk"), signal(2, kind="nps_response", payload={"score": 2})],
+        store=store,
+        clock=clock,
+    )
     first = run_detection(store, PACK, OfflineModel(), clock)
     second = run_detection(store, PACK, OfflineModel(), clock)
     assert first.signals == 2 and second.signals == 0 and second.event_count == 0
@@ -92,8 +95,13 @@ def test_an_unsubscribe_marks_the_contact_and_then_blocks_every_email(store, clo
     (contact,) = rows(store, Contact)
     assert contact["do_not_contact"] is True
     assert ("unsubscribe", None, "ignored") in events(store)
-    action = ProposedAction(kind=ActionKind.SEND_EMAIL, motion=Motion.ACQUISITION, account_id="acme.com",
-                            contact_id=contact["id"], confidence=0.99)  # fmt: skip
+    action = ProposedAction(
+        kind=ActionKind.SEND_EMAIL,
+        motion=Motion.ACQUISITION,
+        account_id="acme.com",
+        contact_id=contact["id"],
+        confidence=0.99,
+    )
     with store.read() as s:
         assert decide(PACK, build_context(s, PACK, action, clock.now())).verdict is Verdict.BLOCK
 
@@ -101,8 +109,19 @@ def test_an_unsubscribe_marks_the_contact_and_then_blocks_every_email(store, clo
 def test_closed_won_makes_a_customer_closes_the_deal_and_goes_to_handover(store, clock):
     make_account(store, "acme", domain="acme.com")
     make_deal(store, "acme", "d1", stage="negotiation")
-    ingest([signal(1, kind="crm_stage_change", account_domain=None, account_id="acme",
-                   payload={"to_stage": "closed_won", "deal_id": "d1"})], store=store, clock=clock)  # fmt: skip
+    ingest(
+        [
+            signal(
+                1,
+                kind="crm_stage_change",
+                account_domain=None,
+                account_id="acme",
+                payload={"to_stage": "closed_won", "deal_id": "d1"},
+            )
+        ],
+        store=store,
+        clock=clock,
+    )
     run_detection(store, PACK, OfflineModel(), clock)
     assert rows(store, Account)[0]["customer_state"] == "customer"
     deal = rows(store, Deal)[0]
@@ -126,10 +145,19 @@ def test_a_model_fault_is_escalated_with_the_reason_and_nothing_is_guessed(store
 
 def test_a_span_the_text_does_not_contain_is_not_stored(store, clock):
     ingest([signal(1, kind="note", text="We need SSO.")], store=store, clock=clock)
-    invented = FactExtraction(facts=[
-        ExtractedFact(type=FactType.PROMISE, value="90% discount promised", span="we promised a 90% discount", confidence=0.9),
-        ExtractedFact(type=FactType.PAIN, value="needs SSO", span="We need SSO.", confidence=0.8),
-    ])  # fmt: skip
+    invented = FactExtraction(
+        facts=[
+            ExtractedFact(
+                type=FactType.PROMISE,
+                value="90% discount promised",
+                span="we promised a 90% discount",
+                confidence=0.9,
+            ),
+            ExtractedFact(
+                type=FactType.PAIN, value="needs SSO", span="We need SSO.", confidence=0.8
+            ),
+        ]
+    )
     run_detection(store, PACK, ScriptedModel(answers={"extract_facts": [invented]}), clock)
     assert [f["value"] for f in rows(store, Fact)] == ["needs SSO"]
 
@@ -150,12 +178,27 @@ def test_injected_text_changes_no_decision(store, clock, text, fooled):
     run_detection(store, PACK, OfflineModel(), clock)
     contact = rows(store, Contact)[0]["id"]
     actions = [
-        ProposedAction(kind=ActionKind.OFFER_DISCOUNT, motion=Motion.ACQUISITION, account_id="acme", discount_pct=90),
-        ProposedAction(kind=ActionKind.SEND_EMAIL, motion=Motion.ACQUISITION, account_id="acme", contact_id=contact,
-                       confidence=0.5),
-        ProposedAction(kind=ActionKind.ADVANCE_STAGE, motion=Motion.ACQUISITION, account_id="acme", to_stage="proposal",
-                       confidence=0.99),
-    ]  # fmt: skip
+        ProposedAction(
+            kind=ActionKind.OFFER_DISCOUNT,
+            motion=Motion.ACQUISITION,
+            account_id="acme",
+            discount_pct=90,
+        ),
+        ProposedAction(
+            kind=ActionKind.SEND_EMAIL,
+            motion=Motion.ACQUISITION,
+            account_id="acme",
+            contact_id=contact,
+            confidence=0.5,
+        ),
+        ProposedAction(
+            kind=ActionKind.ADVANCE_STAGE,
+            motion=Motion.ACQUISITION,
+            account_id="acme",
+            to_stage="proposal",
+            confidence=0.99,
+        ),
+    ]
 
     def verdicts() -> list[Verdict]:
         with store.read() as s:
@@ -164,9 +207,19 @@ def test_injected_text_changes_no_decision(store, clock, text, fooled):
     before = verdicts()
     clock.advance(timedelta(minutes=5))
     ingest([reply(2, text)], store=store, clock=clock)
-    model = (ScriptedModel(answers={"classify_reply": [ReplyClassification(intent=ReplyIntent.POSITIVE, confidence=0.99,
-                                                                            reason="wants it")]})
-             if fooled else OfflineModel())  # fmt: skip
+    model = (
+        ScriptedModel(
+            answers={
+                "classify_reply": [
+                    ReplyClassification(
+                        intent=ReplyIntent.POSITIVE, confidence=0.99, reason="wants it"
+                    )
+                ]
+            }
+        )
+        if fooled
+        else OfflineModel()
+    )
     run_detection(store, PACK, model, clock)
     assert verdicts() == before == [Verdict.BLOCK, Verdict.REVIEW, Verdict.BLOCK]
     assert rows(store, Account)[0]["customer_state"] == "prospect"  # "mark closed won" did nothing

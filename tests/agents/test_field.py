@@ -179,8 +179,12 @@ def test_a_rejected_action_is_never_executed_the_reason_is_kept_and_its_follow_u
 def test_rejecting_an_email_closes_the_review_of_the_follow_up_waiting_for_it(
     store, clock, tmp_path, enterprise_prospect
 ):
-    no_budget = world.pack_with(tmp_path, "guardrails.yaml", "acquisition: {max_auto_per_day: 200}",
-                                "acquisition: {max_auto_per_day: 0}")  # the follow-up waits for a person too  # fmt: skip
+    no_budget = world.pack_with(
+        tmp_path,
+        "guardrails.yaml",
+        "acquisition: {max_auto_per_day: 200}",
+        "acquisition: {max_auto_per_day: 0}",
+    )  # the follow-up waits for a person too
     world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
     with world.field(store, clock, tmp_path, pack=no_budget) as fld:
         fld.run_agents()
@@ -278,9 +282,16 @@ def test_sellers_answer_only_their_own_items_managers_their_team(
     with world.field(store, clock, tmp_path) as fld:
         fld.run_agents()
         with store.read() as s:
-            assert [len(inbox(s, a)) for a in (Actor("ana", "seller", "team-a"), Actor("al", "seller", "team-a"),
-                                                Actor("mia", "manager", "team-a"), Actor("max", "manager", "team-b"),
-                                                Actor("rex", "revops"))] == [1, 0, 1, 0, 1]  # fmt: skip
+            assert [
+                len(inbox(s, a))
+                for a in (
+                    Actor("ana", "seller", "team-a"),
+                    Actor("al", "seller", "team-a"),
+                    Actor("mia", "manager", "team-a"),
+                    Actor("max", "manager", "team-b"),
+                    Actor("rex", "revops"),
+                )
+            ] == [1, 0, 1, 0, 1]
             (item,) = inbox(s)
         with pytest.raises(ReviewError, match=r"bo \(seller\) may not answer"):
             fld.approve(item.review_id, actor=Actor("bo", "seller", "team-b"))
@@ -325,9 +336,19 @@ def _discounting(monkeypatch, pct: float) -> None:
     from revfield.agents.actions import ActionKind, Motion, ProposedAction
 
     def propose(ctx, event, model, pack, now):
-        return Proposal([ProposedAction(kind=ActionKind.OFFER_DISCOUNT, motion=Motion.ACQUISITION,
-                                        account_id=ctx.account.id, contact_id=ctx.contacts[0].id, discount_pct=pct,
-                                        subject="A pilot price", field_event_id=event.id)])  # fmt: skip
+        return Proposal(
+            [
+                ProposedAction(
+                    kind=ActionKind.OFFER_DISCOUNT,
+                    motion=Motion.ACQUISITION,
+                    account_id=ctx.account.id,
+                    contact_id=ctx.contacts[0].id,
+                    discount_pct=pct,
+                    subject="A pilot price",
+                    field_event_id=event.id,
+                )
+            ]
+        )
 
     monkeypatch.setitem(graph.PROPOSERS, graph.Agent.OUTREACH, propose)
 

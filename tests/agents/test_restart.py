@@ -43,7 +43,9 @@ WORKER = textwrap.dedent("""
         report = field.run_agents()
         field.deliver()
         with store.read() as s:
-            pending = s.execute(sa.select(Review.__table__.c.id).where(Review.__table__.c.status == "pending")).scalars().all()
+            pending = s.execute(
+                sa.select(Review.__table__.c.id).where(Review.__table__.c.status == "pending")
+            ).scalars().all()
         print(json.dumps({"paused": report.paused, "reviews": list(pending)}), flush=True)
         sys.stdin.read()  # wait, paused, until killed
 """)
@@ -56,9 +58,15 @@ def test_a_paused_run_survives_sigkill_and_resumes_in_a_new_process(store, db_ur
     world.fact(store, "globex.com", FactType.PAIN, "Our reps update the CRM manually every Friday")
     world.event(store, "globex.com", "intent_surge", "outreach", contact_id=pat)
     log = tmp_path / "outbox.jsonl"
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, db_url, str(log), str(world.POLICIES)], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, db_url, str(log), str(world.POLICIES)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         line = proc.stdout.readline()
         assert line, proc.stderr.read()

@@ -27,10 +27,23 @@ def _ingest(db_url: str, records: list[dict]) -> None:
 
 def test_run_prints_field_events_by_kind_and_where_they_went(db_url, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    _ingest(db_url, [
-        signal(1, kind="email_replied", account_domain=None, contact_email="pat@acme.com", text="Sounds good, let's talk"),
-        signal(2, kind="intent_surge", payload={"score": 80, "baseline": 30, "topic": "forecasting"}),
-    ])  # fmt: skip
+    _ingest(
+        db_url,
+        [
+            signal(
+                1,
+                kind="email_replied",
+                account_domain=None,
+                contact_email="pat@acme.com",
+                text="Sounds good, let's talk",
+            ),
+            signal(
+                2,
+                kind="intent_surge",
+                payload={"score": 80, "baseline": 30, "topic": "forecasting"},
+            ),
+        ],
+    )
     result = runner.invoke(app, ["--db", db_url, "run"])
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
@@ -46,15 +59,39 @@ def _answer(request: httpx.Request) -> httpx.Response:
     content = (
         {"intent": "objection", "confidence": 0.8, "reason": "price"}
         if schema == "ReplyClassification"
-        else {"facts": [{"type": "objection", "value": "price too high", "span": "too expensive",
-                         "subject": "price", "confidence": 0.8}]}
-    )  # fmt: skip
-    return httpx.Response(200, json={
-        "id": "c", "object": "chat.completion", "created": 1, "model": body["model"],
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": json.dumps(content), "refusal": None}}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-    })  # fmt: skip
+        else {
+            "facts": [
+                {
+                    "type": "objection",
+                    "value": "price too high",
+                    "span": "too expensive",
+                    "subject": "price",
+                    "confidence": 0.8,
+                }
+            ]
+        }
+    )
+    return httpx.Response(
+        200,
+        json={
+            "id": "c",
+            "object": "chat.completion",
+            "created": 1,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {
+                        "role": "assistant",
+                        "content": json.dumps(content),
+                        "refusal": None,
+                    },
+                }
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        },
+    )
 
 
 @respx.mock
@@ -64,8 +101,18 @@ def test_openai_base_url_routes_every_model_call_through_the_adapter(db_url, mon
     monkeypatch.setenv("OPENAI_BASE_URL", "https://llm.test/v1")
     monkeypatch.setenv("REVFIELD_MODEL", "test-model-1")
     route = respx.post("https://llm.test/v1/chat/completions").mock(side_effect=_answer)
-    _ingest(db_url, [signal(1, kind="email_replied", account_domain=None, contact_email="pat@acme.com",
-                            text="Honestly this is too expensive for us.")])  # fmt: skip
+    _ingest(
+        db_url,
+        [
+            signal(
+                1,
+                kind="email_replied",
+                account_domain=None,
+                contact_email="pat@acme.com",
+                text="Honestly this is too expensive for us.",
+            )
+        ],
+    )
     result = runner.invoke(app, ["--db", db_url, "run"])
     assert result.exit_code == 0, result.output
     assert route.call_count == 2

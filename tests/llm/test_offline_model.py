@@ -9,9 +9,12 @@ from revfield.memory.types import FactType
 
 M = OfflineModel()
 TRANSCRIPT = (
-    "Our forecast misses by 20% every quarter and the board is unhappy. We need pipeline numbers the board "
-    "can trust. Success for us is a forecast within 5% by Q2. We are also looking at Clari. Maria will "
-    "champion this internally. Our CFO wants one number. You promised it will integrate with Salesforce."
+    "Our forecast misses by 20% every quarter and the board is unhappy. "
+    "We need pipeline numbers the board "
+    "can trust. Success for us is a forecast within 5% by Q2. "
+    "We are also looking at Clari. Maria will "
+    "champion this internally. Our CFO wants one number. "
+    "You promised it will integrate with Salesforce."
 )
 
 
@@ -74,10 +77,26 @@ def test_instructions_inside_text_are_not_obeyed(text):
 
 
 def test_a_draft_cites_the_facts_it_uses_and_invents_nothing():
-    items = [CitedItem(id=11, source="fact", type="pain", text="We need pipeline numbers the board can trust."),
-             CitedItem(id=12, source="fact", type="success_criterion", text="Success for us is a forecast within 5% by Q2.")]  # fmt: skip
-    draft = M.draft_message(DraftRequest(purpose="follow_up", account_name="Northwind", recipient_name="Maria Lopez",
-                                         sender_name="Ana", items=items))  # fmt: skip
+    items = [
+        CitedItem(
+            id=11, source="fact", type="pain", text="We need pipeline numbers the board can trust."
+        ),
+        CitedItem(
+            id=12,
+            source="fact",
+            type="success_criterion",
+            text="Success for us is a forecast within 5% by Q2.",
+        ),
+    ]
+    draft = M.draft_message(
+        DraftRequest(
+            purpose="follow_up",
+            account_name="Northwind",
+            recipient_name="Maria Lopez",
+            sender_name="Ana",
+            items=items,
+        )
+    )
     assert draft.body.startswith("Hi Maria,")
     assert "you need pipeline numbers the board can trust" in draft.body
     assert "success means a forecast within 5% by Q2" in draft.body
@@ -95,8 +114,10 @@ def test_a_draft_without_facts_makes_no_personal_claim():
 
 
 def test_a_handover_summary_groups_what_was_learned():
-    items = [CitedItem(id=1, source="fact", type="pain", text="Forecast misses by 20%"),
-             CitedItem(id=2, source="fact", type="promise", text="SSO by launch")]  # fmt: skip
+    items = [
+        CitedItem(id=1, source="fact", type="pain", text="Forecast misses by 20%"),
+        CitedItem(id=2, source="fact", type="promise", text="SSO by launch"),
+    ]
     summary = M.summarise_handover(HandoverRequest(account_name="Northwind", items=items))
     assert (
         "Pains: Forecast misses by 20%" in summary.summary

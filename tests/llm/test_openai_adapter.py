@@ -18,12 +18,25 @@ FAST = {"retry-after-ms": "1"}  # the SDK honours it: retries without waiting
 
 def completion(content: object, *, refusal: str | None = None, finish: str = "stop") -> dict:
     return {
-        "id": "c1", "object": "chat.completion", "created": 1, "model": "m",
-        "choices": [{"index": 0, "finish_reason": finish, "message": {
-            "role": "assistant", "content": content if isinstance(content, str) or content is None else json.dumps(content),
-            "refusal": refusal}}],
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish,
+                "message": {
+                    "role": "assistant",
+                    "content": content
+                    if isinstance(content, str) or content is None
+                    else json.dumps(content),
+                    "refusal": refusal,
+                },
+            }
+        ],
         "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49},
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture
@@ -75,10 +88,12 @@ def test_signal_text_is_data_in_the_user_message_never_in_the_system_prompt(mode
 
 @respx.mock
 def test_a_429_then_success_is_retried_by_the_sdk(model, calls):
-    route = respx.post(URL).mock(side_effect=[
-        httpx.Response(429, json={"error": {"message": "slow down"}}, headers=FAST),
-        httpx.Response(200, json=completion(POSITIVE)),
-    ])  # fmt: skip
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(429, json={"error": {"message": "slow down"}}, headers=FAST),
+            httpx.Response(200, json=completion(POSITIVE)),
+        ]
+    )
     assert model.classify_reply("yes").intent is ReplyIntent.POSITIVE
     assert route.call_count == 2 and calls[-1].ok
 

@@ -21,18 +21,33 @@ from revfield.policies._cel import (
     compile_cel,
 )
 
-ACTION = ObjectType("action", {
-    "kind": STRING, "amount": DOUBLE, "n": INT, "ok": BOOL, "tags": ListType(STRING),
-    "payload": MapType(STRING, DYN), "when": TIMESTAMP,
-})  # fmt: skip
+ACTION = ObjectType(
+    "action",
+    {
+        "kind": STRING,
+        "amount": DOUBLE,
+        "n": INT,
+        "ok": BOOL,
+        "tags": ListType(STRING),
+        "payload": MapType(STRING, DYN),
+        "when": TIMESTAMP,
+    },
+)
 VARS = {"action": ACTION, "now": TIMESTAMP, "x": DYN}
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CTX = {
-    "action": {"kind": "send_email", "amount": 12.5, "n": 3, "ok": True, "tags": ["vip", "q4"],
-               "payload": {"tier": "gold", "seats": 40}, "when": NOW - timedelta(days=3)},
+    "action": {
+        "kind": "send_email",
+        "amount": 12.5,
+        "n": 3,
+        "ok": True,
+        "tags": ["vip", "q4"],
+        "payload": {"tier": "gold", "seats": 40},
+        "when": NOW - timedelta(days=3),
+    },
     "now": NOW,
     "x": 7,
-}  # fmt: skip
+}
 
 
 def ev(source: str, ctx: dict | None = None):

@@ -30,12 +30,23 @@ from revfield.policies._cel import (
 cel = pytest.importorskip("cel", reason="the reference interpreter is a dev dependency")
 
 SCHEMA = {
-    "a": ObjectType("a", {
-        "i": INT, "j": INT, "d": DOUBLE, "e": DOUBLE, "s": STRING, "t": STRING, "b": BOOL,
-        "l": ListType(STRING), "li": ListType(INT), "m": MapType(STRING, INT),
-    }),
+    "a": ObjectType(
+        "a",
+        {
+            "i": INT,
+            "j": INT,
+            "d": DOUBLE,
+            "e": DOUBLE,
+            "s": STRING,
+            "t": STRING,
+            "b": BOOL,
+            "l": ListType(STRING),
+            "li": ListType(INT),
+            "m": MapType(STRING, INT),
+        },
+    ),
     "n": INT,
-}  # fmt: skip
+}
 BIG = 2**62
 ints = st.one_of(
     st.integers(-5, 5),
@@ -46,14 +57,27 @@ doubles = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), st.sampled_from([0.0, 1.5, -2.5])
 )
 text = st.text(alphabet="abcxyz_", max_size=5)
-contexts = st.fixed_dictionaries({
-    "a": st.fixed_dictionaries({
-        "i": ints, "j": ints, "d": doubles, "e": doubles, "s": text, "t": text, "b": st.booleans(),
-        "l": st.lists(text, max_size=3), "li": st.lists(st.integers(-3, 3), max_size=3),
-        "m": st.dictionaries(st.sampled_from(["k", "q", "z"]), st.integers(-3, 3), max_size=3),
-    }),
-    "n": ints,
-})  # fmt: skip
+contexts = st.fixed_dictionaries(
+    {
+        "a": st.fixed_dictionaries(
+            {
+                "i": ints,
+                "j": ints,
+                "d": doubles,
+                "e": doubles,
+                "s": text,
+                "t": text,
+                "b": st.booleans(),
+                "l": st.lists(text, max_size=3),
+                "li": st.lists(st.integers(-3, 3), max_size=3),
+                "m": st.dictionaries(
+                    st.sampled_from(["k", "q", "z"]), st.integers(-3, 3), max_size=3
+                ),
+            }
+        ),
+        "n": ints,
+    }
+)
 
 
 def _lit_int(draw) -> str:
@@ -81,7 +105,10 @@ def int_expr(draw, depth: int = 0) -> str:
         op = draw(st.sampled_from(["+", "-", "*", "/", "%"]))
         return f"({draw(int_expr(depth + 1))} {op} {draw(int_expr(depth + 1))})"
     if choice == 6:
-        return f"({draw(bool_expr(depth + 1))} ? {draw(int_expr(depth + 1))} : {draw(int_expr(depth + 1))})"
+        return (
+            f"({draw(bool_expr(depth + 1))} ? {draw(int_expr(depth + 1))} "
+            f": {draw(int_expr(depth + 1))})"
+        )
     if choice == 7:
         return draw(st.sampled_from(["a.li[0]", "a.li[2]", 'a.m["k"]', 'a.m["q"]']))
     return f"int({draw(double_expr(depth + 1))})"
@@ -110,7 +137,10 @@ def string_expr(draw, depth: int = 0) -> str:
     if choice == 0:
         return f"({draw(string_expr(depth + 1))} + {draw(string_expr(depth + 1))})"
     if choice == 1:
-        return f"({draw(bool_expr(depth + 1))} ? {draw(string_expr(depth + 1))} : {draw(string_expr(depth + 1))})"
+        return (
+            f"({draw(bool_expr(depth + 1))} ? {draw(string_expr(depth + 1))} "
+            f": {draw(string_expr(depth + 1))})"
+        )
     return f"string({draw(int_expr(depth + 1))})"
 
 
@@ -137,22 +167,35 @@ def bool_expr(draw, depth: int = 0) -> str:
     if choice == 7:
         return f"!{draw(bool_expr(depth + 1))}"
     if choice == 8:
-        return f"({draw(bool_expr(depth + 1))} ? {draw(bool_expr(depth + 1))} : {draw(bool_expr(depth + 1))})"
+        return (
+            f"({draw(bool_expr(depth + 1))} ? {draw(bool_expr(depth + 1))} "
+            f": {draw(bool_expr(depth + 1))})"
+        )
     if choice == 9:
-        return draw(st.sampled_from([
-            f"({draw(string_expr(depth + 1))} in a.l)", f"({draw(int_expr(depth + 1))} in a.li)",
-            f"({_lit_str(draw)} in a.m)", f'({draw(string_expr(depth + 1))} in ["a", "b", "x"])',
-        ]))  # fmt: skip
+        return draw(
+            st.sampled_from(
+                [
+                    f"({draw(string_expr(depth + 1))} in a.l)",
+                    f"({draw(int_expr(depth + 1))} in a.li)",
+                    f"({_lit_str(draw)} in a.m)",
+                    f'({draw(string_expr(depth + 1))} in ["a", "b", "x"])',
+                ]
+            )
+        )
     if choice == 10:
         method = draw(st.sampled_from(["contains", "startsWith", "endsWith"]))
         return f"{draw(string_expr(depth + 1))}.{method}({draw(string_expr(depth + 1))})"
     if choice == 11:
         macro = draw(st.sampled_from(["exists", "all", "exists_one"]))
-        return draw(st.sampled_from([
-            f'a.l.{macro}(v, v.startsWith("a") || size(v) > 2)',
-            f"a.li.{macro}(v, v > 0 && 10 / v > 2)",
-            f'a.m.{macro}(k, a.m[k] > 0)',
-        ]))  # fmt: skip
+        return draw(
+            st.sampled_from(
+                [
+                    f'a.l.{macro}(v, v.startsWith("a") || size(v) > 2)',
+                    f"a.li.{macro}(v, v > 0 && 10 / v > 2)",
+                    f"a.m.{macro}(k, a.m[k] > 0)",
+                ]
+            )
+        )
     if choice == 12:
         return draw(
             st.sampled_from(["has(a.m.k)", "has(a.m.q)", 'a.s.matches("^a")', 'a.t.matches("x$")'])

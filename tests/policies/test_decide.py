@@ -98,16 +98,28 @@ def test_an_escalation_names_who_answers():
 
 
 def test_exit_criteria_block_an_advance_and_name_what_is_missing():
-    d = decide(PACK, ctx(action={"kind": "advance_stage", "motion": "acquisition", "to_stage": "evaluation"},
-                         deal={"stage": "engaging"}, account={"facts": {"pain": 1}}, model={"confidence": 0.99}))  # fmt: skip
+    d = decide(
+        PACK,
+        ctx(
+            action={"kind": "advance_stage", "motion": "acquisition", "to_stage": "evaluation"},
+            deal={"stage": "engaging"},
+            account={"facts": {"pain": 1}},
+            model={"confidence": 0.99},
+        ),
+    )
     assert d.verdict is Verdict.BLOCK
     assert d.missing_criteria == ("engaging.champion_identified",)
     assert "exit criteria not met: engaging.champion_identified" in d.explanation
 
 
 def test_an_unknown_target_stage_is_blocked():
-    d = decide(PACK, ctx(action={"kind": "advance_stage", "motion": "acquisition", "to_stage": "won-ish"},
-                         model={"confidence": 0.99}))  # fmt: skip
+    d = decide(
+        PACK,
+        ctx(
+            action={"kind": "advance_stage", "motion": "acquisition", "to_stage": "won-ish"},
+            model={"confidence": 0.99},
+        ),
+    )
     assert d.verdict is Verdict.BLOCK and "unknown target stage `won-ish`" in d.explanation
 
 
@@ -126,29 +138,99 @@ texts = st.sampled_from(
         "x",
     ]
 )
+
+
+def _random_context(
+    kind,
+    motion,
+    conf,
+    pct,
+    amount,
+    seg,
+    state,
+    dnc,
+    contact,
+    deal,
+    dstage,
+    touches,
+    auto,
+    risks,
+    churn,
+    answered,
+    fit,
+    role,
+    mrr,
+    stakeholders,
+):
+    return merge_context(
+        {
+            "action": {
+                "kind": kind,
+                "motion": motion,
+                "discount_pct": pct,
+                "amount": amount,
+                "to_stage": dstage,
+                "uncited_claims": int(pct) % 2,
+                "unsupported_promises": int(amount) % 2,
+            },
+            "account": {"segment": seg, "customer_state": state, "icp_fit": fit, "mrr": mrr},
+            "contact": {"exists": contact, "do_not_contact": dnc, "role": role},
+            "deal": {
+                "exists": deal,
+                "stage": dstage,
+                "amount": amount,
+                "stakeholders": stakeholders,
+            },
+            "model": {"confidence": conf},
+            "counters": {
+                "contact_touches": touches,
+                "account_touches": touches * 3,
+                "motion_auto_today": auto,
+                "open_risks": risks,
+                "churn_risk": churn,
+                "save_play_answered": answered,
+            },
+        }
+    )
+
+
 contexts = st.builds(
-    lambda kind, motion, conf, pct, amount, seg, state, dnc, contact, deal, dstage, touches, auto, risks, churn, answered, fit, role, mrr, stakeholders: merge_context({
-        "action": {"kind": kind, "motion": motion, "discount_pct": pct, "amount": amount,
-                   "to_stage": dstage, "uncited_claims": int(pct) % 2, "unsupported_promises": int(amount) % 2},
-        "account": {"segment": seg, "customer_state": state, "icp_fit": fit, "mrr": mrr},
-        "contact": {"exists": contact, "do_not_contact": dnc, "role": role},
-        "deal": {"exists": deal, "stage": dstage, "amount": amount, "stakeholders": stakeholders},
-        "model": {"confidence": conf},
-        "counters": {"contact_touches": touches, "account_touches": touches * 3, "motion_auto_today": auto,
-                     "open_risks": risks, "churn_risk": churn, "save_play_answered": answered},
-    }),
-    st.sampled_from(ACTION_KINDS), st.sampled_from(MOTIONS), st.floats(0, 1), st.floats(0, 100),
-    st.floats(0, 500_000), st.sampled_from(["", "smb", "mid_market", "enterprise"]),
-    st.sampled_from(["prospect", "customer", "churned"]), st.booleans(), st.booleans(), st.booleans(),
+    _random_context,
+    st.sampled_from(ACTION_KINDS),
+    st.sampled_from(MOTIONS),
+    st.floats(0, 1),
+    st.floats(0, 100),
+    st.floats(0, 500_000),
+    st.sampled_from(["", "smb", "mid_market", "enterprise"]),
+    st.sampled_from(["prospect", "customer", "churned"]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
     st.sampled_from(["", "prospecting", "engaging", "evaluation", "proposal", "negotiation"]),
-    st.integers(0, 6), st.integers(0, 300), st.integers(0, 3), st.booleans(), st.booleans(), st.booleans(),
-    st.sampled_from(["", "CEO", "Office manager", "VP Sales"]), st.floats(0, 20000), st.integers(0, 4),
-)  # fmt: skip
-rule_sources = st.sampled_from([
-    'action.kind == "send_email"', "model.confidence < 0.5", 'account.segment == "enterprise"',
-    "counters.contact_touches > 1", "deal.exists && deal.amount > 1000.0", "contact.do_not_contact",
-    'action.motion == "retention_expansion"', "true", "action.discount_pct > 50.0", "action.payload.x == 1",
-])  # fmt: skip
+    st.integers(0, 6),
+    st.integers(0, 300),
+    st.integers(0, 3),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(["", "CEO", "Office manager", "VP Sales"]),
+    st.floats(0, 20000),
+    st.integers(0, 4),
+)
+rule_sources = st.sampled_from(
+    [
+        'action.kind == "send_email"',
+        "model.confidence < 0.5",
+        'account.segment == "enterprise"',
+        "counters.contact_touches > 1",
+        "deal.exists && deal.amount > 1000.0",
+        "contact.do_not_contact",
+        'action.motion == "retention_expansion"',
+        "true",
+        "action.discount_pct > 50.0",
+        "action.payload.x == 1",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -190,7 +272,11 @@ def test_guardrails_never_loosen_a_decision(context):
 def test_evaluation_is_deterministic_and_any_valid_context_evaluates(context):
     first, second = decide(PACK, context), decide(PACK, context)
     assert (first.verdict, first.matched, first.guardrails, first.explanation) == (
-        second.verdict, second.matched, second.guardrails, second.explanation)  # fmt: skip
+        second.verdict,
+        second.matched,
+        second.guardrails,
+        second.explanation,
+    )
     assert first.errors == ()  # the default pack never fails on a context valid under the schema
 
 

@@ -66,8 +66,16 @@ def test_a_stage_reached_without_its_exit_criteria(store):
     make_deal(store, "a", "skipped", stage="evaluation", created_at=T0 - timedelta(days=5))
     sig = make_signal(store, "a", 1, kind="call_transcript")
     with store.session() as s:
-        add_fact(s, account_id="a", type=FactType.PAIN, value="forecast misses", source_signal_id=sig,
-                 confidence=0.8, observed_at=T0, now=T0)  # fmt: skip
+        add_fact(
+            s,
+            account_id="a",
+            type=FactType.PAIN,
+            value="forecast misses",
+            source_signal_id=sig,
+            confidence=0.8,
+            observed_at=T0,
+            now=T0,
+        )
     (dev,) = [d for d in report(store).deviations if d.rule == "exit-criteria"]
     assert "in `evaluation` without engaging.champion_identified" in dev.detail
     assert "prospecting.pain_identified" not in dev.detail

@@ -18,14 +18,30 @@ PACK = load_pack(DEFAULT_PACK)
 
 
 def email(**kw) -> ProposedAction:
-    base = {"kind": ActionKind.SEND_EMAIL, "motion": Motion.ACQUISITION, "account_id": "acme.com",
-            "contact_id": 1, "confidence": 0.95}  # fmt: skip
+    base = {
+        "kind": ActionKind.SEND_EMAIL,
+        "motion": Motion.ACQUISITION,
+        "account_id": "acme.com",
+        "contact_id": 1,
+        "confidence": 0.95,
+    }
     return ProposedAction(**{**base, **kw})
 
 
 def setup_account(store, clock, *, segment="smb", state="prospect"):
-    ingest([{"source": "crm", "external_id": "c1", "kind": "note", "occurred_at": (T0 - timedelta(days=30)).isoformat(),
-             "contact_email": "pat@acme.com"}], store=store, clock=clock)  # fmt: skip
+    ingest(
+        [
+            {
+                "source": "crm",
+                "external_id": "c1",
+                "kind": "note",
+                "occurred_at": (T0 - timedelta(days=30)).isoformat(),
+                "contact_email": "pat@acme.com",
+            }
+        ],
+        store=store,
+        clock=clock,
+    )
     with store.session() as s:
         from revfield.memory.models import Account
 
@@ -49,8 +65,19 @@ def decide_now(store, clock, action):
 def test_contact_fatigue_counts_touches_from_both_motions_and_other_senders(store, clock):
     setup_account(store, clock, state="customer")
     # one email a seller sent from their own mailbox, recorded as a signal
-    ingest([{"source": "gmail", "external_id": "m1", "kind": "email_sent", "occurred_at": (T0 - timedelta(days=2)).isoformat(),
-             "contact_email": "pat@acme.com"}], store=store, clock=clock)  # fmt: skip
+    ingest(
+        [
+            {
+                "source": "gmail",
+                "external_id": "m1",
+                "kind": "email_sent",
+                "occurred_at": (T0 - timedelta(days=2)).isoformat(),
+                "contact_email": "pat@acme.com",
+            }
+        ],
+        store=store,
+        clock=clock,
+    )
     assert decide_now(store, clock, email()).verdict is Verdict.AUTO  # touch 2
     assert (
         decide_now(store, clock, email(motion=Motion.RETENTION_EXPANSION)).verdict is Verdict.AUTO
@@ -64,9 +91,19 @@ def test_contact_fatigue_counts_touches_from_both_motions_and_other_senders(stor
 def test_touches_older_than_the_window_do_not_count(store, clock):
     setup_account(store, clock)
     for n in range(3):
-        ingest([{"source": "gmail", "external_id": f"old{n}", "kind": "email_sent",
-                 "occurred_at": (T0 - timedelta(days=8 + n)).isoformat(), "contact_email": "pat@acme.com"}],
-               store=store, clock=clock)  # fmt: skip
+        ingest(
+            [
+                {
+                    "source": "gmail",
+                    "external_id": f"old{n}",
+                    "kind": "email_sent",
+                    "occurred_at": (T0 - timedelta(days=8 + n)).isoformat(),
+                    "contact_email": "pat@acme.com",
+                }
+            ],
+            store=store,
+            clock=clock,
+        )
     with store.read() as s:
         assert build_context(s, PACK, email(), clock.now())["counters"]["contact_touches"] == 0
 
@@ -103,8 +140,17 @@ def test_an_open_risk_turns_acquisition_into_review(store, clock):
     setup_account(store, clock)
     sig = make_signal(store, "acme.com", 50, kind="support_ticket")
     with store.session() as s:
-        add_fact(s, account_id="acme.com", type=FactType.RISK, subject="exports failing", value="exports fail",
-                 source_signal_id=sig, confidence=0.8, observed_at=T0, now=T0)  # fmt: skip
+        add_fact(
+            s,
+            account_id="acme.com",
+            type=FactType.RISK,
+            subject="exports failing",
+            value="exports fail",
+            source_signal_id=sig,
+            confidence=0.8,
+            observed_at=T0,
+            now=T0,
+        )
     d = decide_now(store, clock, email())
     assert d.verdict is Verdict.REVIEW and "acquisition-on-open-risk" in [
         g.id for g in d.guardrails
@@ -115,10 +161,23 @@ def test_retention_first_blocks_expansion_until_a_save_play_is_answered(store, c
     make_account(store, "acme.com", customer_state="customer", mrr=1000.0)
     sig = make_signal(store, "acme.com", 51, kind="cancellation")
     with store.session() as s:
-        add_fact(s, account_id="acme.com", type=FactType.RISK, subject="churn", value="asked about cancelling",
-                 source_signal_id=sig, confidence=0.9, observed_at=T0, now=T0)  # fmt: skip
-    expand = ProposedAction(kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY, motion=Motion.RETENTION_EXPANSION,
-                            account_id="acme.com", amount=5000)  # fmt: skip
+        add_fact(
+            s,
+            account_id="acme.com",
+            type=FactType.RISK,
+            subject="churn",
+            value="asked about cancelling",
+            source_signal_id=sig,
+            confidence=0.9,
+            observed_at=T0,
+            now=T0,
+        )
+    expand = ProposedAction(
+        kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY,
+        motion=Motion.RETENTION_EXPANSION,
+        account_id="acme.com",
+        amount=5000,
+    )
     assert decide_now(store, clock, expand).verdict is Verdict.BLOCK
     clock.advance(timedelta(hours=1))
     with store.session() as s:  # the save play was approved and ran (recorded as decided)
@@ -127,8 +186,11 @@ def test_retention_first_blocks_expansion_until_a_save_play_is_answered(store, c
         )
         d = decide(PACK, build_context(s, PACK, save, clock.now()))
         decision_id = record_decision(s, d, decided_at=clock.now())
-        s.execute(sa.update(table_of(DecisionRecord)).where(table_of(DecisionRecord).c.id == decision_id)
-                  .values(verdict="approved"))  # fmt: skip
+        s.execute(
+            sa.update(table_of(DecisionRecord))
+            .where(table_of(DecisionRecord).c.id == decision_id)
+            .values(verdict="approved")
+        )
     clock.advance(timedelta(hours=1))
     assert decide_now(store, clock, expand).verdict is Verdict.REVIEW
 
@@ -150,8 +212,17 @@ def test_the_context_carries_deal_and_account_facts(store, clock):
             (FactType.STAKEHOLDER, "cfo"),
             (FactType.PAIN, None),
         ):
-            add_fact(s, account_id="acme.com", type=t, subject=subject, value="x", source_signal_id=sig,
-                     confidence=0.8, observed_at=T0, now=T0)  # fmt: skip
+            add_fact(
+                s,
+                account_id="acme.com",
+                type=t,
+                subject=subject,
+                value="x",
+                source_signal_id=sig,
+                confidence=0.8,
+                observed_at=T0,
+                now=T0,
+            )
     with store.read() as s:
         c = build_context(s, PACK, email(deal_id="d1"), clock.now())
     assert c["deal"] | {"age_days": 40} == c["deal"]

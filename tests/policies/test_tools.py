@@ -46,13 +46,17 @@ def test_lint_finds_rules_that_never_match_and_rules_that_never_decide(write_pac
           email: action.kind == "send_email"
         rules:
           - {id: typo, when: 'action.kind == "send_emial"', decision: auto, reason: r}
-          - {id: contradiction, when: 'action.discount_pct > 30.0 && action.discount_pct < 10.0', decision: review, reason: r}
-          - {id: two-kinds, when: 'email && action.kind in ["notify", "create_task"]', decision: review, reason: r}
+          - {id: contradiction, when: 'action.discount_pct > 30.0 && action.discount_pct < 10.0',
+             decision: review, reason: r}
+          - {id: two-kinds, when: 'email && action.kind in ["notify", "create_task"]',
+             decision: review, reason: r}
           - {id: never, when: 'false', decision: review, reason: r}
           - {id: opted-out, when: contact.do_not_contact, decision: block, reason: r}
-          - {id: opted-out-email, when: 'contact.do_not_contact && email', decision: review, reason: r}
+          - {id: opted-out-email, when: 'contact.do_not_contact && email',
+             decision: review, reason: r}
           - {id: big, when: 'action.discount_pct > 20.0', decision: escalate, reason: r}
-          - {id: bigger, when: 'action.discount_pct > 40.0 && action.kind == "offer_discount"', decision: review, reason: r}
+          - {id: bigger, when: 'action.discount_pct > 40.0 && action.kind == "offer_discount"',
+             decision: review, reason: r}
           - {id: fine, when: 'action.discount_pct > 10.0', decision: review, reason: r}
     """
         )
@@ -77,7 +81,10 @@ def test_lint_finds_rules_that_never_match_and_rules_that_never_decide(write_pac
 
 def test_a_failing_policy_test_shows_a_diff(write_pack, tmp_path):
     folder = write_pack(
-        p="rules: [{id: tasks, when: 'action.kind == \"create_task\"', decision: auto, reason: r}]\n"
+        p=(
+            "rules: [{id: tasks, when: 'action.kind == \"create_task\"', "
+            "decision: auto, reason: r}]\n"
+        )
     )
     (folder / "tests").mkdir()
     (folder / "tests" / "t.yaml").write_text(
@@ -133,8 +140,13 @@ def test_a_broken_copy_of_the_pack_fails_check_naming_file_line_and_rule(tmp_pat
 
 
 def test_explain_shows_every_rule_the_guardrails_and_the_decision():
-    context = {"action": {"kind": "send_email", "motion": "acquisition"}, "account": {"segment": "smb", "icp_fit": True},
-               "contact": {"email": "p@a.com"}, "model": {"confidence": 0.95}, "counters": {"contact_touches": 3}}  # fmt: skip
+    context = {
+        "action": {"kind": "send_email", "motion": "acquisition"},
+        "account": {"segment": "smb", "icp_fit": True},
+        "contact": {"email": "p@a.com"},
+        "model": {"confidence": 0.95},
+        "counters": {"contact_touches": 3},
+    }
     result = runner.invoke(
         app, ["policy", "explain", json.dumps(context), "--pack", str(DEFAULT_PACK)]
     )
@@ -184,8 +196,11 @@ def test_diff_replays_stored_decisions_through_both_packs(store, db_url, tmp_pat
     stricter = tmp_path / "stricter"
     shutil.copytree(DEFAULT_PACK, stricter)
     text = (stricter / "default.yaml").read_text()
-    (stricter / "default.yaml").write_text(text.replace("action.discount_pct > 15", "action.discount_pct > 10")
-                                           .replace("action.discount_pct <= 15", "action.discount_pct <= 10"))  # fmt: skip
+    (stricter / "default.yaml").write_text(
+        text.replace("action.discount_pct > 15", "action.discount_pct > 10").replace(
+            "action.discount_pct <= 15", "action.discount_pct <= 10"
+        )
+    )
     with store.read() as s:
         report = diff_packs(s, pack, load_pack(stricter))
     assert report.replayed == 3

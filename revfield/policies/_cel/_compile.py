@@ -60,10 +60,26 @@ METHODS = (
     "filter",
 )
 MACROS = ("exists", "all", "exists_one", "map", "filter")
-PASS_THROUGH = {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication",
-                "unary", "member", "primary"}  # fmt: skip
-OPS = {"relation_eq": "==", "relation_ne": "!=", "relation_lt": "<", "relation_le": "<=",
-       "relation_gt": ">", "relation_ge": ">=", "relation_in": "in"}  # fmt: skip
+PASS_THROUGH = {
+    "expr",
+    "conditionalor",
+    "conditionaland",
+    "relation",
+    "addition",
+    "multiplication",
+    "unary",
+    "member",
+    "primary",
+}
+OPS = {
+    "relation_eq": "==",
+    "relation_ne": "!=",
+    "relation_lt": "<",
+    "relation_le": "<=",
+    "relation_gt": ">",
+    "relation_ge": ">=",
+    "relation_in": "in",
+}
 ORDERED = (INT, DOUBLE, STRING, BOOL, TIMESTAMP, DURATION)
 
 _PARSER = celparser.CELParser()
@@ -135,8 +151,11 @@ class _Compiler:
     def count(self, node: Any) -> None:
         self.nodes += 1
         if self.nodes > self.max_nodes:
-            self.fail(node, f"expression is too large (more than {self.max_nodes} parts)",
-                      "split it into named definitions, or simplify")  # fmt: skip
+            self.fail(
+                node,
+                f"expression is too large (more than {self.max_nodes} parts)",
+                "split it into named definitions, or simplify",
+            )
 
     def text(self, node: Any) -> str:
         if isinstance(node, Tree) and not node.meta.empty:
@@ -218,8 +237,12 @@ class _Compiler:
             return self.membership(node, a, b)
         if op in ("==", "!="):
             if not _comparable(a.type, b.type):
-                self.fail(node, f"`{self.text(node)}` compares {_an(a.type)} with {_an(b.type)}: they are never equal",
-                          "check the literal's type, or convert with int(), double() or string()")  # fmt: skip
+                self.fail(
+                    node,
+                    f"`{self.text(node)}` compares {_an(a.type)} with {_an(b.type)}: "
+                    "they are never equal",
+                    "check the literal's type, or convert with int(), double() or string()",
+                )
             if _plain_eq(a.type, b.type):
                 x, y = _numeric_pair(a, b)
                 expr = f"({x} {op} {y})"
@@ -228,8 +251,11 @@ class _Compiler:
                 expr = f"({expr})"
             return _Code(expr, BOOL, a.safe and b.safe)
         if not (_orderable(a.type, b.type)):
-            self.fail(node, f"`{op}` is not defined between {_an(a.type)} and {_an(b.type)}",
-                      "compare numbers with numbers, text with text, times with times")  # fmt: skip
+            self.fail(
+                node,
+                f"`{op}` is not defined between {_an(a.type)} and {_an(b.type)}",
+                "compare numbers with numbers, text with text, times with times",
+            )
         if (
             a.type.is_dyn
             or b.type.is_dyn
@@ -260,8 +286,11 @@ class _Compiler:
         return self._chain(node, "addition", {"addition_add": "+", "addition_sub": "-"})
 
     def _multiplication(self, node: Node) -> _Code:
-        return self._chain(node, "multiplication",
-                           {"multiplication_mul": "*", "multiplication_div": "/", "multiplication_mod": "%"})  # fmt: skip
+        return self._chain(
+            node,
+            "multiplication",
+            {"multiplication_mul": "*", "multiplication_div": "/", "multiplication_mod": "%"},
+        )
 
     def _chain(self, node: Node, chain: str, ops: dict[str, str]) -> _Code:
         steps: list[tuple[str, Any]] = []
@@ -327,8 +356,11 @@ class _Compiler:
                 return _Code(py, t, True)
         if name not in self.variables:
             best = closest(name, self.variables)
-            self.fail(node, f"unknown name `{name}`" + (f"; did you mean `{best}`?" if best else ""),
-                      f"the context has {', '.join(sorted(self.variables))}")  # fmt: skip
+            self.fail(
+                node,
+                f"unknown name `{name}`" + (f"; did you mean `{best}`?" if best else ""),
+                f"the context has {', '.join(sorted(self.variables))}",
+            )
         self.references.add(name)
         return _Code(f"c[{name!r}]", self.variables[name], True, path=(name,))
 
@@ -341,8 +373,12 @@ class _Compiler:
             if name not in t.fields:
                 best = closest(name, t.fields)
                 owner = ".".join(target.path or ()) or t.name
-                self.fail(attr, f"unknown field `{name}` on `{owner}`",
-                          f"`{owner}` has {', '.join(t.fields)}" + (f"; did you mean `{best}`?" if best else ""))  # fmt: skip
+                self.fail(
+                    attr,
+                    f"unknown field `{name}` on `{owner}`",
+                    f"`{owner}` has {', '.join(t.fields)}"
+                    + (f"; did you mean `{best}`?" if best else ""),
+                )
             path = (*target.path, name) if target.path else None
             if target.path and path:
                 self.references.discard(".".join(target.path))
@@ -417,8 +453,10 @@ class _Compiler:
             if k.type not in (STRING, INT, BOOL) and not k.type.is_dyn:
                 self.fail(kn, f"map keys must be strings, ints or bools, not {k.type}")
         vtypes = {v.type for v in values}
-        t = MapType(keys[0].type if keys and len({k.type for k in keys}) == 1 else DYN,
-                    vtypes.pop() if len(vtypes) == 1 else DYN)  # fmt: skip
+        t = MapType(
+            keys[0].type if keys and len({k.type for k in keys}) == 1 else DYN,
+            vtypes.pop() if len(vtypes) == 1 else DYN,
+        )
         if all(p.const for p in parts):
             return self.const({k.value: v.value for k, v in zip(keys, values, strict=True)}, t)
         body = ", ".join(f"{k.expr}: {v.expr}" for k, v in zip(keys, values, strict=True))
@@ -432,8 +470,11 @@ class _Compiler:
             return self.has(node, args)
         if name not in FUNCTIONS:
             best = closest(name, FUNCTIONS)
-            self.fail(name_tok, f"unknown function `{name}`" + (f"; did you mean `{best}`?" if best else ""),
-                      f"functions: {', '.join(FUNCTIONS)}; methods: {', '.join(METHODS)}")  # fmt: skip
+            self.fail(
+                name_tok,
+                f"unknown function `{name}`" + (f"; did you mean `{best}`?" if best else ""),
+                f"functions: {', '.join(FUNCTIONS)}; methods: {', '.join(METHODS)}",
+            )
         codes = [self.visit(a) for a in args]
         if name == "matches":
             if len(codes) != 2:
@@ -536,8 +577,11 @@ class _Compiler:
             return self.macro(node, name, target_node, args)
         if name not in METHODS:
             best = closest(name, METHODS)
-            self.fail(name_tok, f"unknown method `{name}`" + (f"; did you mean `{best}`?" if best else ""),
-                      f"methods: {', '.join(METHODS)}")  # fmt: skip
+            self.fail(
+                name_tok,
+                f"unknown method `{name}`" + (f"; did you mean `{best}`?" if best else ""),
+                f"methods: {', '.join(METHODS)}",
+            )
         target = self.visit(target_node)
         codes = [self.visit(a) for a in args]
         if name == "size":
@@ -559,9 +603,11 @@ class _Compiler:
                 node, f"`.{name}()` works on text, not {_an(target.type)} and {_an(arg.type)}"
             )
         if target.type == STRING and arg.type == STRING:
-            expr = {"contains": f"({arg.expr} in {target.expr})",
-                    "startsWith": f"{target.expr}.startswith({arg.expr})",
-                    "endsWith": f"{target.expr}.endswith({arg.expr})"}[name]  # fmt: skip
+            expr = {
+                "contains": f"({arg.expr} in {target.expr})",
+                "startsWith": f"{target.expr}.startswith({arg.expr})",
+                "endsWith": f"{target.expr}.endswith({arg.expr})",
+            }[name]
             code = _Code(expr, BOOL, target.safe and arg.safe)
             return self.fold(code) if target.const and arg.const else code
         return _Code(f"_text_method({name!r}, {target.expr}, {arg.expr})", BOOL, False)
@@ -603,8 +649,13 @@ class _Compiler:
             result = ListType(body.type)
         elif name == "filter":
             result = ListType(elem)
-        helper = {"exists": "_exists", "all": "_all_of", "exists_one": "_exists_one", "map": "_map",
-                  "filter": "_filter"}[name]  # fmt: skip
+        helper = {
+            "exists": "_exists",
+            "all": "_all_of",
+            "exists_one": "_exists_one",
+            "map": "_map",
+            "filter": "_filter",
+        }[name]
         safe = target.safe and body.safe and not t.is_dyn and name in ("exists", "all")
         return _Code(f"{helper}({target.expr}, {fn})", result, safe)
 
@@ -825,14 +876,37 @@ def _globals(consts: list[Any]) -> dict[str, Any]:
     return {
         "__builtins__": {"len": len, "float": float},
         "K": consts,
-        "_eq": rt.eq, "_less": rt.less, "_order": rt.order, "_add": rt.add, "_sub": rt.sub, "_mul": rt.mul,
-        "_div": rt.div, "_mod": rt.mod, "_neg": rt.neg, "_size": rt.size, "_to_int": rt.to_int,
-        "_to_double": rt.to_double, "_to_string": rt.to_string, "_timestamp": rt.parse_timestamp,
-        "_duration": rt.parse_duration, "_all": _all, "_any": _any, "_bool": _bool, "_get": _get,
-        "_has": _has, "_index": _index, "_in": _in, "_search": _search, "_regex": _regex,
-        "_text_method": _text_method, "_exists": _exists, "_all_of": _all_of,
-        "_exists_one": _exists_one, "_map": _map, "_filter": _filter,
-    }  # fmt: skip
+        "_eq": rt.eq,
+        "_less": rt.less,
+        "_order": rt.order,
+        "_add": rt.add,
+        "_sub": rt.sub,
+        "_mul": rt.mul,
+        "_div": rt.div,
+        "_mod": rt.mod,
+        "_neg": rt.neg,
+        "_size": rt.size,
+        "_to_int": rt.to_int,
+        "_to_double": rt.to_double,
+        "_to_string": rt.to_string,
+        "_timestamp": rt.parse_timestamp,
+        "_duration": rt.parse_duration,
+        "_all": _all,
+        "_any": _any,
+        "_bool": _bool,
+        "_get": _get,
+        "_has": _has,
+        "_index": _index,
+        "_in": _in,
+        "_search": _search,
+        "_regex": _regex,
+        "_text_method": _text_method,
+        "_exists": _exists,
+        "_all_of": _all_of,
+        "_exists_one": _exists_one,
+        "_map": _map,
+        "_filter": _filter,
+    }
 
 
 def _nesting(source: str) -> tuple[int, int]:
@@ -870,8 +944,13 @@ def compile_cel(
 ) -> CompiledExpr:
     """Compile ``source`` against ``variables``; raises :class:`CelError` with the position."""
     if len(source) > max_length:
-        raise CelError(f"expression is {len(source):,} characters, over the {max_length:,} limit", source, 1, 1,
-                       "split it into named definitions")  # fmt: skip
+        raise CelError(
+            f"expression is {len(source):,} characters, over the {max_length:,} limit",
+            source,
+            1,
+            1,
+            "split it into named definitions",
+        )
     deepest, at = _nesting(source)
     if deepest > max_depth:
         line = source.count("\n", 0, at) + 1
@@ -895,8 +974,13 @@ def compile_cel(
     except RecursionError:
         raise CelError("expression is too deeply nested", source, 1, 1) from None
     if expect is not None and code.type != expect and not code.type.is_dyn:
-        raise CelError(f"this condition is {_an(code.type)}, but it must be true or false", source, 1, 1,
-                       "compare it with something, e.g. `x > 0` or `x == \"value\"`")  # fmt: skip
+        raise CelError(
+            f"this condition is {_an(code.type)}, but it must be true or false",
+            source,
+            1,
+            1,
+            'compare it with something, e.g. `x > 0` or `x == "value"`',
+        )
     body = code.expr if (expect != BOOL or code.type == BOOL) else f"_bool({code.expr})"
     python = f"def _cel(c):\n    return {body}\n"
     namespace = _globals(compiler.consts)
@@ -906,8 +990,19 @@ def compile_cel(
     )
 
 
-TOKEN_NAMES = {"RPAR": ")", "LPAR": "(", "RSQB": "]", "LSQB": "[", "RBRACE": "}", "LBRACE": "{",
-               "COMMA": ",", "COLON": ":", "DOT": ".", "IDENT": "a name", "$END": "the end"}  # fmt: skip
+TOKEN_NAMES = {
+    "RPAR": ")",
+    "LPAR": "(",
+    "RSQB": "]",
+    "LSQB": "[",
+    "RBRACE": "}",
+    "LBRACE": "{",
+    "COMMA": ",",
+    "COLON": ":",
+    "DOT": ".",
+    "IDENT": "a name",
+    "$END": "the end",
+}
 
 
 def _syntax_error(exc: Exception, source: str) -> tuple[str, int, int]:
