@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from revfield.domain import CustomerState, DealOutcome, Role
 from revfield.memory import Store
 from revfield.memory.models import Account, Deal, Signal, User
-from revfield.memory.types import CustomerState, DealOutcome, Role
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from revfield.memory import AccountNotFoundError, FactType, add_fact, context, find_account_id
-from revfield.memory.types import DealOutcome, Role
+from revfield.domain import DealOutcome, FactType, Role
+from revfield.memory import AccountNotFoundError, add_fact, context, find_account_id
 from tests.factories import T0, make_account, make_deal, make_signal, make_user
 
 

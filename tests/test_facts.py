@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from revfield.memory import FactType, add_fact, fact_history
+from revfield.domain import FactType
+from revfield.memory import add_fact, fact_history
 from tests.factories import T0, make_account, make_signal
 
 

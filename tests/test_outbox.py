@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from revfield.config import Settings
-from revfield.memory import FactType
+from revfield.domain import FactType
 from revfield.memory.models import ActionRecord, OutboxItem, table_of
 from revfield.outbox import (
     Delivery,
@@ -68,10 +68,13 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
-    thread = threading.Thread(target=r.server.serve_forever, daemon=True)
+    # serve_forever polls for shutdown() every poll_interval (default 0.5 s): poll often, so
+    # that teardown doesn't wait
+    thread = threading.Thread(target=r.server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield r
     r.server.shutdown()
+    thread.join()
     r.server.server_close()
 
 

@@ -10,7 +10,7 @@ import pytest
 import typer
 
 from revfield.cli import app
-from revfield.memory.types import SignalKind
+from revfield.domain import SignalKind
 from revfield.policies.context import SCHEMA
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

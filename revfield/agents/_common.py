@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from revfield.agents.actions import ActionKind, Motion, ProposedAction
+from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import CitedItem, Draft
 from revfield.memory import AccountContext
 from revfield.memory._context import ContactView, FactView, SignalView
-from revfield.memory.types import FactType
 
 __all__ = [
     "EventView",

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.agents._common import EventView
-from revfield.agents.actions import ProposedAction
+from revfield.domain import ProposedAction
 from revfield.memory.models import ActionRecord, DecisionRecord, FieldEvent, Review, table_of
 from revfield.outbox import enqueue, queue_entry, write_queue
 from revfield.policies import Verdict, build_context, decide, record_decision

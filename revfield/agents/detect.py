@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from revfield.agents.events import Detected, Effect, FactDraft, FieldEventKind
-from revfield.memory.types import FactType
+from revfield.domain import (
+    BecameCustomer,
+    DealClosed,
+    DealOutcome,
+    Detected,
+    Effect,
+    FactDraft,
+    FactType,
+    FieldEventKind,
+)
 from revfield.policies._schema import DetectionSpec
 
 __all__ = [
@@ -332,15 +340,9 @@ def _stage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
     deal = s.payload.get("deal_id")
     deal_id = str(deal) if deal else None
     if stage in WON_STAGES:
-        effects = [Effect("became_customer", a.id)]
+        effects: list[Effect] = [BecameCustomer(a.id)]
         if deal_id:
-            effects.append(
-                Effect(
-                    "deal_closed",
-                    deal_id,
-                    {"stage": "closed_won", "outcome": "won", "at": s.occurred_at},
-                )
-            )
+            effects.append(DealClosed(deal_id, "closed_won", DealOutcome.WON, s.occurred_at))
         return [
             Detected(
                 K.CLOSED_WON,
@@ -354,9 +356,7 @@ def _stage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
             )
         ]
     if stage in LOST_STAGES and deal_id:  # no event, but the memory learns the outcome
-        lost = Effect(
-            "deal_closed", deal_id, {"stage": "closed_lost", "outcome": "lost", "at": s.occurred_at}
-        )
+        lost = DealClosed(deal_id, "closed_lost", DealOutcome.LOST, s.occurred_at)
         return [Detected(None, a.id, "", (s.id,), s.occurred_at, "", effects=(lost,))]
     return []
 

@@ -18,9 +18,15 @@ from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from revfield.agents.events import Detected, Effect, FactDraft, FieldEventKind
+from revfield.domain import (
+    Detected,
+    DoNotContact,
+    FactDraft,
+    FactType,
+    FieldEventKind,
+    is_churn_risk,
+)
 from revfield.llm import Model, ModelError, ReplyIntent
-from revfield.memory.types import FactType
 
 __all__ = ["TEXT_KINDS", "TextState", "build_text_graph"]
 
@@ -132,11 +138,7 @@ def build_text_graph(model: Model) -> Any:
         intent = state.get("intent")
         event = INTENT_EVENTS.get(ReplyIntent(intent)) if intent else None
         if event is not None:
-            effects = (
-                (Effect("do_not_contact", str(contact)),)
-                if event is K.UNSUBSCRIBE and contact
-                else ()
-            )
+            effects = (DoNotContact(contact),) if event is K.UNSUBSCRIBE and contact else ()
             detected.append(
                 Detected(
                     event,
@@ -152,9 +154,7 @@ def build_text_graph(model: Model) -> Any:
                 )
             )
             facts = []
-        churn = [
-            f for f in facts if f.type is FactType.RISK and (f.subject or "").startswith("churn")
-        ]
+        churn = [f for f in facts if f.type is FactType.RISK and is_churn_risk(f.subject)]
         if churn and state["kind"] in ("email_replied", "call_transcript", "meeting_held", "note"):
             detected.append(
                 Detected(

@@ -31,9 +31,18 @@ from revfield.agents.detect import (
     detect_structured,
 )
 from revfield.agents.detect_text import TEXT_KINDS, build_text_graph
-from revfield.agents.events import Detected, FieldEventKind
 from revfield.agents.route import route
 from revfield.clock import Clock
+from revfield.domain import (
+    BecameCustomer,
+    CustomerState,
+    DealOutcome,
+    Detected,
+    DoNotContact,
+    Effect,
+    FactType,
+    FieldEventKind,
+)
 from revfield.llm import CallRecord, Model
 from revfield.memory._sql import chunks, insert_ignore
 from revfield.memory.facts import NewFact, add_facts
@@ -49,7 +58,7 @@ from revfield.memory.models import (
     table_of,
 )
 from revfield.memory.store import Store
-from revfield.memory.types import CustomerState, DealOutcome, FactType, as_utc
+from revfield.memory.types import as_utc
 from revfield.policies._load import CompiledPack
 from revfield.policies.governance import governance_report
 
@@ -452,27 +461,28 @@ class _Runner:
             )
         return out
 
-    def _apply(self, session: Session, effect: Any, now: datetime) -> None:
-        if effect.kind == "do_not_contact":
+    def _apply(self, session: Session, effect: Effect, now: datetime) -> None:
+        if isinstance(effect, DoNotContact):
             session.execute(
-                sa.update(C).where(C.c.id == int(effect.target)).values(do_not_contact=True)
+                sa.update(C).where(C.c.id == effect.contact_id).values(do_not_contact=True)
             )
-        elif effect.kind == "became_customer":
+        elif isinstance(effect, BecameCustomer):
             session.execute(
                 sa.update(A)
-                .where(A.c.id == effect.target, A.c.customer_state == CustomerState.PROSPECT.value)
+                .where(
+                    A.c.id == effect.account_id, A.c.customer_state == CustomerState.PROSPECT.value
+                )
                 .values(customer_state=CustomerState.CUSTOMER.value, updated_at=now)
             )
-        elif effect.kind == "deal_closed":
-            at = effect.data["at"]
+        else:
             session.execute(
                 sa.update(DL)
-                .where(DL.c.id == effect.target, DL.c.outcome == DealOutcome.OPEN.value)
+                .where(DL.c.id == effect.deal_id, DL.c.outcome == DealOutcome.OPEN.value)
                 .values(
-                    stage=effect.data["stage"],
-                    outcome=effect.data["outcome"],
-                    stage_entered_at=at,
-                    close_date=at.date(),
+                    stage=effect.stage,
+                    outcome=effect.outcome.value,
+                    stage_entered_at=effect.at,
+                    close_date=effect.at.date(),
                     updated_at=now,
                 )
             )

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from revfield.agents._common import EventView, Proposal, fault
-from revfield.agents.actions import Motion
+from revfield.domain import CustomerState, Motion
 from revfield.llm import Model
 from revfield.memory import AccountContext
-from revfield.memory.types import CustomerState
 from revfield.policies._load import CompiledPack
 
 __all__ = ["propose"]

@@ -23,11 +23,10 @@ from revfield.agents._common import (
     pick_contact,
     signal_items,
 )
-from revfield.agents.actions import ActionKind, Motion, ProposedAction
+from revfield.domain import ActionKind, FactType, Motion, ProposedAction, is_churn_risk
 from revfield.llm import DraftRequest, Model, ModelError
 from revfield.memory import AccountContext
 from revfield.memory._context import ContactView
-from revfield.memory.types import FactType
 from revfield.policies._load import CompiledPack
 
 __all__ = ["EXPANSION_EVENTS", "RISK_EVENTS", "open_churn_risks", "propose"]
@@ -41,11 +40,7 @@ UPLIFT = 0.3
 
 
 def open_churn_risks(ctx: AccountContext) -> list[int]:
-    return [
-        f.id
-        for f in ctx.facts.get(FactType.RISK, [])
-        if f.subject and f.subject.startswith("churn")
-    ]
+    return [f.id for f in ctx.facts.get(FactType.RISK, []) if is_churn_risk(f.subject)]
 
 
 def propose(

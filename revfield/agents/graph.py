@@ -30,9 +30,9 @@ from langgraph.types import interrupt
 from revfield.agents import escalation, expansion, handover, outreach
 from revfield.agents._common import EventView, Proposal
 from revfield.agents._steps import finish_run, load_event, record_proposals
-from revfield.agents.actions import ProposedAction
 from revfield.agents.route import Agent
 from revfield.clock import Clock
+from revfield.domain import ProposedAction
 from revfield.llm import Model
 from revfield.memory import AccountContext, context
 from revfield.memory.store import Store

@@ -16,11 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from revfield.agents._common import EventView, Proposal, fault
-from revfield.agents.actions import ActionKind, Motion, ProposedAction
+from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import CitedItem, HandoverRequest, Model, ModelError
 from revfield.memory import AccountContext
 from revfield.memory._context import FactView
-from revfield.memory.types import FactType
 from revfield.policies._load import CompiledPack
 from revfield.policies._schema import Capability
 

@@ -26,10 +26,9 @@ from revfield.agents._common import (
     pick_contact,
     signal_items,
 )
-from revfield.agents.actions import ActionKind, Motion, ProposedAction
+from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import DraftRequest, Model, ModelError
 from revfield.memory import AccountContext
-from revfield.memory.types import FactType
 from revfield.policies._load import CompiledPack
 
 __all__ = ["propose"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from revfield.agents.events import FieldEventKind as K
-from revfield.memory.types import CustomerState
+from revfield.domain import CustomerState
+from revfield.domain import FieldEventKind as K
 
 __all__ = ["Agent", "route"]
 

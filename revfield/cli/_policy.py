@@ -14,8 +14,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from revfield.agents.actions import ProposedAction
 from revfield.cli._app import app, console, fail, state
+from revfield.domain import ProposedAction
 from revfield.policies import (
     ContextError,
     PackError,

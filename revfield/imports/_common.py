@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.clock import Clock
+from revfield.domain import Segment
 from revfield.memory._ingest import DeadLetterNote, IngestReport, ingest
 from revfield.memory._sql import chunks
 from revfield.memory.store import Store
-from revfield.memory.types import Segment
 
 __all__ = [
     "CrmImportError",

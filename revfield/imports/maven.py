@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from revfield.clock import Clock
+from revfield.domain import CustomerState, DealOutcome, Role
 from revfield.imports._common import (
     CrmImportError,
     ImportReport,
@@ -32,7 +33,6 @@ from revfield.imports._common import (
 from revfield.memory._ingest import DeadLetterNote, write_dead_letters
 from revfield.memory.models import Account, Deal, Team, User, table_of
 from revfield.memory.store import Store
-from revfield.memory.types import CustomerState, DealOutcome, Role
 
 __all__ = ["import_maven"]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from revfield.clock import Clock
+from revfield.domain import CustomerState, DealOutcome, Role, Segment
 from revfield.imports._common import (
     CrmImportError,
     ImportReport,
@@ -32,7 +33,6 @@ from revfield.imports._common import (
 )
 from revfield.memory.models import Account, Deal, Team, User, table_of
 from revfield.memory.store import Store
-from revfield.memory.types import CustomerState, DealOutcome, Role, Segment
 
 __all__ = ["import_olist"]
 

@@ -21,6 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from revfield.clock import Clock
+from revfield.domain import CustomerState, Segment
 from revfield.imports._common import (
     CrmImportError,
     ImportReport,
@@ -31,7 +32,6 @@ from revfield.imports._common import (
 )
 from revfield.memory.models import Account, table_of
 from revfield.memory.store import Store
-from revfield.memory.types import CustomerState, Segment
 
 __all__ = ["import_ravenstack"]
 

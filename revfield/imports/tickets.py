@@ -25,10 +25,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from revfield.clock import Clock
+from revfield.domain import CustomerState
 from revfield.imports._common import CrmImportError, ImportReport, SignalBuffer, read_csv
 from revfield.memory.models import Account
 from revfield.memory.store import Store
-from revfield.memory.types import CustomerState
 
 __all__ = ["import_tickets"]
 

@@ -3,7 +3,7 @@ between markers, labelled as data. The text can't close the markers: they are st
 
 from __future__ import annotations
 
-from revfield.memory.types import FactType
+from revfield.domain import FactType
 
 __all__ = ["SYSTEM", "as_data"]
 

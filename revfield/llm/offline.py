@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
+from revfield.domain import FactType
 from revfield.llm.types import (
     CallRecord,
     CitedItem,
@@ -24,7 +25,6 @@ from revfield.llm.types import (
     ReplyClassification,
     ReplyIntent,
 )
-from revfield.memory.types import FactType
 
 __all__ = ["OfflineModel"]
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from revfield.memory.types import FactType
+from revfield.domain import FactType
 
 __all__ = [
     "CallRecord",

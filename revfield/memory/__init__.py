@@ -29,24 +29,17 @@ from revfield.memory._readers import IngestFileError
 from revfield.memory.facts import add_fact, fact_history
 from revfield.memory.schema import SignalRecord
 from revfield.memory.store import Store, StoreError
-from revfield.memory.types import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
 
 __all__ = [
     "AccountContext",
     "AccountNotFoundError",
     "AccountView",
     "ContactView",
-    "CustomerState",
     "DeadLetterNote",
-    "DealOutcome",
     "DealView",
-    "FactType",
     "FactView",
     "IngestFileError",
     "IngestReport",
-    "Role",
-    "Segment",
-    "SignalKind",
     "SignalRecord",
     "SignalView",
     "Store",

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from revfield._text import did_you_mean
+from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
 from revfield.memory._chain import action_chain
 from revfield.memory.models import Account, Contact, Deal, Fact, Signal, User
-from revfield.memory.types import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
 
 __all__ = [
     "AccountContext",

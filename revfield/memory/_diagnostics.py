@@ -6,8 +6,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from revfield._text import did_you_mean, shorten
+from revfield.domain import SignalKind
 from revfield.memory.schema import MAX_TEXT_CHARS, SIGNAL_FIELDS
-from revfield.memory.types import SignalKind
 
 __all__ = ["RowProblem", "describe"]
 

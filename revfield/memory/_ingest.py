@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from revfield.clock import Clock, SystemClock
+from revfield.domain import CustomerState
 from revfield.memory._diagnostics import RowProblem, describe
 from revfield.memory._readers import RawRow, read_rows
 from revfield.memory._sql import chunks, insert_ignore, is_retryable
@@ -33,7 +34,6 @@ from revfield.memory.identity import email_domain, is_free_mail
 from revfield.memory.models import Account, Contact, DeadLetter, Signal, table_of
 from revfield.memory.schema import SignalRecord
 from revfield.memory.store import Store
-from revfield.memory.types import CustomerState
 
 __all__ = ["DeadLetterNote", "IngestReport", "ingest", "ingest_file", "write_dead_letters"]
 

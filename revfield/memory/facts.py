@@ -15,9 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from revfield.domain import FactType
 from revfield.memory._sql import chunks
 from revfield.memory.models import Fact, table_of
-from revfield.memory.types import FactType
 
 __all__ = ["NewFact", "add_fact", "add_facts", "fact_history"]
 

@@ -15,16 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from revfield.memory.types import (
-    CustomerState,
-    DealOutcome,
-    FactType,
-    Role,
-    Segment,
-    SignalKind,
-    UTCDateTime,
-    enum_column,
-)
+from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
+from revfield.memory.types import UTCDateTime, enum_column
 
 __all__ = [
     "Account",

@@ -23,8 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from revfield.domain import SignalKind
 from revfield.memory.identity import normalize_domain, normalize_email
-from revfield.memory.types import SignalKind
 
 __all__ = [
     "MAX_LINE_BYTES",

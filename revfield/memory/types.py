@@ -1,4 +1,4 @@
-"""Vocabulary of the account memory: the enums every layer shares, and a UTC datetime column."""
+"""Column types of the account memory: portable enums and aware UTC datetimes."""
 
 from __future__ import annotations
 
@@ -9,84 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = [
-    "CustomerState",
-    "DealOutcome",
-    "FactType",
-    "Role",
-    "Segment",
-    "SignalKind",
-    "UTCDateTime",
-    "as_utc",
-]
-
-
-class Role(StrEnum):
-    SELLER = "seller"
-    MANAGER = "manager"
-    REVOPS = "revops"
-
-
-class CustomerState(StrEnum):
-    """Where an account stands in the one field. Events are routed by this, never by team."""
-
-    PROSPECT = "prospect"
-    CUSTOMER = "customer"
-    CHURNED = "churned"
-
-
-class Segment(StrEnum):
-    SMB = "smb"
-    MID_MARKET = "mid_market"
-    ENTERPRISE = "enterprise"
-
-
-class DealOutcome(StrEnum):
-    OPEN = "open"
-    WON = "won"
-    LOST = "lost"
-
-
-class FactType(StrEnum):
-    """What the field learned about an account; conserved across the close."""
-
-    PAIN = "pain"
-    PROMISE = "promise"
-    STAKEHOLDER = "stakeholder"
-    CHAMPION = "champion"
-    COMPETITOR = "competitor"
-    SUCCESS_CRITERION = "success_criterion"
-    OBJECTION = "objection"
-    USE_CASE = "use_case"
-    RISK = "risk"
-
-
-class SignalKind(StrEnum):
-    """Every kind of observation the memory accepts (SPEC §2)."""
-
-    INTENT_SURGE = "intent_surge"
-    WEB_VISIT = "web_visit"
-    CONTENT_ENGAGEMENT = "content_engagement"
-    FORM_SUBMISSION = "form_submission"
-    EMAIL_SENT = "email_sent"
-    EMAIL_OPENED = "email_opened"
-    EMAIL_REPLIED = "email_replied"
-    MEETING_BOOKED = "meeting_booked"
-    MEETING_HELD = "meeting_held"
-    CALL_TRANSCRIPT = "call_transcript"
-    PRODUCT_USAGE = "product_usage"
-    SEAT_CHANGE = "seat_change"
-    SUBSCRIPTION_CHANGE = "subscription_change"
-    CANCELLATION = "cancellation"
-    SUPPORT_TICKET = "support_ticket"
-    COMMUNITY_ACTIVITY = "community_activity"
-    NPS_RESPONSE = "nps_response"
-    CRM_STAGE_CHANGE = "crm_stage_change"
-    CRM_OWNER_CHANGE = "crm_owner_change"
-    CRM_AMOUNT_CHANGE = "crm_amount_change"
-    CRM_CLOSE_DATE_CHANGE = "crm_close_date_change"
-    CONTACT_CHANGE = "contact_change"
-    NOTE = "note"
+__all__ = ["UTCDateTime", "as_utc", "enum_column"]
 
 
 def enum_column(enum: type[StrEnum], length: int = 32) -> sa.Enum:

@@ -23,8 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.agents.actions import StoredAction, waited_in_vain
 from revfield.clock import Clock
+from revfield.domain import StoredAction, waited_in_vain
 from revfield.memory.models import ActionRecord, OutboxItem, table_of
 from revfield.memory.store import Store
 from revfield.outbox.executors import Delivery, DeliveryError, Executor

@@ -7,6 +7,7 @@ decision = decide(pack, merge_context({"action": {"kind": "send_email", "motion"
 decision.verdict, decision.matched, decision.explanation
 """
 
+from revfield.domain import Verdict
 from revfield.policies._build import build_context
 from revfield.policies._diff import DiffReport, diff_packs
 from revfield.policies._errors import PackError, PackProblem
@@ -14,7 +15,6 @@ from revfield.policies._evaluate import Decision, GuardrailEffect, RuleError, de
 from revfield.policies._lint import LintFinding, lint_pack
 from revfield.policies._load import CompiledPack, CompiledRule, load_pack
 from revfield.policies._record import record_decision
-from revfield.policies._schema import Verdict
 from revfield.policies._testing import TestReport, run_policy_tests
 from revfield.policies._watch import PackWatcher
 from revfield.policies.context import SCHEMA, ContextError, default_context, merge_context

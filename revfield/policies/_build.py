@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.agents.actions import ProposedAction
+from revfield.domain import FactType, ProposedAction, is_churn_risk
 from revfield.memory.models import Account, Contact, Deal, DecisionRecord, Fact, Signal, table_of
-from revfield.memory.types import FactType, as_utc
+from revfield.memory.types import as_utc
 from revfield.policies._evaluate import icp_fit
 from revfield.policies._load import CompiledPack
 from revfield.policies.context import default_context
@@ -303,7 +303,7 @@ def _counters(
         cache[key] = session.execute(_RISKS, {"account_id": action.account_id}).all()
     risks = cache[key]
     out["open_risks"] = len(risks)
-    churn = [when for subject, when in risks if subject and "churn" in subject]
+    churn = [when for subject, when in risks if is_churn_risk(subject)]
     out["churn_risk"] = bool(churn)
     if churn:
         out["save_play_answered"] = (

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from revfield.domain import Verdict
 from revfield.policies._cel_bridge import EvalError
 from revfield.policies._load import CompiledCriterion, CompiledPack
-from revfield.policies._schema import Verdict
 
 __all__ = ["Decision", "GuardrailEffect", "RuleError", "decide", "trace"]
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from revfield._text import did_you_mean
+from revfield.domain import Verdict
 from revfield.policies._cel_bridge import VARIABLES, CompileProblem, Condition, compile_condition
 from revfield.policies._errors import PackError, PackProblem
 from revfield.policies._schema import (
@@ -26,7 +27,6 @@ from revfield.policies._schema import (
     PackSpec,
     ReviewSpec,
     RuleSpec,
-    Verdict,
 )
 from revfield.policies._yaml import Located, PathKey, Pos, YamlError, read_yaml
 

@@ -8,10 +8,11 @@ every other section appears in exactly one file.
 from __future__ import annotations
 
 import re
-from enum import IntEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from revfield.domain import Verdict
 
 __all__ = [
     "Capability",
@@ -23,42 +24,20 @@ __all__ = [
     "PackSpec",
     "ReviewSpec",
     "RuleSpec",
+    "Rung",
     "StageSpec",
     "Verdict",
+    "VerdictName",
 ]
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")]
 
 
-class Verdict(IntEnum):
-    """What happens to a proposed action, ordered: the most restrictive verdict wins."""
-
-    AUTO = 0
-    REVIEW = 1
-    ESCALATE = 2
-    BLOCK = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, value: object) -> Verdict:
-        if isinstance(value, Verdict):
-            return value
-        if isinstance(value, str) and value.lower() in cls.__members__.keys() | {
-            "auto",
-            "review",
-            "escalate",
-            "block",
-        }:
-            return cls[value.upper()]
-        raise ValueError(f"unknown decision `{value}`; one of auto, review, escalate, block")
-
-
-Decision = Literal["auto", "review", "escalate", "block"]
-Role = Literal["owner", "manager", "revops"]
-DEFAULT_LADDER: tuple[Role, ...] = ("owner", "manager", "revops")
+VerdictName = Literal["auto", "review", "escalate", "block"]
+"""A verdict as RevOps writes it in a pack."""
+Rung = Literal["owner", "manager", "revops"]
+"""A rung of the review ladder: who answers a review item."""
+DEFAULT_LADDER: tuple[Rung, ...] = ("owner", "manager", "revops")
 
 
 class _Spec(BaseModel):
@@ -70,16 +49,16 @@ class RuleSpec(_Spec):
     """Stable id shown in the inbox, decisions and errors, e.g. ``big-discount``."""
     when: str = Field(min_length=1)
     """CEL condition over the decision context; compiled once at load."""
-    decision: Decision
+    decision: VerdictName
     reason: str = Field(min_length=1, max_length=300)
     """One line a seller reads in the inbox: why this rule exists."""
-    escalate_to: Role | None = None
+    escalate_to: Rung | None = None
     """Who answers an ``escalate`` (default: the next rung of the review ladder)."""
 
 
 class ReviewSpec(_Spec):
     deadline_hours: float = Field(default=24, gt=0, le=24 * 30)
-    ladder: list[Role] = Field(default_factory=lambda: list(DEFAULT_LADDER), min_length=1)
+    ladder: list[Rung] = Field(default_factory=lambda: list(DEFAULT_LADDER), min_length=1)
 
 
 class ContactFatigue(_Spec):
@@ -91,7 +70,7 @@ class ContactFatigue(_Spec):
     """Which proposed actions are touches."""
     signal_kinds: list[str] = Field(default_factory=lambda: ["email_sent"])
     """Which recorded signals are touches (sent by people or other tools)."""
-    at_least: Decision = "review"
+    at_least: VerdictName = "review"
 
 
 class AccountCap(_Spec):
@@ -101,14 +80,14 @@ class AccountCap(_Spec):
     window_days: int = Field(ge=1, le=365)
     action_kinds: list[str] = Field(default_factory=lambda: ["send_email"])
     signal_kinds: list[str] = Field(default_factory=lambda: ["email_sent"])
-    at_least: Decision = "review"
+    at_least: VerdictName = "review"
 
 
 class MotionBudget(_Spec):
     """Automated actions per motion per day; beyond it, actions wait for a person."""
 
     max_auto_per_day: int = Field(ge=0)
-    at_least: Decision = "review"
+    at_least: VerdictName = "review"
 
 
 class CounterMetric(_Spec):
@@ -116,7 +95,7 @@ class CounterMetric(_Spec):
 
     id: RuleId
     when: str = Field(min_length=1)
-    at_least: Decision
+    at_least: VerdictName
     reason: str = Field(min_length=1, max_length=300)
 
 
@@ -124,7 +103,7 @@ class RetentionFirst(_Spec):
     """An open churn risk suppresses expansion pushes until a save play is answered."""
 
     expansion_kinds: list[str] = Field(default_factory=lambda: ["create_expansion_opportunity"])
-    at_least: Decision = "block"
+    at_least: VerdictName = "block"
 
 
 class Guardrails(_Spec):
@@ -250,7 +229,7 @@ class PackSpec(_Spec):
 
     version: int = 1
     """The pack *format* version. The policy version recorded on decisions is a hash."""
-    default: Decision = "review"
+    default: VerdictName = "review"
     """The decision when no rule matches."""
     definitions: dict[str, str] = Field(default_factory=dict)
     """Named CEL conditions that rules may use by name (``big_deal``)."""

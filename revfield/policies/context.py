@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from revfield.agents.actions import ActionKind, Motion
-from revfield.memory.types import CustomerState, FactType, Segment
+from revfield.domain import ActionKind, CustomerState, FactType, Motion, Segment
 
 __all__ = [
     "ACTION_KINDS",

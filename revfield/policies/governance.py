@@ -16,8 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from revfield.domain import DealOutcome
 from revfield.memory.models import Account, Deal, Fact, Signal, User, table_of
-from revfield.memory.types import DealOutcome, as_utc
+from revfield.memory.types import as_utc
 from revfield.policies._build import account_values, deal_values
 from revfield.policies._evaluate import _holds, icp_fit
 from revfield.policies._load import CompiledPack

@@ -19,9 +19,8 @@ from pydantic import ValidationError
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from revfield.agents.actions import ProposedAction, StoredAction, waited_in_vain
+from revfield.domain import ProposedAction, Role, StoredAction, waited_in_vain
 from revfield.memory.models import Account, ActionRecord, Review, User, table_of
-from revfield.memory.types import Role
 from revfield.policies import Verdict, build_context, decide, record_decision
 from revfield.policies._load import CompiledPack
 from revfield.review._audit import audit

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from revfield.agents import expansion, handover, outreach
 from revfield.agents._common import EventView
-from revfield.agents.actions import ActionKind
+from revfield.domain import ActionKind, FactType
 from revfield.llm import Draft, DraftClaim
-from revfield.memory import FactType, context
+from revfield.memory import context
 from revfield.testing import ScriptedModel
 from tests.agents import world
 from tests.factories import T0

@@ -14,8 +14,9 @@ from revfield.agents.detect import (
     detect_inactivity,
     detect_structured,
 )
-from revfield.agents.events import FieldEventKind as K
 from revfield.agents.route import Agent, route
+from revfield.domain import DealClosed, DealOutcome
+from revfield.domain import FieldEventKind as K
 from revfield.policies import load_pack
 from tests.policies.conftest import DEFAULT_PACK
 
@@ -155,7 +156,7 @@ def test_a_lost_deal_updates_memory_without_an_event():
         History(),
         SPEC,
     )
-    assert d.kind is None and d.effects[0].data["outcome"] == "lost"
+    assert d.kind is None and d.effects == (DealClosed("d1", "closed_lost", DealOutcome.LOST, T),)
 
 
 def test_a_meeting_booked():

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from revfield.agents.actions import ActionKind, Motion, ProposedAction
 from revfield.agents.detection import run_detection
+from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import (
     ExtractedFact,
     FactExtraction,
@@ -29,7 +29,6 @@ from revfield.memory.models import (
     SignalDetection,
     table_of,
 )
-from revfield.memory.types import FactType
 from revfield.policies import Verdict, build_context, decide, load_pack
 from revfield.testing import ScriptedModel
 from tests.factories import T0, make_account, make_deal, signal

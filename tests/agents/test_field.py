@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from langgraph.types import Command
 
 from revfield.agents.route import Agent
+from revfield.domain import FactType
 from revfield.llm import ModelError
-from revfield.memory import FactType, context
+from revfield.memory import context
 from revfield.memory.models import (
     ActionRecord,
     AuditEntry,
@@ -333,7 +334,7 @@ def _discounting(monkeypatch, pct: float) -> None:
     """An outreach agent that offers a discount (the shipped agents never do by themselves)."""
     from revfield.agents import graph
     from revfield.agents._common import Proposal
-    from revfield.agents.actions import ActionKind, Motion, ProposedAction
+    from revfield.domain import ActionKind, Motion, ProposedAction
 
     def propose(ctx, event, model, pack, now):
         return Proposal(

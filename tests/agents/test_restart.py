@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from revfield.memory import FactType
+from revfield.domain import FactType
 from revfield.memory.models import ActionRecord, FieldEvent, OutboxItem, table_of
 from revfield.outbox import LogExecutor
 from revfield.review import Actor

@@ -11,8 +11,9 @@ from typing import Any
 from revfield.agents.checkpoints import open_checkpointer
 from revfield.agents.field import Field
 from revfield.clock import ManualClock
+from revfield.domain import FactType
 from revfield.llm import Model, OfflineModel
-from revfield.memory import FactType, Store
+from revfield.memory import Store
 from revfield.memory.facts import add_fact
 from revfield.memory.models import Contact, FieldEvent, Team, User
 from revfield.outbox import Executor, LogExecutor

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from revfield.domain import FactType
 from revfield.llm import CitedItem, DraftRequest, HandoverRequest, OfflineModel, ReplyIntent
-from revfield.memory.types import FactType
 
 M = OfflineModel()
 TRANSCRIPT = (

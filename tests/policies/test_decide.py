@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from revfield.domain import Verdict as V
 from revfield.policies import Verdict, decide, load_pack, merge_context
 from revfield.policies._load import CompiledRule
-from revfield.policies._schema import Verdict as V
 from revfield.policies.context import ACTION_KINDS, MOTIONS
 from tests.policies.conftest import DEFAULT_PACK
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from revfield.memory import FactType, add_fact
-from revfield.memory.types import Role
+from revfield.domain import FactType, Role
+from revfield.memory import add_fact
 from revfield.policies import load_pack
 from revfield.policies.governance import governance_report
 from tests.factories import T0, make_account, make_deal, make_signal, make_user

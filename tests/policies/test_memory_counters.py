@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from revfield.agents.actions import ActionKind, Motion, ProposedAction
-from revfield.memory import FactType, add_fact, ingest
+from revfield.domain import ActionKind, FactType, Motion, ProposedAction
+from revfield.memory import add_fact, ingest
 from revfield.memory.models import DecisionRecord, table_of
 from revfield.policies import Verdict, build_context, decide, load_pack, record_decision
 from tests.factories import T0, make_account, make_deal, make_signal

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from typer.testing import CliRunner
 
-from revfield.agents.actions import ActionKind, Motion, ProposedAction
 from revfield.cli import app
 from revfield.clock import ManualClock
+from revfield.domain import ActionKind, Motion, ProposedAction
 from revfield.policies import (
     PackWatcher,
     build_context,

@@ -6,11 +6,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from revfield.memory.types import FactType
+from revfield.domain._vocabulary import DealOutcome, FactType
 
-__all__ = ["Detected", "Effect", "FactDraft", "FieldEventKind"]
+__all__ = [
+    "BecameCustomer",
+    "DealClosed",
+    "Detected",
+    "DoNotContact",
+    "Effect",
+    "FactDraft",
+    "FieldEventKind",
+]
 
 
 class FieldEventKind(StrEnum):
@@ -49,20 +57,40 @@ class FactDraft:
 
 
 @dataclass(frozen=True, slots=True)
-class Effect:
-    """A change detection makes to memory (kept as data until the runner applies it)."""
+class DoNotContact:
+    """The contact asked not to be contacted again (an unsubscribe)."""
 
-    kind: str
-    """``do_not_contact`` (contact_id), ``became_customer`` (account_id), ``deal_closed``
-    (deal_id, stage, outcome, at)."""
-    target: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    kind: ClassVar[str] = "do_not_contact"
+    contact_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BecameCustomer:
+    """A prospect account closed a deal: it is a customer now."""
+
+    kind: ClassVar[str] = "became_customer"
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DealClosed:
+    """An open deal was closed, won or lost, at ``at``."""
+
+    kind: ClassVar[str] = "deal_closed"
+    deal_id: str
+    stage: str
+    outcome: DealOutcome
+    at: datetime
+
+
+Effect = DoNotContact | BecameCustomer | DealClosed
+"""A change detection makes to memory, kept as data until the detection run applies it."""
 
 
 @dataclass(frozen=True)
 class Detected:
     """A field event detection wants to raise, before de-duplication. ``kind`` None means no
-    event, only effects on memory (a deal lost)."""
+    event, only effects on memory (a deal lost) or facts to remember."""
 
     kind: FieldEventKind | None
     account_id: str

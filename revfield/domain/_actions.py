@@ -1,22 +1,34 @@
-"""What an agent proposes. Agents produce these values and never act themselves; the policy
-layer decides on each, and only the outbox acts, for ``auto`` or approved actions."""
+"""What an agent proposes, and what the policy layer makes of it. Agents produce these values
+and never act themselves; the policy layer decides on each, and only the outbox acts, for
+``auto`` or approved actions."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EDITABLE", "ActionKind", "Motion", "ProposedAction", "StoredAction", "waited_in_vain"]
+__all__ = [
+    "EDITABLE",
+    "ActionKind",
+    "Motion",
+    "ProposedAction",
+    "StoredAction",
+    "Verdict",
+    "idempotency_key",
+    "waited_in_vain",
+]
 
 EDITABLE = ("subject", "body", "discount_pct", "amount", "to_stage", "channel")
 """Fields a reviewer may change when approving (the policy decides on the edited action again)."""
 
 
 class ActionKind(StrEnum):
+    """What an action does once carried out."""
+
     SEND_EMAIL = "send_email"
     SCHEDULE_FOLLOWUP = "schedule_followup"
     CREATE_TASK = "create_task"
@@ -33,6 +45,29 @@ class Motion(StrEnum):
 
     ACQUISITION = "acquisition"
     RETENTION_EXPANSION = "retention_expansion"
+
+
+class Verdict(IntEnum):
+    """What happens to a proposed action, ordered: the most restrictive verdict wins."""
+
+    AUTO = 0
+    REVIEW = 1
+    ESCALATE = 2
+    BLOCK = 3
+
+    @property
+    def label(self) -> str:
+        """The verdict as RevOps writes it in a pack: ``auto``, ``review``…"""
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: object) -> Verdict:
+        """A verdict from its label (any case) or itself; ``ValueError`` names the choices."""
+        if isinstance(value, Verdict):
+            return value
+        if isinstance(value, str) and value.upper() in cls.__members__:
+            return cls[value.upper()]
+        raise ValueError(f"unknown decision `{value}`; one of auto, review, escalate, block")
 
 
 class ProposedAction(BaseModel):
@@ -78,24 +113,7 @@ class ProposedAction(BaseModel):
 
     def digest(self) -> str:
         """The action's identity as a person sees it: kind, target and everything it would send."""
-        shown = self.model_dump(
-            mode="json",
-            include={
-                "kind",
-                "motion",
-                "account_id",
-                "contact_id",
-                "deal_id",
-                "channel",
-                "subject",
-                "body",
-                "discount_pct",
-                "amount",
-                "to_stage",
-                "tags",
-                "payload",
-            },
-        )
+        shown = self.model_dump(mode="json", include=_SHOWN)
         text = json.dumps(shown, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -107,9 +125,23 @@ class ProposedAction(BaseModel):
         return ProposedAction.model_validate({**self.model_dump(), **edits})
 
 
+_SHOWN = {*EDITABLE, "kind", "motion", "account_id", "contact_id", "deal_id", "tags", "payload"}
+"""What a person sees of an action: a change to any of it is a different action."""
+
+
+def idempotency_key(action_id: int, digest: str) -> str:
+    """The key an action is carried out under: stable for the action as approved, so a
+    repeated delivery carries the same key."""
+    return f"revfield-{action_id}-{digest[:16]}"
+
+
+def waited_in_vain(kind: str, action_id: int, status: str) -> str:
+    """Why an action that waited for another (``after``) is cancelled: that one won't go out."""
+    return f"its {kind.replace('_', ' ')} (action #{action_id}) was {status}"
+
+
 class StoredAction(Protocol):
-    """What reviews and the outbox need of an action once stored: an ``ActionRecord``, or
-    the row an agent run has just inserted."""
+    """What reviews and the outbox need of an action once stored."""
 
     @property
     def id(self) -> int: ...
@@ -119,8 +151,3 @@ class StoredAction(Protocol):
     def digest(self) -> str: ...
     @property
     def proposal(self) -> dict[str, Any]: ...
-
-
-def waited_in_vain(kind: str, action_id: int, status: str) -> str:
-    """Why an action that waited for another (``after``) is cancelled: that one won't go out."""
-    return f"its {kind.replace('_', ' ')} (action #{action_id}) was {status}"

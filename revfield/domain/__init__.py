@@ -1,0 +1,59 @@
+"""The values every stage of the field shares, and nothing else: no I/O, no other revfield
+package. Accounts' vocabulary (states, segments, fact and signal kinds), actions (what agents
+propose, the verdicts on them), field events (what detection raises) and the statuses an
+action, a review, an outbox item and a field event move through.
+"""
+
+from revfield.domain._actions import (
+    EDITABLE,
+    ActionKind,
+    Motion,
+    ProposedAction,
+    StoredAction,
+    Verdict,
+    idempotency_key,
+    waited_in_vain,
+)
+from revfield.domain._events import (
+    BecameCustomer,
+    DealClosed,
+    Detected,
+    DoNotContact,
+    Effect,
+    FactDraft,
+    FieldEventKind,
+)
+from revfield.domain._vocabulary import (
+    CustomerState,
+    DealOutcome,
+    FactType,
+    Role,
+    Segment,
+    SignalKind,
+    is_churn_risk,
+)
+
+__all__ = [
+    "EDITABLE",
+    "ActionKind",
+    "BecameCustomer",
+    "CustomerState",
+    "DealClosed",
+    "DealOutcome",
+    "Detected",
+    "DoNotContact",
+    "Effect",
+    "FactDraft",
+    "FactType",
+    "FieldEventKind",
+    "Motion",
+    "ProposedAction",
+    "Role",
+    "Segment",
+    "SignalKind",
+    "StoredAction",
+    "Verdict",
+    "idempotency_key",
+    "is_churn_risk",
+    "waited_in_vain",
+]
