@@ -15,12 +15,12 @@ from langgraph.graph import END, START, StateGraph
 from rich.progress import Progress
 
 from benchmarks._report import Figure, console
-from revfield.agents.checkpoints import open_checkpointer
-from revfield.agents.field import Field
 from revfield.clock import ManualClock
+from revfield.field._checkpoints import open_checkpointer
+from revfield.field._field import Field
 from revfield.llm import OfflineModel
 from revfield.memory import Store
-from revfield.memory.facts import NewFact, add_facts
+from revfield.memory._facts import NewFact, add_facts
 from revfield.memory.models import Account, Contact, FieldEvent, Signal, Team, User, table_of
 from revfield.outbox import LogExecutor
 from revfield.policies import load_pack

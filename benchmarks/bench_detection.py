@@ -12,11 +12,12 @@ from pathlib import Path
 from rich.progress import Progress
 
 from benchmarks._report import Figure, console
-from revfield.agents.detection import run_detection
 from revfield.cli._demo import sample_path
 from revfield.clock import ManualClock
+from revfield.field._detection import run_detection
+from revfield.ingest import ingest_file
 from revfield.llm import OfflineModel
-from revfield.memory import Store, ingest_file
+from revfield.memory import Store
 from revfield.policies import load_pack
 
 WORK = Path(__file__).parent / ".work"

@@ -14,7 +14,8 @@ from rich.progress import Progress
 
 from benchmarks._report import Figure, console
 from revfield.clock import ManualClock
-from revfield.memory import Store, context, ingest_file
+from revfield.ingest import ingest_file
+from revfield.memory import Store, recall
 
 WORK = Path(__file__).parent / ".work"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -261,14 +262,14 @@ def bench_context(
         # then both are timed alternately, account by account, on the same warm pages.
         for acc in ids:
             t = time.perf_counter()
-            context(session, acc)
+            recall(session, acc)
             cold.append(time.perf_counter() - t)
         for acc in ids:
             t = time.perf_counter()
             conn.execute(query, (acc,)).fetchall()
             floor.append(time.perf_counter() - t)
             t = time.perf_counter()
-            ctx = context(session, acc)
+            ctx = recall(session, acc)
             ours.append(time.perf_counter() - t)
             assert ctx.signals
     conn.close()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from revfield.agents.checkpoints import CHECKPOINT_TABLES
 from revfield.clock import ManualClock
+from revfield.field._checkpoints import CHECKPOINT_TABLES
 from revfield.memory import Store
 from revfield.memory.models import Base
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from revfield.domain import DealOutcome, FactType, Role
-from revfield.memory import AccountNotFoundError, add_fact, context, find_account_id
+from revfield.memory import AccountNotFoundError, add_fact, find_account_id, recall
 from tests.factories import T0, make_account, make_deal, make_signal, make_user
 
 
@@ -21,7 +21,7 @@ def test_context_holds_account_owner_contacts_open_deals_and_latest_signals(stor
     make_account(store, "other")
     make_signal(store, "other", 99)
     with store.read() as s:
-        ctx = context(s, "acme", signals=5)
+        ctx = recall(s, "acme", signals=5)
     assert ctx.account.owner is not None and ctx.account.owner.name == "Ana"
     assert [d.id for d in ctx.open_deals] == ["open-1"]
     assert [d.id for d in ctx.closed_deals] == ["won-1"]
@@ -68,7 +68,7 @@ def test_facts_are_current_only_grouped_by_type_with_their_source_signal(store, 
             now=T0,
         )
     with store.read() as s:
-        ctx = context(s, "acme")
+        ctx = recall(s, "acme")
     assert [f.value for f in ctx.facts[FactType.CHAMPION]] == ["Sam Ortiz"]
     champion = ctx.facts[FactType.CHAMPION][0]
     assert (champion.source_signal_id, champion.source_signal_kind.value) == (new, "email_replied")
@@ -81,7 +81,7 @@ def test_an_unknown_account_is_a_clear_error(store):
     with store.read() as s, pytest.raises(AccountNotFoundError, match="did you mean `acme-corp`"):
         find_account_id(s, "acme")
     with store.read() as s, pytest.raises(AccountNotFoundError):
-        context(s, "nope")
+        recall(s, "nope")
 
 
 def test_accounts_are_found_by_id_domain_or_name(store):
@@ -96,5 +96,5 @@ def test_context_serialises_to_json(store):
     make_account(store, "acme")
     make_signal(store, "acme", 1, payload={"n": 1})
     with store.read() as s:
-        text = context(s, "acme").model_dump_json()
+        text = recall(s, "acme").model_dump_json()
     assert '"signal_count":1' in text and '"payload":{"n":1}' in text

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from revfield.imports import CrmImportError, run_import
-from revfield.memory import context
+from revfield.ingest._importers import CrmImportError, run_import
+from revfield.memory import recall
 from revfield.memory.models import Account, DeadLetter, Deal, Signal, User
 
 pytestmark = pytest.mark.shared_data
@@ -56,7 +56,7 @@ def scalar_list(store, query):
 def test_a_maven_account_shows_its_deals_and_signals(store, clock, shared_data):
     run_import("maven", store, shared_data / MAVEN, clock=clock)
     with store.read() as s:
-        ctx = context(s, "maven-acme-corporation")
+        ctx = recall(s, "maven-acme-corporation")
     assert ctx.account.name == "Acme Corporation"
     assert ctx.account.industry == "technology"
     assert ctx.account.customer_state.value == "customer"

@@ -8,9 +8,10 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from revfield.memory import IngestFileError, Store, ingest, ingest_file
+from revfield.ingest import IngestFileError, ingest_file, ingest_signals
+from revfield.ingest._schema import MAX_TEXT_CHARS
+from revfield.memory import Store
 from revfield.memory.models import Account, Contact, DeadLetter, Signal
-from revfield.memory.schema import MAX_TEXT_CHARS
 from tests.factories import make_account, signal, write_jsonl
 
 
@@ -70,7 +71,7 @@ def test_stored_signal_keeps_what_was_sent(store, clock, tmp_path):
 
 
 def test_python_api_accepts_mappings_and_dead_letters_bad_ones(store, clock):
-    report = ingest(
+    report = ingest_signals(
         [signal(1), {"source": "web"}, signal(2)], store=store, clock=clock, source="crm-sync"
     )
     assert (report.accepted, report.dead_lettered) == (2, 1)
@@ -110,7 +111,7 @@ def test_csv_values_are_typed_by_the_kind_schema(store, clock, tmp_path):
 
 
 def test_an_unknown_company_domain_starts_a_prospect_account(store, clock):
-    report = ingest(
+    report = ingest_signals(
         [signal(1, account_domain="https://www.NewCo.io/pricing")], store=store, clock=clock
     )
     (account,) = rows(store, Account)
@@ -124,8 +125,8 @@ def test_an_unknown_company_domain_starts_a_prospect_account(store, clock):
 
 
 def test_a_contact_email_resolves_its_account_by_domain_and_creates_the_contact(store, clock):
-    ingest([signal(1, account_domain="acme.com")], store=store, clock=clock)
-    ingest(
+    ingest_signals([signal(1, account_domain="acme.com")], store=store, clock=clock)
+    ingest_signals(
         [
             signal(
                 2,
@@ -153,7 +154,7 @@ def test_a_contact_email_resolves_its_account_by_domain_and_creates_the_contact(
 
 def test_free_mail_never_creates_or_matches_an_account(store, clock):
     make_account(store, "gmail-corp", domain="gmail.com")  # even if someone registered it
-    report = ingest(
+    report = ingest_signals(
         [
             signal(1, account_domain=None, contact_email="pat@gmail.com"),
             signal(2, account_domain=None, contact_email="kim@mail.yahoo.com"),
@@ -168,7 +169,7 @@ def test_free_mail_never_creates_or_matches_an_account(store, clock):
 
 def test_an_explicit_account_id_wins_and_an_unknown_one_is_dead_lettered(store, clock):
     make_account(store, "acme-inc")
-    report = ingest(
+    report = ingest_signals(
         [
             signal(1, account_domain=None, account_id="acme-inc", contact_email="al@other.com"),
             signal(2, account_domain=None, account_id="nobody"),
@@ -185,8 +186,12 @@ def test_an_explicit_account_id_wins_and_an_unknown_one_is_dead_lettered(store, 
 
 def test_a_known_contact_keeps_its_account(store, clock):
     make_account(store, "acme-inc", domain="acme.com")
-    ingest([signal(1, account_domain=None, contact_email="al@acme.com")], store=store, clock=clock)
-    ingest([signal(2, account_domain=None, contact_email="al@acme.com")], store=store, clock=clock)
+    ingest_signals(
+        [signal(1, account_domain=None, contact_email="al@acme.com")], store=store, clock=clock
+    )
+    ingest_signals(
+        [signal(2, account_domain=None, contact_email="al@acme.com")], store=store, clock=clock
+    )
     assert {r["account_id"] for r in rows(store, Signal)} == {"acme-inc"}
     assert len(rows(store, Contact)) == 1
 
@@ -389,7 +394,7 @@ def test_a_run_that_fails_half_way_and_is_rerun_ends_like_one_clean_run(
     records[12] = "broken"
     path = write_jsonl(tmp_path / "s.jsonl", records)
 
-    from revfield.memory import _ingest
+    from revfield.ingest import _ingest
 
     real = _ingest._Ingestor._write
     calls = {"n": 0}

@@ -7,13 +7,15 @@ import sys
 
 import sqlalchemy as sa
 
-from revfield.memory import Store, ingest_file
+from revfield.ingest import ingest_file
+from revfield.memory import Store
 from revfield.memory.models import Account, Contact, Signal
 from tests.factories import signal, write_jsonl
 
 KILL_AFTER_SECOND_BATCH = """
 import os, signal, sys
-from revfield.memory import Store, ingest_file
+from revfield.memory import Store
+from revfield.ingest import ingest_file
 done = []
 def progress(line):
     done.append(line)
@@ -24,7 +26,8 @@ ingest_file(sys.argv[2], store=Store.from_url(sys.argv[1]), batch_size=100, on_p
 
 INGEST = """
 import sys
-from revfield.memory import Store, ingest_file
+from revfield.memory import Store
+from revfield.ingest import ingest_file
 r = ingest_file(sys.argv[2], store=Store.from_url(sys.argv[1]), batch_size=int(sys.argv[3]))
 print(r.accepted, r.duplicates, r.dead_lettered)
 """

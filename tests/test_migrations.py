@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from revfield.agents.checkpoints import CHECKPOINT_TABLES
+from revfield.field._checkpoints import CHECKPOINT_TABLES
 from revfield.memory import Store, StoreError
 from revfield.memory.models import Base
 

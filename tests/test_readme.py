@@ -11,7 +11,7 @@ import typer
 
 from revfield.cli import app
 from revfield.domain import SignalKind
-from revfield.policies.context import SCHEMA
+from revfield.policies._context import SCHEMA
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

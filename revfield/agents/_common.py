@@ -1,6 +1,6 @@
 """What every agent shares: the event it acts on, what it proposes, and the checks on drafts.
 
-Pure: agents receive the account's memory (an :class:`AccountContext`) and a model, and
+Pure: agents receive the account's memory (an :class:`AccountMemory`) and a model, and
 return proposals. They never write, send or decide; the policy layer decides on each
 proposal and only the outbox acts.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import CitedItem, Draft
-from revfield.memory import AccountContext
-from revfield.memory._context import ContactView, FactView, SignalView
+from revfield.memory import AccountMemory
+from revfield.memory._recall import ContactView, FactView, SignalView
 
 __all__ = [
     "EventView",
@@ -53,11 +53,13 @@ class Proposal:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def fact_items(ctx: AccountContext, types: Iterable[FactType], limit: int = 12) -> list[CitedItem]:
+def fact_items(
+    memory: AccountMemory, types: Iterable[FactType], limit: int = 12
+) -> list[CitedItem]:
     """Current facts of ``types`` as items the model may cite (newest first)."""
     out: list[CitedItem] = []
     for t in types:
-        for f in ctx.facts.get(t, [])[:4]:
+        for f in memory.facts.get(t, [])[:4]:
             out.append(CitedItem(id=f.id, source="fact", type=t.value, text=f.value[:600]))
     return out[:limit]
 
@@ -103,22 +105,22 @@ def check_draft(draft: Draft, items: Sequence[CitedItem]) -> DraftCheck:
     return DraftCheck(sorted(cited_f), sorted(cited_s), uncited, confidence)
 
 
-def pick_contact(ctx: AccountContext, event: EventView) -> ContactView | None:
+def pick_contact(memory: AccountMemory, event: EventView) -> ContactView | None:
     """Who to write to: the event's own contact, else the champion, else the first contact
     with a role, else any contact; opted-out contacts only if nobody else is there (the
     policy then blocks it)."""
-    contacts = {c.id: c for c in ctx.contacts}
-    reachable = [c for c in ctx.contacts if not c.do_not_contact and c.email]
+    contacts = {c.id: c for c in memory.contacts}
+    reachable = [c for c in memory.contacts if not c.do_not_contact and c.email]
     if event.contact_id in contacts:
         return contacts[event.contact_id]
-    champions: list[FactView] = ctx.facts.get(FactType.CHAMPION, [])
+    champions: list[FactView] = memory.facts.get(FactType.CHAMPION, [])
     for f in champions:
         if f.contact_id in contacts and not contacts[f.contact_id].do_not_contact:
             return contacts[f.contact_id]
     with_role = [c for c in reachable if c.role]
     if with_role:
         return with_role[0]
-    return reachable[0] if reachable else (ctx.contacts[0] if ctx.contacts else None)
+    return reachable[0] if reachable else (memory.contacts[0] if memory.contacts else None)
 
 
 def fault(event: EventView, agent: str, reason: str, model: str, motion: Motion) -> Proposal:

@@ -14,19 +14,19 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from revfield.agents.checkpoints import open_checkpointer
-from revfield.agents.field import Field
-from revfield.agents.summary import FieldSummary, field_summary
 from revfield.cli._app import app, console, fail, state
 from revfield.cli._render import counts_chart
 from revfield.clock import ManualClock
 from revfield.demo.book import START, Book, generate_book
 from revfield.demo.replay import ReplayReport, load_book, replay
+from revfield.field._checkpoints import open_checkpointer
+from revfield.field._field import Field
 from revfield.llm import OfflineModel
 from revfield.memory import Store
+from revfield.memory._summary import FieldSummary, field_summary
 from revfield.outbox import LogExecutor
 from revfield.policies import PackError, load_pack
-from revfield.policies.governance import GovernanceReport, governance_report
+from revfield.policies._governance import GovernanceReport, governance_report
 
 DEMO_APPLICATION_ID = 0x52564644  # "RVFD" in SQLite's header: this file is a revfield demo
 

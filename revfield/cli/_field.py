@@ -15,9 +15,9 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from revfield.agents.checkpoints import open_checkpointer
-from revfield.agents.field import Field
 from revfield.cli._app import State, app, console, fail, state
+from revfield.field._checkpoints import open_checkpointer
+from revfield.field._field import Field
 from revfield.llm import ModelError, make_model
 from revfield.outbox import OutboxReport, load_executor
 from revfield.policies import PackError, load_pack

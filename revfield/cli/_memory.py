@@ -15,15 +15,15 @@ from rich.table import Table
 
 from revfield.cli._app import app, console, fail, state
 from revfield.cli._render import account_panel, import_table, ingest_table
-from revfield.imports import IMPORTERS, CrmImportError, run_import
-from revfield.memory import (
-    AccountNotFoundError,
+from revfield.ingest import (
+    IMPORTERS,
+    CrmImportError,
     IngestFileError,
-    context,
-    find_account_id,
+    count_lines,
     ingest_file,
+    run_import,
 )
-from revfield.memory._readers import count_lines
+from revfield.memory import AccountNotFoundError, find_account_id, recall
 from revfield.memory.models import Account, DeadLetter, Signal
 
 account_app = typer.Typer(help="Read one account's memory.", no_args_is_help=True)
@@ -159,7 +159,7 @@ def account_show(
         str, typer.Argument(metavar="ID", help="Account id, domain or exact name.")
     ],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the AccountContext as JSON.")
+        bool, typer.Option("--json", help="Print the AccountMemory as JSON.")
     ] = False,
     signals: Annotated[int, typer.Option(help="How many latest signals to include.", min=0)] = 20,
     actions: Annotated[int, typer.Option(help="How many newest actions to trace.", min=0)] = 10,
@@ -169,7 +169,7 @@ def account_show(
     with state().store().read() as session:
         try:
             found = find_account_id(session, account_id)
-            ctx = context(session, found, signals=signals, actions=actions)
+            ctx = recall(session, found, signals=signals, actions=actions)
         except AccountNotFoundError as exc:
             fail(str(exc))
     if as_json:

@@ -28,8 +28,8 @@ from revfield.policies import (
     run_policy_tests,
     trace,
 )
+from revfield.policies._governance import governance_report
 from revfield.policies._load import CompiledPack
-from revfield.policies.governance import governance_report
 
 policy_app = typer.Typer(help="Write, test and explain RevOps policy packs.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")

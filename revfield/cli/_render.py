@@ -13,8 +13,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from revfield.imports import ImportReport
-from revfield.memory import AccountContext, IngestReport
+from revfield.ingest import IngestReport
+from revfield.ingest._importers import ImportReport
+from revfield.memory import AccountMemory
 
 __all__ = ["account_panel", "chain_table", "counts_chart", "import_table", "ingest_table"]
 
@@ -126,7 +127,7 @@ def import_table(report: ImportReport) -> RenderableType:
     return Group(*parts)
 
 
-def account_panel(ctx: AccountContext) -> RenderableType:
+def account_panel(ctx: AccountMemory) -> RenderableType:
     a = ctx.account
     head = Table.grid(padding=(0, 2))
     head.add_column(style="dim")

@@ -10,12 +10,12 @@ from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from revfield.agents.detection import DetectionReport, pending_signals, run_detection
-from revfield.agents.field import AgentReport
-from revfield.agents.summary import FieldSummary, field_summary, high_water
 from revfield.cli._app import app, console, state
 from revfield.cli._field import open_field
 from revfield.cli._render import counts_chart
+from revfield.field._detection import DetectionReport, pending_signals, run_detection
+from revfield.field._field import AgentReport
+from revfield.memory._summary import FieldSummary, field_summary, high_water
 from revfield.outbox import OutboxReport
 
 

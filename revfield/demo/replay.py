@@ -17,11 +17,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from revfield.agents.detection import run_detection
-from revfield.agents.field import Field
 from revfield.clock import ManualClock
 from revfield.demo.book import START, Book
-from revfield.memory import Store, ingest
+from revfield.field._detection import run_detection
+from revfield.field._field import Field
+from revfield.ingest import ingest_signals
+from revfield.memory import Store
 from revfield.memory.models import Account, Contact, Deal, Review, Team, User, table_of
 from revfield.review import LOCAL_ADMIN, Actor, ReviewError, resolve_actor
 
@@ -104,7 +105,7 @@ def replay(
         clock.set(end_of_day)
         records = book.signals_on(day)
         if records:
-            ingest(records, store=store, clock=clock, source=f"demo-day-{day + 1}")
+            ingest_signals(records, store=store, clock=clock, source=f"demo-day-{day + 1}")
         report.signals += len(records)
         run_detection(store, fld.pack, fld.model, clock, governance=day % 7 == 6 or day == days - 1)
         _answer_due(fld, report, end_of_day - timedelta(hours=20))

@@ -1,53 +1,53 @@
 """The account memory: one continuous context per account, from first visit to expansion.
 
-Public API::
+The only package that speaks SQL. Every other stage reads and writes the memory through the
+functions here, each taking a :class:`Session` from :meth:`Store.session` (a unit of work,
+committed when the block ends) or :meth:`Store.read`::
 
-    from revfield.memory import Store, ingest, ingest_file, context
+    from revfield.memory import Store, recall
 
     store = Store.from_url("sqlite:///revfield.db")
     store.migrate()
-    report = ingest([{"source": "web", "external_id": "v1", "kind": "web_visit",
-                      "occurred_at": "2026-11-02T09:30:00Z", "account_domain": "acme.com"}],
-                    store=store)
     with store.read() as session:
-        ctx = context(session, "acme.com")
+        memory = recall(session, "acme.com")
 """
 
-from revfield.memory._context import (
-    AccountContext,
+from revfield.memory._audit import audit, audit_row, write_audit
+from revfield.memory._facts import NewFact, add_fact, add_facts, fact_history
+from revfield.memory._recall import (
+    AccountMemory,
     AccountNotFoundError,
     AccountView,
     ContactView,
     DealView,
     FactView,
     SignalView,
-    context,
     find_account_id,
+    recall,
 )
-from revfield.memory._ingest import DeadLetterNote, IngestReport, ingest, ingest_file
-from revfield.memory._readers import IngestFileError
-from revfield.memory.facts import add_fact, fact_history
-from revfield.memory.schema import SignalRecord
-from revfield.memory.store import Store, StoreError
+from revfield.memory._store import Store, StoreError
+from revfield.memory._summary import FieldSummary, field_summary, high_water
 
 __all__ = [
-    "AccountContext",
+    "AccountMemory",
     "AccountNotFoundError",
     "AccountView",
     "ContactView",
-    "DeadLetterNote",
     "DealView",
     "FactView",
-    "IngestFileError",
-    "IngestReport",
-    "SignalRecord",
+    "FieldSummary",
+    "NewFact",
     "SignalView",
     "Store",
     "StoreError",
     "add_fact",
-    "context",
+    "add_facts",
+    "audit",
+    "audit_row",
     "fact_history",
+    "field_summary",
     "find_account_id",
-    "ingest",
-    "ingest_file",
+    "high_water",
+    "recall",
+    "write_audit",
 ]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
-from revfield.memory.types import UTCDateTime, enum_column
+from revfield.memory._types import UTCDateTime, enum_column
 
 __all__ = [
     "Account",

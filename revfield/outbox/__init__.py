@@ -1,6 +1,6 @@
 """The outbox and its executors: how automated and approved actions are carried out once."""
 
-from revfield.outbox._queue import (
+from revfield.outbox._deliver import (
     MAX_ATTEMPTS,
     OutboxReport,
     enqueue,
@@ -9,7 +9,7 @@ from revfield.outbox._queue import (
     queue_entry,
     write_queue,
 )
-from revfield.outbox.executors import (
+from revfield.outbox._executors import (
     Delivery,
     DeliveryError,
     Executor,

@@ -9,15 +9,16 @@ decision.verdict, decision.matched, decision.explanation
 
 from revfield.domain import Verdict
 from revfield.policies._build import build_context
+from revfield.policies._context import SCHEMA, ContextError, default_context, merge_context
 from revfield.policies._diff import DiffReport, diff_packs
 from revfield.policies._errors import PackError, PackProblem
 from revfield.policies._evaluate import Decision, GuardrailEffect, RuleError, decide, trace
+from revfield.policies._governance import Deviation, GovernanceReport, deviations, governance_report
 from revfield.policies._lint import LintFinding, lint_pack
 from revfield.policies._load import CompiledPack, CompiledRule, load_pack
 from revfield.policies._record import record_decision
 from revfield.policies._testing import TestReport, run_policy_tests
 from revfield.policies._watch import PackWatcher
-from revfield.policies.context import SCHEMA, ContextError, default_context, merge_context
 
 __all__ = [
     "SCHEMA",
@@ -25,7 +26,9 @@ __all__ = [
     "CompiledRule",
     "ContextError",
     "Decision",
+    "Deviation",
     "DiffReport",
+    "GovernanceReport",
     "GuardrailEffect",
     "LintFinding",
     "PackError",
@@ -37,7 +40,9 @@ __all__ = [
     "build_context",
     "decide",
     "default_context",
+    "deviations",
     "diff_packs",
+    "governance_report",
     "lint_pack",
     "load_pack",
     "merge_context",

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.domain import FactType, ProposedAction, is_churn_risk
+from revfield.memory._types import as_utc
 from revfield.memory.models import Account, Contact, Deal, DecisionRecord, Fact, Signal, table_of
-from revfield.memory.types import as_utc
+from revfield.policies._context import default_context
 from revfield.policies._evaluate import icp_fit
 from revfield.policies._load import CompiledPack
-from revfield.policies.context import default_context
 
 __all__ = ["account_values", "build_context", "deal_values", "fill_account"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from revfield.domain import Verdict
-from revfield.policies._cel_bridge import EvalError
+from revfield.policies._conditions import EvalError
 from revfield.policies._load import CompiledCriterion, CompiledPack
 
 __all__ = ["Decision", "GuardrailEffect", "RuleError", "decide", "trace"]
@@ -100,7 +100,7 @@ def _environment(
 
 
 def decide(pack: CompiledPack, ctx: Mapping[str, Any]) -> Decision:
-    """The decision on the action described by ``ctx`` (see :mod:`revfield.policies.context`)."""
+    """The decision on the action described by ``ctx`` (see :mod:`revfield.policies._context`)."""
     env, failed_defs = _environment(pack, ctx)
     matched: list[str] = []
     errors: list[RuleError] = []

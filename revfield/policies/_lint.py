@@ -22,9 +22,9 @@ import celpy.celparser as celparser
 from lark import Token, Tree
 
 from revfield._text import did_you_mean
+from revfield.policies._context import SCHEMA, FieldSpec
 from revfield.policies._load import CompiledPack
 from revfield.policies._yaml import Pos
-from revfield.policies.context import SCHEMA, FieldSpec
 
 __all__ = ["LintFinding", "lint_pack"]
 

@@ -16,12 +16,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from revfield._text import did_you_mean
+from revfield.agents import Capability, Playbook
+from revfield.detect import DetectionSpec
 from revfield.domain import Verdict
-from revfield.policies._cel_bridge import VARIABLES, CompileProblem, Condition, compile_condition
+from revfield.policies._conditions import VARIABLES, CompileProblem, Condition, compile_condition
 from revfield.policies._errors import PackError, PackProblem
 from revfield.policies._schema import (
-    Capability,
-    DetectionSpec,
     Governance,
     Guardrails,
     PackSpec,
@@ -102,6 +102,11 @@ class CompiledPack:
         conds += [c.condition for c in self.counter_metrics] + [c.condition for c in self.icp]
         conds += [c.condition for _, criteria in self.stages for c in criteria]
         return frozenset(r for c in conds for r in c.references)
+
+    @cached_property
+    def playbook(self) -> Playbook:
+        """What the agents may know of this pack: stage order and capability catalog."""
+        return Playbook(tuple(self.stage_ids()), tuple(self.spec.capabilities))
 
     def stage_ids(self) -> list[str]:
         return [s for s, _ in self.stages]

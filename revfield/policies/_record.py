@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
 from revfield.memory.models import DecisionRecord, table_of
+from revfield.policies._context import merge_context
 from revfield.policies._evaluate import Decision
-from revfield.policies.context import merge_context
 
 __all__ = ["context_from_json", "context_to_json", "record_decision"]
 

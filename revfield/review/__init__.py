@@ -1,7 +1,7 @@
 """Review items: actions waiting for a person, the escalation ladder, and answering them.
 
-Answering from Python (the same as the CLI): :meth:`revfield.agents.field.Field.approve`
-and :meth:`~revfield.agents.field.Field.reject` answer an item and resume the paused agent
+Answering from Python (the same as the CLI): :meth:`revfield.field._field.Field.approve`
+and :meth:`~revfield.field._field.Field.reject` answer an item and resume the paused agent
 run; :func:`answer_review` only records the answer (the run resumes on the next sweep).
 """
 

@@ -20,10 +20,10 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from revfield.domain import ProposedAction, Role, StoredAction, waited_in_vain
+from revfield.memory._audit import audit
 from revfield.memory.models import Account, ActionRecord, Review, User, table_of
 from revfield.policies import Verdict, build_context, decide, record_decision
 from revfield.policies._load import CompiledPack
-from revfield.review._audit import audit
 
 __all__ = [
     "LOCAL_ADMIN",

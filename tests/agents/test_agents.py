@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from revfield.agents import expansion, handover, outreach
-from revfield.agents._common import EventView
+from revfield.agents import EventView
+from revfield.agents import _expansion as expansion
+from revfield.agents import _handover as handover
+from revfield.agents import _outreach as outreach
 from revfield.domain import ActionKind, FactType
 from revfield.llm import Draft, DraftClaim
-from revfield.memory import context
+from revfield.memory import recall
 from revfield.testing import ScriptedModel
 from tests.agents import world
 from tests.factories import T0
@@ -14,7 +16,7 @@ from tests.factories import T0
 
 def _ctx(store, account_id):
     with store.read() as s:
-        return context(s, account_id)
+        return recall(s, account_id)
 
 
 def _event(kind, account_id, **kw):
@@ -34,7 +36,7 @@ def test_outreach_cites_a_fact_for_every_personal_claim(store):
         _ctx(store, "acme.io"),
         _event("intent_surge", "acme.io", contact_id=pat),
         ScriptedModel(),
-        world.PACK,
+        world.PACK.playbook,
         T0,
     )
     email = next(a for a in p.actions if a.kind is ActionKind.SEND_EMAIL)
@@ -63,7 +65,7 @@ def test_a_draft_with_an_uncited_claim_goes_to_a_person(store):
         _ctx(store, "acme.io"),
         _event("intent_surge", "acme.io", contact_id=pat),
         model,
-        world.PACK,
+        world.PACK.playbook,
         T0,
     )
     email = next(a for a in p.actions if a.kind is ActionKind.SEND_EMAIL)
@@ -93,7 +95,7 @@ def test_complex_deals_are_marked_and_objections_become_a_task_for_the_owner(sto
         _ctx(store, "globex.com"),
         _event("objection", "globex.com"),
         ScriptedModel(),
-        world.PACK,
+        world.PACK.playbook,
         T0,
     )
     assert [a.kind for a in p.actions] == [ActionKind.CREATE_TASK] and "complex" in p.actions[
@@ -129,7 +131,7 @@ def test_handover_carries_the_acquisition_facts_and_checks_every_promise(store):
         _ctx(store, "initech.com"),
         _event("closed_won", "initech.com"),
         ScriptedModel(),
-        world.PACK,
+        world.PACK.playbook,
         T0,
     )
     brief = next(a for a in p.actions if a.kind is ActionKind.HANDOVER_BRIEF)
@@ -161,7 +163,7 @@ def test_conservation_counts_what_the_brief_could_not_carry(store, monkeypatch):
         _ctx(store, "initech.com"),
         _event("closed_won", "initech.com"),
         ScriptedModel(),
-        world.PACK,
+        world.PACK.playbook,
         T0,
     )
     assert p.notes["conservation"] == 3 / 5
@@ -172,7 +174,9 @@ def test_retention_comes_first_an_open_churn_risk_turns_expansion_into_a_save_pl
     world.account(store, "initech.com", state="customer", plan="Pro", mrr=2000.0)
     world.contact(store, "initech.com")
     event = _event("usage_near_limit", "initech.com")
-    calm = expansion.propose(_ctx(store, "initech.com"), event, ScriptedModel(), world.PACK, T0)
+    calm = expansion.propose(
+        _ctx(store, "initech.com"), event, ScriptedModel(), world.PACK.playbook, T0
+    )
     assert {a.kind for a in calm.actions} == {
         ActionKind.CREATE_EXPANSION_OPPORTUNITY,
         ActionKind.SEND_EMAIL,
@@ -188,6 +192,8 @@ def test_retention_comes_first_an_open_churn_risk_turns_expansion_into_a_save_pl
         "We will not renew unless sync is fixed",
         subject="churn",
     )
-    risky = expansion.propose(_ctx(store, "initech.com"), event, ScriptedModel(), world.PACK, T0)
+    risky = expansion.propose(
+        _ctx(store, "initech.com"), event, ScriptedModel(), world.PACK.playbook, T0
+    )
     assert [a.kind for a in risky.actions] == [ActionKind.SAVE_PLAY, ActionKind.NOTIFY]
     assert risky.notes["retention_first"] and "held back" in risky.actions[1].subject

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from revfield.agents.detect import (
+from revfield.detect._rules import (
     AccountSnap,
     History,
     SignalSnap,
@@ -14,10 +14,10 @@ from revfield.agents.detect import (
     detect_inactivity,
     detect_structured,
 )
-from revfield.agents.route import Agent, route
 from revfield.domain import DealClosed, DealOutcome
 from revfield.domain import FieldEventKind as K
 from revfield.policies import load_pack
+from revfield.route import Agent, route
 from tests.policies.conftest import DEFAULT_PACK
 
 SPEC = load_pack(DEFAULT_PACK).detection

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from revfield.agents.detection import run_detection
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
+from revfield.field._detection import run_detection
+from revfield.ingest import ingest_signals
 from revfield.llm import (
     ExtractedFact,
     FactExtraction,
@@ -18,7 +19,6 @@ from revfield.llm import (
     ReplyClassification,
     ReplyIntent,
 )
-from revfield.memory import ingest
 from revfield.memory.models import (
     Account,
     Contact,
@@ -53,7 +53,7 @@ def reply(n: int, text: str, email: str = "pat@acme.com") -> dict:
 
 
 def test_a_positive_reply_becomes_a_routed_event_with_facts_and_provenance(store, clock):
-    ingest(
+    ingest_signals(
         [reply(1, "Sounds good, let's talk Tuesday. We need one forecast the board trusts.")],
         store=store,
         clock=clock,
@@ -73,7 +73,7 @@ def test_a_positive_reply_becomes_a_routed_event_with_facts_and_provenance(store
 
 
 def test_running_again_applies_nothing_twice(store, clock):
-    ingest(
+    ingest_signals(
         [reply(1, "Sounds good, let's talk"), signal(2, kind="nps_response", payload={"score": 2})],
         store=store,
         clock=clock,
@@ -89,7 +89,7 @@ def test_running_again_applies_nothing_twice(store, clock):
 
 
 def test_an_unsubscribe_marks_the_contact_and_then_blocks_every_email(store, clock):
-    ingest([reply(1, "Please remove me from your list.")], store=store, clock=clock)
+    ingest_signals([reply(1, "Please remove me from your list.")], store=store, clock=clock)
     run_detection(store, PACK, OfflineModel(), clock)
     (contact,) = rows(store, Contact)
     assert contact["do_not_contact"] is True
@@ -108,7 +108,7 @@ def test_an_unsubscribe_marks_the_contact_and_then_blocks_every_email(store, clo
 def test_closed_won_makes_a_customer_closes_the_deal_and_goes_to_handover(store, clock):
     make_account(store, "acme", domain="acme.com")
     make_deal(store, "acme", "d1", stage="negotiation")
-    ingest(
+    ingest_signals(
         [
             signal(
                 1,
@@ -129,7 +129,7 @@ def test_closed_won_makes_a_customer_closes_the_deal_and_goes_to_handover(store,
 
 
 def test_a_model_fault_is_escalated_with_the_reason_and_nothing_is_guessed(store, clock):
-    ingest([reply(1, "Let's talk next week")], store=store, clock=clock)
+    ingest_signals([reply(1, "Let's talk next week")], store=store, clock=clock)
     model = ScriptedModel(
         fail={"classify_reply": ModelError("timeout", "the model did not answer in time")}
     )
@@ -143,7 +143,7 @@ def test_a_model_fault_is_escalated_with_the_reason_and_nothing_is_guessed(store
 
 
 def test_a_span_the_text_does_not_contain_is_not_stored(store, clock):
-    ingest([signal(1, kind="note", text="We need SSO.")], store=store, clock=clock)
+    ingest_signals([signal(1, kind="note", text="We need SSO.")], store=store, clock=clock)
     invented = FactExtraction(
         facts=[
             ExtractedFact(
@@ -173,7 +173,7 @@ def test_injected_text_changes_no_decision(store, clock, text, fooled):
     """Whatever the model makes of the text — even a model fooled into a positive reading —
     the decisions on actions stay what the policy says."""
     make_account(store, "acme", domain="acme.com", segment="smb", employees=50, industry="software")
-    ingest([reply(1, "Thanks for the note.")], store=store, clock=clock)
+    ingest_signals([reply(1, "Thanks for the note.")], store=store, clock=clock)
     run_detection(store, PACK, OfflineModel(), clock)
     contact = rows(store, Contact)[0]["id"]
     actions = [
@@ -205,7 +205,7 @@ def test_injected_text_changes_no_decision(store, clock, text, fooled):
 
     before = verdicts()
     clock.advance(timedelta(minutes=5))
-    ingest([reply(2, text)], store=store, clock=clock)
+    ingest_signals([reply(2, text)], store=store, clock=clock)
     model = (
         ScriptedModel(
             answers={
@@ -239,7 +239,7 @@ def test_governance_deviations_become_field_events(store, clock):
 
 
 def test_unattributed_signals_are_processed_and_not_left_pending(store, clock):
-    ingest([reply(1, "hi there", email="someone@gmail.com")], store=store, clock=clock)
+    ingest_signals([reply(1, "hi there", email="someone@gmail.com")], store=store, clock=clock)
     assert run_detection(store, PACK, OfflineModel(), clock).signals == 1
     assert run_detection(store, PACK, OfflineModel(), clock).signals == 0
 
@@ -248,7 +248,7 @@ def test_unattributed_signals_are_processed_and_not_left_pending(store, clock):
 def test_ravenstack_and_tickets_yield_usage_churn_risk_and_ticket_cluster_events(
     store, clock, shared_data
 ):
-    from revfield.imports import run_import
+    from revfield.ingest._importers import run_import
 
     run_import("ravenstack", store, shared_data / "ravenstack-saas-churn", clock=clock)
     run_import("tickets", store, shared_data / "tobi-bueck-support-tickets", clock=clock)

@@ -12,10 +12,9 @@ import pytest
 import sqlalchemy as sa
 from langgraph.types import Command
 
-from revfield.agents.route import Agent
 from revfield.domain import FactType
 from revfield.llm import ModelError
-from revfield.memory import context
+from revfield.memory import recall
 from revfield.memory.models import (
     ActionRecord,
     AuditEntry,
@@ -27,6 +26,7 @@ from revfield.memory.models import (
 )
 from revfield.outbox import DeliveryError, LogExecutor
 from revfield.review import LOCAL_ADMIN, Actor, ReviewError, inbox
+from revfield.route import Agent
 from revfield.testing import ScriptedModel
 from tests.agents import world
 
@@ -136,7 +136,7 @@ def test_a_review_pauses_the_run_until_the_owner_approves_then_it_executes(
     trail = [r["event"] for r in _rows(store, table_of(AuditEntry), action_id=email["id"])]
     assert trail == ["proposed", "review_opened", "review_approved", "queued", "executed"]
     with store.read() as s:
-        chain = context(s, "globex.com", actions=5).actions
+        chain = recall(s, "globex.com", actions=5).actions
     traced = next(a for a in chain if a["kind"] == "send_email")
     assert traced["event"]["kind"] == "intent_surge" and traced["signal_ids"]  # signal → event
     assert traced["facts"] and traced["facts"][0]["source_signal_id"]  # → facts with their signal
@@ -172,7 +172,7 @@ def test_a_rejected_action_is_never_executed_the_reason_is_kept_and_its_follow_u
     assert not (tmp_path / "outbox.jsonl").exists()  # nothing went out
     with store.read() as s:  # `account show` tells why
         traced = next(
-            a for a in context(s, "globex.com", actions=5).actions if a["id"] == follow["id"]
+            a for a in recall(s, "globex.com", actions=5).actions if a["id"] == follow["id"]
         )
     assert traced["outbox"]["status"] == "cancelled" and "was rejected" in traced["outbox"]["error"]
 
@@ -332,11 +332,11 @@ def test_unanswered_items_climb_the_ladder_after_their_deadline(
 
 def _discounting(monkeypatch, pct: float) -> None:
     """An outreach agent that offers a discount (the shipped agents never do by themselves)."""
-    from revfield.agents import graph
-    from revfield.agents._common import Proposal
+    from revfield.agents import PROPOSERS, Proposal
     from revfield.domain import ActionKind, Motion, ProposedAction
+    from revfield.route import Agent
 
-    def propose(ctx, event, model, pack, now):
+    def propose(ctx, event, model, playbook, now):
         return Proposal(
             [
                 ProposedAction(
@@ -351,7 +351,7 @@ def _discounting(monkeypatch, pct: float) -> None:
             ]
         )
 
-    monkeypatch.setitem(graph.PROPOSERS, graph.Agent.OUTREACH, propose)
+    monkeypatch.setitem(PROPOSERS, Agent.OUTREACH, propose)
 
 
 def test_an_edit_cannot_loosen_a_decision_it_re_escalates_or_is_blocked(

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from revfield.agents.checkpoints import open_checkpointer
-    from revfield.agents.field import Field
+    from revfield.field._checkpoints import open_checkpointer
+    from revfield.field._field import Field
     from revfield.clock import ManualClock
     from revfield.llm import OfflineModel
     from revfield.memory import Store

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from revfield.cli import app
-from revfield.memory import Store, ingest
+from revfield.ingest import ingest_signals
+from revfield.memory import Store
 from revfield.memory.models import FieldEvent, ModelCall, table_of
 from tests.factories import signal
 
@@ -21,7 +22,7 @@ POLICIES = ["--db"]
 
 def _ingest(db_url: str, records: list[dict]) -> None:
     store = Store.from_url(db_url)
-    ingest(records, store=store)
+    ingest_signals(records, store=store)
     store.dispose()
 
 

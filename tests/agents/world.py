@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from revfield.agents.checkpoints import open_checkpointer
-from revfield.agents.field import Field
 from revfield.clock import ManualClock
 from revfield.domain import FactType
+from revfield.field._checkpoints import open_checkpointer
+from revfield.field._field import Field
 from revfield.llm import Model, OfflineModel
 from revfield.memory import Store
-from revfield.memory.facts import add_fact
+from revfield.memory._facts import add_fact
 from revfield.memory.models import Contact, FieldEvent, Team, User
 from revfield.outbox import Executor, LogExecutor
 from revfield.policies import load_pack

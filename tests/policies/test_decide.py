@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from revfield.domain import Verdict as V
 from revfield.policies import Verdict, decide, load_pack, merge_context
+from revfield.policies._context import ACTION_KINDS, MOTIONS
 from revfield.policies._load import CompiledRule
-from revfield.policies.context import ACTION_KINDS, MOTIONS
 from tests.policies.conftest import DEFAULT_PACK
 
 PACK = load_pack(DEFAULT_PACK)
@@ -239,7 +239,7 @@ def test_adding_a_rule_never_makes_a_decision_less_restrictive(context, when, ve
     """A new rule never lowers a decision that rules made. Where no rule matched, the pack
     default stood in; a matching new rule replaces it (that is how RevOps automates
     something new), and the result is still at least the new rule's decision."""
-    from revfield.policies._cel_bridge import compile_condition
+    from revfield.policies._conditions import compile_condition
 
     before = decide(PACK, context)
     extra = CompiledRule(

@@ -9,7 +9,7 @@ import pytest
 from revfield.domain import FactType, Role
 from revfield.memory import add_fact
 from revfield.policies import load_pack
-from revfield.policies.governance import governance_report
+from revfield.policies._governance import governance_report
 from tests.factories import T0, make_account, make_deal, make_signal, make_user
 from tests.policies.conftest import DEFAULT_PACK
 
@@ -110,7 +110,7 @@ def test_deals_opened_after_the_as_of_date_are_not_judged(store):
 def test_governance_on_the_maven_import(store, clock, shared_data):
     from datetime import UTC, datetime
 
-    from revfield.imports import run_import
+    from revfield.ingest._importers import run_import
 
     run_import("maven", store, shared_data / "maven-crm-sales-opportunities", clock=clock)
     rep = report(store, datetime(2017, 12, 31, tzinfo=UTC))

@@ -8,7 +8,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
-from revfield.memory import add_fact, ingest
+from revfield.ingest import ingest_signals
+from revfield.memory import add_fact
 from revfield.memory.models import DecisionRecord, table_of
 from revfield.policies import Verdict, build_context, decide, load_pack, record_decision
 from tests.factories import T0, make_account, make_deal, make_signal
@@ -29,7 +30,7 @@ def email(**kw) -> ProposedAction:
 
 
 def setup_account(store, clock, *, segment="smb", state="prospect"):
-    ingest(
+    ingest_signals(
         [
             {
                 "source": "crm",
@@ -65,7 +66,7 @@ def decide_now(store, clock, action):
 def test_contact_fatigue_counts_touches_from_both_motions_and_other_senders(store, clock):
     setup_account(store, clock, state="customer")
     # one email a seller sent from their own mailbox, recorded as a signal
-    ingest(
+    ingest_signals(
         [
             {
                 "source": "gmail",
@@ -91,7 +92,7 @@ def test_contact_fatigue_counts_touches_from_both_motions_and_other_senders(stor
 def test_touches_older_than_the_window_do_not_count(store, clock):
     setup_account(store, clock)
     for n in range(3):
-        ingest(
+        ingest_signals(
             [
                 {
                     "source": "gmail",

@@ -21,7 +21,7 @@ from revfield.policies._cel import (
     ObjectType,
     compile_cel,
 )
-from revfield.policies.context import SCHEMA, FieldSpec
+from revfield.policies._context import SCHEMA, FieldSpec
 
 __all__ = ["VARIABLES", "CompileProblem", "Condition", "EvalError", "compile_condition"]
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from revfield.clock import Clock
 from revfield.domain import CustomerState, DealOutcome, Role, Segment
-from revfield.imports._common import (
+from revfield.ingest._crm import (
     CrmImportError,
     ImportReport,
     SignalBuffer,
@@ -31,8 +31,8 @@ from revfield.imports._common import (
     read_csv,
     upsert,
 )
+from revfield.memory._store import Store
 from revfield.memory.models import Account, Deal, Team, User, table_of
-from revfield.memory.store import Store
 
 __all__ = ["import_olist"]
 

@@ -27,15 +27,15 @@ from sqlalchemy.orm import Session
 
 from revfield.clock import Clock, SystemClock
 from revfield.domain import CustomerState
-from revfield.memory._diagnostics import RowProblem, describe
-from revfield.memory._readers import RawRow, read_rows
+from revfield.ingest._diagnostics import RowProblem, describe
+from revfield.ingest._identity import email_domain, is_free_mail
+from revfield.ingest._readers import RawRow, read_rows
+from revfield.ingest._schema import SignalRecord
 from revfield.memory._sql import chunks, insert_ignore, is_retryable
-from revfield.memory.identity import email_domain, is_free_mail
+from revfield.memory._store import Store
 from revfield.memory.models import Account, Contact, DeadLetter, Signal, table_of
-from revfield.memory.schema import SignalRecord
-from revfield.memory.store import Store
 
-__all__ = ["DeadLetterNote", "IngestReport", "ingest", "ingest_file", "write_dead_letters"]
+__all__ = ["DeadLetterNote", "IngestReport", "ingest_file", "ingest_signals", "write_dead_letters"]
 
 DEFAULT_BATCH = 5000
 MAX_ATTEMPTS = 5
@@ -80,7 +80,7 @@ class IngestReport:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def ingest(
+def ingest_signals(
     records: Iterable[SignalRecord | Mapping[str, Any]],
     *,
     store: Store | None = None,

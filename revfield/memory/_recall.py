@@ -15,19 +15,19 @@ from sqlalchemy.orm import Session
 
 from revfield._text import did_you_mean
 from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
-from revfield.memory._chain import action_chain
+from revfield.memory._trace import action_chain
 from revfield.memory.models import Account, Contact, Deal, Fact, Signal, User
 
 __all__ = [
-    "AccountContext",
+    "AccountMemory",
     "AccountNotFoundError",
     "AccountView",
     "ContactView",
     "DealView",
     "FactView",
     "SignalView",
-    "context",
     "find_account_id",
+    "recall",
 ]
 
 DEFAULT_SIGNALS = 50
@@ -113,7 +113,7 @@ class FactView(_View):
     source_signal_occurred_at: datetime
 
 
-class AccountContext(_View):
+class AccountMemory(_View):
     """One account's memory at a glance."""
 
     account: AccountView
@@ -130,7 +130,7 @@ class AccountContext(_View):
     actions: list[dict[str, Any]] = Field(default_factory=list)
     """The newest actions proposed for the account, each with its whole trace: signals →
     facts → field event → decisions (rules, policy version) → reviews → outbox result
-    (filled when ``context(..., actions=N)`` asks for them)."""
+    (filled when ``recall(..., actions=N)`` asks for them)."""
 
     def fact_count(self) -> int:
         return sum(len(v) for v in self.facts.values())
@@ -225,7 +225,7 @@ _FACTS = (
 )
 
 
-def context(
+def recall(
     session: Session,
     account_id: str,
     *,
@@ -233,8 +233,8 @@ def context(
     closed_deals: int = DEFAULT_CLOSED_DEALS,
     actions: int = 0,
     count_signals: bool = True,
-) -> AccountContext:
-    """Assemble the :class:`AccountContext` of ``account_id`` (raises
+) -> AccountMemory:
+    """Assemble the :class:`AccountMemory` of ``account_id`` (raises
     :class:`AccountNotFoundError` when there is no such account)."""
     conn = session.connection()
     key = {"account_id": account_id}
@@ -253,7 +253,7 @@ def context(
     for r in conn.execute(_FACTS, key).mappings():
         fact = FactView.model_validate(r)
         facts.setdefault(fact.type, []).append(fact)
-    return AccountContext(
+    return AccountMemory(
         account=AccountView.model_validate({**row, "owner": owner}),
         contacts=[ContactView.model_validate(r) for r in conn.execute(_CONTACTS, key).mappings()],
         open_deals=[DealView.model_validate(r) for r in conn.execute(_OPEN_DEALS, key).mappings()],

@@ -7,7 +7,7 @@ from pydantic_core import ErrorDetails
 
 from revfield._text import did_you_mean, shorten
 from revfield.domain import SignalKind
-from revfield.memory.schema import MAX_TEXT_CHARS, SIGNAL_FIELDS
+from revfield.ingest._schema import MAX_TEXT_CHARS, SIGNAL_FIELDS
 
 __all__ = ["RowProblem", "describe"]
 

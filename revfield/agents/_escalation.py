@@ -6,20 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from revfield.agents._common import EventView, Proposal, fault
+from revfield.agents._playbook import Playbook
 from revfield.domain import CustomerState, Motion
 from revfield.llm import Model
-from revfield.memory import AccountContext
-from revfield.policies._load import CompiledPack
+from revfield.memory import AccountMemory
 
 __all__ = ["propose"]
 
 
 def propose(
-    ctx: AccountContext, event: EventView, model: Model, pack: CompiledPack, now: datetime
+    memory: AccountMemory, event: EventView, model: Model, playbook: Playbook, now: datetime
 ) -> Proposal:
     motion = (
         Motion.ACQUISITION
-        if ctx.account.customer_state is CustomerState.PROSPECT
+        if memory.account.customer_state is CustomerState.PROSPECT
         else Motion.RETENTION_EXPANSION
     )
     reason = str(event.data.get("error") or event.detail)

@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from revfield.domain import SignalKind
-from revfield.memory.identity import normalize_domain, normalize_email
+from revfield.ingest._identity import normalize_domain, normalize_email
 
 __all__ = [
     "MAX_LINE_BYTES",

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from revfield.clock import Clock
-from revfield.imports._common import CrmImportError, ImportReport, TableCount
-from revfield.imports.maven import import_maven
-from revfield.imports.olist import import_olist
-from revfield.imports.ravenstack import import_ravenstack
-from revfield.imports.tickets import import_tickets
-from revfield.memory.store import Store
+from revfield.ingest._crm import CrmImportError, ImportReport, TableCount
+from revfield.ingest._maven import import_maven
+from revfield.ingest._olist import import_olist
+from revfield.ingest._ravenstack import import_ravenstack
+from revfield.ingest._tickets import import_tickets
+from revfield.memory._store import Store
 
 __all__ = [
     "IMPORTERS",

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from revfield.memory._diagnostics import RowProblem
-from revfield.memory.schema import MAX_LINE_BYTES, REQUIRED_FIELDS, SIGNAL_FIELDS
+from revfield.ingest._diagnostics import RowProblem
+from revfield.ingest._schema import MAX_LINE_BYTES, REQUIRED_FIELDS, SIGNAL_FIELDS
 
 __all__ = ["FORMATS", "IngestFileError", "RawRow", "count_lines", "read_rows"]
 

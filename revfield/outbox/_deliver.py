@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from revfield.clock import Clock
 from revfield.domain import StoredAction, waited_in_vain
+from revfield.memory._audit import audit, audit_row, write_audit
+from revfield.memory._store import Store
 from revfield.memory.models import ActionRecord, OutboxItem, table_of
-from revfield.memory.store import Store
-from revfield.outbox.executors import Delivery, DeliveryError, Executor
-from revfield.review._audit import audit, audit_row, write_audit
+from revfield.outbox._executors import Delivery, DeliveryError, Executor
 
 __all__ = [
     "MAX_ATTEMPTS",

@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
-from revfield.agents.detect import (
+from revfield.clock import Clock
+from revfield.detect._rules import (
     AccountSnap,
     History,
     SignalSnap,
@@ -30,9 +31,7 @@ from revfield.agents.detect import (
     detect_inactivity,
     detect_structured,
 )
-from revfield.agents.detect_text import TEXT_KINDS, build_text_graph
-from revfield.agents.route import route
-from revfield.clock import Clock
+from revfield.detect._text import TEXT_KINDS, build_text_graph
 from revfield.domain import (
     BecameCustomer,
     CustomerState,
@@ -44,8 +43,10 @@ from revfield.domain import (
     FieldEventKind,
 )
 from revfield.llm import CallRecord, Model
+from revfield.memory._facts import NewFact, add_facts
 from revfield.memory._sql import chunks, insert_ignore
-from revfield.memory.facts import NewFact, add_facts
+from revfield.memory._store import Store
+from revfield.memory._types import as_utc
 from revfield.memory.models import (
     Account,
     Contact,
@@ -57,10 +58,9 @@ from revfield.memory.models import (
     SignalDetection,
     table_of,
 )
-from revfield.memory.store import Store
-from revfield.memory.types import as_utc
+from revfield.policies._governance import governance_report
 from revfield.policies._load import CompiledPack
-from revfield.policies.governance import governance_report
+from revfield.route import route
 
 __all__ = ["DetectionReport", "pending_signals", "run_detection"]
 

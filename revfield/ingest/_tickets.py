@@ -26,9 +26,9 @@ import sqlalchemy as sa
 
 from revfield.clock import Clock
 from revfield.domain import CustomerState
-from revfield.imports._common import CrmImportError, ImportReport, SignalBuffer, read_csv
+from revfield.ingest._crm import CrmImportError, ImportReport, SignalBuffer, read_csv
+from revfield.memory._store import Store
 from revfield.memory.models import Account
-from revfield.memory.store import Store
 
 __all__ = ["import_tickets"]
 

@@ -23,11 +23,11 @@ from revfield.agents._common import (
     pick_contact,
     signal_items,
 )
+from revfield.agents._playbook import Playbook
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction, is_churn_risk
 from revfield.llm import DraftRequest, Model, ModelError
-from revfield.memory import AccountContext
-from revfield.memory._context import ContactView
-from revfield.policies._load import CompiledPack
+from revfield.memory import AccountMemory
+from revfield.memory._recall import ContactView
 
 __all__ = ["EXPANSION_EVENTS", "RISK_EVENTS", "open_churn_risks", "propose"]
 
@@ -39,34 +39,34 @@ UPLIFT = 0.3
 """Expected growth of annual value when a customer at its limit moves up (for the amount)."""
 
 
-def open_churn_risks(ctx: AccountContext) -> list[int]:
-    return [f.id for f in ctx.facts.get(FactType.RISK, []) if is_churn_risk(f.subject)]
+def open_churn_risks(memory: AccountMemory) -> list[int]:
+    return [f.id for f in memory.facts.get(FactType.RISK, []) if is_churn_risk(f.subject)]
 
 
 def propose(
-    ctx: AccountContext, event: EventView, model: Model, pack: CompiledPack, now: datetime
+    memory: AccountMemory, event: EventView, model: Model, playbook: Playbook, now: datetime
 ) -> Proposal:
-    risks = open_churn_risks(ctx)
+    risks = open_churn_risks(memory)
     base = {
         "motion": M,
-        "account_id": ctx.account.id,
+        "account_id": memory.account.id,
         "model": model.name,
         "field_event_id": event.id,
     }
-    contact = pick_contact(ctx, event)
+    contact = pick_contact(memory, event)
     if event.kind in RISK_EVENTS or (risks and event.kind in EXPANSION_EVENTS):
-        return _save_play(ctx, event, risks, base)
+        return _save_play(memory, event, risks, base)
     if event.kind in EXPANSION_EVENTS:
-        mrr = ctx.account.mrr or 0.0
+        mrr = memory.account.mrr or 0.0
         amount = round(max(mrr, 100.0) * 12 * UPLIFT, 2)
         opportunity = ProposedAction(
             kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY,
             channel="crm",
             amount=amount,
-            subject=f"Expansion: {ctx.account.name} ({event.detail})",
+            subject=f"Expansion: {memory.account.name} ({event.detail})",
             payload={
-                "plan": ctx.account.plan,
-                "seats": ctx.account.seats,
+                "plan": memory.account.plan,
+                "seats": memory.account.seats,
                 "mrr": mrr,
                 "reason": event.detail,
                 "event": event.kind,
@@ -77,21 +77,21 @@ def propose(
         )
         actions = [opportunity]
         if contact is not None:
-            email = _email(ctx, event, model, contact, "expansion", base)
+            email = _email(memory, event, model, contact, "expansion", base)
             if isinstance(email, Proposal):
                 return email
             actions.append(email)
         return Proposal(actions)
     if contact is None:
         return Proposal(
-            [_note(ctx, event, base, f"{event.detail}: no contact known to check in with")]
+            [_note(memory, event, base, f"{event.detail}: no contact known to check in with")]
         )
-    email = _email(ctx, event, model, contact, "check_in", base)
+    email = _email(memory, event, model, contact, "check_in", base)
     return email if isinstance(email, Proposal) else Proposal([email])
 
 
 def _email(
-    ctx: AccountContext,
+    memory: AccountMemory,
     event: EventView,
     model: Model,
     contact: ContactView,
@@ -102,13 +102,13 @@ def _email(
         "expansion": (FactType.USE_CASE,),
         "check_in": (FactType.SUCCESS_CRITERION, FactType.USE_CASE),
     }[purpose]
-    items = fact_items(ctx, kinds) + signal_items(ctx.signals, event.signal_ids)
-    owner = ctx.account.owner.name if ctx.account.owner else "your account team"
+    items = fact_items(memory, kinds) + signal_items(memory.signals, event.signal_ids)
+    owner = memory.account.owner.name if memory.account.owner else "your account team"
     try:
         draft = model.draft_message(
             DraftRequest(
                 purpose=purpose,
-                account_name=ctx.account.name,
+                account_name=memory.account.name,
                 recipient_name=contact.name or "",
                 sender_name=owner,
                 items=items,
@@ -137,9 +137,9 @@ def _email(
 
 
 def _save_play(
-    ctx: AccountContext, event: EventView, risks: list[int], base: dict[str, Any]
+    memory: AccountMemory, event: EventView, risks: list[int], base: dict[str, Any]
 ) -> Proposal:
-    risk_facts = [f for f in ctx.facts.get(FactType.RISK, []) if f.id in risks or not risks][:5]
+    risk_facts = [f for f in memory.facts.get(FactType.RISK, []) if f.id in risks or not risks][:5]
     steps = [
         "Call the champion within two business days",
         "Review open tickets with support",
@@ -150,12 +150,12 @@ def _save_play(
     play = ProposedAction(
         kind=ActionKind.SAVE_PLAY,
         channel="crm",
-        subject=f"Save play: {ctx.account.name}",
+        subject=f"Save play: {memory.account.name}",
         body=f"{event.detail}\n" + "\n".join(f"- {f.value}" for f in risk_facts),
         payload={
             "steps": steps,
             "event": event.kind,
-            "mrr": ctx.account.mrr or 0.0,
+            "mrr": memory.account.mrr or 0.0,
             "risks": [{"fact_id": f.id, "value": f.value} for f in risk_facts],
         },
         cited_fact_ids=[f.id for f in risk_facts],
@@ -165,20 +165,22 @@ def _save_play(
     )
     actions = [
         play,
-        _note(ctx, event, base, f"Retention risk at {ctx.account.name}: {event.detail}"),
+        _note(memory, event, base, f"Retention risk at {memory.account.name}: {event.detail}"),
     ]
     if event.kind in EXPANSION_EVENTS:
         actions[1] = _note(
-            ctx,
+            memory,
             event,
             base,
-            f"Expansion held back: {ctx.account.name} has an open churn risk ({event.detail})",
+            f"Expansion held back: {memory.account.name} has an open churn risk ({event.detail})",
         )
     return Proposal(actions, {"retention_first": event.kind in EXPANSION_EVENTS})
 
 
-def _note(ctx: AccountContext, event: EventView, base: dict[str, Any], text: str) -> ProposedAction:
-    owner = ctx.account.owner.id if ctx.account.owner else "unassigned"
+def _note(
+    memory: AccountMemory, event: EventView, base: dict[str, Any], text: str
+) -> ProposedAction:
+    owner = memory.account.owner.id if memory.account.owner else "unassigned"
     return ProposedAction(
         kind=ActionKind.NOTIFY,
         channel="internal",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from revfield.clock import Clock
 from revfield.domain import CustomerState, DealOutcome, Role
-from revfield.imports._common import (
+from revfield.ingest._crm import (
     CrmImportError,
     ImportReport,
     SignalBuffer,
@@ -30,9 +30,9 @@ from revfield.imports._common import (
     slug,
     upsert,
 )
-from revfield.memory._ingest import DeadLetterNote, write_dead_letters
+from revfield.ingest._ingest import DeadLetterNote, write_dead_letters
+from revfield.memory._store import Store
 from revfield.memory.models import Account, Deal, Team, User, table_of
-from revfield.memory.store import Store
 
 __all__ = ["import_maven"]
 

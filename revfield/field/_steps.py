@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from revfield.agents._common import EventView
 from revfield.domain import ProposedAction
+from revfield.memory._audit import audit_row, write_audit
 from revfield.memory.models import ActionRecord, DecisionRecord, FieldEvent, Review, table_of
 from revfield.outbox import enqueue, queue_entry, write_queue
 from revfield.policies import Verdict, build_context, decide, record_decision
 from revfield.policies._load import CompiledPack
-from revfield.review._audit import audit_row, write_audit
 from revfield.review._service import open_review
 
 __all__ = ["finish_run", "load_event", "record_proposals", "trace_of"]

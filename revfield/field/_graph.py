@@ -20,39 +20,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol, TypedDict
+from typing import Any, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
-from revfield.agents import escalation, expansion, handover, outreach
-from revfield.agents._common import EventView, Proposal
-from revfield.agents._steps import finish_run, load_event, record_proposals
-from revfield.agents.route import Agent
+from revfield.agents import PROPOSERS
 from revfield.clock import Clock
 from revfield.domain import ProposedAction
+from revfield.field._steps import finish_run, load_event, record_proposals
 from revfield.llm import Model
-from revfield.memory import AccountContext, context
-from revfield.memory.store import Store
+from revfield.memory import recall
+from revfield.memory._store import Store
 from revfield.policies._load import CompiledPack
+from revfield.route import Agent
 
-__all__ = ["PROPOSERS", "AgentDeps", "AgentState", "build_agent_graph", "thread_id"]
-
-
-class Proposer(Protocol):
-    def __call__(
-        self, ctx: AccountContext, event: EventView, model: Model, pack: CompiledPack, now: datetime
-    ) -> Proposal: ...
-
-
-PROPOSERS: dict[Agent, Proposer] = {
-    Agent.OUTREACH: outreach.propose,
-    Agent.HANDOVER: handover.propose,
-    Agent.EXPANSION_RETENTION: expansion.propose,
-    Agent.ESCALATION: escalation.propose,
-}
+__all__ = ["AgentDeps", "AgentState", "build_agent_graph", "thread_id"]
 
 
 class AgentState(TypedDict, total=False):
@@ -90,14 +74,14 @@ def build_agent_graph(
     def propose(state: AgentState) -> dict[str, Any]:
         with deps.store.read() as session:
             event = load_event(session, state["event_id"])
-            ctx = context(
+            ctx = recall(
                 session,
                 event.account_id,
                 signals=deps.context_signals,
                 count_signals=False,
                 closed_deals=3 if agent is Agent.HANDOVER else 0,
             )
-        proposal = proposer(ctx, event, deps.model, deps.pack(), deps.clock.now())
+        proposal = proposer(ctx, event, deps.model, deps.pack().playbook, deps.clock.now())
         return {
             "proposals": [a.model_dump(mode="json") for a in proposal.actions],
         }

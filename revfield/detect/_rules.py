@@ -3,7 +3,7 @@
 Pure functions over frozen snapshots: a batch of signals, the accounts they concern, and the
 recent history each rule needs (tickets and usage in the rule's window, who the champions
 are). The thresholds come from the policy pack's ``detection`` section. Free text is read by
-the model in :mod:`revfield.agents.detect_text`.
+the model in :mod:`revfield.detect._text`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from revfield.detect._spec import DetectionSpec
 from revfield.domain import (
     BecameCustomer,
     DealClosed,
@@ -24,7 +25,6 @@ from revfield.domain import (
     FactType,
     FieldEventKind,
 )
-from revfield.policies._schema import DetectionSpec
 
 __all__ = [
     "AccountSnap",

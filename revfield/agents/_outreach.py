@@ -26,10 +26,10 @@ from revfield.agents._common import (
     pick_contact,
     signal_items,
 )
+from revfield.agents._playbook import Playbook
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import DraftRequest, Model, ModelError
-from revfield.memory import AccountContext
-from revfield.policies._load import CompiledPack
+from revfield.memory import AccountMemory
 
 __all__ = ["propose"]
 
@@ -40,30 +40,27 @@ WRITE_TO = {"intent_surge", "positive_reply", "usage_near_limit", "seat_growth",
 FOLLOW_UP_DAYS = 3
 
 
-def _stakeholders(ctx: AccountContext) -> int:
-    return len(ctx.facts.get(FactType.STAKEHOLDER, [])) + len(ctx.facts.get(FactType.CHAMPION, []))
-
-
-def _next_stage(pack: CompiledPack, stage: str) -> str | None:
-    ids = pack.stage_ids()
-    return ids[ids.index(stage) + 1] if stage in ids and ids.index(stage) + 1 < len(ids) else None
+def _stakeholders(memory: AccountMemory) -> int:
+    return len(memory.facts.get(FactType.STAKEHOLDER, [])) + len(
+        memory.facts.get(FactType.CHAMPION, [])
+    )
 
 
 def propose(
-    ctx: AccountContext, event: EventView, model: Model, pack: CompiledPack, now: datetime
+    memory: AccountMemory, event: EventView, model: Model, playbook: Playbook, now: datetime
 ) -> Proposal:
     deal = next(
-        (d for d in ctx.open_deals if d.id == event.deal_id),
-        ctx.open_deals[0] if ctx.open_deals else None,
+        (d for d in memory.open_deals if d.id == event.deal_id),
+        memory.open_deals[0] if memory.open_deals else None,
     )
     complex_deal = (
-        ctx.account.segment is not None and ctx.account.segment.value == "enterprise"
-    ) or _stakeholders(ctx) >= 3
+        memory.account.segment is not None and memory.account.segment.value == "enterprise"
+    ) or _stakeholders(memory) >= 3
     tags = ["complex"] if complex_deal else []
-    owner = ctx.account.owner.name if ctx.account.owner else "the account team"
+    owner = memory.account.owner.name if memory.account.owner else "the account team"
     common: dict[str, Any] = {
         "motion": M,
-        "account_id": ctx.account.id,
+        "account_id": memory.account.id,
         "deal_id": deal.id if deal else None,
         "tags": tags,
         "model": model.name,
@@ -76,13 +73,17 @@ def propose(
     )
 
     if not writes:
-        return Proposal([_task(event, ctx, common, owner)])
+        return Proposal([_task(event, memory, common, owner)])
 
-    contact = pick_contact(ctx, event)
-    items = fact_items(ctx, DRAFT_FACTS) + signal_items(ctx.signals, event.signal_ids)
+    contact = pick_contact(memory, event)
+    items = fact_items(memory, DRAFT_FACTS) + signal_items(memory.signals, event.signal_ids)
     if contact is None:
         task = _task(
-            event, ctx, common, owner, extra="No contact is known yet: find the right person first."
+            event,
+            memory,
+            common,
+            owner,
+            extra="No contact is known yet: find the right person first.",
         )
         return Proposal([task], {"no_contact": True})
     purpose = "reply" if event.kind == "positive_reply" else "follow_up"
@@ -90,7 +91,7 @@ def propose(
         draft = model.draft_message(
             DraftRequest(
                 purpose=purpose,
-                account_name=ctx.account.name,
+                account_name=memory.account.name,
                 recipient_name=contact.name or "",
                 sender_name=owner,
                 items=items,
@@ -131,7 +132,7 @@ def propose(
     if (
         event.kind == "positive_reply"
         and deal is not None
-        and (nxt := _next_stage(pack, deal.stage))
+        and (nxt := playbook.next_stage(deal.stage))
     ):
         actions.append(
             ProposedAction(
@@ -148,7 +149,7 @@ def propose(
 
 
 def _task(
-    event: EventView, ctx: AccountContext, common: dict[str, Any], owner: str, extra: str = ""
+    event: EventView, memory: AccountMemory, common: dict[str, Any], owner: str, extra: str = ""
 ) -> ProposedAction:
     titles = {
         "objection": "Answer the objection",
@@ -164,14 +165,14 @@ def _task(
             FactType.SUCCESS_CRITERION,
             FactType.STAKEHOLDER,
         )
-        for f in ctx.facts.get(t, [])[:2]
+        for f in memory.facts.get(t, [])[:2]
     ]
     lines = [f"- {f.type.value.replace('_', ' ')}: {f.value}" for f in known]
     body = "\n".join([event.detail, *lines, extra]).strip()
     return ProposedAction(
         kind=ActionKind.CREATE_TASK,
         channel="task",
-        subject=f"{title}: {ctx.account.name}",
+        subject=f"{title}: {memory.account.name}",
         body=body,
         payload={"assignee": owner, "event": event.kind, "rule": event.data.get("rule", "")},
         cited_fact_ids=[f.id for f in known],

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from revfield.clock import Clock
 from revfield.domain import Segment
-from revfield.memory._ingest import DeadLetterNote, IngestReport, ingest
+from revfield.ingest._ingest import DeadLetterNote, IngestReport, ingest_signals
 from revfield.memory._sql import chunks
-from revfield.memory.store import Store
+from revfield.memory._store import Store
 
 __all__ = [
     "CrmImportError",
@@ -87,7 +87,7 @@ class SignalBuffer:
     def ingest(self, store: Store, clock: Clock, label: str) -> IngestReport:
         total = IngestReport(label)
         for path, items in self._by_file.items():
-            part = ingest(
+            part = ingest_signals(
                 (r for _, r in items),
                 store=store,
                 clock=clock,

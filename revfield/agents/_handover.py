@@ -11,19 +11,17 @@ carries; it is recorded on the action and reported by the demo.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from revfield.agents._common import EventView, Proposal, fault
+from revfield.agents._playbook import Playbook, check_promise
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import CitedItem, HandoverRequest, Model, ModelError
-from revfield.memory import AccountContext
-from revfield.memory._context import FactView
-from revfield.policies._load import CompiledPack
-from revfield.policies._schema import Capability
+from revfield.memory import AccountMemory
+from revfield.memory._recall import FactView
 
-__all__ = ["ACQUISITION_FACTS", "PER_TYPE", "check_promise", "propose"]
+__all__ = ["ACQUISITION_FACTS", "PER_TYPE", "propose"]
 
 AGENT = "handover"
 M = Motion.RETENTION_EXPANSION
@@ -42,17 +40,6 @@ PER_TYPE = 12
 """Facts of one type the brief carries (newest first); more are counted as not conserved."""
 
 
-def check_promise(text: str, catalog: list[Capability]) -> dict[str, Any]:
-    """Which capability a promise names, and whether the product supports it."""
-    low = " " + re.sub(r"\s+", " ", text.lower()) + " "
-    for cap in catalog:
-        for kw in cap.keywords:
-            if re.search(r"(?<![\w])" + re.escape(kw) + r"(?![\w])", low):
-                status = "supported" if cap.supported else "unsupported"
-                return {"capability": cap.id, "name": cap.name, "status": status, "keyword": kw}
-    return {"capability": None, "name": None, "status": "unknown", "keyword": None}
-
-
 def _item(f: FactView) -> dict[str, Any]:
     return {
         "fact_id": f.id,
@@ -66,9 +53,9 @@ def _item(f: FactView) -> dict[str, Any]:
 
 
 def propose(
-    ctx: AccountContext, event: EventView, model: Model, pack: CompiledPack, now: datetime
+    memory: AccountMemory, event: EventView, model: Model, playbook: Playbook, now: datetime
 ) -> Proposal:
-    known = {t: ctx.facts.get(t, []) for t in ACQUISITION_FACTS}
+    known = {t: memory.facts.get(t, []) for t in ACQUISITION_FACTS}
     total = sum(len(v) for v in known.values())
     sections = {
         t.value: [_item(f) for f in facts[:PER_TYPE]] for t, facts in known.items() if facts
@@ -78,17 +65,17 @@ def propose(
     promises = []
     for f in known[FactType.PROMISE][:PER_TYPE]:
         promises.append(
-            {"fact_id": f.id, "promise": f.value, **check_promise(f.value, pack.capabilities)}
+            {"fact_id": f.id, "promise": f.value, **check_promise(f.value, playbook.capabilities)}
         )
     unsupported = [p for p in promises if p["status"] != "supported"]
-    deal = next((d for d in ctx.closed_deals if d.id == event.deal_id), None)
+    deal = next((d for d in memory.closed_deals if d.id == event.deal_id), None)
     timeline = {
         "closed_at": event.occurred_at.isoformat(),
         "deal": event.deal_id,
         "deal_created_at": deal.created_at.isoformat() if deal else None,
         "amount": deal.amount if deal else None,
         "first_signal_at": min(
-            (s.occurred_at for s in ctx.signals), default=event.occurred_at
+            (s.occurred_at for s in memory.signals), default=event.occurred_at
         ).isoformat(),
     }
     items = [
@@ -98,7 +85,7 @@ def propose(
     ][:100]
     try:
         summary = model.summarise_handover(
-            HandoverRequest(account_name=ctx.account.name, items=items)
+            HandoverRequest(account_name=memory.account.name, items=items)
         )
     except ModelError as exc:
         return fault(event, AGENT, str(exc), model.name, M)
@@ -106,10 +93,10 @@ def propose(
     brief = ProposedAction(
         kind=ActionKind.HANDOVER_BRIEF,
         motion=M,
-        account_id=ctx.account.id,
+        account_id=memory.account.id,
         deal_id=event.deal_id,
         channel="crm",
-        subject=f"Handover brief: {ctx.account.name}",
+        subject=f"Handover brief: {memory.account.name}",
         body=summary.summary,
         payload={
             "sections": sections,
@@ -129,10 +116,10 @@ def propose(
     kickoff = ProposedAction(
         kind=ActionKind.CREATE_TASK,
         motion=M,
-        account_id=ctx.account.id,
+        account_id=memory.account.id,
         deal_id=event.deal_id,
         channel="task",
-        subject=f"Kick-off with {ctx.account.name}: agree the success criteria",
+        subject=f"Kick-off with {memory.account.name}: agree the success criteria",
         body="\n".join(f"- {i['value']}" for i in sections.get("success_criterion", []))
         or "No success criteria were recorded: ask for them at kick-off.",
         payload={"assignee": "onboarding", "event": event.kind},

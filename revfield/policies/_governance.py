@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.domain import DealOutcome
+from revfield.memory._types import as_utc
 from revfield.memory.models import Account, Deal, Fact, Signal, User, table_of
-from revfield.memory.types import as_utc
 from revfield.policies._build import account_values, deal_values
+from revfield.policies._context import default_context
 from revfield.policies._evaluate import _holds, icp_fit
 from revfield.policies._load import CompiledPack
-from revfield.policies.context import default_context
 
 __all__ = ["Deviation", "GovernanceReport", "deviations", "governance_report"]
 

@@ -25,15 +25,15 @@ import sqlalchemy as sa
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command, Durability
 
-from revfield.agents.graph import AgentDeps, build_agent_graph, thread_id
-from revfield.agents.route import Agent
 from revfield.clock import Clock
+from revfield.field._graph import AgentDeps, build_agent_graph, thread_id
 from revfield.llm import Model
+from revfield.memory._store import Store
 from revfield.memory.models import ActionRecord, FieldEvent, table_of
-from revfield.memory.store import Store
 from revfield.outbox import Executor, OutboxReport, process_outbox
 from revfield.policies._load import CompiledPack
 from revfield.review import Actor, AnswerResult, answer_review, climb_ladder
+from revfield.route import Agent
 
 __all__ = ["AgentReport", "Field"]
 
