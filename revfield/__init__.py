@@ -1,7 +1,77 @@
 """revfield: run a B2B company's go-to-market as one revenue field.
 
-Every signal lands in one account memory (:mod:`revfield.memory`); agents read it and propose
-actions; RevOps policies decide what runs, what waits for a person and what is blocked.
+Every signal lands in one account memory; detection turns signals into facts and field
+events; agents read the memory and propose actions; the policy pack RevOps writes decides
+what runs, what waits for a person and what is blocked; people answer in their inbox; the
+outbox carries out what was decided, exactly once. The flow, and the package that owns each
+stage::
+
+    ingest → memory → detect → route → agents → policies → review / outbox
+                             field (wires them together)
+
+The names below are the public API; each package exports a little more for its own users::
+
+    import revfield
+
+    store = revfield.Store.from_url("sqlite:///revfield.db")
+    store.migrate()
+    revfield.ingest_file("signals.jsonl", store=store)
+    pack = revfield.load_pack("policies")
+    with revfield.open_checkpointer(store) as saver:
+        field = revfield.Field(store, pack, revfield.OfflineModel(), revfield.SystemClock(), saver)
+        revfield.run_detection(store, pack, field.model, field.clock)
+        field.run_agents()
 """
 
+from revfield.clock import Clock, ManualClock, SystemClock
+from revfield.config import Settings, load_settings
+from revfield.domain import ActionKind, Motion, ProposedAction, Verdict
+from revfield.errors import RevfieldError
+from revfield.field import Field, open_checkpointer, run_detection
+from revfield.ingest import ingest_file, ingest_signals, run_import
+from revfield.llm import Model, OfflineModel, OpenAIModel, make_model
+from revfield.memory import AccountMemory, Store, recall
+from revfield.outbox import Executor, LogExecutor, WebhookExecutor, load_executor
+from revfield.policies import CompiledPack, Decision, decide, load_pack, merge_context
+from revfield.review import Actor, InboxItem, answer_review, inbox
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "AccountMemory",
+    "ActionKind",
+    "Actor",
+    "Clock",
+    "CompiledPack",
+    "Decision",
+    "Executor",
+    "Field",
+    "InboxItem",
+    "LogExecutor",
+    "ManualClock",
+    "Model",
+    "Motion",
+    "OfflineModel",
+    "OpenAIModel",
+    "ProposedAction",
+    "RevfieldError",
+    "Settings",
+    "Store",
+    "SystemClock",
+    "Verdict",
+    "WebhookExecutor",
+    "answer_review",
+    "decide",
+    "inbox",
+    "ingest_file",
+    "ingest_signals",
+    "load_executor",
+    "load_pack",
+    "load_settings",
+    "make_model",
+    "merge_context",
+    "open_checkpointer",
+    "recall",
+    "run_detection",
+    "run_import",
+]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from revfield.llm import (
-    CallRecord,
     Draft,
     DraftRequest,
     FactExtraction,
@@ -35,12 +34,10 @@ class ScriptedModel:
         answers: dict[str, Sequence[object]] | None = None,
         fail: dict[str, ModelError] | None = None,
         fail_times: int | None = None,
-        on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
         self.answers = {k: list(v) for k, v in (answers or {}).items()}
         self.fail = fail or {}
         self.fail_times = fail_times
-        self.on_call = on_call
         self.calls: list[str] = []
         self._offline = OfflineModel()
 
@@ -50,13 +47,7 @@ class ScriptedModel:
         if error is not None and (
             self.fail_times is None or self.calls.count(operation) <= self.fail_times
         ):
-            if self.on_call:
-                self.on_call(
-                    CallRecord(operation, self.backend, self.name, False, 0.0, error=str(error))
-                )
             raise error
-        if self.on_call:
-            self.on_call(CallRecord(operation, self.backend, self.name, True, 0.0))
         queue = self.answers.get(operation)
         return queue.pop(0) if queue else fallback()
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import CitedItem, Draft
-from revfield.memory import AccountMemory
-from revfield.memory._recall import ContactView, FactView, SignalView
+from revfield.memory import AccountMemory, ContactView, EventView, FactView, SignalView
 
 __all__ = [
     "EventView",
@@ -28,21 +26,6 @@ __all__ = [
 ]
 
 EXECUTIVE = ("ceo", "cfo", "cto", "coo", "cro", "chief", "president", "founder", "vp")
-
-
-@dataclass(frozen=True)
-class EventView:
-    """The field event an agent run acts on."""
-
-    id: int
-    kind: str
-    account_id: str
-    signal_ids: tuple[int, ...]
-    detail: str
-    occurred_at: datetime
-    contact_id: int | None = None
-    deal_id: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

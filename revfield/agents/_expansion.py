@@ -26,8 +26,7 @@ from revfield.agents._common import (
 from revfield.agents._playbook import Playbook
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction, is_churn_risk
 from revfield.llm import DraftRequest, Model, ModelError
-from revfield.memory import AccountMemory
-from revfield.memory._recall import ContactView
+from revfield.memory import AccountMemory, ContactView
 
 __all__ = ["EXPANSION_EVENTS", "RISK_EVENTS", "open_churn_risks", "propose"]
 

@@ -18,8 +18,7 @@ from revfield.agents._common import EventView, Proposal, fault
 from revfield.agents._playbook import Playbook, check_promise
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import CitedItem, HandoverRequest, Model, ModelError
-from revfield.memory import AccountMemory
-from revfield.memory._recall import FactView
+from revfield.memory import AccountMemory, FactView
 
 __all__ = ["ACQUISITION_FACTS", "PER_TYPE", "propose"]
 

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from revfield.clock import Clock, SystemClock
 from revfield.config import Settings, load_settings
-from revfield.memory._store import Store, StoreError
+from revfield.memory import Store, StoreError
 
 __all__ = ["State", "app", "console", "fail", "state", "stderr"]
 

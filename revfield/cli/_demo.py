@@ -3,7 +3,6 @@ replayed through the whole field, and a summary. Offline; no API key."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,14 +18,11 @@ from revfield.cli._render import counts_chart
 from revfield.clock import ManualClock
 from revfield.demo.book import START, Book, generate_book
 from revfield.demo.replay import ReplayReport, load_book, replay
-from revfield.field._checkpoints import open_checkpointer
-from revfield.field._field import Field
+from revfield.field import Field, open_checkpointer
 from revfield.llm import OfflineModel
-from revfield.memory import Store
-from revfield.memory._summary import FieldSummary, field_summary
+from revfield.memory import FieldSummary, Store, field_summary
 from revfield.outbox import LogExecutor
-from revfield.policies import PackError, load_pack
-from revfield.policies._governance import GovernanceReport, governance_report
+from revfield.policies import GovernanceReport, PackError, governance_report, load_pack
 
 DEMO_APPLICATION_ID = 0x52564644  # "RVFD" in SQLite's header: this file is a revfield demo
 
@@ -55,8 +51,7 @@ def demo(
     started = time.perf_counter()
     store = Store.from_url(f"sqlite:///{path}")
     store.migrate()
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+    store.set_application_id(DEMO_APPLICATION_ID)
     pack_dir = st.settings.policies if st.settings.policies.exists() else bundled_policies()
     try:
         pack = load_pack(pack_dir)
@@ -207,9 +202,4 @@ def _reset(path: Path, *, force: bool, outbox_log: Path | None = None) -> None:
 
 
 def _is_demo(path: Path) -> bool:
-    try:
-        with sqlite3.connect(path) as conn:
-            (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-    except sqlite3.DatabaseError:
-        return False
-    return bool(app_id == DEMO_APPLICATION_ID)
+    return Store.application_id_of(path) == DEMO_APPLICATION_ID

@@ -16,8 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from revfield.cli._app import State, app, console, fail, state
-from revfield.field._checkpoints import open_checkpointer
-from revfield.field._field import Field
+from revfield.field import Field, open_checkpointer
 from revfield.llm import ModelError, make_model
 from revfield.outbox import OutboxReport, load_executor
 from revfield.policies import PackError, load_pack
@@ -163,7 +162,7 @@ def _print_answer(result: AnswerResult, delivered: OutboxReport) -> None:
             f"outbox: {delivered.sent} executed"
             + (f", {delivered.failed} failed" if delivered.failed else "")
             + (
-                f", {delivered.cancelled} cancelled (what they waited for won't go out)"
+                f", {len(delivered.cancelled)} cancelled (what they waited for won't go out)"
                 if delivered.cancelled
                 else ""
             )

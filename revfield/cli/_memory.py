@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,8 +22,14 @@ from revfield.ingest import (
     ingest_file,
     run_import,
 )
-from revfield.memory import AccountNotFoundError, find_account_id, recall
-from revfield.memory.models import Account, DeadLetter, Signal
+from revfield.memory import (
+    AccountNotFoundError,
+    count_dead_letters,
+    find_account_id,
+    list_accounts,
+    recall,
+    recent_dead_letters,
+)
 
 account_app = typer.Typer(help="Read one account's memory.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
@@ -125,15 +130,9 @@ def dead_letters(
     limit: Annotated[int, typer.Option(help="How many to show, newest first.", min=1)] = 20,
 ) -> None:
     """Rows that could not be accepted, with file, line, field and reason."""
-    D = DeadLetter.__table__
     with state().store().read() as session:
-        q = sa.select(D).order_by(D.c.id.desc()).limit(limit)
-        count_q = sa.select(sa.func.count()).select_from(D)
-        if file:
-            q = q.where(D.c.source_file.contains(file))
-            count_q = count_q.where(D.c.source_file.contains(file))
-        rows = session.execute(q).mappings().all()
-        total = session.execute(count_q).scalar_one()
+        rows = recent_dead_letters(session, file=file, limit=limit)
+        total = count_dead_letters(session, file=file)
     if not rows:
         console.print("no dead letters")
         return
@@ -143,11 +142,11 @@ def dead_letters(
     for col in ("where", "field", "reason", "raw"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        raw = r["raw"]
+        raw = r.raw
         table.add_row(
-            f"{Path(r['source_file']).name}:{r['line']}",
-            r["field"] or "—",
-            r["reason"],
+            f"{Path(r.source_file).name}:{r.line}",
+            r.field or "—",
+            r.reason,
             raw[:80] + ("…" if len(raw) > 80 else ""),
         )
     console.print(table)
@@ -190,27 +189,10 @@ def account_list(
     limit: Annotated[int, typer.Option(min=1)] = 25,
 ) -> None:
     """Accounts in memory, with their signal counts."""
-    A, S = Account.__table__, Signal.__table__
-    counts = (
-        sa.select(S.c.account_id, sa.func.count().label("n")).group_by(S.c.account_id).subquery()
-    )
-    q = (
-        sa.select(
-            A.c.id, A.c.name, A.c.customer_state, A.c.segment, A.c.owner_id, A.c.source, counts.c.n
-        )
-        .select_from(A.outerjoin(counts, counts.c.account_id == A.c.id))
-        .order_by(A.c.id)
-        .limit(limit)
-    )
-    if search:
-        like = f"%{search}%"
-        q = q.where(sa.or_(A.c.id.ilike(like), A.c.name.ilike(like), A.c.domain.ilike(like)))
-    if customer_state:
-        q = q.where(A.c.customer_state == customer_state)
-    if source:
-        q = q.where(A.c.source == source)
     with state().store().read() as session:
-        rows = session.execute(q).all()
+        rows = list_accounts(
+            session, search=search, customer_state=customer_state, source=source, limit=limit
+        )
     table = Table(box=box.SIMPLE_HEAD)
     for col in ("id", "name", "state", "segment", "owner", "source", "signals"):
         table.add_column(col, justify="right" if col == "signals" else "left")
@@ -222,6 +204,6 @@ def account_list(
             str(r.segment or "—"),
             r.owner_id or "—",
             r.source,
-            f"{r.n or 0:,}",
+            f"{r.signals:,}",
         )
     console.print(table)

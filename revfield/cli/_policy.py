@@ -17,19 +17,19 @@ from rich.text import Text
 from revfield.cli._app import app, console, fail, state
 from revfield.domain import ProposedAction
 from revfield.policies import (
+    CompiledPack,
     ContextError,
     PackError,
     build_context,
     decide,
     diff_packs,
+    governance_report,
     lint_pack,
     load_pack,
     merge_context,
     run_policy_tests,
     trace,
 )
-from revfield.policies._governance import governance_report
-from revfield.policies._load import CompiledPack
 
 policy_app = typer.Typer(help="Write, test and explain RevOps policy packs.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")

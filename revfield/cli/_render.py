@@ -13,8 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from revfield.ingest import IngestReport
-from revfield.ingest._importers import ImportReport
+from revfield.ingest import ImportReport, IngestReport
 from revfield.memory import AccountMemory
 
 __all__ = ["account_panel", "chain_table", "counts_chart", "import_table", "ingest_table"]

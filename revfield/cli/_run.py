@@ -13,9 +13,8 @@ from rich.table import Table
 from revfield.cli._app import app, console, state
 from revfield.cli._field import open_field
 from revfield.cli._render import counts_chart
-from revfield.field._detection import DetectionReport, pending_signals, run_detection
-from revfield.field._field import AgentReport
-from revfield.memory._summary import FieldSummary, field_summary, high_water
+from revfield.field import AgentReport, DetectionReport, pending_signals, run_detection
+from revfield.memory import FieldSummary, field_summary, high_water
 from revfield.outbox import OutboxReport
 
 
@@ -118,7 +117,7 @@ def render_agents(
     notes = [
         f"{delivered.failed} failed" if delivered.failed else "",
         f"{delivered.retried} to retry" if delivered.retried else "",
-        f"{delivered.cancelled} cancelled: what they waited for won't go out"
+        f"{len(delivered.cancelled)} cancelled: what they waited for won't go out"
         if delivered.cancelled
         else "",
     ]

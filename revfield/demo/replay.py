@@ -13,22 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-
-import sqlalchemy as sa
+from datetime import datetime, timedelta
 
 from revfield.clock import ManualClock
 from revfield.demo.book import START, Book
-from revfield.field._detection import run_detection
-from revfield.field._field import Field
+from revfield.field import Field, run_detection
 from revfield.ingest import ingest_signals
-from revfield.memory import Store
-from revfield.memory.models import Account, Contact, Deal, Review, Team, User, table_of
+from revfield.memory import Store, insert_reference_rows, pending_reviews
 from revfield.review import LOCAL_ADMIN, Actor, ReviewError, resolve_actor
 
 __all__ = ["ReplayReport", "load_book", "replay"]
-
-R = table_of(Review)
 
 
 @dataclass
@@ -48,24 +42,23 @@ class ReplayReport:
 def load_book(store: Store, book: Book) -> None:
     """The book's teams, people, accounts, contacts and deals (signals arrive day by day)."""
     with store.session() as session:
-        for model, rows in ((Team, book.teams), (User, book.users), (Account, book.accounts)):
-            session.execute(
-                sa.insert(table_of(model)),
-                [{**r, "updated_at": r["created_at"]} if model is Account else r for r in rows],
-            )
-        session.execute(sa.insert(table_of(Contact)), book.contacts)
-        session.execute(
-            sa.insert(table_of(Deal)), [{**d, "updated_at": d["created_at"]} for d in book.deals]
+        insert_reference_rows(session, "teams", book.teams)
+        insert_reference_rows(session, "users", book.users)
+        insert_reference_rows(
+            session, "accounts", [{**a, "updated_at": a["created_at"]} for a in book.accounts]
+        )
+        insert_reference_rows(session, "contacts", book.contacts)
+        insert_reference_rows(
+            session, "deals", [{**d, "updated_at": d["created_at"]} for d in book.deals]
         )
 
 
-def _answer_due(fld: Field, report: ReplayReport, before: object) -> None:
+def _answer_due(fld: Field, report: ReplayReport, before: datetime) -> None:
     with fld.store.read() as session:
-        due = session.execute(
-            sa.select(R.c.id, R.c.assignee_id)
-            .where(R.c.status == "pending", R.c.created_at < before)
-            .order_by(R.c.id)
-        ).all()
+        due = [
+            (p.review.id, p.review.assignee_id)
+            for p in pending_reviews(session, created_before=before)
+        ]
     for review_id, assignee in due:
         roll = (review_id * 7919) % 20
         if roll >= 14:

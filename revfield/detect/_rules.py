@@ -25,6 +25,7 @@ from revfield.domain import (
     FactType,
     FieldEventKind,
 )
+from revfield.memory import AccountSnap, SignalSnap
 
 __all__ = [
     "AccountSnap",
@@ -38,25 +39,6 @@ __all__ = [
 K = FieldEventKind
 WON_STAGES = {"closed_won", "won"}
 LOST_STAGES = {"closed_lost", "lost"}
-
-
-@dataclass(frozen=True, slots=True)
-class SignalSnap:
-    id: int
-    kind: str
-    account_id: str
-    contact_id: int | None
-    occurred_at: datetime
-    payload: Mapping[str, Any]
-    text: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AccountSnap:
-    id: str
-    customer_state: str
-    plan: str | None = None
-    seats: int | None = None
 
 
 @dataclass

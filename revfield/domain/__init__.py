@@ -1,7 +1,8 @@
 """The values every stage of the field shares, and nothing else: no I/O, no other revfield
 package. Accounts' vocabulary (states, segments, fact and signal kinds), actions (what agents
 propose, the verdicts on them), field events (what detection raises) and the statuses an
-action, a review, an outbox item and a field event move through.
+action, a review, an outbox item and a field event move through, with the table of allowed
+moves between them.
 """
 
 from revfield.domain._actions import (
@@ -9,7 +10,6 @@ from revfield.domain._actions import (
     ActionKind,
     Motion,
     ProposedAction,
-    StoredAction,
     Verdict,
     idempotency_key,
     waited_in_vain,
@@ -22,6 +22,15 @@ from revfield.domain._events import (
     Effect,
     FactDraft,
     FieldEventKind,
+)
+from revfield.domain._status import (
+    ActionStatus,
+    EventStatus,
+    OutboxStatus,
+    ReviewStatus,
+    Status,
+    allowed_from,
+    initial,
 )
 from revfield.domain._vocabulary import (
     CustomerState,
@@ -36,6 +45,7 @@ from revfield.domain._vocabulary import (
 __all__ = [
     "EDITABLE",
     "ActionKind",
+    "ActionStatus",
     "BecameCustomer",
     "CustomerState",
     "DealClosed",
@@ -43,17 +53,22 @@ __all__ = [
     "Detected",
     "DoNotContact",
     "Effect",
+    "EventStatus",
     "FactDraft",
     "FactType",
     "FieldEventKind",
     "Motion",
+    "OutboxStatus",
     "ProposedAction",
+    "ReviewStatus",
     "Role",
     "Segment",
     "SignalKind",
-    "StoredAction",
+    "Status",
     "Verdict",
+    "allowed_from",
     "idempotency_key",
+    "initial",
     "is_churn_risk",
     "waited_in_vain",
 ]

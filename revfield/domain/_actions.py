@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import IntEnum, StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,6 @@ __all__ = [
     "ActionKind",
     "Motion",
     "ProposedAction",
-    "StoredAction",
     "Verdict",
     "idempotency_key",
     "waited_in_vain",
@@ -138,16 +137,3 @@ def idempotency_key(action_id: int, digest: str) -> str:
 def waited_in_vain(kind: str, action_id: int, status: str) -> str:
     """Why an action that waited for another (``after``) is cancelled: that one won't go out."""
     return f"its {kind.replace('_', ' ')} (action #{action_id}) was {status}"
-
-
-class StoredAction(Protocol):
-    """What reviews and the outbox need of an action once stored."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def digest(self) -> str: ...
-    @property
-    def proposal(self) -> dict[str, Any]: ...

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
-from revfield.memory._store import Store
+from revfield.memory import Store
 
 __all__ = ["CHECKPOINT_TABLES", "open_checkpointer"]
 

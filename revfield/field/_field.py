@@ -21,24 +21,30 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command, Durability
 
 from revfield.clock import Clock
+from revfield.domain import ActionStatus, EventStatus
 from revfield.field._graph import AgentDeps, build_agent_graph, thread_id
 from revfield.llm import Model
-from revfield.memory._store import Store
-from revfield.memory.models import ActionRecord, FieldEvent, table_of
+from revfield.memory import (
+    Store,
+    answered_while_waiting,
+    event_of_action,
+    runnable_events,
+    transition,
+)
 from revfield.outbox import Executor, OutboxReport, process_outbox
-from revfield.policies._load import CompiledPack
+from revfield.policies import CompiledPack
 from revfield.review import Actor, AnswerResult, answer_review, climb_ladder
 from revfield.route import Agent
 
 __all__ = ["AgentReport", "Field"]
 
-E, ACT = table_of(FieldEvent), table_of(ActionRecord)
-FINAL = ("approved", "rejected", "blocked", "cancelled")
+FINAL = {ActionStatus.APPROVED, ActionStatus.REJECTED, ActionStatus.BLOCKED, ActionStatus.CANCELLED}
+"""How an answered action resumes its run: as itself; any other answered status (it was
+approved and went on to the outbox) as ``approved``."""
 
 
 @dataclass
@@ -91,11 +97,9 @@ class Field:
     def _config(self, agent: str, event_id: int) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id(agent, event_id)}}
 
-    def _set_status(self, event_id: int, status: str) -> None:
+    def _set_status(self, event_id: int, status: EventStatus) -> None:
         with self.store.session() as session:
-            session.execute(
-                sa.update(E).where(E.c.id == event_id, E.c.status != "done").values(status=status)
-            )
+            transition(session, event_id, status)
 
     def run_event(self, event_id: int, agent: str, *, started: bool = False) -> str:
         """Run the agent on one field event; returns ``waiting`` or ``done``.
@@ -108,27 +112,21 @@ class Field:
         if started:
             snapshot = graph.get_state(config)
             if snapshot.next:  # paused already: never start it over
-                self._set_status(event_id, "waiting")
+                self._set_status(event_id, EventStatus.WAITING)
                 return "waiting"
             if snapshot.values.get("done"):
-                self._set_status(event_id, "done")
+                self._set_status(event_id, EventStatus.DONE)
                 return "done"
         result = graph.invoke({"event_id": event_id}, config, durability=self.durability)
         if result.get("__interrupt__"):
-            self._set_status(event_id, "waiting")
+            self._set_status(event_id, EventStatus.WAITING)
             return "waiting"
         return "done"  # the run's last step closed the event
 
     def pending_events(self, limit: int | None = None) -> list[tuple[int, str, bool]]:
         """Events waiting for their agent, and events whose run was cut off (``running``)."""
         with self.store.read() as session:
-            q = (
-                sa.select(E.c.id, E.c.agent, E.c.status)
-                .where(E.c.status.in_(["pending", "running"]), E.c.agent.is_not(None))
-                .order_by(E.c.id)
-            )
-            rows = session.execute(q.limit(limit) if limit else q)
-            return [(r.id, r.agent, r.status == "running") for r in rows]
+            return runnable_events(session, limit)
 
     def run_agents(
         self, *, limit: int | None = None, on_progress: Callable[[int], None] | None = None
@@ -152,11 +150,9 @@ class Field:
     def resume(self, action_id: int, outcome: str) -> str:
         """Give a paused run the answer for ``action_id``; returns the event's new status."""
         with self.store.read() as session:
-            row = session.execute(
-                sa.select(ACT.c.field_event_id, ACT.c.agent).where(ACT.c.id == action_id)
-            ).one()
-        graph = self.graphs[Agent(row.agent)]
-        config = self._config(row.agent, row.field_event_id)
+            event_id, agent = event_of_action(session, action_id)
+        graph = self.graphs[Agent(agent)]
+        config = self._config(agent, event_id)
         if not graph.get_state(config).next:
             return "done"  # nothing waits (answered and resumed before)
         result = graph.invoke(
@@ -164,9 +160,9 @@ class Field:
             config,
             durability=self.durability,
         )
-        status = "waiting" if result.get("__interrupt__") else "done"
-        self._set_status(row.field_event_id, status)
-        return status
+        status = EventStatus.WAITING if result.get("__interrupt__") else EventStatus.DONE
+        self._set_status(event_id, status)
+        return status.value
 
     def answer(
         self,
@@ -219,23 +215,14 @@ class Field:
     def resume_answered(self) -> int:
         """Resume runs whose actions were answered while nothing resumed them."""
         with self.store.read() as session:
-            rows = session.execute(
-                sa.select(ACT.c.id, ACT.c.status, ACT.c.agent, ACT.c.field_event_id)
-                .select_from(ACT.join(E, E.c.id == ACT.c.field_event_id))
-                .where(
-                    E.c.status == "waiting",
-                    ACT.c.status.in_([*FINAL, "queued", "executed", "failed"]),
-                )
-                .order_by(ACT.c.id)
-            ).all()
+            answered = answered_while_waiting(session)
         resumed = 0
-        for r in rows:
-            state = self.graphs[Agent(r.agent)].get_state(self._config(r.agent, r.field_event_id))
-            if r.id in state.values.get("waiting", []) and str(r.id) not in state.values.get(
-                "answers", {}
-            ):
-                outcome = r.status if r.status in FINAL else "approved"
-                self.resume(r.id, outcome)
+        for action_id, status, agent, event_id in answered:
+            state = self.graphs[Agent(agent)].get_state(self._config(agent, event_id))
+            waiting = state.values.get("waiting", [])
+            if action_id in waiting and str(action_id) not in state.values.get("answers", {}):
+                outcome = status.value if status in FINAL else ActionStatus.APPROVED.value
+                self.resume(action_id, outcome)
                 resumed += 1
         return resumed
 
@@ -244,6 +231,13 @@ class Field:
             return climb_ladder(session, self.pack, self.clock.now())
 
     def deliver(self, *, limit: int | None = None) -> OutboxReport:
+        """Carry out what the outbox holds; runs that waited for an action cancelled on the
+        way (what it waited for failed) stop waiting for it."""
         if self.executor is None:
             return OutboxReport()
-        return process_outbox(self.store, self.executor, self.clock, lease=self.lease, limit=limit)
+        report = process_outbox(
+            self.store, self.executor, self.clock, lease=self.lease, limit=limit
+        )
+        for action_id in report.cancelled:
+            self.resume(action_id, ActionStatus.CANCELLED.value)
+        return report

@@ -3,9 +3,10 @@
     propose → decide → wait ↺ → act → END
 
 - **propose** reads the account's memory and asks the agent for proposals (model calls
-  happen here; nothing is written).
+  happen here, through a recorder built for the run; nothing is written).
 - **decide** stores each proposal with its policy decision, in one transaction: ``auto``
-  goes to the outbox, ``review``/``escalate`` opens a review item, ``block`` is recorded.
+  goes to the outbox, ``review``/``escalate`` opens a review item, ``block`` is recorded;
+  the model calls the proposer made are recorded in the same transaction.
   Idempotent, so a re-run after a crash finds what it already did.
 - **wait** pauses with ``interrupt()`` — its first statement with effect — until a person
   answers each waiting action; LangGraph runs it again from the top on resume, which is why
@@ -19,7 +20,7 @@ State holds plain data only (no pydantic objects), so checkpoints reload without
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -29,11 +30,10 @@ from langgraph.types import interrupt
 from revfield.agents import PROPOSERS
 from revfield.clock import Clock
 from revfield.domain import ProposedAction
-from revfield.field._steps import finish_run, load_event, record_proposals
-from revfield.llm import Model
-from revfield.memory import recall
-from revfield.memory._store import Store
-from revfield.policies._load import CompiledPack
+from revfield.field._steps import finish_run, record_proposals
+from revfield.llm import CallRecord, Model, RecordedCall, Recorder
+from revfield.memory import Store, load_event, recall, record_model_calls
+from revfield.policies import CompiledPack
 from revfield.route import Agent
 
 __all__ = ["AgentDeps", "AgentState", "build_agent_graph", "thread_id"]
@@ -42,6 +42,8 @@ __all__ = ["AgentDeps", "AgentState", "build_agent_graph", "thread_id"]
 class AgentState(TypedDict, total=False):
     event_id: int
     proposals: list[dict[str, Any]]
+    calls: list[dict[str, Any]]
+    """The model calls made while proposing (recorded with the proposals)."""
     actions: list[dict[str, Any]]
     """Each proposal as recorded: id, kind, status, verdict, review id."""
     waiting: list[int]
@@ -63,7 +65,17 @@ class AgentDeps:
 
 
 def thread_id(agent: str, event_id: int) -> str:
+    """The LangGraph thread of the agent run on one field event."""
     return f"{agent}:{event_id}"
+
+
+def _plain(call: RecordedCall) -> dict[str, Any]:
+    return {**asdict(call.record), "signal_id": call.signal_id, "account_id": call.account_id}
+
+
+def _call(data: dict[str, Any]) -> RecordedCall:
+    about = {k: data.pop(k, None) for k in ("signal_id", "account_id")}
+    return RecordedCall(CallRecord(**data), **about)
 
 
 def build_agent_graph(
@@ -81,14 +93,18 @@ def build_agent_graph(
                 count_signals=False,
                 closed_deals=3 if agent is Agent.HANDOVER else 0,
             )
-        proposal = proposer(ctx, event, deps.model, deps.pack().playbook, deps.clock.now())
+        model = Recorder(deps.model, account_id=event.account_id)
+        proposal = proposer(ctx, event, model, deps.pack().playbook, deps.clock.now())
         return {
             "proposals": [a.model_dump(mode="json") for a in proposal.actions],
+            "calls": [_plain(c) for c in model.drain()],
         }
 
     def decide(state: AgentState) -> dict[str, Any]:
         proposals = [ProposedAction.model_validate(p) for p in state.get("proposals", [])]
+        calls = [_call(c) for c in state.get("calls", [])]
         with deps.store.session() as session:
+            record_model_calls(session, calls, deps.clock.now())
             actions = record_proposals(
                 session,
                 deps.pack(),

@@ -1,9 +1,9 @@
-"""Shared machinery for the CRM importers: reading exports, upserting, reporting.
+"""Shared machinery for the CRM importers: reading exports, buffering signals, reporting.
 
 An importer maps one export format into users/teams, accounts, contacts, deals and signals,
 with deterministic ids, so that importing the same export twice changes nothing: reference
-rows are upserted (inserted when new, updated only when a value changed) and signals go
-through the same idempotent ingest as ``revfield ingest``.
+rows are upserted with :func:`revfield.memory.upsert` (inserted when new, updated only when a
+value changed) and signals go through the same idempotent ingest as ``revfield ingest``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from revfield.clock import Clock
 from revfield.domain import Segment
 from revfield.ingest._ingest import DeadLetterNote, IngestReport, ingest_signals
-from revfield.memory._sql import chunks
-from revfield.memory._store import Store
+from revfield.memory import Store, TableCount
 
 __all__ = [
     "CrmImportError",
@@ -38,19 +34,11 @@ __all__ = [
     "read_csv",
     "segment_for_employees",
     "slug",
-    "upsert",
 ]
 
 
 class CrmImportError(Exception):
     """The export can't be imported as a whole (a missing file or column)."""
-
-
-@dataclass
-class TableCount:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
 
 
 @dataclass
@@ -177,63 +165,3 @@ def segment_for_employees(employees: int | None) -> Segment | None:
     if employees < 1000:
         return Segment.MID_MARKET
     return Segment.ENTERPRISE
-
-
-def upsert(
-    session: Session,
-    table: sa.Table,
-    rows: list[dict[str, Any]],
-    *,
-    now: datetime,
-    key: str = "id",
-) -> TableCount:
-    """Insert new rows, update rows whose values changed, leave the rest alone.
-
-    ``created_at`` is only written on insert and ``updated_at`` (when the table has it) only
-    when something changed, so a second identical import touches nothing.
-    """
-    count = TableCount()
-    if not rows:
-        return count
-    keycol = table.c[key]
-    existing: dict[Any, Any] = {}
-    for part in chunks(sorted(r[key] for r in rows), 2000):
-        for found in session.execute(sa.select(table).where(keycol.in_(part))).mappings():
-            existing[found[key]] = found
-    stamp = {"created_at", "updated_at"}
-    has_updated = "updated_at" in table.c
-    columns = {c for r in rows for c in r}
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for row in rows:
-        old = existing.get(row[key])
-        if old is None:
-            new = {c: row.get(c) for c in columns}  # one shape for executemany
-            new.setdefault("created_at", now)
-            if has_updated:
-                new.setdefault("updated_at", now)
-            inserts.append(new)
-            continue
-        changed = {c: v for c, v in row.items() if c not in stamp and not _same(old[c], v)}
-        if changed:
-            if has_updated:
-                changed["updated_at"] = now
-            updates.append({"_key": row[key], **changed})
-        else:
-            count.unchanged += 1
-    for part in chunks(inserts, 500):
-        session.execute(sa.insert(table), list(part))
-    for upd in updates:
-        values = {k: v for k, v in upd.items() if k != "_key"}
-        session.execute(sa.update(table).where(keycol == upd["_key"]).values(**values))
-    count.inserted = len(inserts)
-    count.updated = len(updates)
-    return count
-
-
-def _same(old: Any, new: Any) -> bool:
-    if hasattr(new, "value") and isinstance(old, str):  # enum member vs stored string
-        new = new.value
-    if isinstance(old, float) and isinstance(new, int | float):
-        return round(old, 2) == round(float(new), 2)
-    return bool(old == new)

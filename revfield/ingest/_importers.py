@@ -11,7 +11,7 @@ from revfield.ingest._maven import import_maven
 from revfield.ingest._olist import import_olist
 from revfield.ingest._ravenstack import import_ravenstack
 from revfield.ingest._tickets import import_tickets
-from revfield.memory._store import Store
+from revfield.memory import Store
 
 __all__ = [
     "IMPORTERS",

@@ -14,38 +14,41 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from revfield.clock import Clock, SystemClock
-from revfield.domain import CustomerState
 from revfield.ingest._diagnostics import RowProblem, describe
 from revfield.ingest._identity import email_domain, is_free_mail
 from revfield.ingest._readers import RawRow, read_rows
 from revfield.ingest._schema import SignalRecord
-from revfield.memory._sql import chunks, insert_ignore, is_retryable
-from revfield.memory._store import Store
-from revfield.memory.models import Account, Contact, DeadLetter, Signal, table_of
+from revfield.memory import (
+    NewContact,
+    Session,
+    SignalRow,
+    Store,
+    accounts_by_domain,
+    add_contacts,
+    add_prospect_accounts,
+    contacts_by_email,
+    existing_account_ids,
+    insert_signals,
+    is_retryable,
+    stored_signals,
+    write_dead_letters,
+)
 
-__all__ = ["DeadLetterNote", "IngestReport", "ingest_file", "ingest_signals", "write_dead_letters"]
+__all__ = ["DeadLetterNote", "IngestReport", "ingest_file", "ingest_signals"]
 
 DEFAULT_BATCH = 5000
 MAX_ATTEMPTS = 5
 KEEP_NOTES = 20
-LOOKUP_CHUNK = 2000
-
-SIGNALS = table_of(Signal)
-ACCOUNTS = table_of(Account)
-CONTACTS = table_of(Contact)
-DEAD_LETTERS = table_of(DeadLetter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,6 @@ class _Ingestor:
         self.store = store
         self.clock = clock
         self.source = source
-        self.dialect = store.dialect
         # Identity caches, filled only from committed transactions.
         self.known_accounts: set[str] = set()
         self.domains: dict[str, str] = {}
@@ -228,7 +230,7 @@ class _Ingestor:
                 with self.store.session() as session:
                     result = self._write(session, candidates, invalid)
                 break
-            except sa.exc.DBAPIError as exc:
+            except Exception as exc:
                 if attempt == MAX_ATTEMPTS or not is_retryable(exc):
                     raise
         self.known_accounts |= result.known_accounts
@@ -273,12 +275,23 @@ class _Ingestor:
                 repeats.append(cand)
             else:
                 first[key] = cand
-        if self.dialect == "sqlite":
-            inserted, stored = _insert_signals_sqlite(session, first, now)
-        else:
-            stored = _stored_signals(session, first.keys())
-            fresh = [_signal_row(c, now) for k, c in sorted(first.items()) if k not in stored]
-            inserted = _copy_signals(session, fresh) if fresh else set()
+        rows: dict[tuple[str, str], SignalRow] = {
+            key: (
+                c.rec.source,
+                c.rec.external_id,
+                c.rec.kind.value,
+                c.account_id,
+                c.contact_id,
+                c.rec.contact_email,
+                c.rec.occurred_at,
+                c.rec.payload,
+                c.payload_json,
+                c.rec.text,
+                c.digest,
+            )
+            for key, c in first.items()
+        }
+        inserted, stored = insert_signals(session, rows, now=now)
         for key, cand in first.items():
             if key in inserted:
                 result.accepted += 1
@@ -288,14 +301,14 @@ class _Ingestor:
         if repeats:
             # Keys another writer stored between our lookup and our insert.
             raced = {(c.rec.source, c.rec.external_id) for c in repeats} - stored.keys()
-            stored.update(_stored_signals(session, raced))
+            stored.update(stored_signals(session, raced))
             self._judge_repeats(repeats, stored, result)
         if result.dead:
             write_dead_letters(
                 session,
                 self.source,
                 [(r.line, p.field, p.reason, r.raw) for r, p in result.dead],
-                now,
+                now=now,
             )
         return result
 
@@ -331,7 +344,7 @@ class _Ingestor:
         session: Session,
         candidates: list[_Candidate],
         result: _BatchResult,
-        now: Any,
+        now: datetime,
     ) -> list[_Candidate]:
         # Identities this batch needs, from the cache of committed ones or the database; new
         # ones are merged into the cache only after the batch commits.
@@ -340,13 +353,8 @@ class _Ingestor:
         contacts = {e: self.contacts[e] for e in emails if e in self.contacts}
         want_ids = {c.rec.account_id for c in candidates if c.rec.account_id} - self.known_accounts
         want_emails = emails - contacts.keys()
-        for part in chunks(sorted(want_ids), LOOKUP_CHUNK):
-            known.update(session.scalars(sa.select(ACCOUNTS.c.id).where(ACCOUNTS.c.id.in_(part))))
-        for part in chunks(sorted(want_emails), LOOKUP_CHUNK):
-            q = sa.select(CONTACTS.c.email, CONTACTS.c.id, CONTACTS.c.account_id).where(
-                CONTACTS.c.email.in_(part)
-            )
-            contacts.update({e: (i, a) for e, i, a in session.execute(q)})
+        known.update(existing_account_ids(session, want_ids))
+        contacts.update(contacts_by_email(session, want_emails))
 
         # The domain that names each row's account, when no account id does.
         row_domains: list[str | None] = []
@@ -364,13 +372,12 @@ class _Ingestor:
         needed = {d for d in set(row_domains) if d and not is_free_mail(d)}
         domains = {d: self.domains[d] for d in needed if d in self.domains}
         want_domains = needed - domains.keys()
-        for part in chunks(sorted(want_domains), LOOKUP_CHUNK):
-            q = sa.select(ACCOUNTS.c.domain, ACCOUNTS.c.id).where(ACCOUNTS.c.domain.in_(part))
-            for found in session.execute(q):
-                domains[found[0]] = found[1]
+        domains.update(accounts_by_domain(session, want_domains))
         new_domains = sorted(want_domains - domains.keys())
         if new_domains:
-            result.accounts_created = self._create_accounts(session, new_domains, domains, now)
+            # The first signal from an unknown company domain starts that account's memory.
+            result.accounts_created = add_prospect_accounts(session, new_domains, now=now)
+            domains.update(accounts_by_domain(session, new_domains))
 
         resolved: list[_Candidate] = []
         new_contacts: dict[str, _Candidate] = {}
@@ -404,7 +411,16 @@ class _Ingestor:
             resolved.append(cand)
 
         if new_contacts:
-            result.contacts_created = self._create_contacts(session, new_contacts, contacts, now)
+            result.contacts_created = add_contacts(
+                session,
+                [
+                    NewContact(email, cand.account_id, cand.rec.contact_name, cand.rec.contact_role)
+                    for email, cand in new_contacts.items()
+                    if cand.account_id is not None
+                ],
+                now=now,
+            )
+            contacts.update(contacts_by_email(session, new_contacts))
             for cand in resolved:
                 if cand.contact_id is None and cand.rec.contact_email in contacts:
                     cand.contact_id = contacts[cand.rec.contact_email][0]
@@ -413,61 +429,6 @@ class _Ingestor:
         result.domains = domains
         result.contacts = contacts
         return resolved
-
-    def _create_accounts(
-        self, session: Session, new_domains: list[str], domains: MutableMapping[str, str], now: Any
-    ) -> int:
-        """The first signal from an unknown company domain starts that account's memory."""
-        values = [
-            {
-                "id": d,
-                "name": d,
-                "domain": d,
-                "customer_state": CustomerState.PROSPECT.value,
-                "source": "signal",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for d in new_domains
-        ]
-        created = 0
-        for rows in chunks(values, LOOKUP_CHUNK // 4):
-            stmt = insert_ignore(self.dialect, ACCOUNTS).returning(ACCOUNTS.c.id)
-            created += len(session.execute(stmt, list(rows)).all())
-        for part in chunks(new_domains, LOOKUP_CHUNK):
-            q = sa.select(ACCOUNTS.c.domain, ACCOUNTS.c.id).where(ACCOUNTS.c.domain.in_(part))
-            for found in session.execute(q):
-                domains[found[0]] = found[1]
-        return created
-
-    def _create_contacts(
-        self,
-        session: Session,
-        new: dict[str, _Candidate],
-        contacts: MutableMapping[str, tuple[int, str | None]],
-        now: Any,
-    ) -> int:
-        values = [
-            {
-                "email": email,
-                "account_id": cand.account_id,
-                "name": cand.rec.contact_name,
-                "role": cand.rec.contact_role,
-                "do_not_contact": False,
-                "created_at": now,
-            }
-            for email, cand in sorted(new.items())
-        ]
-        created = 0
-        for rows in chunks(values, LOOKUP_CHUNK // 4):
-            stmt = insert_ignore(self.dialect, CONTACTS).returning(CONTACTS.c.id)
-            created += len(session.execute(stmt, list(rows)).all())
-        for part in chunks(sorted(new), LOOKUP_CHUNK):
-            q = sa.select(CONTACTS.c.email, CONTACTS.c.id, CONTACTS.c.account_id).where(
-                CONTACTS.c.email.in_(part)
-            )
-            contacts.update({e: (i, a) for e, i, a in session.execute(q)})
-        return created
 
 
 def _parse(row: RawRow) -> SignalRecord:
@@ -509,159 +470,3 @@ def _digest(rec: SignalRecord, payload_json: str) -> str:
         )
     )
     return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
-
-
-def _signal_row(cand: _Candidate, now: Any) -> dict[str, Any]:
-    rec = cand.rec
-    return {
-        "source": rec.source,
-        "external_id": rec.external_id,
-        "kind": rec.kind.value,
-        "account_id": cand.account_id,
-        "contact_id": cand.contact_id,
-        "contact_email": rec.contact_email,
-        "occurred_at": rec.occurred_at,
-        "received_at": now,
-        "payload": rec.payload,
-        "text": rec.text,
-        "digest": cand.digest,
-    }
-
-
-def write_dead_letters(
-    session: Session,
-    source_file: str,
-    entries: list[tuple[int, str | None, str, str]],
-    now: datetime,
-) -> None:
-    """Store ``(line, field, reason, raw)`` entries; the same row of the same file twice is
-    stored once, so re-running an ingest or import does not pile up copies."""
-    if not entries:
-        return
-    dialect = session.get_bind().dialect.name
-    values = sorted(
-        (
-            {
-                "source_file": source_file,
-                "line": line,
-                "field": field,
-                "reason": reason,
-                "raw": raw,
-                "raw_digest": hashlib.blake2b(
-                    raw.encode("utf-8", "replace"), digest_size=16
-                ).hexdigest(),
-                "created_at": now,
-            }
-            for line, field, reason, raw in entries
-        ),
-        key=lambda v: (v["line"], v["raw_digest"]),
-    )
-    for part in chunks(values, LOOKUP_CHUNK // 4):
-        session.execute(insert_ignore(dialect, DEAD_LETTERS), list(part))
-
-
-def _stored_signals(
-    session: Session, keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, str]]:
-    """``(source, external_id) → (id, digest)`` of the keys already stored, looked up per
-    source so the unique index on ``(source, external_id)`` serves every probe."""
-    by_source: dict[str, list[str]] = {}
-    for source, external_id in keys:
-        by_source.setdefault(source, []).append(external_id)
-    found: dict[tuple[str, str], tuple[int, str]] = {}
-    for source, ids in by_source.items():
-        for part in chunks(sorted(ids), LOOKUP_CHUNK):
-            query = sa.select(SIGNALS.c.external_id, SIGNALS.c.id, SIGNALS.c.digest).where(
-                SIGNALS.c.source == source, SIGNALS.c.external_id.in_(part)
-            )
-            for external_id, sid, digest in session.execute(query):
-                found[(source, external_id)] = (sid, digest)
-    return found
-
-
-SIGNAL_COLUMNS = (
-    "source",
-    "external_id",
-    "kind",
-    "account_id",
-    "contact_id",
-    "contact_email",
-    "occurred_at",
-    "received_at",
-    "payload",
-    "text",
-    "digest",
-)
-
-
-def _sqlite_time(value: datetime) -> str:
-    # Exactly how SQLAlchemy stores a DateTime on SQLite (naive UTC), so reads agree.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _insert_signals_sqlite(
-    session: Session, first: dict[tuple[str, str], _Candidate], now: datetime
-) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[int, str]]]:
-    """SQLite fast path: returns the keys inserted and what is stored for the others.
-
-    The batch holds SQLite's write lock from ``BEGIN IMMEDIATE`` and rowids only grow, so
-    one ``INSERT … ON CONFLICT DO NOTHING`` through the driver's ``executemany`` tells by its
-    row count whether every row went in; only when some did not are the keys looked up, and
-    a row is ours if its id is above the largest id before the insert. (SQLAlchemy's
-    per-value bind processing would cost a third of the ingest time here.)
-    """
-    if not first:
-        return set(), {}
-    received = _sqlite_time(now)
-    rows = [
-        (
-            c.rec.source,
-            c.rec.external_id,
-            c.rec.kind.value,
-            c.account_id,
-            c.contact_id,
-            c.rec.contact_email,
-            _sqlite_time(c.rec.occurred_at),
-            received,
-            c.payload_json,
-            c.rec.text,
-            c.digest,
-        )
-        for _, c in sorted(first.items())
-    ]
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    (before,) = cursor.execute("SELECT coalesce(max(id), 0) FROM signals").fetchone()
-    cursor.executemany(
-        f"INSERT INTO signals ({', '.join(SIGNAL_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(SIGNAL_COLUMNS))}) ON CONFLICT DO NOTHING",
-        rows,
-    )
-    if cursor.rowcount == len(rows):
-        return set(first), {}
-    stored = _stored_signals(session, first.keys())
-    inserted = {key for key, (sid, _) in stored.items() if sid > before}
-    return inserted, {k: v for k, v in stored.items() if k not in inserted}
-
-
-def _copy_signals(session: Session, values: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT
-    DO NOTHING``: several times faster than multi-row ``VALUES`` through the driver."""
-    from psycopg.types.json import Jsonb
-
-    conn = session.connection()
-    conn.exec_driver_sql(
-        "CREATE TEMP TABLE IF NOT EXISTS revfield_signals_in "
-        "(LIKE signals INCLUDING DEFAULTS EXCLUDING IDENTITY) ON COMMIT DELETE ROWS"
-    )
-    cols = ", ".join(SIGNAL_COLUMNS)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY revfield_signals_in ({cols}) FROM STDIN") as copy:
-        for v in values:
-            copy.write_row([Jsonb(v[c]) if c == "payload" else v[c] for c in SIGNAL_COLUMNS])
-    rows = conn.exec_driver_sql(
-        f"INSERT INTO signals ({cols}) SELECT {cols} FROM revfield_signals_in "
-        "ORDER BY source, external_id ON CONFLICT DO NOTHING RETURNING source, external_id"
-    )
-    inserted = {(s, e) for s, e in rows}
-    conn.exec_driver_sql("TRUNCATE revfield_signals_in")
-    return inserted

@@ -28,11 +28,9 @@ from revfield.ingest._crm import (
     read_csv,
     segment_for_employees,
     slug,
-    upsert,
 )
-from revfield.ingest._ingest import DeadLetterNote, write_dead_letters
-from revfield.memory._store import Store
-from revfield.memory.models import Account, Deal, Team, User, table_of
+from revfield.ingest._ingest import DeadLetterNote
+from revfield.memory import Store, upsert, write_dead_letters
 
 __all__ = ["import_maven"]
 
@@ -246,13 +244,11 @@ def import_maven(store: Store, directory: Path, *, clock: Clock) -> ImportReport
         accounts[acc]["owner_id"] = min(owners, key=lambda o: (-owners[o], o))
 
     with store.session() as session:
-        report.tables["teams"] = upsert(session, table_of(Team), list(teams.values()), now=now)
-        report.tables["users"] = upsert(session, table_of(User), list(users.values()), now=now)
-        report.tables["accounts"] = upsert(
-            session, table_of(Account), list(accounts.values()), now=now
-        )
-        report.tables["deals"] = upsert(session, table_of(Deal), deals, now=now)
-        write_dead_letters(session, str(pipeline.resolve()), dead, now)
+        report.tables["teams"] = upsert(session, "teams", list(teams.values()), now=now)
+        report.tables["users"] = upsert(session, "users", list(users.values()), now=now)
+        report.tables["accounts"] = upsert(session, "accounts", list(accounts.values()), now=now)
+        report.tables["deals"] = upsert(session, "deals", deals, now=now)
+        write_dead_letters(session, str(pipeline.resolve()), dead, now=now)
     report.signals = signals.ingest(store, clock, str(directory))
     report.dead_letters = [
         DeadLetterNote(line, f, reason, str(pipeline.resolve())) for line, f, reason, _ in dead

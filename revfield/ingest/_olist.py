@@ -29,10 +29,8 @@ from revfield.ingest._crm import (
     as_day,
     as_time,
     read_csv,
-    upsert,
 )
-from revfield.memory._store import Store
-from revfield.memory.models import Account, Deal, Team, User, table_of
+from revfield.memory import Store, upsert
 
 __all__ = ["import_olist"]
 
@@ -197,10 +195,10 @@ def import_olist(store: Store, directory: Path, *, clock: Clock) -> ImportReport
         accounts.append(account)
 
     with store.session() as session:
-        report.tables["teams"] = upsert(session, table_of(Team), teams, now=now)
-        report.tables["users"] = upsert(session, table_of(User), list(users.values()), now=now)
-        report.tables["accounts"] = upsert(session, table_of(Account), accounts, now=now)
-        report.tables["deals"] = upsert(session, table_of(Deal), deals, now=now)
+        report.tables["teams"] = upsert(session, "teams", teams, now=now)
+        report.tables["users"] = upsert(session, "users", list(users.values()), now=now)
+        report.tables["accounts"] = upsert(session, "accounts", accounts, now=now)
+        report.tables["deals"] = upsert(session, "deals", deals, now=now)
     report.signals = signals.ingest(store, clock, str(directory))
     if blank_origin:
         report.notes.append(f"{blank_origin} leads with a blank origin stored as `unknown`")

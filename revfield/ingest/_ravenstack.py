@@ -28,10 +28,8 @@ from revfield.ingest._crm import (
     SignalBuffer,
     as_time,
     read_csv,
-    upsert,
 )
-from revfield.memory._store import Store
-from revfield.memory.models import Account, table_of
+from revfield.memory import Store, upsert
 
 __all__ = ["import_ravenstack"]
 
@@ -240,9 +238,7 @@ def import_ravenstack(store: Store, directory: Path, *, clock: Clock) -> ImportR
         )
 
     with store.session() as session:
-        report.tables["accounts"] = upsert(
-            session, table_of(Account), list(accounts.values()), now=now
-        )
+        report.tables["accounts"] = upsert(session, "accounts", list(accounts.values()), now=now)
     report.signals = signals.ingest(store, clock, str(directory))
     reused = sum(1 for n in usage_ids.values() if n > 1)
     if reused:

@@ -22,13 +22,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from revfield.clock import Clock
-from revfield.domain import CustomerState
 from revfield.ingest._crm import CrmImportError, ImportReport, SignalBuffer, read_csv
-from revfield.memory._store import Store
-from revfield.memory.models import Account
+from revfield.memory import Store, customer_account_ids, existing_account_ids
 
 __all__ = ["import_tickets"]
 
@@ -107,19 +103,17 @@ def import_tickets(
 
 
 def _account_pool(store: Store, wanted: Sequence[str]) -> list[str]:
-    A = Account.__table__
     with store.read() as session:
         if wanted:
-            found = set(session.scalars(sa.select(A.c.id).where(A.c.id.in_(list(wanted)))))
+            found = existing_account_ids(session, wanted)
             unknown = [w for w in wanted if w not in found]
             if unknown:
                 raise CrmImportError(
                     f"--account: no account {', '.join(f'`{u}`' for u in unknown)} in memory"
                 )
             return list(wanted)
-        customers = sa.select(A.c.id).where(A.c.customer_state == CustomerState.CUSTOMER.value)
-        pool = list(session.scalars(customers.where(A.c.source == "ravenstack").order_by(A.c.id)))
-        pool = pool or list(session.scalars(customers.order_by(A.c.id)))
+        pool = customer_account_ids(session, source="ravenstack")
+        pool = pool or customer_account_ids(session)
     if not pool:
         raise CrmImportError(
             "tickets name no customer and there are no customer accounts to attach them to\n"

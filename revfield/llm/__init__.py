@@ -1,23 +1,23 @@
 """The model interface every caller uses, with two implementations.
 
 - :class:`OpenAIModel`: any OpenAI-compatible endpoint (``OPENAI_BASE_URL``), structured
-  outputs into the pydantic types of :mod:`revfield.llm.types`.
+  outputs into the pydantic types below (:class:`FactExtraction`, :class:`Draft`…).
 - :class:`OfflineModel`: deterministic rules and templates, no key, no network (the default
   when no API key is set).
 
-Every failure of a model is one :class:`ModelError`; callers escalate, never act on it.
+Every failure of a model is one :class:`ModelError`; callers escalate, never act on it. A
+:class:`Recorder` wraps a model for one run and notes every call (for ``model_calls``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
-
 from revfield.config import Settings
-from revfield.llm.errors import ModelError, ModelFault
-from revfield.llm.offline import OfflineModel
-from revfield.llm.openai_model import OpenAIModel
-from revfield.llm.types import (
+from revfield.llm._errors import ModelError, ModelFault
+from revfield.llm._offline import OfflineModel
+from revfield.llm._openai import OpenAIModel
+from revfield.llm._protocol import Model
+from revfield.llm._recording import RecordedCall, Recorder, report_usage
+from revfield.llm._types import (
     CallRecord,
     CitedItem,
     Draft,
@@ -46,35 +46,19 @@ __all__ = [
     "ModelFault",
     "OfflineModel",
     "OpenAIModel",
+    "RecordedCall",
+    "Recorder",
     "ReplyClassification",
     "ReplyIntent",
     "make_model",
+    "report_usage",
 ]
 
 
-class Model(Protocol):
-    """What every model offers. Text passed in is untrusted data, never instructions."""
-
-    backend: str
-    name: str
-    on_call: Callable[[CallRecord], None] | None
-    """Called after every call (success or failure) with its record."""
-
-    def extract_facts(self, text: str, *, kind: str) -> FactExtraction: ...
-
-    def classify_reply(self, text: str) -> ReplyClassification: ...
-
-    def draft_message(self, request: DraftRequest) -> Draft: ...
-
-    def summarise_handover(self, request: HandoverRequest) -> HandoverSummary: ...
-
-    def close(self) -> None: ...
-
-
-def make_model(settings: Settings, on_call: Callable[[CallRecord], None] | None = None) -> Model:
+def make_model(settings: Settings) -> Model:
     """The configured model: ``REVFIELD_LLM`` (``offline`` unless an API key is set)."""
     if settings.llm_backend == "offline":
-        return OfflineModel(on_call=on_call)
+        return OfflineModel()
     if settings.openai_api_key is None:
         raise ModelError("config", "REVFIELD_LLM=openai needs OPENAI_API_KEY")
     return OpenAIModel(
@@ -83,5 +67,4 @@ def make_model(settings: Settings, on_call: Callable[[CallRecord], None] | None 
         base_url=settings.openai_base_url,
         timeout=settings.model_timeout,
         max_retries=settings.model_max_retries,
-        on_call=on_call,
     )

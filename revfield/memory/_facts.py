@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session
 
 from revfield.domain import FactType
 from revfield.memory._sql import chunks
-from revfield.memory.models import Fact, table_of
+from revfield.memory._tables import FACTS
+from revfield.memory.models import Fact
 
 __all__ = ["NewFact", "add_fact", "add_facts", "fact_history"]
-
-F = table_of(Fact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +62,7 @@ def add_facts(session: Session, facts: Sequence[NewFact], *, now: datetime) -> l
     ]
     ids: list[int] = []
     for part in chunks(rows, 500):
-        stmt = sa.insert(F).returning(F.c.id, sort_by_parameter_order=True)
+        stmt = sa.insert(FACTS).returning(FACTS.c.id, sort_by_parameter_order=True)
         ids.extend(session.execute(stmt, list(part)).scalars())
     keys = {
         (f.account_id, FactType(f.type).value, f.subject.strip().lower())
@@ -80,8 +79,12 @@ def _settle(session: Session, keys: set[tuple[str, str, str]]) -> None:
     current: dict[tuple[str, str, str], list[tuple[datetime, int]]] = {}
     accounts = sorted({k[0] for k in keys})
     for part in chunks(accounts, 500):
-        q = sa.select(F.c.account_id, F.c.type, F.c.subject, F.c.observed_at, F.c.id).where(
-            F.c.account_id.in_(part), F.c.subject.is_not(None), F.c.superseded_by.is_(None)
+        q = sa.select(
+            FACTS.c.account_id, FACTS.c.type, FACTS.c.subject, FACTS.c.observed_at, FACTS.c.id
+        ).where(
+            FACTS.c.account_id.in_(part),
+            FACTS.c.subject.is_not(None),
+            FACTS.c.superseded_by.is_(None),
         )
         for account_id, type_, subject, observed, fact_id in session.execute(q):
             key = (account_id, str(type_), subject)
@@ -95,8 +98,8 @@ def _settle(session: Session, keys: set[tuple[str, str, str]]) -> None:
         updates += [{"fid": fid, "by": newest} for _, fid in items if fid != newest]
     if updates:
         session.execute(
-            sa.update(F)
-            .where(F.c.id == sa.bindparam("fid"))
+            sa.update(FACTS)
+            .where(FACTS.c.id == sa.bindparam("fid"))
             .values(superseded_by=sa.bindparam("by")),
             updates,
         )

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from revfield._text import did_you_mean
 from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
+from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, FACTS, SIGNALS, USERS
 from revfield.memory._trace import action_chain
-from revfield.memory.models import Account, Contact, Deal, Fact, Signal, User
 
 __all__ = [
     "AccountMemory",
@@ -142,86 +142,92 @@ class AccountNotFoundError(LookupError):
         self.wanted = wanted
 
 
-A, C, D, S, F, U = (m.__table__ for m in (Account, Contact, Deal, Signal, Fact, User))
-
 # The statements are built once: constructing and cache-keying seven select() objects on
 # every call cost more than running them.
 _ACCOUNT = (
     sa.select(
-        A,
-        U.c.name.label("owner_name"),
-        U.c.role.label("owner_role"),
-        U.c.team_id.label("owner_team"),
+        ACCOUNTS,
+        USERS.c.name.label("owner_name"),
+        USERS.c.role.label("owner_role"),
+        USERS.c.team_id.label("owner_team"),
     )
-    .select_from(A.outerjoin(U, A.c.owner_id == U.c.id))
-    .where(A.c.id == sa.bindparam("account_id"))
+    .select_from(ACCOUNTS.outerjoin(USERS, ACCOUNTS.c.owner_id == USERS.c.id))
+    .where(ACCOUNTS.c.id == sa.bindparam("account_id"))
 )
 _CONTACTS = (
-    sa.select(C.c.id, C.c.email, C.c.name, C.c.role, C.c.do_not_contact)
-    .where(C.c.account_id == sa.bindparam("account_id"))
-    .order_by(C.c.id)
+    sa.select(
+        CONTACTS.c.id, CONTACTS.c.email, CONTACTS.c.name, CONTACTS.c.role, CONTACTS.c.do_not_contact
+    )
+    .where(CONTACTS.c.account_id == sa.bindparam("account_id"))
+    .order_by(CONTACTS.c.id)
 )
 _DEAL_COLUMNS = (
-    D.c.id,
-    D.c.name,
-    D.c.stage,
-    D.c.stage_entered_at,
-    D.c.amount,
-    D.c.currency,
-    D.c.product,
-    D.c.close_date,
-    D.c.outcome,
-    D.c.owner_id,
-    D.c.created_at,
+    DEALS.c.id,
+    DEALS.c.name,
+    DEALS.c.stage,
+    DEALS.c.stage_entered_at,
+    DEALS.c.amount,
+    DEALS.c.currency,
+    DEALS.c.product,
+    DEALS.c.close_date,
+    DEALS.c.outcome,
+    DEALS.c.owner_id,
+    DEALS.c.created_at,
 )
 _OPEN_DEALS = (
     sa.select(*_DEAL_COLUMNS)
-    .where(D.c.account_id == sa.bindparam("account_id"), D.c.outcome == DealOutcome.OPEN.value)
-    .order_by(D.c.created_at.desc(), D.c.id)
+    .where(
+        DEALS.c.account_id == sa.bindparam("account_id"), DEALS.c.outcome == DealOutcome.OPEN.value
+    )
+    .order_by(DEALS.c.created_at.desc(), DEALS.c.id)
 )
 _CLOSED_DEALS = (
     sa.select(*_DEAL_COLUMNS)
-    .where(D.c.account_id == sa.bindparam("account_id"), D.c.outcome != DealOutcome.OPEN.value)
-    .order_by(D.c.close_date.desc(), D.c.id)
+    .where(
+        DEALS.c.account_id == sa.bindparam("account_id"), DEALS.c.outcome != DealOutcome.OPEN.value
+    )
+    .order_by(DEALS.c.close_date.desc(), DEALS.c.id)
     .limit(sa.bindparam("closed_limit"))
 )
 _SIGNALS = (
     sa.select(
-        S.c.id,
-        S.c.source,
-        S.c.external_id,
-        S.c.kind,
-        S.c.occurred_at,
-        S.c.contact_id,
-        S.c.contact_email,
-        S.c.payload,
-        S.c.text,
+        SIGNALS.c.id,
+        SIGNALS.c.source,
+        SIGNALS.c.external_id,
+        SIGNALS.c.kind,
+        SIGNALS.c.occurred_at,
+        SIGNALS.c.contact_id,
+        SIGNALS.c.contact_email,
+        SIGNALS.c.payload,
+        SIGNALS.c.text,
     )
-    .where(S.c.account_id == sa.bindparam("account_id"))
-    .order_by(S.c.occurred_at.desc(), S.c.id.desc())
+    .where(SIGNALS.c.account_id == sa.bindparam("account_id"))
+    .order_by(SIGNALS.c.occurred_at.desc(), SIGNALS.c.id.desc())
     .limit(sa.bindparam("signal_limit"))
 )
 _SIGNAL_COUNT = (
-    sa.select(sa.func.count()).select_from(S).where(S.c.account_id == sa.bindparam("account_id"))
+    sa.select(sa.func.count())
+    .select_from(SIGNALS)
+    .where(SIGNALS.c.account_id == sa.bindparam("account_id"))
 )
 _FACTS = (
     sa.select(
-        F.c.id,
-        F.c.type,
-        F.c.subject,
-        F.c.value,
-        F.c.span,
-        F.c.confidence,
-        F.c.observed_at,
-        F.c.contact_id,
-        F.c.source_signal_id,
-        S.c.kind.label("source_signal_kind"),
-        S.c.source.label("source_signal_source"),
-        S.c.occurred_at.label("source_signal_occurred_at"),
+        FACTS.c.id,
+        FACTS.c.type,
+        FACTS.c.subject,
+        FACTS.c.value,
+        FACTS.c.span,
+        FACTS.c.confidence,
+        FACTS.c.observed_at,
+        FACTS.c.contact_id,
+        FACTS.c.source_signal_id,
+        SIGNALS.c.kind.label("source_signal_kind"),
+        SIGNALS.c.source.label("source_signal_source"),
+        SIGNALS.c.occurred_at.label("source_signal_occurred_at"),
     )
-    .select_from(F.join(S, F.c.source_signal_id == S.c.id))
-    .where(F.c.account_id == sa.bindparam("account_id"), F.c.superseded_by.is_(None))
-    .order_by(F.c.observed_at.desc(), F.c.id.desc())
+    .select_from(FACTS.join(SIGNALS, FACTS.c.source_signal_id == SIGNALS.c.id))
+    .where(FACTS.c.account_id == sa.bindparam("account_id"), FACTS.c.superseded_by.is_(None))
+    .order_by(FACTS.c.observed_at.desc(), FACTS.c.id.desc())
 )
 
 
@@ -277,18 +283,18 @@ def find_account_id(session: Session, wanted: str) -> str:
     """Resolve what a person typed — an id, a domain or an exact name — to an account id."""
     text = wanted.strip()
     for clause in (
-        A.c.id == text,
-        A.c.domain == text.lower(),
-        sa.func.lower(A.c.name) == text.lower(),
+        ACCOUNTS.c.id == text,
+        ACCOUNTS.c.domain == text.lower(),
+        sa.func.lower(ACCOUNTS.c.name) == text.lower(),
     ):
-        found = session.execute(sa.select(A.c.id).where(clause).limit(2)).scalars().all()
+        found = session.execute(sa.select(ACCOUNTS.c.id).where(clause).limit(2)).scalars().all()
         if len(found) == 1:
             return str(found[0])
     like = (
         session.execute(
-            sa.select(A.c.id)
-            .where(sa.or_(A.c.id.ilike(f"%{text}%"), A.c.name.ilike(f"%{text}%")))
-            .order_by(A.c.id)
+            sa.select(ACCOUNTS.c.id)
+            .where(sa.or_(ACCOUNTS.c.id.ilike(f"%{text}%"), ACCOUNTS.c.name.ilike(f"%{text}%")))
+            .order_by(ACCOUNTS.c.id)
             .limit(5)
         )
         .scalars()
@@ -297,5 +303,5 @@ def find_account_id(session: Session, wanted: str) -> str:
     if like:
         hint = "; did you mean " + ", ".join(f"`{x}`" for x in like) + "?"
     else:
-        hint = did_you_mean(text, session.execute(sa.select(A.c.id).limit(5000)).scalars())
+        hint = did_you_mean(text, session.execute(sa.select(ACCOUNTS.c.id).limit(5000)).scalars())
     raise AccountNotFoundError(wanted, hint)

@@ -31,7 +31,9 @@ RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization fai
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """A transaction that lost a race and can simply be run again."""
+    """A transaction that lost a race and can simply be run again (any other exception: no)."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
     orig = getattr(exc, "orig", None)
     if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
         return True

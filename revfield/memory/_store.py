@@ -7,8 +7,9 @@ PostgreSQL is the system of record for a team. The same Alembic migrations build
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["Session", "Store", "StoreError"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -108,6 +109,25 @@ class Store:
                 f"the database {self.url} {state}; the code expects {head}\n"
                 "  help: run `revfield init` to create or upgrade it"
             )
+
+    # -- SQLite file header ------------------------------------------------------------------
+
+    def set_application_id(self, value: int) -> None:
+        """Write ``value`` into the SQLite file's header (``PRAGMA application_id``)."""
+        if self.dialect != "sqlite":
+            raise StoreError(f"an application id is a SQLite header field, not {self.dialect}'s")
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(f"PRAGMA application_id = {int(value)}")
+
+    @staticmethod
+    def application_id_of(path: Path) -> int | None:
+        """The application id in an SQLite file's header; None if it is not an SQLite file."""
+        try:
+            with closing(sqlite3.connect(path)) as conn:
+                (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return int(app_id)
 
     @property
     def url(self) -> str:

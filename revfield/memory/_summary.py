@@ -8,20 +8,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.memory.models import (
-    ActionRecord,
-    DecisionRecord,
-    FieldEvent,
-    OutboxItem,
-    Review,
-    table_of,
-)
+from revfield.memory._tables import ACTIONS, DECISIONS, EVENTS, OUTBOX, REVIEWS
 
 __all__ = ["FieldSummary", "field_summary", "high_water"]
-
-ACT, DEC, E, OB, R = (
-    table_of(m) for m in (ActionRecord, DecisionRecord, FieldEvent, OutboxItem, Review)
-)
 
 
 @dataclass
@@ -54,8 +43,8 @@ class FieldSummary:
 def high_water(session: Session) -> tuple[int, int]:
     """The newest field event and action ids: pass them to summarise only what follows."""
     return (
-        session.execute(sa.select(sa.func.coalesce(sa.func.max(E.c.id), 0))).scalar_one(),
-        session.execute(sa.select(sa.func.coalesce(sa.func.max(ACT.c.id), 0))).scalar_one(),
+        session.execute(sa.select(sa.func.coalesce(sa.func.max(EVENTS.c.id), 0))).scalar_one(),
+        session.execute(sa.select(sa.func.coalesce(sa.func.max(ACTIONS.c.id), 0))).scalar_one(),
     )
 
 
@@ -63,17 +52,21 @@ def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSum
     event_min, action_min = since
     s = FieldSummary()
     for kind, n in session.execute(
-        sa.select(E.c.kind, sa.func.count()).where(E.c.id > event_min).group_by(E.c.kind)
+        sa.select(EVENTS.c.kind, sa.func.count())
+        .where(EVENTS.c.id > event_min)
+        .group_by(EVENTS.c.kind)
     ):
         s.events[kind] = n
     first = (
-        sa.select(DEC.c.action_id, sa.func.min(DEC.c.id).label("id"))
-        .where(DEC.c.action_id > action_min)
-        .group_by(DEC.c.action_id)
+        sa.select(DECISIONS.c.action_id, sa.func.min(DECISIONS.c.id).label("id"))
+        .where(DECISIONS.c.action_id > action_min)
+        .group_by(DECISIONS.c.action_id)
         .subquery()
     )
     rows = session.execute(
-        sa.select(DEC.c.verdict, DEC.c.guardrails).join(first, first.c.id == DEC.c.id)
+        sa.select(DECISIONS.c.verdict, DECISIONS.c.guardrails).join(
+            first, first.c.id == DECISIONS.c.id
+        )
     ).all()
     for verdict, guardrails in rows:
         s.verdicts[verdict] += 1
@@ -81,18 +74,20 @@ def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSum
             if g.get("tightened"):
                 s.guardrail_trips[g["id"]] += 1
     s.pending_reviews = session.execute(
-        sa.select(sa.func.count()).select_from(R).where(R.c.status == "pending")
+        sa.select(sa.func.count()).select_from(REVIEWS).where(REVIEWS.c.status == "pending")
     ).scalar_one()
     outbox: dict[str, int] = {
         status: n
         for status, n in session.execute(
-            sa.select(OB.c.status, sa.func.count()).group_by(OB.c.status)
+            sa.select(OUTBOX.c.status, sa.func.count()).group_by(OUTBOX.c.status)
         )
     }
     s.executed = outbox.get("sent", 0)
     s.outbox_failed, s.outbox_cancelled = outbox.get("failed", 0), outbox.get("cancelled", 0)
     for (proposal,) in session.execute(
-        sa.select(ACT.c.proposal).where(ACT.c.kind == "handover_brief", ACT.c.id > action_min)
+        sa.select(ACTIONS.c.proposal).where(
+            ACTIONS.c.kind == "handover_brief", ACTIONS.c.id > action_min
+        )
     ):
         c = proposal.get("payload", {}).get("conservation", {})
         s.handovers += 1

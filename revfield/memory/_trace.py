@@ -1,29 +1,93 @@
-"""The trace of each action an account received: signal → facts → field event → action →
-decision (rules, policy version) → review answers → outbox result. Read-only."""
+"""Why an action happens, read from memory: its trace (signal → facts → field event →
+decision: rules and policy version → review → outbox result).
+
+:func:`provenance` is the one shape of a trace, carried by every outbox delivery;
+:func:`trace_of` reads it for a stored action, and :func:`action_chain` gives
+``revfield account show`` the whole chain of an account's newest actions. Read-only."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
-from revfield.memory.models import (
-    ActionRecord,
-    DecisionRecord,
-    Fact,
-    FieldEvent,
-    OutboxItem,
-    Review,
-    table_of,
-)
+from revfield.domain import ReviewStatus
+from revfield.memory._tables import ACTIONS as ACT
+from revfield.memory._tables import DECISIONS as DEC
+from revfield.memory._tables import EVENTS as E
+from revfield.memory._tables import FACTS as F
+from revfield.memory._tables import OUTBOX as OB
+from revfield.memory._tables import REVIEWS as R
 
-__all__ = ["action_chain"]
+__all__ = ["DecisionRef", "action_chain", "provenance", "trace_of"]
 
-ACT, DEC, E, F, R, OB = (
-    table_of(m) for m in (ActionRecord, DecisionRecord, FieldEvent, Fact, Review, OutboxItem)
-)
+
+class DecisionRef(NamedTuple):
+    """What a trace names of the decision that let an action go out."""
+
+    id: int
+    verdict: str
+    matched_rules: Sequence[str]
+    policy_version: str
+
+
+def provenance(
+    *,
+    field_event_id: int | None,
+    proposal: Mapping[str, Any],
+    event_kind: str | None,
+    event_signal_ids: Sequence[int],
+    decision: DecisionRef | None,
+    review: tuple[int, str | None, dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
+    """The trace of an action: field event, signals (the event's and those the action
+    cites), cited facts, the decision (rules, policy version) and, when a person approved
+    it, who and with which edits (``review`` is ``(id, answered by, edits)``)."""
+    return {
+        "field_event_id": field_event_id,
+        "event_kind": event_kind,
+        "signal_ids": sorted({*event_signal_ids, *proposal.get("cited_signal_ids", [])}),
+        "fact_ids": proposal.get("cited_fact_ids", []),
+        "decision_id": decision.id if decision else None,
+        "verdict": decision.verdict if decision else None,
+        "rules": list(decision.matched_rules) if decision else [],
+        "policy_version": decision.policy_version if decision else None,
+        "review_id": review[0] if review else None,
+        "approved_by": review[1] if review else None,
+        "edits": review[2] if review else None,
+    }
+
+
+def trace_of(
+    session: Session, action_id: int, field_event_id: int | None, proposal: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The trace of a stored action, read from memory (its newest decision, its approval)."""
+    event = session.execute(
+        sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == field_event_id)
+    ).first()
+    decision = session.execute(
+        sa.select(DEC.c.id, DEC.c.verdict, DEC.c.matched_rules, DEC.c.policy_version)
+        .where(DEC.c.action_id == action_id)
+        .order_by(DEC.c.id.desc())
+        .limit(1)
+    ).first()
+    review = session.execute(
+        sa.select(R.c.id, R.c.answered_by, R.c.edits)
+        .where(R.c.action_id == action_id, R.c.status == ReviewStatus.APPROVED)
+        .order_by(R.c.id.desc())
+        .limit(1)
+    ).first()
+    return provenance(
+        field_event_id=field_event_id,
+        proposal=proposal,
+        event_kind=event.kind if event else None,
+        event_signal_ids=(event.signal_ids or []) if event else [],
+        decision=DecisionRef(*decision) if decision else None,
+        review=(review.id, review.answered_by, review.edits) if review else None,
+    )
 
 
 def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -147,7 +211,7 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
                         "executor": o["executor"],
                         "executed_at": json_ready(o["executed_at"]),
                         "result": o["result"],
-                        "after": o["after_action_id"],
+                        "after": a["after_action_id"],
                         "error": o["last_error"],
                     }
                     if (o := outbox.get(a["id"]))

@@ -262,7 +262,8 @@ class FieldEvent(Base):
     agent: Mapped[str | None] = mapped_column(sa.String(32))
     """The agent the router chose, or None when no agent acts on it."""
     status: Mapped[str] = mapped_column(sa.String(16))
-    """``pending`` (waiting for its agent), ``done`` or ``ignored`` (no agent acts on it)."""
+    """An :class:`~revfield.domain.EventStatus`: ``pending``, ``running``, ``waiting``,
+    ``done`` or ``ignored``; it moves only as the domain's transition table allows."""
 
 
 class SignalDetection(Base):
@@ -323,10 +324,14 @@ class ActionRecord(Base):
     digest: Mapped[str] = mapped_column(sa.String(32))
     """Hash of kind, target and payload: a review binds the exact action it shows."""
     status: Mapped[str] = mapped_column(sa.String(16))
-    """``blocked``, ``pending_review``, ``approved``, ``rejected``, ``queued``, ``executed``,
-    ``failed``, ``cancelled`` (it waited for an action that will never go out)."""
+    """An :class:`~revfield.domain.ActionStatus`; it moves only as the domain's transition
+    table allows."""
     thread_id: Mapped[str] = mapped_column(sa.String(120))
     """The agent run (LangGraph thread) that proposed it and waits for its answer."""
+    after_action_id: Mapped[int | None] = mapped_column(sa.ForeignKey("actions.id"))
+    """The action of the same run that must be carried out first (a follow-up waits for its
+    email): stored when the action is recorded. If that one is rejected, blocked, cancelled
+    or fails, this one is cancelled with it."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -351,8 +356,9 @@ class Review(Base):
     reason: Mapped[str] = mapped_column(sa.Text)
     action_digest: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16))
-    """``pending``, ``approved``, ``rejected``, ``superseded`` (climbed the ladder, or
-    re-escalated after an edit)."""
+    """A :class:`~revfield.domain.ReviewStatus`: ``pending``, ``approved``, ``rejected`` or
+    ``superseded`` (climbed the ladder, re-escalated after an edit, or closed because what its
+    action waited for won't go out)."""
     deadline_at: Mapped[datetime]
     created_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
@@ -374,13 +380,8 @@ class OutboxItem(Base):
     executor: Mapped[str] = mapped_column(sa.String(32))
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(sa.String(16))
-    """``pending``, ``sending`` (claimed), ``sent``, ``failed``, ``cancelled`` (what it
-    waited for will never go out)."""
-    after_action_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("actions.id", name="fk_outbox_after_action_id")
-    )
-    """An action that must be executed first (a follow-up waits for its email); the item
-    stays pending until then, and is cancelled if that action is rejected, blocked or fails."""
+    """An :class:`~revfield.domain.OutboxStatus`: ``pending``, ``sending`` (claimed),
+    ``sent``, ``failed`` or ``cancelled`` (what its action waited for will never go out)."""
     attempts: Mapped[int]
     claimed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,14 +1,6 @@
 """The outbox and its executors: how automated and approved actions are carried out once."""
 
-from revfield.outbox._deliver import (
-    MAX_ATTEMPTS,
-    OutboxReport,
-    enqueue,
-    idempotency_key,
-    process_outbox,
-    queue_entry,
-    write_queue,
-)
+from revfield.outbox._deliver import MAX_ATTEMPTS, OutboxReport, process_outbox
 from revfield.outbox._executors import (
     Delivery,
     DeliveryError,
@@ -29,11 +21,7 @@ __all__ = [
     "OutboxReport",
     "WebhookExecutor",
     "available_executors",
-    "enqueue",
-    "idempotency_key",
     "load_executor",
     "process_outbox",
-    "queue_entry",
     "sign",
-    "write_queue",
 ]

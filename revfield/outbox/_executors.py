@@ -214,7 +214,11 @@ class WebhookExecutor:
 def available_executors() -> dict[str, str]:
     """Executor names and where they come from (the ``revfield.executors`` entry points)."""
     found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    return {"log": f"{__name__}:LogExecutor", "webhook": f"{__name__}:WebhookExecutor", **found}
+    return {
+        "log": "revfield.outbox:LogExecutor",
+        "webhook": "revfield.outbox:WebhookExecutor",
+        **found,
+    }
 
 
 def load_executor(name: str, settings: Settings) -> Executor:

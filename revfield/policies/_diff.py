@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from revfield.memory.models import DecisionRecord, table_of
+from revfield.memory import Session, stored_decisions
 from revfield.policies._evaluate import decide
 from revfield.policies._load import CompiledPack
 from revfield.policies._record import context_from_json
 
 __all__ = ["Change", "DiffReport", "diff_packs"]
-
-R = table_of(DecisionRecord)
 
 
 @dataclass(frozen=True)
@@ -41,14 +35,6 @@ class DiffReport:
         return Counter((c.old, c.new) for c in self.changes)
 
 
-def _stored(session: Session, limit: int | None) -> Iterator[tuple[int, str | None, dict]]:  # type: ignore[type-arg]
-    query = sa.select(R.c.id, R.c.account_id, R.c.context).order_by(R.c.id.desc())
-    if limit:
-        query = query.limit(limit)
-    for row in session.execute(query):
-        yield row.id, row.account_id, row.context
-
-
 def diff_packs(
     session: Session, old: CompiledPack, new: CompiledPack, *, limit: int | None = None
 ) -> DiffReport:
@@ -56,7 +42,7 @@ def diff_packs(
     matched rules). Both packs see exactly the stored context, counters included."""
     changes: list[Change] = []
     replayed = 0
-    for decision_id, account_id, stored in _stored(session, limit):
+    for decision_id, account_id, stored in stored_decisions(session, limit):
         ctx = context_from_json(stored)
         a, b = decide(old, ctx), decide(new, ctx)
         replayed += 1

@@ -9,24 +9,19 @@ and age, plus ICP adherence (the share of open deals meeting every ICP criterion
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from revfield.domain import DealOutcome
-from revfield.memory._types import as_utc
-from revfield.memory.models import Account, Deal, Fact, Signal, User, table_of
+from revfield.domain import Detected, FieldEventKind
+from revfield.memory import Session, account_rows, fact_counts, last_contact, open_deals
 from revfield.policies._build import account_values, deal_values
 from revfield.policies._context import default_context
 from revfield.policies._evaluate import _holds, icp_fit
 from revfield.policies._load import CompiledPack
 
 __all__ = ["Deviation", "GovernanceReport", "deviations", "governance_report"]
-
-A, D, F, S, U = (table_of(m) for m in (Account, Deal, Fact, Signal, User))
 
 CYCLE = "cycle-corridor"
 NO_CONTACT = "no-contact"
@@ -58,6 +53,27 @@ class GovernanceReport:
     def icp_adherence(self) -> float:
         return self.icp_fit_deals / self.open_deals if self.open_deals else 1.0
 
+    def field_events(self) -> list[Detected]:
+        """Each deviation as a ``governance_deviation`` field event, for detection to raise."""
+        return [
+            Detected(
+                FieldEventKind.GOVERNANCE_DEVIATION,
+                d.account_id,
+                f"{d.rule}:{d.deal_id}",
+                (),
+                self.as_of,
+                f"{d.rule}: {d.detail}",
+                deal_id=d.deal_id,
+                data={
+                    "rule": d.rule,
+                    "age_days": d.age_days,
+                    "owner_id": d.owner_id,
+                    "team_id": d.team_id,
+                },
+            )
+            for d in self.deviations
+        ]
+
     def by_rule(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
         for d in self.deviations:
@@ -72,31 +88,12 @@ def deviations(session: Session, pack: CompiledPack, as_of: datetime) -> list[De
 
 def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> GovernanceReport:
     g = pack.governance
-    deals = (
-        session.execute(
-            sa.select(
-                D.c.id,
-                D.c.account_id,
-                D.c.owner_id,
-                D.c.stage,
-                D.c.amount,
-                D.c.product,
-                D.c.created_at,
-                D.c.stage_entered_at,
-                U.c.team_id,
-            )
-            .select_from(D.outerjoin(U, D.c.owner_id == U.c.id))
-            .where(D.c.outcome == DealOutcome.OPEN.value, D.c.created_at <= as_of)
-            .order_by(D.c.id)
-        )
-        .mappings()
-        .all()
-    )
+    deals = open_deals(session, as_of)
     account_ids = sorted({d["account_id"] for d in deals})
-    accounts = _accounts(session, account_ids)
-    facts = _fact_counts(session, account_ids)
-    last_contact = (
-        _last_contact(session, account_ids, g.contact_signal_kinds, as_of)
+    accounts = account_rows(session, account_ids)
+    facts = fact_counts(session, account_ids)
+    contacted = (
+        last_contact(session, account_ids, g.contact_signal_kinds, as_of)
         if g.no_contact_days
         else {}
     )
@@ -126,7 +123,7 @@ def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> 
                 )
             )
         if g.no_contact_days:
-            last = last_contact.get(deal["account_id"])
+            last = contacted.get(deal["account_id"])
             silent = (as_of - last).days if last else age
             if silent > g.no_contact_days:
                 when = (
@@ -177,45 +174,8 @@ def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> 
     return report
 
 
-def _accounts(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for part in _chunks(ids):
-        for row in session.execute(sa.select(A).where(A.c.id.in_(part))).mappings():
-            out[row["id"]] = dict(row)
-    return out
-
-
-def _fact_counts(session: Session, ids: list[str]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = defaultdict(dict)
-    for part in _chunks(ids):
-        q = (
-            sa.select(F.c.account_id, F.c.type, sa.func.count())
-            .where(F.c.account_id.in_(part), F.c.superseded_by.is_(None))
-            .group_by(F.c.account_id, F.c.type)
-        )
-        for account_id, type_, n in session.execute(q):
-            out[account_id][str(type_)] = n
-    return out
-
-
-def _last_contact(
-    session: Session, ids: list[str], kinds: list[str], as_of: datetime
-) -> dict[str, datetime]:
-    out: dict[str, datetime] = {}
-    for part in _chunks(ids):
-        q = (
-            sa.select(S.c.account_id, sa.func.max(S.c.occurred_at))
-            .where(S.c.account_id.in_(part), S.c.kind.in_(kinds), S.c.occurred_at <= as_of)
-            .group_by(S.c.account_id)
-        )
-        for account_id, last in session.execute(q):
-            if last is not None:
-                out[account_id] = as_utc(last)
-    return out
-
-
 def _deal_context(
-    account: dict[str, Any], facts: dict[str, int], deal: Any, as_of: datetime
+    account: Mapping[Any, Any], facts: Mapping[str, int], deal: Any, as_of: datetime
 ) -> dict[str, Any]:
     ctx = default_context()
     ctx["now"] = as_of
@@ -223,7 +183,3 @@ def _deal_context(
         ctx["account"].update(account_values(account, facts, as_of))
     ctx["deal"].update(deal_values(deal, facts, as_of))
     return ctx
-
-
-def _chunks(ids: list[str], size: int = 2000) -> list[list[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]

@@ -6,17 +6,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from revfield._json import json_ready
-from revfield.memory.models import DecisionRecord, table_of
+from revfield.memory import NewDecision, Session
+from revfield.memory import record_decision as memory_record_decision
 from revfield.policies._context import merge_context
 from revfield.policies._evaluate import Decision
 
 __all__ = ["context_from_json", "context_to_json", "record_decision"]
-
-_INSERT = sa.insert(table_of(DecisionRecord)).returning(table_of(DecisionRecord).c.id)
 
 
 def context_to_json(ctx: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,7 +33,7 @@ def record_decision(
 ) -> int:
     """Store ``decision`` with its context; returns the decision's id."""
     ctx = decision.context
-    row = dict(
+    row = NewDecision(
         account_id=ctx["account"]["id"] or None,
         contact_id=ctx["contact"]["id"] if ctx["contact"]["exists"] else None,
         deal_id=ctx["deal"]["id"] if ctx["deal"]["exists"] else None,
@@ -58,4 +54,4 @@ def record_decision(
         context=context_to_json(ctx),
         decided_at=decided_at,
     )
-    return int(session.execute(_INSERT, row).scalar_one())
+    return memory_record_decision(session, row)

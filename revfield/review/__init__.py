@@ -1,22 +1,14 @@
 """Review items: actions waiting for a person, the escalation ladder, and answering them.
 
-Answering from Python (the same as the CLI): :meth:`revfield.field._field.Field.approve`
-and :meth:`~revfield.field._field.Field.reject` answer an item and resume the paused agent
-run; :func:`answer_review` only records the answer (the run resumes on the next sweep).
+Answering from Python (the same as the CLI): :meth:`revfield.field.Field.approve` and
+:meth:`~revfield.field.Field.reject` answer an item and resume the paused agent run;
+:func:`answer_review` only records the answer (the run resumes on the next sweep).
 """
 
-from revfield.review._service import (
-    LOCAL_ADMIN,
-    Actor,
-    AnswerResult,
-    InboxItem,
-    ReviewError,
-    answer_review,
-    climb_ladder,
-    inbox,
-    open_review,
-    resolve_actor,
-)
+from revfield.review._access import LOCAL_ADMIN, Actor, ReviewError, may_answer, resolve_actor
+from revfield.review._answer import AnswerResult, answer_review
+from revfield.review._inbox import InboxItem, inbox
+from revfield.review._ladder import climb_ladder, open_review_item, rung_for
 
 __all__ = [
     "LOCAL_ADMIN",
@@ -27,6 +19,8 @@ __all__ = [
     "answer_review",
     "climb_ladder",
     "inbox",
-    "open_review",
+    "may_answer",
+    "open_review_item",
     "resolve_actor",
+    "rung_for",
 ]

@@ -156,15 +156,19 @@ def test_a_rejected_action_is_never_executed_the_reason_is_kept_and_its_follow_u
     world.event(store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect)
     with world.field(store, clock, tmp_path) as fld:
         item = _run_until_paused(fld, store)
-        fld.reject(item.review_id, actor=LOCAL_ADMIN, reason="they asked us to wait until January")
+        answer = fld.reject(
+            item.review_id, actor=LOCAL_ADMIN, reason="they asked us to wait until January"
+        )
         delivered = fld.deliver()
     email = _rows(store, ACT, kind="send_email")[0]
     assert email["status"] == "rejected"
     assert _rows(store, OB, action_id=email["id"]) == []
     assert _rows(store, R)[0]["note"] == "they asked us to wait until January"
     assert _rows(store, E)[0]["status"] == "done"
-    assert (delivered.sent, delivered.cancelled) == (0, 1)  # the follow-up waited for the email
     follow = _rows(store, ACT, kind="schedule_followup")[0]
+    # the follow-up waited for the email: cancelled with the answer, nothing left to deliver
+    assert answer.cancelled == (follow["id"],) and f"action #{follow['id']}" in answer.message
+    assert (delivered.sent, delivered.cancelled) == (0, [])
     assert follow["status"] == "cancelled"
     (queued,) = _rows(store, OB, action_id=follow["id"])
     assert queued["status"] == "cancelled"
@@ -224,9 +228,10 @@ def test_a_follow_up_is_cancelled_when_its_email_fails_for_good(
     with world.field(store, clock, tmp_path, executor=refuses) as fld:
         fld.run_agents()
         delivered = fld.deliver()
-    assert (delivered.sent, delivered.failed, delivered.cancelled) == (0, 1, 1)
     statuses = {a["kind"]: a["status"] for a in _rows(store, ACT)}
     assert statuses == {"send_email": "failed", "schedule_followup": "cancelled"}
+    follow = _rows(store, ACT, kind="schedule_followup")[0]
+    assert (delivered.sent, delivered.failed, delivered.cancelled) == (0, 1, [follow["id"]])
 
 
 def test_an_item_answered_already_or_changed_since_shown_is_refused(

@@ -4,12 +4,13 @@ usage is recorded per call, and signal text never reaches the system prompt."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import respx
 
-from revfield.llm import CallRecord, ModelError, OpenAIModel, ReplyIntent
+from revfield.llm import CallRecord, ModelError, OpenAIModel, Recorder, ReplyIntent
 
 BASE = "https://llm.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -39,18 +40,30 @@ def completion(content: object, *, refusal: str | None = None, finish: str = "st
     }
 
 
-@pytest.fixture
-def calls() -> list[CallRecord]:
-    return []
+class _Calls:
+    """The records of the calls the recorder noted, read when the test looks."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def __getitem__(self, i: int) -> CallRecord:
+        return self.recorder.calls[i].record
+
+    def __iter__(self):
+        return (c.record for c in self.recorder.calls)
 
 
 @pytest.fixture
-def model(calls) -> OpenAIModel:
-    m = OpenAIModel(
-        api_key="sk-test", model="gpt-test", base_url=BASE, max_retries=2, on_call=calls.append
-    )
-    yield m
-    m.close()
+def model() -> Iterator[Recorder]:
+    """The adapter under test, wrapped as the field wraps it: every call is recorded."""
+    inner = OpenAIModel(api_key="sk-test", model="gpt-test", base_url=BASE, max_retries=2)
+    yield Recorder(inner)
+    inner.close()
+
+
+@pytest.fixture
+def calls(model: Recorder) -> _Calls:
+    return _Calls(model)
 
 
 POSITIVE = {"intent": "positive", "confidence": 0.9, "reason": "wants to talk"}
@@ -121,20 +134,16 @@ def test_429_until_retries_run_out_is_a_rate_limit_fault(model):
 
 
 @respx.mock
-def test_a_timeout_is_a_timeout_fault(calls):
-    m = OpenAIModel(
-        api_key="sk-test",
-        model="gpt-test",
-        base_url=BASE,
-        timeout=0.5,
-        max_retries=0,
-        on_call=calls.append,
+def test_a_timeout_is_a_timeout_fault():
+    inner = OpenAIModel(
+        api_key="sk-test", model="gpt-test", base_url=BASE, timeout=0.5, max_retries=0
     )
+    m = Recorder(inner)
     respx.post(URL).mock(side_effect=httpx.ReadTimeout("timed out"))
     with pytest.raises(ModelError) as err:
         m.classify_reply("yes")
-    assert err.value.fault == "timeout" and calls[-1].ok is False
-    m.close()
+    assert err.value.fault == "timeout" and _Calls(m)[-1].ok is False
+    inner.close()
 
 
 @respx.mock

@@ -8,17 +8,15 @@ output that doesn't fit the schema becomes one :class:`ModelError`.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import TypeVar
 
 import openai
 from pydantic import BaseModel, ValidationError
 
+from revfield.llm._errors import ModelError
 from revfield.llm._prompts import SYSTEM, as_data
-from revfield.llm.errors import ModelError
-from revfield.llm.types import (
-    CallRecord,
+from revfield.llm._recording import report_usage
+from revfield.llm._types import (
     Draft,
     DraftRequest,
     FactExtraction,
@@ -43,10 +41,8 @@ class OpenAIModel:
         base_url: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 2,
-        on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
         self.name = model
-        self.on_call = on_call
         self._client = openai.OpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
         )
@@ -72,8 +68,6 @@ class OpenAIModel:
     # -- the one call -------------------------------------------------------------------------
 
     def _parse(self, operation: str, user: str, schema: type[T]) -> T:
-        started = time.perf_counter()
-        usage = (0, 0)
         try:
             completion = self._client.chat.completions.parse(
                 model=self.name,
@@ -85,40 +79,18 @@ class OpenAIModel:
                 temperature=0,
             )
             if completion.usage is not None:
-                usage = (completion.usage.prompt_tokens, completion.usage.completion_tokens)
+                report_usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
             message = completion.choices[0].message
             if message.refusal:
                 raise ModelError("refusal", message.refusal[:200])
             if message.parsed is None:
                 raise ModelError("invalid_output", "the reply held no parsable answer")
             result: T = message.parsed
-        except ModelError as exc:
-            self._record(operation, started, usage, exc)
+        except ModelError:
             raise
         except Exception as exc:  # every SDK or parsing failure becomes one typed error
-            error = _as_model_error(exc)
-            self._record(operation, started, usage, error)
-            raise error from exc
-        self._record(operation, started, usage, None)
+            raise _as_model_error(exc) from exc
         return result
-
-    def _record(
-        self, operation: str, started: float, usage: tuple[int, int], error: ModelError | None
-    ) -> None:
-        if self.on_call is None:
-            return
-        self.on_call(
-            CallRecord(
-                operation=operation,
-                backend=self.backend,
-                model=self.name,
-                ok=error is None,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                prompt_tokens=usage[0],
-                completion_tokens=usage[1],
-                error=str(error) if error else "",
-            )
-        )
 
 
 def _as_model_error(exc: Exception) -> ModelError:

@@ -8,12 +8,10 @@ real model, it treats text as data: there is no rule that obeys anything written
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from revfield.domain import FactType
-from revfield.llm.types import (
-    CallRecord,
+from revfield.llm._types import (
     CitedItem,
     Draft,
     DraftClaim,
@@ -229,24 +227,12 @@ class OfflineModel:
     backend = "offline"
     name = "offline-rules-v1"
 
-    def __init__(self, on_call: Callable[[CallRecord], None] | None = None) -> None:
-        self.on_call = on_call
-
-    def _record(self, operation: str, started: float) -> None:
-        if self.on_call is not None:
-            self.on_call(
-                CallRecord(
-                    operation, self.backend, self.name, True, (time.perf_counter() - started) * 1000
-                )
-            )
-
     def close(self) -> None:
         return None
 
     # -- facts --------------------------------------------------------------------------------
 
     def extract_facts(self, text: str, *, kind: str) -> FactExtraction:
-        started = time.perf_counter()
         facts: list[ExtractedFact] = []
         seen: set[tuple[FactType, str]] = set()
 
@@ -301,15 +287,12 @@ class OfflineModel:
                 add(FactType.PAIN, sentence, None, 0.7)
             if USE_CASE.search(sentence):
                 add(FactType.USE_CASE, sentence, None, 0.6)
-        self._record("extract_facts", started)
         return FactExtraction(facts=facts)
 
     # -- replies ------------------------------------------------------------------------------
 
     def classify_reply(self, text: str) -> ReplyClassification:
-        started = time.perf_counter()
         result = self._classify(text)
-        self._record("classify_reply", started)
         return result
 
     @staticmethod
@@ -350,7 +333,6 @@ class OfflineModel:
     # -- drafts -------------------------------------------------------------------------------
 
     def draft_message(self, request: DraftRequest) -> Draft:
-        started = time.perf_counter()
         first = request.recipient_name.split()[0] if request.recipient_name.strip() else "there"
         by_type: dict[str, list[CitedItem]] = {}
         for item in request.items:
@@ -395,11 +377,9 @@ class OfflineModel:
                 "Would 20 minutes next week work to walk through how similar teams handle this?"
             )
         body = f"Hi {first},\n\n" + "\n\n".join(lines) + f"\n\nBest,\n{request.sender_name}"
-        self._record("draft_message", started)
         return Draft(subject=subject[:300], body=body[:4000], claims=claims)
 
     def summarise_handover(self, request: HandoverRequest) -> HandoverSummary:
-        started = time.perf_counter()
         labels = {
             "pain": "Pains",
             "promise": "Promised",
@@ -417,7 +397,6 @@ class OfflineModel:
         parts = [f"{labels[t]}: {'; '.join(v[:3])}" for t, v in groups.items() if t in labels]
         summary = f"What we learned selling to {request.account_name}. " + ". ".join(parts)
         highlights = [f"{labels.get(t, t)}: {v[0]}"[:300] for t, v in groups.items()][:10]
-        self._record("summarise_handover", started)
         return HandoverSummary(summary=summary[:2000], highlights=highlights)
 
 

@@ -1,0 +1,242 @@
+"""What the policy layer reads from memory to decide: accounts, contacts and deals as rows,
+current fact counts, touches in a window, automated actions today, open risks, answered save
+plays, and the last contact. Each statement is built once (a decision runs up to seven of
+them: building and cache-keying ``select()`` objects cost more than running them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from revfield.domain import DealOutcome, FactType
+from revfield.memory._sql import chunks
+from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, DECISIONS, FACTS, SIGNALS, USERS
+from revfield.memory._types import as_utc
+
+__all__ = [
+    "account_rows",
+    "answered_save_plays",
+    "auto_decisions_since",
+    "contact_row",
+    "deal_row",
+    "fact_counts",
+    "last_contact",
+    "open_deals",
+    "open_risks",
+    "touches",
+]
+
+_B = sa.bindparam
+_CHUNK = 2000
+
+_ACCOUNTS = sa.select(ACCOUNTS).where(ACCOUNTS.c.id.in_(_B("ids", expanding=True)))
+_FACT_COUNTS = (
+    sa.select(FACTS.c.account_id, FACTS.c.type, sa.func.count())
+    .where(FACTS.c.account_id.in_(_B("ids", expanding=True)), FACTS.c.superseded_by.is_(None))
+    .group_by(FACTS.c.account_id, FACTS.c.type)
+)
+_CONTACT = sa.select(CONTACTS).where(CONTACTS.c.id == _B("id"))
+_DEAL = sa.select(DEALS).where(DEALS.c.id == _B("id"))
+_DECIDED = {
+    column: sa.select(sa.func.count())
+    .select_from(DECISIONS)
+    .where(
+        DECISIONS.c[column] == _B("who"),
+        DECISIONS.c.action_kind.in_(_B("kinds", expanding=True)),
+        DECISIONS.c.verdict.in_(_B("verdicts", expanding=True)),
+        DECISIONS.c.decided_at >= _B("since"),
+    )
+    for column in ("contact_id", "account_id")
+}
+_OBSERVED = {
+    column: sa.select(sa.func.count())
+    .select_from(SIGNALS)
+    .where(
+        SIGNALS.c[column] == _B("who"),
+        SIGNALS.c.kind.in_(_B("kinds", expanding=True)),
+        SIGNALS.c.occurred_at >= _B("since"),
+    )
+    for column in ("contact_id", "account_id")
+}
+_DECIDED_BOTH = sa.select(
+    sa.func.sum(sa.case((DECISIONS.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
+).where(
+    DECISIONS.c.account_id == _B("account"),
+    DECISIONS.c.action_kind.in_(_B("kinds", expanding=True)),
+    DECISIONS.c.verdict.in_(_B("verdicts", expanding=True)),
+    DECISIONS.c.decided_at >= _B("since"),
+)
+_OBSERVED_BOTH = sa.select(
+    sa.func.sum(sa.case((SIGNALS.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
+).where(
+    SIGNALS.c.account_id == _B("account"),
+    SIGNALS.c.kind.in_(_B("kinds", expanding=True)),
+    SIGNALS.c.occurred_at >= _B("since"),
+)
+_AUTO_SINCE = (
+    sa.select(sa.func.count())
+    .select_from(DECISIONS)
+    .where(
+        DECISIONS.c.motion == _B("motion"),
+        DECISIONS.c.verdict == "auto",
+        DECISIONS.c.decided_at >= _B("since"),
+    )
+)
+_RISKS = sa.select(FACTS.c.subject, FACTS.c.observed_at).where(
+    FACTS.c.account_id == _B("account_id"),
+    FACTS.c.type == FactType.RISK.value,
+    FACTS.c.superseded_by.is_(None),
+)
+_SAVE_PLAYS = (
+    sa.select(sa.func.count())
+    .select_from(DECISIONS)
+    .where(
+        DECISIONS.c.account_id == _B("account_id"),
+        DECISIONS.c.action_kind == "save_play",
+        DECISIONS.c.verdict.in_(_B("verdicts", expanding=True)),
+        DECISIONS.c.decided_at >= _B("since"),
+    )
+)
+_LAST_CONTACT = (
+    sa.select(SIGNALS.c.account_id, sa.func.max(SIGNALS.c.occurred_at))
+    .where(
+        SIGNALS.c.account_id.in_(_B("ids", expanding=True)),
+        SIGNALS.c.kind.in_(_B("kinds", expanding=True)),
+    )
+    .group_by(SIGNALS.c.account_id)
+)
+_LAST_CONTACT_BY = (
+    sa.select(SIGNALS.c.account_id, sa.func.max(SIGNALS.c.occurred_at))
+    .where(
+        SIGNALS.c.account_id.in_(_B("ids", expanding=True)),
+        SIGNALS.c.kind.in_(_B("kinds", expanding=True)),
+        SIGNALS.c.occurred_at <= _B("as_of"),
+    )
+    .group_by(SIGNALS.c.account_id)
+)
+_OPEN_DEALS = (
+    sa.select(
+        DEALS.c.id,
+        DEALS.c.account_id,
+        DEALS.c.owner_id,
+        DEALS.c.stage,
+        DEALS.c.amount,
+        DEALS.c.product,
+        DEALS.c.created_at,
+        DEALS.c.stage_entered_at,
+        USERS.c.team_id,
+    )
+    .select_from(DEALS.outerjoin(USERS, DEALS.c.owner_id == USERS.c.id))
+    .where(DEALS.c.outcome == DealOutcome.OPEN.value, DEALS.c.created_at <= _B("as_of"))
+    .order_by(DEALS.c.id)
+)
+
+
+def account_rows(session: Session, ids: Iterable[str]) -> dict[str, Mapping[Any, Any]]:
+    """``accounts`` rows by id."""
+    out: dict[str, Mapping[Any, Any]] = {}
+    for part in chunks(sorted(set(ids)), _CHUNK):
+        for row in session.execute(_ACCOUNTS, {"ids": list(part)}).mappings():
+            out[row["id"]] = row
+    return out
+
+
+def fact_counts(session: Session, ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Current (not superseded) facts per account and type."""
+    out: dict[str, dict[str, int]] = {}
+    for part in chunks(sorted(set(ids)), _CHUNK):
+        for account_id, type_, n in session.execute(_FACT_COUNTS, {"ids": list(part)}):
+            out.setdefault(account_id, {})[str(type_)] = n
+    return out
+
+
+def contact_row(session: Session, contact_id: int) -> Mapping[Any, Any] | None:
+    """A ``contacts`` row, or None."""
+    return session.execute(_CONTACT, {"id": contact_id}).mappings().first()
+
+
+def deal_row(session: Session, deal_id: str) -> Mapping[Any, Any] | None:
+    """A ``deals`` row, or None."""
+    return session.execute(_DEAL, {"id": deal_id}).mappings().first()
+
+
+def touches(
+    session: Session,
+    *,
+    account_id: str,
+    contact_id: int | None,
+    action_kinds: Sequence[str],
+    signal_kinds: Sequence[str],
+    verdicts: Sequence[str],
+    since: datetime,
+    of: str,
+) -> tuple[int, int]:
+    """Touches since ``since``: decisions on actions of ``action_kinds`` with one of
+    ``verdicts``, plus signals of ``signal_kinds``. ``of`` says whose: ``contact``,
+    ``account``, or ``both`` (one pass per table). Returns ``(contact touches, account
+    touches)``, with 0 for the one not asked for."""
+    kinds, sig = list(action_kinds), list(signal_kinds)
+    if of == "both":
+        params = {"account": account_id, "contact": contact_id, "since": since}
+        d = session.execute(_DECIDED_BOTH, {**params, "kinds": kinds, "verdicts": list(verdicts)})
+        o = session.execute(_OBSERVED_BOTH, {**params, "kinds": sig})
+        (dc, da), (oc, oa) = d.one(), o.one()
+        return int(dc or 0) + int(oc or 0), int(da) + int(oa)
+    column = "contact_id" if of == "contact" else "account_id"
+    who = contact_id if of == "contact" else account_id
+    decided = session.execute(
+        _DECIDED[column], {"who": who, "kinds": kinds, "verdicts": list(verdicts), "since": since}
+    ).scalar_one()
+    observed = session.execute(
+        _OBSERVED[column], {"who": who, "kinds": sig, "since": since}
+    ).scalar_one()
+    total = int(decided) + int(observed)
+    return (total, 0) if of == "contact" else (0, total)
+
+
+def auto_decisions_since(session: Session, motion: str, since: datetime) -> int:
+    """Actions of ``motion`` decided ``auto`` since ``since``."""
+    return int(session.execute(_AUTO_SINCE, {"motion": motion, "since": since}).scalar_one())
+
+
+def open_risks(session: Session, account_id: str) -> list[tuple[str | None, datetime]]:
+    """``(subject, observed at)`` of the account's current risk facts."""
+    rows = session.execute(_RISKS, {"account_id": account_id})
+    return [(subject, as_utc(when)) for subject, when in rows]
+
+
+def answered_save_plays(
+    session: Session, account_id: str, verdicts: Sequence[str], since: datetime
+) -> int:
+    """Save plays for the account decided with one of ``verdicts`` since ``since``."""
+    params = {"account_id": account_id, "verdicts": list(verdicts), "since": since}
+    return int(session.execute(_SAVE_PLAYS, params).scalar_one())
+
+
+def last_contact(
+    session: Session,
+    ids: Iterable[str],
+    kinds: Sequence[str],
+    as_of: datetime | None = None,
+) -> dict[str, datetime]:
+    """When each account was last in contact (its newest signal of ``kinds``, up to
+    ``as_of`` when given); accounts never contacted are absent."""
+    out: dict[str, datetime] = {}
+    query = _LAST_CONTACT if as_of is None else _LAST_CONTACT_BY
+    for part in chunks(sorted(set(ids)), _CHUNK):
+        params: dict[str, Any] = {"ids": list(part), "kinds": list(kinds)}
+        if as_of is not None:
+            params["as_of"] = as_of
+        for account_id, last in session.execute(query, params):
+            if last is not None:
+                out[account_id] = as_utc(last)
+    return out
+
+
+def open_deals(session: Session, as_of: datetime) -> list[Mapping[Any, Any]]:
+    """Deals open at ``as_of`` (created by then), with their owner's team, by id."""
+    return list(session.execute(_OPEN_DEALS, {"as_of": as_of}).mappings())

@@ -1,0 +1,185 @@
+"""Field events: storing what detection raised (routed to an agent), reading one back for its
+agent run, and the events that wait for their run. Statuses move through
+:func:`~revfield.memory._lifecycle.transition`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from revfield._json import json_ready
+from revfield.domain import ActionStatus, EventStatus, initial
+from revfield.memory._sql import chunks
+from revfield.memory._tables import ACTIONS, DEALS, EVENTS
+from revfield.memory._types import as_utc
+
+__all__ = [
+    "EventView",
+    "NewFieldEvent",
+    "add_field_events",
+    "answered_while_waiting",
+    "event_of_action",
+    "last_raised",
+    "load_event",
+    "lock_event",
+    "runnable_events",
+]
+
+
+@dataclass(frozen=True)
+class EventView:
+    """A field event as its agent run sees it."""
+
+    id: int
+    kind: str
+    account_id: str
+    signal_ids: tuple[int, ...]
+    detail: str
+    occurred_at: datetime
+    contact_id: int | None = None
+    deal_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NewFieldEvent:
+    """A field event to store, with the agent the router chose (None: no agent acts)."""
+
+    account_id: str
+    kind: str
+    key: str
+    signal_ids: tuple[int, ...]
+    detail: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    detected_at: datetime
+    agent: str | None
+    status: EventStatus
+    contact_id: int | None = None
+    deal_id: str | None = None
+
+
+_LOAD = sa.select(EVENTS).where(EVENTS.c.id == sa.bindparam("id"))
+
+
+def _view(row: Any) -> EventView:
+    return EventView(
+        id=row["id"],
+        kind=row["kind"],
+        account_id=row["account_id"],
+        signal_ids=tuple(row["signal_ids"] or ()),
+        detail=row["detail"],
+        occurred_at=row["occurred_at"],
+        contact_id=row["contact_id"],
+        deal_id=row["deal_id"],
+        data=dict(row["data"] or {}),
+    )
+
+
+def load_event(session: Session, event_id: int) -> EventView:
+    """The field event ``event_id`` as its agent run sees it."""
+    return _view(session.execute(_LOAD, {"id": event_id}).mappings().one())
+
+
+def lock_event(session: Session, event_id: int) -> tuple[EventView, EventStatus]:
+    """The field event and its status, locked for this transaction (``FOR UPDATE`` on
+    PostgreSQL; SQLite's write lock is already held)."""
+    row = session.execute(_LOAD.with_for_update(), {"id": event_id}).mappings().one()
+    return _view(row), EventStatus(row["status"])
+
+
+def runnable_events(session: Session, limit: int | None = None) -> list[tuple[int, str, bool]]:
+    """``(id, agent, cut off)`` of events waiting for their agent, and of events whose run
+    was cut off (``running``: the process died mid-run), oldest first."""
+    query = (
+        sa.select(EVENTS.c.id, EVENTS.c.agent, EVENTS.c.status)
+        .where(
+            EVENTS.c.status.in_([EventStatus.PENDING, EventStatus.RUNNING]),
+            EVENTS.c.agent.is_not(None),
+        )
+        .order_by(EVENTS.c.id)
+    )
+    rows = session.execute(query.limit(limit) if limit else query)
+    return [(r.id, r.agent, r.status == EventStatus.RUNNING) for r in rows]
+
+
+def event_of_action(session: Session, action_id: int) -> tuple[int, str]:
+    """``(field event id, agent)`` of the run that proposed an action."""
+    row = session.execute(
+        sa.select(ACTIONS.c.field_event_id, ACTIONS.c.agent).where(ACTIONS.c.id == action_id)
+    ).one()
+    return int(row.field_event_id), str(row.agent)
+
+
+_ANSWERED = [s for s in ActionStatus if s is not ActionStatus.PENDING_REVIEW]
+
+
+def answered_while_waiting(session: Session) -> list[tuple[int, ActionStatus, str, int]]:
+    """``(action id, status, agent, event id)`` of answered actions whose run still waits."""
+    rows = session.execute(
+        sa.select(ACTIONS.c.id, ACTIONS.c.status, ACTIONS.c.agent, ACTIONS.c.field_event_id)
+        .select_from(ACTIONS.join(EVENTS, EVENTS.c.id == ACTIONS.c.field_event_id))
+        .where(EVENTS.c.status == EventStatus.WAITING, ACTIONS.c.status.in_(_ANSWERED))
+        .order_by(ACTIONS.c.id)
+    )
+    return [(r.id, ActionStatus(r.status), r.agent, r.field_event_id) for r in rows]
+
+
+def last_raised(
+    session: Session, account_ids: Iterable[str], kinds: Iterable[str]
+) -> dict[tuple[str, str, str], datetime]:
+    """When each ``(account, kind, key)`` situation was last raised, for these accounts and
+    kinds (detection's cooldown)."""
+    out: dict[tuple[str, str, str], datetime] = {}
+    wanted = sorted(set(kinds))
+    for part in chunks(sorted(set(account_ids)), 1000):
+        query = (
+            sa.select(
+                EVENTS.c.account_id, EVENTS.c.kind, EVENTS.c.key, sa.func.max(EVENTS.c.occurred_at)
+            )
+            .where(EVENTS.c.account_id.in_(part), EVENTS.c.kind.in_(wanted))
+            .group_by(EVENTS.c.account_id, EVENTS.c.kind, EVENTS.c.key)
+        )
+        for account_id, kind, key, last in session.execute(query):
+            out[(account_id, kind, key)] = as_utc(last)
+    return out
+
+
+def add_field_events(session: Session, events: Sequence[NewFieldEvent]) -> None:
+    """Store field events. A link to a deal the memory doesn't hold (a stage change naming
+    an unknown deal) is dropped and kept in the event's data as ``deal_ref``."""
+    if not events:
+        return
+    named = {e.deal_id for e in events if e.deal_id}
+    known: set[str] = set()
+    if named:
+        known = set(session.scalars(sa.select(DEALS.c.id).where(DEALS.c.id.in_(sorted(named)))))
+    rows = []
+    for e in events:
+        if not initial(e.status):
+            raise ValueError(f"a field event can't start as {e.status}")
+        data, deal = json_ready(e.data), e.deal_id
+        if deal and deal not in known:
+            data, deal = {**data, "deal_ref": deal}, None
+        rows.append(
+            {
+                "account_id": e.account_id,
+                "kind": e.kind,
+                "key": e.key[:200],
+                "signal_ids": list(e.signal_ids),
+                "contact_id": e.contact_id,
+                "deal_id": deal,
+                "detail": e.detail,
+                "data": data,
+                "occurred_at": e.occurred_at,
+                "detected_at": e.detected_at,
+                "agent": e.agent,
+                "status": e.status.value,
+            }
+        )
+    session.execute(sa.insert(EVENTS), rows)

@@ -1,0 +1,161 @@
+"""Every status change in the memory: one function, one conditional UPDATE per change.
+
+:func:`transition` moves rows only along the domain's transition table
+(:mod:`revfield.domain._status`): ``UPDATE … SET status = :to WHERE id IN (…) AND status IN
+(:from…)``. A row in any other status is left alone and not counted, so when two writers race
+for the same row exactly one wins, and the loser learns it from the count.
+
+:func:`cancel_dependants` is the one place where an action that will never go out takes what
+waits for it (``after_action_id``) along: their review items close, their outbox items are
+cancelled, and so on down the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from revfield.domain import (
+    ActionStatus,
+    EventStatus,
+    OutboxStatus,
+    ReviewStatus,
+    Status,
+    allowed_from,
+    waited_in_vain,
+)
+from revfield.memory._audit import audit_row, write_audit
+from revfield.memory._store import StoreError
+from revfield.memory._tables import ACTIONS, EVENTS, OUTBOX, REVIEWS
+
+__all__ = ["TransitionError", "cancel_dependants", "transition"]
+
+_TABLES: dict[type[StrEnum], sa.Table] = {
+    ActionStatus: ACTIONS,
+    ReviewStatus: REVIEWS,
+    OutboxStatus: OUTBOX,
+    EventStatus: EVENTS,
+}
+
+
+class TransitionError(StoreError):
+    """A status change the transition table never allows (a bug in the caller, not a race)."""
+
+
+def transition(
+    session: Session,
+    ids: int | Iterable[int],
+    to: Status,
+    *,
+    frm: Status | Collection[Status] | None = None,
+    **values: Any,
+) -> int:
+    """Move the rows ``ids`` to status ``to`` from any status the table allows (or only from
+    ``frm``), setting ``values`` on them too. Returns how many rows moved: those in another
+    status (answered, claimed or finished by someone else meanwhile) stay as they are."""
+    sources = allowed_from(to)
+    if frm is not None:
+        wanted = {frm} if isinstance(frm, StrEnum) else set(frm)
+        refused = wanted - sources
+        if refused:
+            names = ", ".join(sorted(str(s) for s in refused))
+            raise TransitionError(f"{type(to).__name__}: no move from {names} to {to}")
+        sources = frozenset(wanted)
+    targets = [ids] if isinstance(ids, int) else sorted(set(ids))
+    if not targets:
+        return 0
+    table = _TABLES[type(to)]
+    where = table.c.id == targets[0] if len(targets) == 1 else table.c.id.in_(targets)
+    status = table.c.status
+    stmt = (
+        sa.update(table)
+        .where(where, status == next(iter(sources)) if len(sources) == 1 else status.in_(sources))
+        .values(status=to.value, **values)
+    )
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount
+
+
+def cancel_dependants(session: Session, action_id: int, *, actor: str, now: datetime) -> list[int]:
+    """Cancel every action that waits, directly or down a chain, for ``action_id`` (which was
+    rejected, blocked, cancelled or failed): each one's pending review item is superseded and
+    its pending outbox item cancelled, with the reason, and the action moves to ``cancelled``.
+    Returns the ids of the actions cancelled, nearest first."""
+    cancelled: list[int] = []
+    frontier = [action_id]
+    pre = ACTIONS.alias("pre")
+    while frontier:
+        rows = session.execute(
+            sa.select(
+                ACTIONS.c.id,
+                ACTIONS.c.account_id,
+                pre.c.id.label("pre_id"),
+                pre.c.kind.label("pre_kind"),
+                pre.c.status.label("pre_status"),
+            )
+            .join(pre, pre.c.id == ACTIONS.c.after_action_id)
+            .where(
+                ACTIONS.c.after_action_id.in_(frontier),
+                ACTIONS.c.status.in_(allowed_from(ActionStatus.CANCELLED)),
+            )
+            .order_by(ACTIONS.c.id)
+        ).all()
+        trail = []
+        frontier = []
+        for r in rows:
+            reason = waited_in_vain(r.pre_kind, r.pre_id, r.pre_status)
+            if not transition(session, r.id, ActionStatus.CANCELLED, updated_at=now):
+                continue  # answered or carried out by someone just now: that stands
+            reviews = (
+                session.execute(
+                    sa.select(REVIEWS.c.id).where(
+                        REVIEWS.c.action_id == r.id, REVIEWS.c.status == ReviewStatus.PENDING
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            closed = [
+                i
+                for i in reviews
+                if transition(
+                    session,
+                    i,
+                    ReviewStatus.SUPERSEDED,
+                    answered_at=now,
+                    answered_by=actor,
+                    note=reason,
+                )
+            ]
+            items = (
+                session.execute(
+                    sa.select(OUTBOX.c.id).where(
+                        OUTBOX.c.action_id == r.id, OUTBOX.c.status == OutboxStatus.PENDING
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            transition(
+                session, items, OutboxStatus.CANCELLED, frm=OutboxStatus.PENDING, last_error=reason
+            )
+            trail.append(
+                audit_row(
+                    actor=actor,
+                    event="cancelled",
+                    at=now,
+                    account_id=r.account_id,
+                    action_id=r.id,
+                    review_id=closed[0] if closed else None,
+                    reason=reason,
+                )
+            )
+            cancelled.append(r.id)
+            frontier.append(r.id)
+        write_audit(session, trail)
+    return cancelled

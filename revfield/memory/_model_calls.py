@@ -1,0 +1,39 @@
+"""The model-call log: one row per call, for cost, latency and the eval report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from revfield.llm import RecordedCall
+from revfield.memory._tables import MODEL_CALLS
+
+__all__ = ["record_model_calls"]
+
+_INSERT = sa.insert(MODEL_CALLS)
+
+
+def record_model_calls(session: Session, calls: Sequence[RecordedCall], now: datetime) -> None:
+    """Store the calls a run made, each with the signal and account it was about."""
+    if not calls:
+        return
+    rows = [
+        {
+            "operation": c.record.operation,
+            "backend": c.record.backend,
+            "model": c.record.model,
+            "ok": c.record.ok,
+            "latency_ms": c.record.latency_ms,
+            "prompt_tokens": c.record.prompt_tokens,
+            "completion_tokens": c.record.completion_tokens,
+            "error": c.record.error or None,
+            "signal_id": c.signal_id,
+            "account_id": c.account_id,
+            "called_at": now,
+        }
+        for c in calls
+    ]
+    session.execute(_INSERT, rows)

@@ -1,0 +1,234 @@
+"""The outbox table: queuing an action to be carried out once, claiming what is due, and
+recording how each delivery went.
+
+An item is written in the same transaction as the decision or approval that releases it.
+A claim moves items to ``sending`` (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so workers
+share the queue); an item whose claim outlived its lease is claimed again, with the same
+idempotency key. An item whose action waits for another (``after_action_id``) is due only once
+that action was executed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from revfield.domain import ActionStatus, OutboxStatus, idempotency_key
+from revfield.memory._audit import audit, audit_row
+from revfield.memory._lifecycle import cancel_dependants, transition
+from revfield.memory._tables import ACTIONS, OUTBOX
+
+__all__ = [
+    "Claimed",
+    "Queueable",
+    "claim_outbox",
+    "delivery_targets",
+    "finish_delivery",
+    "queue_entry",
+    "queued_already",
+    "write_queue",
+]
+
+
+class Queueable(Protocol):
+    """What queuing needs of an action."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def proposal(self) -> dict[str, Any]: ...
+    @property
+    def after_action_id(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An outbox item a worker claimed for delivery."""
+
+    id: int
+    action_id: int
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+    """Deliveries tried, this one included."""
+    redelivery: bool
+    """Claimed again because an earlier worker's lease ran out."""
+
+
+_INSERT = sa.insert(OUTBOX)
+_PRE = ACTIONS.alias("pre")
+
+
+def queue_entry(
+    action: Queueable, *, executor: str, trace: dict[str, Any], now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The outbox row that queues ``action`` and its audit entry, for :func:`write_queue` and
+    :func:`~revfield.memory.write_audit` (a run that queues several writes each table once)."""
+    key = idempotency_key(action.id, action.digest)
+    item = {
+        "action_id": action.id,
+        "idempotency_key": key,
+        "executor": executor,
+        "status": OutboxStatus.PENDING.value,
+        "payload": {"action": action.proposal, "trace": trace},
+        "attempts": 0,
+        "created_at": now,
+    }
+    after = action.after_action_id
+    entry = audit_row(
+        actor="outbox",
+        event="queued",
+        at=now,
+        account_id=action.account_id,
+        action_id=action.id,
+        key=key,
+        executor=executor,
+        **({"after_action_id": after} if after else {}),
+    )
+    return item, entry
+
+
+def write_queue(session: Session, items: Sequence[dict[str, Any]]) -> None:
+    """Insert outbox rows from :func:`queue_entry` in one statement."""
+    if items:
+        session.execute(_INSERT, list(items))
+
+
+def queued_already(session: Session, action_id: int) -> bool:
+    """Whether the action has an outbox item."""
+    found = session.execute(sa.select(OUTBOX.c.id).where(OUTBOX.c.action_id == action_id))
+    return found.first() is not None
+
+
+def claim_outbox(
+    session: Session,
+    now: datetime,
+    *,
+    lease: timedelta,
+    size: int,
+    skip: Collection[int] = (),
+) -> list[Claimed]:
+    """Claim up to ``size`` due items (pending ones whose prerequisite went out, and items
+    whose claim is older than ``lease``), oldest first, leaving out ``skip``."""
+    stale = now - lease
+    query = (
+        sa.select(
+            OUTBOX.c.id,
+            OUTBOX.c.action_id,
+            OUTBOX.c.idempotency_key,
+            OUTBOX.c.payload,
+            OUTBOX.c.attempts,
+            OUTBOX.c.status,
+        )
+        .join(ACTIONS, ACTIONS.c.id == OUTBOX.c.action_id)
+        .where(
+            sa.or_(
+                OUTBOX.c.status == OutboxStatus.PENDING,
+                sa.and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.claimed_at < stale),
+            ),
+            sa.or_(  # an item that waits for another goes once that one went
+                ACTIONS.c.after_action_id.is_(None),
+                sa.exists().where(
+                    _PRE.c.id == ACTIONS.c.after_action_id,
+                    _PRE.c.status == ActionStatus.EXECUTED,
+                ),
+            ),
+        )
+        .order_by(OUTBOX.c.id)
+        .limit(size)
+    )
+    if skip:
+        query = query.where(OUTBOX.c.id.not_in(list(skip)))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=OUTBOX, skip_locked=True)
+    rows = session.execute(query).mappings().all()
+    if not rows:
+        return []
+    transition(
+        session,
+        [r["id"] for r in rows],
+        OutboxStatus.SENDING,
+        claimed_at=now,
+        attempts=OUTBOX.c.attempts + 1,
+    )
+    return [
+        Claimed(
+            r["id"],
+            r["action_id"],
+            r["idempotency_key"],
+            r["payload"],
+            r["attempts"] + 1,
+            r["status"] == OutboxStatus.SENDING,
+        )
+        for r in rows
+    ]
+
+
+def delivery_targets(
+    session: Session, action_ids: Collection[int]
+) -> dict[int, tuple[str, str, str]]:
+    """``action id → (account id, kind, target)`` for the executor's delivery."""
+    rows = session.execute(
+        sa.select(ACTIONS.c.id, ACTIONS.c.account_id, ACTIONS.c.kind, ACTIONS.c.target).where(
+            ACTIONS.c.id.in_(list(action_ids))
+        )
+    )
+    return {r.id: (r.account_id, r.kind, r.target) for r in rows}
+
+
+def finish_delivery(
+    session: Session,
+    item: Claimed,
+    *,
+    outcome: Literal["sent", "retry", "failed"],
+    result: dict[str, Any] | None,
+    error: str | None,
+    account_id: str,
+    now: datetime,
+) -> list[int]:
+    """Record how a delivery went: ``sent`` (the action is executed), ``retry`` (the item is
+    due again) or ``failed`` (the action failed for good, and what waits for it is cancelled:
+    their ids are returned)."""
+    status = {
+        "sent": OutboxStatus.SENT,
+        "retry": OutboxStatus.PENDING,
+        "failed": OutboxStatus.FAILED,
+    }[outcome]
+    transition(
+        session,
+        item.id,
+        status,
+        frm=OutboxStatus.SENDING,
+        result=result,
+        last_error=error,
+        executed_at=now if outcome == "sent" else None,
+    )
+    if outcome == "sent":
+        transition(session, item.action_id, ActionStatus.EXECUTED, updated_at=now)
+    elif outcome == "failed":
+        transition(session, item.action_id, ActionStatus.FAILED, updated_at=now)
+    event = {"sent": "executed", "retry": "delivery_retry", "failed": "delivery_failed"}[outcome]
+    audit(
+        session,
+        actor="outbox",
+        event=event,
+        at=now,
+        account_id=account_id,
+        action_id=item.action_id,
+        key=item.key,
+        attempt=item.attempts,
+        error=error or "",
+        result=result or {},
+    )
+    if outcome != "failed":
+        return []
+    return cancel_dependants(session, item.action_id, actor="outbox", now=now)

@@ -1,0 +1,248 @@
+"""Review items and the people who answer them: opening an item, the inbox's rows, who owns
+an account, who sits on each rung of the ladder. Answers move an item's status through
+:func:`~revfield.memory._lifecycle.transition`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from revfield.domain import ReviewStatus, Role
+from revfield.memory._audit import audit
+from revfield.memory._tables import ACCOUNTS, ACTIONS, REVIEWS, USERS
+
+__all__ = [
+    "PendingReview",
+    "StoredReview",
+    "UserRow",
+    "account_owner",
+    "find_user",
+    "get_review",
+    "open_review",
+    "pending_review_id",
+    "pending_reviews",
+    "rung_holder",
+    "user_ids",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReview:
+    """A review item as the memory holds it."""
+
+    id: int
+    action_id: int
+    decision_id: int
+    account_id: str
+    verdict: str
+    assignee_role: str
+    assignee_id: str | None
+    level: int
+    reason: str
+    action_digest: str
+    status: ReviewStatus
+    deadline_at: datetime
+    created_at: datetime
+    answered_at: datetime | None
+    answered_by: str | None
+    edits: dict[str, Any] | None
+    note: str | None
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> StoredReview:
+        """From a ``reviews`` row."""
+        return cls(**{**row, "status": ReviewStatus(row["status"])})
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReview:
+    """A pending item with what an inbox shows of it."""
+
+    review: StoredReview
+    account_name: str
+    owner_id: str | None
+    owner_team: str | None
+    kind: str
+    motion: str
+    proposal: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A person who answers reviews."""
+
+    id: str
+    role: Role
+    team_id: str | None
+
+
+_INSERT = sa.insert(REVIEWS).returning(REVIEWS.c.id)
+_OWNER = USERS.alias("owner")
+
+
+def open_review(
+    session: Session,
+    *,
+    action_id: int,
+    account_id: str,
+    digest: str,
+    decision_id: int,
+    verdict: str,
+    rung: str,
+    level: int,
+    assignee_id: str | None,
+    reason: str,
+    deadline_at: datetime,
+    now: datetime,
+) -> int:
+    """Open a pending item for an action on one rung of the ladder, and audit it; returns
+    the item's id."""
+    review_id = int(
+        session.execute(
+            _INSERT,
+            {
+                "action_id": action_id,
+                "decision_id": decision_id,
+                "account_id": account_id,
+                "verdict": verdict,
+                "assignee_role": rung,
+                "assignee_id": assignee_id,
+                "level": level,
+                "reason": reason,
+                "action_digest": digest,
+                "status": ReviewStatus.PENDING.value,
+                "deadline_at": deadline_at,
+                "created_at": now,
+            },
+        ).scalar_one()
+    )
+    audit(
+        session,
+        actor="policy",
+        event="review_opened",
+        at=now,
+        account_id=account_id,
+        action_id=action_id,
+        review_id=review_id,
+        role=rung,
+        assignee=assignee_id,
+        verdict=verdict,
+    )
+    return review_id
+
+
+def get_review(session: Session, review_id: int) -> StoredReview | None:
+    """The item ``review_id``, or None."""
+    row = session.execute(sa.select(REVIEWS).where(REVIEWS.c.id == review_id)).mappings().first()
+    return None if row is None else StoredReview.of(row)
+
+
+def pending_review_id(session: Session, action_id: int) -> int | None:
+    """The newest pending item of an action, if one waits."""
+    found = session.execute(
+        sa.select(REVIEWS.c.id)
+        .where(REVIEWS.c.action_id == action_id, REVIEWS.c.status == ReviewStatus.PENDING)
+        .order_by(REVIEWS.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def pending_reviews(
+    session: Session,
+    *,
+    created_before: datetime | None = None,
+    due_before: datetime | None = None,
+    below_level: int | None = None,
+) -> list[PendingReview]:
+    """Pending items, oldest deadline first (``due_before``: past their deadline then, and
+    ``below_level``: not yet on that rung; ``created_before``: opened before then)."""
+    query = (
+        sa.select(
+            REVIEWS,
+            ACCOUNTS.c.name.label("account_name"),
+            ACCOUNTS.c.owner_id.label("owner_id"),
+            _OWNER.c.team_id.label("owner_team"),
+            ACTIONS.c.kind.label("kind"),
+            ACTIONS.c.motion.label("motion"),
+            ACTIONS.c.proposal.label("proposal"),
+        )
+        .select_from(
+            REVIEWS.join(ACTIONS, ACTIONS.c.id == REVIEWS.c.action_id)
+            .join(ACCOUNTS, ACCOUNTS.c.id == REVIEWS.c.account_id)
+            .outerjoin(_OWNER, _OWNER.c.id == ACCOUNTS.c.owner_id)
+        )
+        .where(REVIEWS.c.status == ReviewStatus.PENDING)
+    )
+    if created_before is not None:
+        query = query.where(REVIEWS.c.created_at < created_before)
+    if due_before is not None:
+        query = query.where(REVIEWS.c.deadline_at < due_before)
+    if below_level is not None:
+        query = query.where(REVIEWS.c.level < below_level)
+    order = (
+        (REVIEWS.c.id,) if due_before or created_before else (REVIEWS.c.deadline_at, REVIEWS.c.id)
+    )
+    out = []
+    for r in session.execute(query.order_by(*order)).mappings():
+        review = StoredReview.of({c.name: r[c.name] for c in REVIEWS.columns})
+        out.append(
+            PendingReview(
+                review,
+                r["account_name"],
+                r["owner_id"],
+                r["owner_team"],
+                r["kind"],
+                r["motion"],
+                r["proposal"],
+            )
+        )
+    return out
+
+
+def account_owner(session: Session, account_id: str) -> tuple[str | None, str | None]:
+    """The account's owner and the owner's team."""
+    row = session.execute(
+        sa.select(ACCOUNTS.c.owner_id, USERS.c.team_id)
+        .select_from(ACCOUNTS.outerjoin(USERS, USERS.c.id == ACCOUNTS.c.owner_id))
+        .where(ACCOUNTS.c.id == account_id)
+    ).first()
+    return (None, None) if row is None else (row.owner_id, row.team_id)
+
+
+def rung_holder(session: Session, account_id: str, rung: str) -> str | None:
+    """Who answers for an account on a rung: its owner, the owner's team manager, or RevOps
+    (also for the manager rung of an account nobody owns)."""
+    owner, team = account_owner(session, account_id)
+    if rung == "owner":
+        return owner
+    if rung == "manager" and owner:
+        if not team:
+            return None
+        return session.execute(
+            sa.select(USERS.c.id)
+            .where(USERS.c.team_id == team, USERS.c.role == Role.MANAGER.value)
+            .order_by(USERS.c.id)
+            .limit(1)
+        ).scalar_one_or_none()
+    return session.execute(
+        sa.select(USERS.c.id).where(USERS.c.role == Role.REVOPS.value).order_by(USERS.c.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def find_user(session: Session, user_id: str) -> UserRow | None:
+    """The user ``user_id``, or None."""
+    row = session.execute(
+        sa.select(USERS.c.id, USERS.c.role, USERS.c.team_id).where(USERS.c.id == user_id)
+    ).first()
+    return None if row is None else UserRow(row.id, Role(row.role), row.team_id)
+
+
+def user_ids(session: Session, limit: int = 8) -> list[str]:
+    """Some user ids, alphabetically (for an error message that names who exists)."""
+    return list(session.execute(sa.select(USERS.c.id).order_by(USERS.c.id).limit(limit)).scalars())

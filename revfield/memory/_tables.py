@@ -1,0 +1,60 @@
+"""The memory's tables as SQLAlchemy Core ``Table`` objects, one name each, for the query
+modules (the ORM classes in :mod:`revfield.memory.models` define them)."""
+
+from __future__ import annotations
+
+from revfield.memory.models import (
+    Account,
+    ActionRecord,
+    AuditEntry,
+    Contact,
+    DeadLetter,
+    Deal,
+    DecisionRecord,
+    Fact,
+    FieldEvent,
+    ModelCall,
+    OutboxItem,
+    Review,
+    Signal,
+    SignalDetection,
+    Team,
+    User,
+    table_of,
+)
+
+__all__ = [
+    "ACCOUNTS",
+    "ACTIONS",
+    "AUDIT",
+    "CONTACTS",
+    "DEAD_LETTERS",
+    "DEALS",
+    "DECISIONS",
+    "DETECTIONS",
+    "EVENTS",
+    "FACTS",
+    "MODEL_CALLS",
+    "OUTBOX",
+    "REVIEWS",
+    "SIGNALS",
+    "TEAMS",
+    "USERS",
+]
+
+ACCOUNTS = table_of(Account)
+ACTIONS = table_of(ActionRecord)
+AUDIT = table_of(AuditEntry)
+CONTACTS = table_of(Contact)
+DEALS = table_of(Deal)
+DEAD_LETTERS = table_of(DeadLetter)
+DECISIONS = table_of(DecisionRecord)
+DETECTIONS = table_of(SignalDetection)
+EVENTS = table_of(FieldEvent)
+FACTS = table_of(Fact)
+MODEL_CALLS = table_of(ModelCall)
+OUTBOX = table_of(OutboxItem)
+REVIEWS = table_of(Review)
+SIGNALS = table_of(Signal)
+TEAMS = table_of(Team)
+USERS = table_of(User)

@@ -1,0 +1,99 @@
+"""The escalation ladder (owner → manager → RevOps by default): opening an item on the rung a
+decision calls for, and moving unanswered items one rung up once their deadline passes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from revfield.domain import ReviewStatus, Verdict
+from revfield.memory import (
+    Session,
+    get_action,
+    open_review,
+    pending_reviews,
+    rung_holder,
+    transition,
+)
+from revfield.policies import CompiledPack, Decision
+
+__all__ = ["climb_ladder", "open_review_item", "rung_for"]
+
+
+def rung_for(pack: CompiledPack, verdict: Verdict, escalate_to: str | None) -> tuple[int, str]:
+    """``(level, rung)`` where a verdict puts an item: ``review`` on the first rung, ``escalate``
+    on the rule's ``escalate_to`` (else the second rung)."""
+    ladder = list(pack.review.ladder)
+    if verdict is Verdict.ESCALATE:
+        role = escalate_to or (ladder[1] if len(ladder) > 1 else ladder[0])
+        return (ladder.index(role) if role in ladder else min(1, len(ladder) - 1)), role
+    return 0, ladder[0]
+
+
+def open_review_item(
+    session: Session,
+    pack: CompiledPack,
+    action_id: int,
+    account_id: str,
+    digest: str,
+    decision_id: int,
+    decision: Decision,
+    now: datetime,
+    *,
+    level: int | None = None,
+) -> int:
+    """A review item for the action ``action_id`` (as it is now: ``digest``) on the rung
+    ``decision`` calls for (or on ``level``); returns its id."""
+    level_, rung = rung_for(pack, decision.verdict, decision.escalate_to)
+    if level is not None:
+        level_, rung = level, pack.review.ladder[level]
+    return open_review(
+        session,
+        action_id=action_id,
+        account_id=account_id,
+        digest=digest,
+        decision_id=decision_id,
+        verdict=decision.verdict.label,
+        rung=rung,
+        level=level_,
+        assignee_id=rung_holder(session, account_id, rung),
+        reason=decision.explanation,
+        deadline_at=now + timedelta(hours=pack.review.deadline_hours),
+        now=now,
+    )
+
+
+def climb_ladder(session: Session, pack: CompiledPack, now: datetime) -> list[tuple[int, int]]:
+    """Items past their deadline move one rung up the ladder (owner → manager → revops):
+    the old item is superseded and a new one opened for the same action. Returns
+    (old, new) review ids. Items already on the top rung stay where they are."""
+    ladder = list(pack.review.ladder)
+    moved = []
+    for due in pending_reviews(session, due_before=now, below_level=len(ladder) - 1):
+        r = due.review
+        rung = ladder[r.level + 1]
+        if not transition(
+            session,
+            r.id,
+            ReviewStatus.SUPERSEDED,
+            answered_at=now,
+            answered_by="ladder",
+            note=f"no answer by {r.deadline_at:%Y-%m-%d %H:%M}; moved to {rung}",
+        ):
+            continue
+        action = get_action(session, r.action_id)
+        new_id = open_review(
+            session,
+            action_id=r.action_id,
+            account_id=r.account_id,
+            digest=action.digest,
+            decision_id=r.decision_id,
+            verdict=r.verdict,
+            rung=rung,
+            level=r.level + 1,
+            assignee_id=rung_holder(session, r.account_id, rung),
+            reason=r.reason,
+            deadline_at=now + timedelta(hours=pack.review.deadline_hours),
+            now=now,
+        )
+        moved.append((r.id, new_id))
+    return moved
