@@ -64,8 +64,10 @@ class Settings(BaseSettings):
     executor: str = "log"
     """What carries out automated and approved actions: ``log``, ``webhook``, or any executor
     another package registers in the ``revfield.executors`` entry-point group."""
-    outbox_log: Path = Path("revfield-outbox.jsonl")
-    """The ``log`` executor's file: one JSON line per executed action."""
+    outbox_log: Path | None = None
+    """The ``log`` executor's file: one JSON line per executed action. Unset: next to the
+    SQLite database, named after it (``revfield.db`` → ``revfield-outbox.jsonl``); with
+    PostgreSQL, in the user's data folder (``~/.local/share/revfield``)."""
     webhook_url: str | None = None
     """Where the ``webhook`` executor POSTs each action."""
     webhook_secret: SecretStr | None = None

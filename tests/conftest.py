@@ -105,3 +105,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent (CI has it)")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Files revfield keeps in the user's data folder (the log executor's file beside a
+    PostgreSQL database) go to a temporary folder, never the real home."""
+    path = tmp_path_factory.getbasetemp() / "data-home"
+    monkeypatch.setenv("XDG_DATA_HOME", str(path))
+    return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -64,3 +66,27 @@ def test_an_unknown_key_in_the_file_is_an_error(tmp_path):
 def test_command_line_overrides_win(monkeypatch):
     monkeypatch.setenv("REVFIELD_DATABASE_URL", "sqlite:///env.db")
     assert load_settings(database_url="sqlite:///flag.db").database_url == "sqlite:///flag.db"
+
+
+def test_the_log_executor_writes_next_to_the_database_not_where_the_command_runs(tmp_path):
+    from revfield.cli._app import State
+    from revfield.cli._field import open_field
+    from revfield.memory import Store
+
+    db = tmp_path / "data" / "book.db"
+    db.parent.mkdir()
+    Store.from_url(f"sqlite:///{db}").migrate()
+    policies = Path(__file__).resolve().parents[1] / "policies"
+    st = State(load_settings(database_url=f"sqlite:///{db}", policies=policies))
+    with open_field(st) as field:
+        assert field.executor is not None
+        assert field.executor.path == db.with_name("book-outbox.jsonl")  # type: ignore[attr-defined]
+    st.close()
+
+
+def test_with_postgresql_the_log_sits_in_the_users_data_folder(monkeypatch, tmp_path):
+    from revfield.memory import Store
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    store = Store.from_url("postgresql+psycopg://u@db.example:5432/gtm")
+    assert store.beside("outbox.jsonl") == tmp_path / "share" / "revfield" / "gtm-outbox.jsonl"

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
-from revfield.llm import CitedItem, Draft
+from revfield.llm import CitedItem, Draft, DraftRequest, Model, ModelError
 from revfield.memory import AccountMemory, ContactView, EventView, FactView, SignalView
 
 __all__ = [
     "EventView",
     "Proposal",
     "check_draft",
+    "draft_email",
     "fact_items",
     "fault",
     "pick_contact",
@@ -126,3 +127,54 @@ def fault(event: EventView, agent: str, reason: str, model: str, motion: Motion)
         field_event_id=event.id,
     )
     return Proposal([action], {"model_fault": reason})
+
+
+def draft_email(
+    memory: AccountMemory,
+    event: EventView,
+    model: Model,
+    contact: ContactView,
+    *,
+    agent: str,
+    purpose: str,
+    fact_types: Iterable[FactType],
+    sender: str,
+    payload: dict[str, Any],
+    fields: dict[str, Any],
+) -> ProposedAction | Proposal:
+    """An email to ``contact`` drafted by the model from memory only. The model is offered the
+    account's current facts of ``fact_types`` and the event's own signals, and every personal
+    claim it makes must cite one of them: uncited claims are counted on the action (the policy
+    sends such a draft to a person). ``fields`` are the action's other fields (``motion`` among
+    them), ``payload`` what it carries besides the recipient and the claims. A model failure
+    gives the escalation :func:`fault` proposes instead of an email."""
+    items = fact_items(memory, fact_types) + signal_items(memory.signals, event.signal_ids)
+    request = DraftRequest(
+        purpose=purpose,
+        account_name=memory.account.name,
+        recipient_name=contact.name or "",
+        sender_name=sender,
+        items=items,
+    )
+    try:
+        draft = model.draft_message(request)
+    except ModelError as exc:
+        return fault(event, agent, str(exc), model.name, fields["motion"])
+    check = check_draft(draft, items)
+    return ProposedAction(
+        kind=ActionKind.SEND_EMAIL,
+        contact_id=contact.id,
+        channel="email",
+        subject=draft.subject,
+        body=draft.body,
+        confidence=check.confidence,
+        cited_fact_ids=check.cited_fact_ids,
+        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}),
+        uncited_claims=check.uncited_claims,
+        payload={
+            "to": contact.email or "",
+            "claims": [c.model_dump() for c in draft.claims],
+            **payload,
+        },
+        **fields,
+    )

@@ -17,15 +17,12 @@ from typing import Any
 from revfield.agents._common import (
     EventView,
     Proposal,
-    check_draft,
-    fact_items,
-    fault,
+    draft_email,
     pick_contact,
-    signal_items,
 )
 from revfield.agents._playbook import Playbook
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction, is_churn_risk
-from revfield.llm import DraftRequest, Model, ModelError
+from revfield.llm import Model
 from revfield.memory import AccountMemory, ContactView
 
 __all__ = ["EXPANSION_EVENTS", "RISK_EVENTS", "open_churn_risks", "propose"]
@@ -101,37 +98,17 @@ def _email(
         "expansion": (FactType.USE_CASE,),
         "check_in": (FactType.SUCCESS_CRITERION, FactType.USE_CASE),
     }[purpose]
-    items = fact_items(memory, kinds) + signal_items(memory.signals, event.signal_ids)
-    owner = memory.account.owner.name if memory.account.owner else "your account team"
-    try:
-        draft = model.draft_message(
-            DraftRequest(
-                purpose=purpose,
-                account_name=memory.account.name,
-                recipient_name=contact.name or "",
-                sender_name=owner,
-                items=items,
-            )
-        )
-    except ModelError as exc:
-        return fault(event, AGENT, str(exc), model.name, M)
-    check = check_draft(draft, items)
-    return ProposedAction(
-        kind=ActionKind.SEND_EMAIL,
-        contact_id=contact.id,
-        channel="email",
-        subject=draft.subject,
-        body=draft.body,
-        confidence=check.confidence,
-        cited_fact_ids=check.cited_fact_ids,
-        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}),
-        uncited_claims=check.uncited_claims,
-        payload={
-            "to": contact.email or "",
-            "purpose": purpose,
-            "claims": [c.model_dump() for c in draft.claims],
-        },
-        **base,
+    return draft_email(
+        memory,
+        event,
+        model,
+        contact,
+        agent=AGENT,
+        purpose=purpose,
+        fact_types=kinds,
+        sender=memory.account.owner.name if memory.account.owner else "your account team",
+        payload={"purpose": purpose},
+        fields=base,
     )
 
 

@@ -20,15 +20,12 @@ from typing import Any
 from revfield.agents._common import (
     EventView,
     Proposal,
-    check_draft,
-    fact_items,
-    fault,
+    draft_email,
     pick_contact,
-    signal_items,
 )
 from revfield.agents._playbook import Playbook
 from revfield.domain import ActionKind, FactType, Motion, ProposedAction
-from revfield.llm import DraftRequest, Model, ModelError
+from revfield.llm import Model
 from revfield.memory import AccountMemory
 
 __all__ = ["propose"]
@@ -76,7 +73,6 @@ def propose(
         return Proposal([_task(event, memory, common, owner)])
 
     contact = pick_contact(memory, event)
-    items = fact_items(memory, DRAFT_FACTS) + signal_items(memory.signals, event.signal_ids)
     if contact is None:
         task = _task(
             event,
@@ -86,37 +82,20 @@ def propose(
             extra="No contact is known yet: find the right person first.",
         )
         return Proposal([task], {"no_contact": True})
-    purpose = "reply" if event.kind == "positive_reply" else "follow_up"
-    try:
-        draft = model.draft_message(
-            DraftRequest(
-                purpose=purpose,
-                account_name=memory.account.name,
-                recipient_name=contact.name or "",
-                sender_name=owner,
-                items=items,
-            )
-        )
-    except ModelError as exc:
-        return fault(event, AGENT, str(exc), model.name, M)
-    check = check_draft(draft, items)
-    email = ProposedAction(
-        kind=ActionKind.SEND_EMAIL,
-        contact_id=contact.id,
-        channel="email",
-        subject=draft.subject,
-        body=draft.body,
-        confidence=check.confidence,
-        cited_fact_ids=check.cited_fact_ids,
-        cited_signal_ids=sorted({*event.signal_ids, *check.cited_signal_ids}),
-        uncited_claims=check.uncited_claims,
-        payload={
-            "to": contact.email or "",
-            "claims": [c.model_dump() for c in draft.claims],
-            "event": event.kind,
-        },
-        **{k: v for k, v in common.items() if k != "cited_signal_ids"},
+    email = draft_email(
+        memory,
+        event,
+        model,
+        contact,
+        agent=AGENT,
+        purpose="reply" if event.kind == "positive_reply" else "follow_up",
+        fact_types=DRAFT_FACTS,
+        sender=owner,
+        payload={"event": event.kind},
+        fields={k: v for k, v in common.items() if k != "cited_signal_ids"},
     )
+    if isinstance(email, Proposal):
+        return email
     actions = [email]
     actions.append(
         ProposedAction(
@@ -145,7 +124,7 @@ def propose(
                 **common,
             )
         )
-    return Proposal(actions, {"uncited_claims": check.uncited_claims})
+    return Proposal(actions, {"uncited_claims": email.uncited_claims})
 
 
 def _task(

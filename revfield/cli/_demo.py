@@ -46,10 +46,10 @@ def demo(
     replayed through detection → agents → policies → people → outbox; prints what the field
     did and leaves the database so `revfield inbox` shows what waits. Offline, no API key."""
     st = state()
-    log = st.settings.outbox_log
+    store = Store.from_url(f"sqlite:///{path}")  # connects only when first used
+    log = st.settings.outbox_log or store.beside("outbox.jsonl")
     _reset(path, force=force, outbox_log=log)
     started = time.perf_counter()
-    store = Store.from_url(f"sqlite:///{path}")
     store.migrate()
     store.set_application_id(DEMO_APPLICATION_ID)
     pack_dir = st.settings.policies if st.settings.policies.exists() else bundled_policies()

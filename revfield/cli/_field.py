@@ -36,7 +36,10 @@ def open_field(st: State) -> Iterator[Field]:
     except ModelError as exc:
         fail(str(exc))
     try:
-        executor = load_executor(st.settings.executor, st.settings)
+        settings = st.settings
+        if settings.outbox_log is None:  # the log executor writes next to the database
+            settings = settings.model_copy(update={"outbox_log": store.beside("outbox.jsonl")})
+        executor = load_executor(settings.executor, settings)
     except ValueError as exc:
         fail(f"executor: {exc}")
     try:

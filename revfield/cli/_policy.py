@@ -28,8 +28,8 @@ from revfield.policies import (
     load_pack,
     merge_context,
     run_policy_tests,
-    trace,
 )
+from revfield.policies import explain as explain_rules
 
 policy_app = typer.Typer(help="Write, test and explain RevOps policy packs.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
@@ -155,7 +155,7 @@ def explain(
     table = Table(title=f"rules of pack {pack.version}", box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("", "rule", "decision", "reason / error"):
         table.add_column(col)
-    for rule_id, outcome, verdict in trace(pack, ctx):
+    for rule_id, outcome, verdict in explain_rules(pack, ctx):
         rule = next(r for r in pack.rules if r.id == rule_id)
         if outcome is True:
             table.add_row(

@@ -7,6 +7,7 @@ PostgreSQL is the system of record for a team. The same Alembic migrations build
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -128,6 +129,19 @@ class Store:
         except sqlite3.DatabaseError:
             return None
         return int(app_id)
+
+    def beside(self, name: str) -> Path:
+        """A file that belongs with this database: next to a SQLite file, named after it
+        (``revfield.db`` → ``revfield-<name>``); for an in-memory or PostgreSQL database, in
+        the user's data folder (``$XDG_DATA_HOME/revfield``, else ``~/.local/share/revfield``),
+        named after the database."""
+        url = self.engine.url
+        if self.dialect == "sqlite" and url.database not in (None, "", ":memory:"):
+            db = Path(str(url.database))
+            return db.with_name(f"{db.stem}-{name}")
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        label = url.database if self.dialect != "sqlite" and url.database else "memory"
+        return Path(base) / "revfield" / f"{label}-{name}"
 
     @property
     def url(self) -> str:

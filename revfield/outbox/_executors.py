@@ -97,7 +97,13 @@ class LogExecutor:
     name = "log"
 
     def __init__(self, settings: Settings | None = None, *, path: Path | None = None) -> None:
-        self.path = path or (settings.outbox_log if settings else Path("revfield-outbox.jsonl"))
+        found = path or (settings.outbox_log if settings else None)
+        if found is None:
+            raise ValueError(
+                "the log executor needs a file: set REVFIELD_OUTBOX_LOG (or `outbox_log` in "
+                "revfield.toml)"
+            )
+        self.path = found
         self._seen: set[str] | None = None
 
     def _keys(self) -> set[str]:

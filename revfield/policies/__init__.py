@@ -12,7 +12,14 @@ from revfield.policies._build import build_context
 from revfield.policies._context import SCHEMA, ContextError, default_context, merge_context
 from revfield.policies._diff import DiffReport, diff_packs
 from revfield.policies._errors import PackError, PackProblem
-from revfield.policies._evaluate import Decision, GuardrailEffect, RuleError, decide, trace
+from revfield.policies._evaluate import (
+    Decision,
+    GuardrailEffect,
+    RuleError,
+    RuleOutcome,
+    decide,
+    explain,
+)
 from revfield.policies._governance import Deviation, GovernanceReport, deviations, governance_report
 from revfield.policies._lint import LintFinding, lint_pack
 from revfield.policies._load import CompiledPack, CompiledRule, load_pack
@@ -35,6 +42,7 @@ __all__ = [
     "PackProblem",
     "PackWatcher",
     "RuleError",
+    "RuleOutcome",
     "TestReport",
     "Verdict",
     "build_context",
@@ -42,11 +50,11 @@ __all__ = [
     "default_context",
     "deviations",
     "diff_packs",
+    "explain",
     "governance_report",
     "lint_pack",
     "load_pack",
     "merge_context",
     "record_decision",
     "run_policy_tests",
-    "trace",
 ]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from revfield.domain import Verdict
 from revfield.policies._conditions import EvalError
-from revfield.policies._load import CompiledCriterion, CompiledPack
+from revfield.policies._load import CompiledCriterion, CompiledPack, CompiledRule
 
-__all__ = ["Decision", "GuardrailEffect", "RuleError", "decide", "trace"]
+__all__ = ["Decision", "GuardrailEffect", "RuleError", "RuleOutcome", "decide", "explain"]
 
 AUTO, REVIEW, ESCALATE, BLOCK = Verdict.AUTO, Verdict.REVIEW, Verdict.ESCALATE, Verdict.BLOCK
 
@@ -107,23 +107,7 @@ def decide(pack: CompiledPack, ctx: Mapping[str, Any]) -> Decision:
     verdict = -1
     escalate_to: str | None = None
     reason_rule = None
-    for rule in pack.rules:
-        if failed_defs and rule.definitions & failed_defs.keys():
-            result: bool | str = "; ".join(
-                failed_defs[d] for d in sorted(rule.definitions & failed_defs.keys())
-            )
-        else:
-            try:
-                value = rule.condition.evaluate(env)
-                result = (
-                    value
-                    if (value is True or value is False)
-                    else f"condition gave {value!r}, not true or false"
-                )
-            except FAILURES as exc:
-                result = _message(exc)
-        if result is False:
-            continue
+    for rule, result in _outcomes(pack, env, failed_defs):
         rule_verdict = rule.verdict
         if result is not True:
             errors.append(RuleError(rule.id, str(result)))
@@ -295,19 +279,50 @@ def _explain(
     return "; ".join(parts)
 
 
-def trace(pack: CompiledPack, ctx: Mapping[str, Any]) -> list[tuple[str, bool | str, Verdict]]:
-    """Every rule with its outcome (True, False, or the error) — for ``policy explain``."""
+class RuleOutcome(NamedTuple):
+    """How one rule came out on a context."""
+
+    rule_id: str
+    outcome: bool | str
+    """True (matched), False, or why the condition failed to evaluate (it counts as matched,
+    at least ``escalate``)."""
+    verdict: Verdict
+    """The rule's own decision."""
+
+
+def explain(pack: CompiledPack, ctx: Mapping[str, Any]) -> list[RuleOutcome]:
+    """Every rule of the pack with its outcome on ``ctx``, in pack order (``policy explain``)."""
     env, failed = _environment(pack, ctx)
-    rows: list[tuple[str, bool | str, Verdict]] = []
+    return [
+        RuleOutcome(rule.id, result, rule.verdict)
+        for rule, result in _outcomes(pack, env, failed, every=True)
+    ]
+
+
+def _outcomes(
+    pack: CompiledPack, env: Mapping[str, Any], failed: dict[str, str], *, every: bool = False
+) -> list[tuple[CompiledRule, bool | str]]:
+    """The one evaluation loop: each rule with True, False or why it failed to evaluate (a
+    definition it uses failed, or its condition did). Rules that came out False are left out
+    unless ``every``: :func:`decide` needs only the rest, and this runs per decision."""
+    out: list[tuple[CompiledRule, bool | str]] = []
     for rule in pack.rules:
-        if rule.definitions & failed.keys():
-            outcome: bool | str = "; ".join(
-                failed[d] for d in sorted(rule.definitions & failed.keys())
-            )
+        result: bool | str
+        if failed and rule.definitions & failed.keys():
+            result = "; ".join(failed[d] for d in sorted(rule.definitions & failed.keys()))
         else:
-            outcome = _holds(rule.condition, env)
-        rows.append((rule.id, outcome, rule.verdict))
-    return rows
+            try:
+                value = rule.condition.evaluate(env)
+                result = (
+                    value
+                    if (value is True or value is False)
+                    else f"condition gave {value!r}, not true or false"
+                )
+            except FAILURES as exc:
+                result = _message(exc)
+        if every or result is not False:
+            out.append((rule, result))
+    return out
 
 
 def icp_fit(
