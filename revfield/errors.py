@@ -1,8 +1,23 @@
 """Every error revfield raises on purpose derives from :class:`RevfieldError`, so a caller can
-catch revfield's errors in one clause and let real bugs through. The tree::
+catch revfield's errors in one clause and let real bugs through.
+
+Errors a package only uses inside itself (a rejected ingest row, a YAML or CEL problem while
+a pack loads, a condition failing at run time) derive from :class:`RevfieldError` too, but are
+not part of the API. Three errors also keep the builtin they always derived from (in brackets),
+so an ``except ValueError``, ``LookupError`` or ``RuntimeError`` that caught them still does.
+The errors the packages export, with the package that raises each and when::
 
     RevfieldError
-    (tree filled in below)
+    ├── ModelError            llm: a model failed (timeout, 429/5xx, bad output, refusal, no key)
+    ├── StoreError            memory: database unreachable or its schema not current [RuntimeError]
+    │   └── TransitionError   memory: a status change the table never allows (a caller's bug)
+    ├── AccountNotFoundError  memory: no account has that id, name or domain [LookupError]
+    ├── IngestFileError       ingest: a signal file can't be read at all (bad rows: dead letters)
+    ├── CrmImportError        ingest: a CRM export can't be imported (unknown kind, missing file)
+    ├── PackError             policies: the pack (or its tests) was refused; none of it is in force
+    ├── ContextError          policies: a context given by hand breaks the schema [ValueError]
+    ├── ReviewError           review: an answer can't be taken (not yours, answered, a bad edit)
+    └── DeliveryError         outbox: an executor could not carry an action out (retry or refused)
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ __all__ = ["Agent", "route"]
 
 
 class Agent(StrEnum):
+    """The agent a field event goes to, chosen by :func:`route` from the account's customer
+    state and the event's kind (never by team)."""
+
     OUTREACH = "outreach"
     """Acquisition: prospects (and churned accounts worth winning back)."""
     HANDOVER = "handover"

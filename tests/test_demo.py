@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,18 @@ def test_a_seller_sees_only_their_items_and_can_reject_with_a_reason(demo_dir):
     assert unknown.exit_code == 1 and "no user `nobody`" in unknown.stderr
     no_reason = _then(demo_dir, "reject", str(mine[-1]["review_id"]))
     assert no_reason.exit_code == 2 and "--reason" in no_reason.stderr
+
+
+def test_every_model_call_of_the_demo_is_recorded_drafts_and_handovers_too(demo_dir):
+    """Detection's calls and the agents' alike: each drafted email and handover brief has
+    its call in ``model_calls``, about the account it was for."""
+    with contextlib.closing(sqlite3.connect(demo_dir[0] / "revfield.db")) as db:
+        calls = dict(db.execute("SELECT operation, count(*) FROM model_calls GROUP BY 1"))
+        actions = dict(db.execute("SELECT kind, count(*) FROM actions GROUP BY 1"))
+        unattributed = db.execute(
+            "SELECT count(*) FROM model_calls WHERE account_id IS NULL"
+        ).fetchone()[0]
+    assert calls["draft_message"] == actions["send_email"] > 0
+    assert calls["summarise_handover"] == actions["handover_brief"] > 0
+    assert calls["extract_facts"] > 0 and calls["classify_reply"] > 0
+    assert unattributed == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -55,3 +57,40 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     store.dispose()
+
+
+def test_upgrading_to_0006_keeps_what_each_action_waits_for(store):
+    """Rows as the 0005 code wrote them: the follow-up's outbox item named the email it
+    waited for; after 0006 the follow-up action itself does (and a waiting review's too)."""
+    store.downgrade("0005")
+    t = "2026-11-02 09:00:00"
+    with store.engine.begin() as c:
+        c.exec_driver_sql(
+            "INSERT INTO accounts (id, name, customer_state, source, created_at, updated_at) "
+            f"VALUES ('acme', 'Acme', 'prospect', 'test', '{t}', '{t}')"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO field_events (id, account_id, kind, key, signal_ids, detail, data, "
+            f"occurred_at, detected_at, agent, status) VALUES (1, 'acme', 'intent_surge', 'k', "
+            f"'[]', 'd', '{{}}', '{t}', '{t}', 'outreach', 'waiting')"
+        )
+        for i, kind, after in ((1, "send_email", None), (2, "schedule_followup", "send_email"),
+                               (3, "create_task", "send_email")):  # fmt: skip
+            proposal = json.dumps({"kind": kind, "after": after})
+            c.exec_driver_sql(
+                "INSERT INTO actions (id, account_id, field_event_id, agent, kind, motion, "
+                "target, proposal, digest, status, thread_id, created_at, updated_at) VALUES "
+                f"({i}, 'acme', 1, 'outreach', '{kind}', 'acquisition', 'account:acme', "
+                f"'{proposal}', 'd{i}', 'queued', 'outreach:1', '{t}', '{t}')"
+            )
+        c.exec_driver_sql(
+            "INSERT INTO outbox (action_id, idempotency_key, executor, payload, status, "
+            f"attempts, created_at, after_action_id) VALUES (2, 'k2', 'log', '{{}}', 'pending', "
+            f"0, '{t}', 1)"
+        )
+    store.migrate()
+    with store.engine.connect() as c:
+        rows = dict(c.exec_driver_sql("SELECT id, after_action_id FROM actions").all())
+        outbox = [col["name"] for col in sa.inspect(c).get_columns("outbox")]
+    assert rows == {1: None, 2: 1, 3: 1}
+    assert "after_action_id" not in outbox

@@ -1,10 +1,13 @@
 """The ``revfield`` command line."""
 
 from revfield.cli import _demo, _field, _memory, _policy, _run  # noqa: F401  (register commands)
-from revfield.cli._app import app, run
+from revfield.cli._app import app
+from revfield.cli._app import run as _run_app
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    run()
+    """Run the ``revfield`` command line (the console script); Ctrl-C stops it with exit code
+    130, keeping every committed batch."""
+    _run_app()

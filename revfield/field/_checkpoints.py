@@ -27,6 +27,9 @@ CHECKPOINT_TABLES = {
 
 @contextmanager
 def open_checkpointer(store: Store) -> Iterator[BaseCheckpointSaver[str]]:
+    """The durable LangGraph checkpointer for :class:`~revfield.field.Field`'s agent runs, on
+    the memory's own database (``SqliteSaver`` or ``PostgresSaver``; in memory for an in-memory
+    SQLite database), open for the ``with`` block. A run paused for a person waits in it."""
     url = store.engine.url
     if store.dialect == "sqlite":
         if url.database in (None, "", ":memory:"):

@@ -75,21 +75,34 @@ RULE_KINDS = frozenset(
 
 @dataclass
 class DetectionReport:
+    """What :func:`run_detection` found: signals read, facts written, field events raised by
+    kind and where they were routed, and what the model cost."""
+
     signals: int = 0
+    """Pending signals claimed and read (each is detected once)."""
     text_signals: int = 0
+    """Of those, the ones whose free text the model read."""
     facts: int = 0
+    """Facts written, with their provenance."""
     events: Counter[str] = field(default_factory=Counter)
+    """Field events raised, by kind."""
     routed: Counter[str] = field(default_factory=Counter)
+    """Field events by the agent they were routed to (``none``: no agent acts)."""
     duplicates: int = 0
     """Situations not raised again because they were raised within the cooldown."""
     model_calls: int = 0
     model_faults: int = 0
+    """Text signals the model failed on; each raised a ``model_fault`` event for a person."""
     tokens: int = 0
+    """Prompt and completion tokens of every model call."""
     effects: Counter[str] = field(default_factory=Counter)
+    """Changes to the memory itself, by kind (a contact marked do-not-contact, an account
+    become customer, a deal closed)."""
     seconds: float = 0.0
 
     @property
     def rate(self) -> float:
+        """Signals per second."""
         return self.signals / self.seconds if self.seconds else 0.0
 
     @property

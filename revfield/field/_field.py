@@ -49,18 +49,33 @@ approved and went on to the outbox) as ``approved``."""
 
 @dataclass
 class AgentReport:
+    """What :meth:`Field.run_agents` did: the agent runs it started and how each ended."""
+
     runs: int = 0
+    """Agent runs started (one per field event), cut-off runs taken up again included."""
     by_agent: Counter[str] = field(default_factory=Counter)
+    """Runs per agent (``outreach``, ``handover``…)."""
     paused: int = 0
+    """Runs now waiting for a person to answer a review item."""
     finished: int = 0
+    """Runs that ended: nothing waits for a person."""
     seconds: float = 0.0
 
     @property
     def rate(self) -> float:
+        """Agent runs per second."""
         return self.runs / self.seconds if self.seconds else 0.0
 
 
 class Field:
+    """The field in motion: one durable agent run per field event, each proposal recorded
+    with its policy decision, runs paused for people and resumed on their answers, and the
+    outbox delivered. What ``revfield run``, ``approve``, ``reject`` and the demo drive.
+
+    ``pack`` may be a callable (a :class:`~revfield.policies.PackWatcher`'s ``current``) so a
+    long-running process decides with the newest good pack; ``checkpointer`` comes from
+    :func:`open_checkpointer`; without ``executor``, :meth:`deliver` does nothing."""
+
     def __init__(
         self,
         store: Store,

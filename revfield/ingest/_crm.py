@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from revfield.clock import Clock
 from revfield.domain import Segment
+from revfield.errors import RevfieldError
 from revfield.ingest._ingest import DeadLetterNote, IngestReport, ingest_signals
 from revfield.memory import Store, TableCount
 
@@ -37,16 +38,23 @@ __all__ = [
 ]
 
 
-class CrmImportError(Exception):
-    """The export can't be imported as a whole (a missing file or column)."""
+class CrmImportError(RevfieldError):
+    """The export can't be imported as a whole: an unknown export kind, a missing directory,
+    file or column. Bad rows inside a readable export are dead-lettered instead."""
 
 
 @dataclass
 class ImportReport:
+    """What one CRM import did: rows added, updated and left unchanged per table, the signals
+    it derived, the rows it could not import, and the quirks of the data it handled."""
+
     kind: str
+    """The export format: ``maven``, ``olist``, ``ravenstack`` or ``tickets``."""
     directory: str
     tables: dict[str, TableCount] = field(default_factory=dict)
+    """Reference rows (users, teams, accounts, contacts, deals) by table."""
     signals: IngestReport | None = None
+    """The signals derived from the export, through the same idempotent ingest."""
     dead_letters: list[DeadLetterNote] = field(default_factory=list)
     """Rows of the export that could not be imported, with the reason (file, line, field)."""
     notes: list[str] = field(default_factory=list)
@@ -54,11 +62,13 @@ class ImportReport:
 
     @property
     def new_rows(self) -> int:
+        """Rows added, signals included (0: the memory already holds this export)."""
         rows = sum(t.inserted for t in self.tables.values())
         return rows + (self.signals.accepted if self.signals else 0)
 
     @property
     def updated_rows(self) -> int:
+        """Reference rows whose values changed since an earlier import."""
         return sum(t.updated for t in self.tables.values())
 
 

@@ -7,6 +7,7 @@ from pydantic_core import ErrorDetails
 
 from revfield._text import did_you_mean, shorten
 from revfield.domain import SignalKind
+from revfield.errors import RevfieldError
 from revfield.ingest._schema import MAX_TEXT_CHARS, SIGNAL_FIELDS
 
 __all__ = ["RowProblem", "describe"]
@@ -14,7 +15,7 @@ __all__ = ["RowProblem", "describe"]
 KINDS = [k.value for k in SignalKind]
 
 
-class RowProblem(Exception):
+class RowProblem(RevfieldError):
     """A row that can't be accepted: ``field`` (if one is to blame) and the reason."""
 
     def __init__(self, field: str | None, reason: str) -> None:

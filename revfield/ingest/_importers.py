@@ -37,6 +37,11 @@ IMPORTERS: dict[str, Importer] = {
 def run_import(
     kind: str, store: Store, directory: Path, *, clock: Clock, **options: object
 ) -> ImportReport:
+    """Import the CRM-style export of ``kind`` (``maven``, ``olist``, ``ravenstack``,
+    ``tickets``) in ``directory`` into the memory, as ``revfield import-crm`` does. Every row
+    gets a deterministic id, so importing the same export again adds nothing. ``options`` go to
+    the importer (``tickets``: ``accounts``, ``start``, ``days``). Raises
+    :class:`CrmImportError` for an unknown kind or a missing directory, file or column."""
     try:
         importer = IMPORTERS[kind]
     except KeyError:

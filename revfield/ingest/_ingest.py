@@ -53,9 +53,15 @@ KEEP_NOTES = 20
 
 @dataclass(frozen=True, slots=True)
 class DeadLetterNote:
+    """One row that was not accepted, as reported to the person who sent it: where it is,
+    the field to blame and why. The row itself is in the ``dead_letters`` table."""
+
     line: int
+    """First line of the row in its file (1-based)."""
     field: str | None
+    """The field to blame (``kind``, ``occurred_at``…), or None when the row as a whole is."""
     reason: str
+    """What is wrong, and what to do about it when there is something to do."""
     file: str | None = None
 
 

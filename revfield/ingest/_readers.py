@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from revfield.errors import RevfieldError
 from revfield.ingest._diagnostics import RowProblem
 from revfield.ingest._schema import MAX_LINE_BYTES, REQUIRED_FIELDS, SIGNAL_FIELDS
 
@@ -24,8 +25,10 @@ __all__ = ["FORMATS", "IngestFileError", "RawRow", "count_lines", "read_rows"]
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
-class IngestFileError(Exception):
-    """The file as a whole can't be ingested; nothing was read from it."""
+class IngestFileError(RevfieldError):
+    """The file as a whole can't be ingested (missing, a directory, an unknown extension, empty,
+    a CSV header that can't be read or lacks a required column); nothing was read from it. Bad
+    rows are dead-lettered instead, and ``revfield ingest`` exits non-zero only for this."""
 
     def __init__(self, path: Path | str, message: str, *, line: int | None = None) -> None:
         where = f"{path}:{line}" if line else str(path)

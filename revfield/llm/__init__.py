@@ -11,7 +11,8 @@ Every failure of a model is one :class:`ModelError`; callers escalate, never act
 
 from __future__ import annotations
 
-from revfield.config import Settings
+import typing
+
 from revfield.llm._errors import ModelError, ModelFault
 from revfield.llm._offline import OfflineModel
 from revfield.llm._openai import OpenAIModel
@@ -30,6 +31,9 @@ from revfield.llm._types import (
     ReplyClassification,
     ReplyIntent,
 )
+
+if typing.TYPE_CHECKING:
+    from revfield.config import Settings
 
 __all__ = [
     "CallRecord",

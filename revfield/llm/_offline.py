@@ -224,6 +224,10 @@ def _value(sentence: str, limit: int = 200) -> str:
 
 
 class OfflineModel:
+    """The model without a model: deterministic rules and templates, no key, no network; the
+    same answer for the same input. The default when no API key is set, and what the demo and
+    the tests run on."""
+
     backend = "offline"
     name = "offline-rules-v1"
 

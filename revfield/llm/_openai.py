@@ -31,6 +31,9 @@ T = TypeVar("T", bound=BaseModel)
 
 
 class OpenAIModel:
+    """A hosted model behind any OpenAI-compatible endpoint (``OPENAI_BASE_URL``), answering
+    in structured outputs; every failure after the SDK's retries is one :class:`ModelError`."""
+
     backend = "openai"
 
     def __init__(

@@ -25,14 +25,25 @@ __all__ = ["NewFact", "add_fact", "add_facts", "fact_history"]
 
 @dataclass(frozen=True, slots=True)
 class NewFact:
+    """A fact to record about an account, with its provenance: the signal it was read from,
+    the quoted span, the confidence and when it was observed."""
+
     account_id: str
     type: FactType
     value: str
+    """The fact in a few words (``forecast misses by 20% each quarter``)."""
     source_signal_id: int
+    """The signal it was read from."""
     confidence: float
+    """From 0 to 1."""
     observed_at: datetime
+    """When it was observed (the source signal's time): a fact observed before the current
+    fact on the same subject arrives already superseded."""
     subject: str | None = None
+    """What it is about (``budget``, ``champion``…): a new fact supersedes the current fact
+    of the same account, type and subject."""
     span: str | None = None
+    """The exact words of the text it comes from."""
     contact_id: int | None = None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from revfield._text import did_you_mean
 from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
+from revfield.errors import RevfieldError
 from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, FACTS, SIGNALS, USERS
 from revfield.memory._trace import action_chain
 
@@ -46,6 +47,9 @@ class OwnerView(_View):
 
 
 class AccountView(_View):
+    """The account itself, as the memory holds it: who it is, where it stands (prospect,
+    customer, churned), who owns it, and what it pays for."""
+
     id: str
     name: str
     domain: str | None
@@ -55,26 +59,38 @@ class AccountView(_View):
     region: str | None
     customer_state: CustomerState
     owner: OwnerView | None
+    """The seller who owns the account (answers its owner-level review items)."""
     plan: str | None
     seats: int | None
     mrr: float | None
     source: str
+    """Where the account first entered the memory (a CRM import, a signal's source)."""
     created_at: datetime
+    """When the account entered the memory (``account.age_days`` counts from it)."""
 
 
 class ContactView(_View):
+    """A person at the account whom the field may write to."""
+
     id: int
     email: str | None
     name: str | None
     role: str | None
+    """Job role as recorded (``VP Sales``), not a revfield role."""
     do_not_contact: bool
+    """The contact opted out (an unsubscribe reply, a CRM flag): no outreach reaches them."""
 
 
 class DealView(_View):
+    """An open or recently closed deal on the account, with its stage and how long it has
+    been there."""
+
     id: str
     name: str | None
     stage: str
     stage_entered_at: datetime | None
+    """When the deal reached ``stage`` (``deal.days_in_stage`` counts from it); None when the
+    export does not say."""
     amount: float | None
     currency: str
     product: str | None
@@ -85,6 +101,9 @@ class DealView(_View):
 
 
 class SignalView(_View):
+    """One observation about the account (a visit, an email, a reply, usage, a ticket…), as
+    it was sent."""
+
     id: int
     source: str
     external_id: str
@@ -136,10 +155,14 @@ class AccountMemory(_View):
         return sum(len(v) for v in self.facts.values())
 
 
-class AccountNotFoundError(LookupError):
+class AccountNotFoundError(RevfieldError, LookupError):
+    """No account in memory answers to what was asked (an id, a name or a domain); the message
+    suggests close matches. Still a :class:`LookupError`, as it always was."""
+
     def __init__(self, wanted: str, hint: str = "") -> None:
         super().__init__(f"no account `{wanted}` in memory{hint}")
         self.wanted = wanted
+        """What was asked for, as given."""
 
 
 # The statements are built once: constructing and cache-keying seven select() objects on

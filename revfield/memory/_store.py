@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from revfield.errors import RevfieldError
+
 __all__ = ["Session", "Store", "StoreError"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class StoreError(RuntimeError):
-    """The database can't be used as it is (unreachable, or its schema is not current)."""
+class StoreError(RevfieldError, RuntimeError):
+    """The database can't be used as it is: unreachable, or its schema missing or behind (the
+    help line says to run ``revfield init``). Still a :class:`RuntimeError`, as it always was."""
 
 
 class Store:
@@ -81,12 +84,34 @@ class Store:
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` (default: the newest). Safe to run again."""
-        with self.engine.begin() as conn:
-            command.upgrade(self._alembic(conn), revision)
+        self._migrating(lambda cfg: command.upgrade(cfg, revision))
 
     def downgrade(self, revision: str) -> None:
-        with self.engine.begin() as conn:
-            command.downgrade(self._alembic(conn), revision)
+        """Take the schema back to ``revision`` (``base``: no revfield tables at all)."""
+        self._migrating(lambda cfg: command.downgrade(cfg, revision))
+
+    def _migrating(self, run: Callable[[Config], None]) -> None:
+        """Run a migration in one transaction. On SQLite, foreign keys are checked once at the
+        end rather than per statement: a migration that rebuilds a table others refer to
+        (SQLite alters tables by copying them) would otherwise fail on a database with rows."""
+        with self.engine.connect() as conn:
+            sqlite = self.dialect == "sqlite"
+            if sqlite:  # only outside a transaction does the pragma take effect
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with conn.begin():
+                    run(self._alembic(conn))
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise StoreError(
+                                f"the migration would leave {len(broken)} rows pointing at "
+                                f"rows that don't exist (first: {tuple(broken[0])}); nothing "
+                                "was changed"
+                            )
+            finally:
+                if sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:

@@ -15,28 +15,42 @@ __all__ = ["FieldSummary", "field_summary", "high_water"]
 
 @dataclass
 class FieldSummary:
+    """What the field did, read back from memory: field events, actions by their first
+    decision, guardrail trips, what waits for people, what the outbox executed, and how much
+    the onboarding handovers carried across the close."""
+
     events: Counter[str] = field(default_factory=Counter)
+    """Field events raised, by kind."""
     verdicts: Counter[str] = field(default_factory=Counter)
     """Actions by their first decision."""
     guardrail_trips: Counter[str] = field(default_factory=Counter)
     """Guardrail id → decisions it made stricter."""
     pending_reviews: int = 0
+    """Review items still waiting for a person (all of them, not only since ``since``)."""
     executed: int = 0
+    """Outbox items the executor carried out (all of them)."""
     outbox_failed: int = 0
     outbox_cancelled: int = 0
     """Items cancelled because what they waited for will never go out (a rejected email's
     follow-up)."""
     handovers: int = 0
+    """Onboarding handover briefs proposed."""
     facts_known: int = 0
+    """Acquisition facts the handed-over accounts had."""
     facts_carried: int = 0
+    """Of those, the facts their handover briefs carried."""
     unsupported_promises: int = 0
+    """Promises made while selling that the capability catalog says the product can't keep."""
 
     @property
     def conservation(self) -> float:
+        """Information conserved at handover: the share of acquisition facts the briefs
+        carried (0 without handovers)."""
         return self.facts_carried / self.facts_known if self.facts_known else 0.0
 
     @property
     def actions(self) -> int:
+        """Actions decided."""
         return sum(self.verdicts.values())
 
 
@@ -49,6 +63,9 @@ def high_water(session: Session) -> tuple[int, int]:
 
 
 def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSummary:
+    """Summarise what the field did, for ``revfield run`` and the demo. ``since`` is a
+    :func:`high_water` mark taken earlier: events, decisions and handovers count only after it;
+    pending reviews and outbox results count all."""
     event_min, action_min = since
     s = FieldSummary()
     for kind, n in session.execute(

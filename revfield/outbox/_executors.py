@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from revfield.config import Settings
+from revfield.errors import RevfieldError
 
 __all__ = [
     "Delivery",
@@ -72,18 +73,27 @@ class Delivery:
         }
 
 
-class DeliveryError(Exception):
+class DeliveryError(RevfieldError):
     """The executor could not carry the action out. ``retry`` says whether trying again later
     may help (a timeout, a 5xx) or not (a 4xx: the receiver refused the action)."""
 
     def __init__(self, message: str, *, retry: bool = True) -> None:
         super().__init__(message)
         self.retry = retry
+        """True: the outbox delivers the item again later (same key), up to its attempts;
+        False: the action is marked ``failed`` at once and what waited for it is cancelled."""
 
 
 @runtime_checkable
 class Executor(Protocol):
+    """What carries out the actions the outbox releases (``log``, ``webhook``, or one of
+    your own from the ``revfield.executors`` entry points). ``execute`` returns a small result
+    stored with the outbox item, or raises :class:`DeliveryError`; it may see the same
+    delivery again after a crash, always with the same idempotency key, and must make the
+    repeat harmless."""
+
     name: str
+    """As in ``REVFIELD_EXECUTOR``; recorded with every outbox item."""
 
     def execute(self, delivery: Delivery) -> dict[str, Any]: ...
 

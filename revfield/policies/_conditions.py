@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from revfield.errors import RevfieldError
 from revfield.policies._cel import (
     BOOL,
     DOUBLE,
@@ -57,7 +58,7 @@ class Condition(Protocol):
     def evaluate(self, ctx: Mapping[str, Any], /) -> Any: ...
 
 
-class CompileProblem(Exception):
+class CompileProblem(RevfieldError):
     def __init__(self, error: CelError) -> None:
         super().__init__(error.message)
         self.message = error.message

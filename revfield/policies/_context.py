@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from revfield.domain import ActionKind, CustomerState, FactType, Motion, Segment
+from revfield.errors import RevfieldError
 
 __all__ = [
     "ACTION_KINDS",
@@ -132,8 +133,10 @@ SCHEMA: dict[str, FieldSpec] = {
 _DEFAULTS = {"bool": False, "int": 0, "double": 0.0, "string": "", "timestamp": EPOCH}
 
 
-class ContextError(ValueError):
-    """A context (from a policy test or an explain request) names a field the schema lacks."""
+class ContextError(RevfieldError, ValueError):
+    """A context given by hand (a policy test, ``revfield policy explain``) names a field the
+    schema lacks or gives a value of the wrong type. Still a :class:`ValueError`, as it always
+    was."""
 
 
 def default_context() -> dict[str, Any]:

@@ -28,10 +28,15 @@ class Change:
 
 @dataclass
 class DiffReport:
+    """What would change if a new pack replaced the old one: stored decisions replayed through
+    both, and those whose verdict or matched rules differ (``revfield policy diff``)."""
+
     replayed: int
+    """Stored decisions replayed."""
     changes: list[Change]
 
     def transitions(self) -> Counter[tuple[str, str]]:
+        """How many changes go from each old verdict to each new one (``review → auto``)."""
         return Counter((c.old, c.new) for c in self.changes)
 
 

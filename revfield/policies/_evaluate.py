@@ -28,7 +28,12 @@ FAILURES = (EvalError, KeyError, IndexError, TypeError, ValueError, ArithmeticEr
 
 @dataclass(frozen=True, slots=True)
 class RuleError:
+    """A rule whose condition failed to evaluate (a missing payload key, a division by zero).
+    The rule counted as matched with its decision raised to at least ``escalate``: the engine
+    fails toward a person. Recorded on the :class:`Decision`; not an exception."""
+
     rule_id: str
+    """The rule that failed (``guardrails`` when a guardrail did)."""
     message: str
 
 
@@ -45,21 +50,35 @@ class GuardrailEffect:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """The policy layer's verdict on one proposed action: ``auto`` (the outbox carries it
+    out), ``review`` or ``escalate`` (it waits for a person), ``block`` (never executed), with
+    the rules, guardrails and policy version behind it and a one-line explanation."""
+
     verdict: Verdict
+    """The most restrictive of the matched rules, tightened by guardrails and governance."""
     matched: tuple[str, ...]
     """Ids of the rules that matched (including rules that failed to evaluate)."""
     guardrails: tuple[GuardrailEffect, ...]
+    """The guardrails and governance rules that held for the action."""
     errors: tuple[RuleError, ...]
+    """Conditions that failed to evaluate (they failed closed)."""
     policy_version: str
+    """The version of the pack that decided (``sha256:`` + 16 hex digits)."""
     explanation: str
     """One line for a person: the decision and why."""
     escalate_to: str | None = None
+    """For ``escalate``: the rung of the review ladder that answers (the rule's
+    ``escalate_to``, else ``manager``)."""
     default_applied: bool = False
+    """No rule matched: the pack's ``default`` decided."""
     missing_criteria: tuple[str, ...] = ()
+    """For a stage advance: the exit criteria the deal lacks (``engaging.champion_identified``)."""
     context: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The context it was decided on, stored so ``revfield policy diff`` can replay it."""
 
     @property
     def label(self) -> str:
+        """The verdict as written in a pack: ``auto``, ``review``, ``escalate`` or ``block``."""
         return self.verdict.label
 
 

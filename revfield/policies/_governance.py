@@ -31,6 +31,10 @@ OUTSIDE_ICP = "outside-icp"
 
 @dataclass(frozen=True)
 class Deviation:
+    """An open deal that breaks a governance rule of the pack: past its segment's cycle
+    corridor, not contacted for ``no_contact_days``, in a stage reached without its exit
+    criteria, or outside the ICP; with the owner and team who should act."""
+
     rule: str
     """``cycle-corridor``, ``no-contact``, ``exit-criteria`` or ``outside-icp``."""
     deal_id: str
@@ -40,17 +44,23 @@ class Deviation:
     age_days: int
     """How old the deviation's subject is: deal age, days without contact."""
     detail: str
+    """What is wrong, in words (the corridor exceeded, the missing criteria…)."""
 
 
 @dataclass
 class GovernanceReport:
+    """Every governance deviation among the open deals at one moment, and ICP adherence: what
+    ``revfield governance`` prints and what detection raises as field events."""
+
     as_of: datetime
     open_deals: int
     icp_fit_deals: int
+    """Open deals whose account meets every ICP criterion."""
     deviations: list[Deviation] = field(default_factory=list)
 
     @property
     def icp_adherence(self) -> float:
+        """The share of open deals meeting every ICP criterion (1.0 with no open deal)."""
         return self.icp_fit_deals / self.open_deals if self.open_deals else 1.0
 
     def field_events(self) -> list[Detected]:
@@ -87,6 +97,8 @@ def deviations(session: Session, pack: CompiledPack, as_of: datetime) -> list[De
 
 
 def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> GovernanceReport:
+    """Check every deal open at ``as_of`` against the pack's governance rules (cycle corridor,
+    no contact, exit criteria, ICP), from memory, as ``revfield governance`` does."""
     g = pack.governance
     deals = open_deals(session, as_of)
     account_ids = sorted({d["account_id"] for d in deals})

@@ -42,13 +42,19 @@ OPS = {
 
 @dataclass(frozen=True)
 class LintFinding:
+    """A rule of the pack that does nothing: it can never match, or a stricter rule always
+    matches with it and wins. Always real (the linter is sound, not complete)."""
+
     pos: Pos
+    """Where the rule is written."""
     rule_id: str
     kind: str
     """``never-matches`` or ``shadowed``."""
     message: str
+    """Why, naming the contradiction or the stricter rule."""
 
     def render(self) -> str:
+        """``file:line:column: rule `id`: message``."""
         return (
             f"{self.pos.file}:{self.pos.line}:{self.pos.column}: "
             f"rule `{self.rule_id}`: {self.message}"
@@ -254,6 +260,9 @@ def _implies(a: Atom, b: Atom) -> bool:
 
 
 def lint_pack(pack: CompiledPack) -> list[LintFinding]:
+    """The rules of ``pack`` that can never match or that a stricter rule shadows (``revfield
+    policy check``). Reasons about each condition's top-level ``&&`` chain, definitions
+    expanded, so a finding is always real and silence is not a proof."""
     defs = pack.spec.definitions
     atoms = {r.id: conjuncts(r.condition.source, defs) for r in pack.rules}
     findings: list[LintFinding] = []

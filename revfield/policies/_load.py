@@ -38,12 +38,19 @@ MAP_SECTIONS = ("definitions",)
 
 @dataclass(frozen=True)
 class CompiledRule:
+    """One rule of a pack, its ``when`` compiled: when the condition holds for an action, the
+    rule matches and asks for its decision."""
+
     id: str
     verdict: Verdict
+    """The rule's ``decision``: ``auto``, ``review``, ``escalate`` or ``block``."""
     reason: str
+    """Why, for the person who reads the decision."""
     escalate_to: str | None
+    """For ``escalate``: the rung that answers (``owner``, ``manager``, ``revops``)."""
     condition: Condition
     pos: Pos
+    """Where the rule is written (file, line, column)."""
     definitions: frozenset[str] = frozenset()
     """Definitions the condition uses, directly or through other definitions."""
 
@@ -62,17 +69,28 @@ class CompiledCriterion:
 
 @dataclass(frozen=True)
 class CompiledPack:
+    """A loaded, validated policy pack with every condition compiled: the rules, definitions,
+    guardrails, governance (stages with exit criteria, ICP), review ladder, detection
+    thresholds and capability catalog RevOps wrote, under one version. What :func:`decide`
+    decides with; get one from :func:`load_pack`."""
+
     spec: PackSpec
+    """The pack as written and validated (every section)."""
     version: str
     """``sha256:`` + 16 hex digits of the pack's files (names and contents)."""
     files: tuple[str, ...]
+    """The YAML files the pack was read from."""
     rules: tuple[CompiledRule, ...]
     definitions: tuple[tuple[str, Condition], ...]
     """In evaluation order (each after the definitions it uses)."""
     counter_metrics: tuple[CompiledCriterion, ...]
+    """The guardrails' balance rules: conditions that can only tighten a decision."""
     stages: tuple[tuple[str, tuple[CompiledCriterion, ...]], ...]
+    """Deal stages in order, each with its exit criteria."""
     icp: tuple[CompiledCriterion, ...]
+    """The ideal customer profile's criteria (``account.icp_fit`` means all hold)."""
     default: Verdict
+    """The decision when no rule matches."""
     positions: dict[str, Pos] = field(default_factory=dict, compare=False)
 
     @property

@@ -60,17 +60,25 @@ class CaseResult:
 
 @dataclass
 class TestReport:
+    """The outcome of a pack's policy tests (``revfield policy test``): every case, passed or
+    with a diff, and which rules no case exercised."""
+
     results: list[CaseResult]
     covered: set[str]
     """Rule ids that matched in at least one case."""
     uncovered: list[str]
+    """Rule ids no case matched, in pack order."""
 
     @property
     def failed(self) -> list[CaseResult]:
+        """The cases whose decision differs from what they expect."""
         return [r for r in self.results if not r.passed]
 
 
 def run_policy_tests(pack: CompiledPack, tests_dir: Path) -> TestReport:
+    """Run the policy tests in ``tests_dir`` (``*.yaml``: cases of a context and the expected
+    decision, rules, guardrails and missing criteria) against ``pack``. A folder without tests,
+    or a test file that can't be read, raises :class:`PackError` listing every problem."""
     files = sorted(tests_dir.glob("*.yaml")) + sorted(tests_dir.glob("*.yml"))
     if not files:
         raise PackError([PackProblem(Pos(str(tests_dir), 1, 1), "no policy tests (*.yaml) found")])

@@ -22,6 +22,11 @@ log = structlog.get_logger("revfield.policies")
 
 
 class PackWatcher:
+    """The pack a long-running process decides with, reloaded when its files change. A broken
+    new pack is refused (logged, kept in ``last_error``) and the last good pack stays in
+    force; the first load must succeed. Pass ``watcher.current`` to
+    :class:`~revfield.field.Field` as its pack."""
+
     def __init__(
         self,
         path: str | Path,

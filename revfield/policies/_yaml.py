@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from revfield.errors import RevfieldError
+
 __all__ = ["Located", "Pos", "YamlError", "read_yaml"]
 
 PathKey = tuple[str | int, ...]
@@ -33,7 +35,7 @@ class Pos:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-class YamlError(Exception):
+class YamlError(RevfieldError):
     def __init__(self, pos: Pos, message: str) -> None:
         super().__init__(f"{pos}: {message}")
         self.pos = pos

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from revfield.agents import EventView
 from revfield.agents import _expansion as expansion
 from revfield.agents import _handover as handover
 from revfield.agents import _outreach as outreach
-from revfield.domain import ActionKind, FactType
+from revfield.domain import ActionKind, FactType, Motion, ProposedAction
 from revfield.llm import Draft, DraftClaim
 from revfield.memory import recall
+from revfield.policies import build_context, decide
 from revfield.testing import ScriptedModel
 from tests.agents import world
 from tests.factories import T0
@@ -197,3 +200,31 @@ def test_retention_comes_first_an_open_churn_risk_turns_expansion_into_a_save_pl
     )
     assert [a.kind for a in risky.actions] == [ActionKind.SAVE_PLAY, ActionKind.NOTIFY]
     assert risky.notes["retention_first"] and "held back" in risky.actions[1].subject
+
+
+@pytest.mark.parametrize(
+    ("subject", "churn"),
+    [("churn", True), ("churn: detractor", True), ("customer churn", True), ("budget", False)],
+)
+def test_the_agent_and_the_guardrail_agree_on_what_is_a_churn_risk(store, clock, subject, churn):
+    """One predicate: whenever the expansion agent holds growth back for a save play, the
+    retention-first guardrail sees the same open churn risk — and neither does without it."""
+    world.people(store)
+    world.account(store, "initech.com", state="customer", plan="Pro", mrr=2000.0)
+    world.contact(store, "initech.com")
+    world.fact(store, "initech.com", FactType.RISK, "Renewal is at risk", subject=subject)
+    event = _event("usage_near_limit", "initech.com")
+    proposal = expansion.propose(
+        _ctx(store, "initech.com"), event, ScriptedModel(), world.PACK.playbook, T0
+    )
+    held_back = proposal.actions[0].kind is ActionKind.SAVE_PLAY
+    growth = ProposedAction(
+        kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY,
+        motion=Motion.RETENTION_EXPANSION,
+        account_id="initech.com",
+        amount=7200.0,
+    )
+    with store.read() as s:
+        ctx = build_context(s, world.PACK, growth, clock.now())
+    guarded = "retention-first" in [g.id for g in decide(world.PACK, ctx).guardrails]
+    assert held_back is guarded is ctx["counters"]["churn_risk"] is churn

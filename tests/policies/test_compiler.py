@@ -122,6 +122,9 @@ def test_errors_are_absorbed_by_a_deciding_operand(source, expected):
         ('x.contains("a")', "no such overload"),
         ("action.n / 0 == 1 && true", "division by zero"),
         ("int(action.kind) == 1", "cannot convert"),
+        # as cel-go: a double at or beyond ±2^63 is out of int range, -2^63 included
+        ("int(-9223372036854775808.0) < 0", "out of int range"),
+        ("int(9223372036854775807.0) > 0", "out of int range"),
     ],
 )
 def test_run_time_errors_raise_one_error_type(source, message):

@@ -1,7 +1,21 @@
-"""CEL for revfield policies: parse (cel-python's grammar), check against a typed schema, and
-compile to Python functions. See ``_compile`` for how and why."""
+"""CEL for revfield policies, compiled to Python functions checked against a typed schema.
 
-from revfield.policies._cel._compile import FUNCTIONS, METHODS, CompiledExpr, compile_cel
+The phases, one module each: parse → check → codegen → runtime.
+
+- ``_parse``: text to a parse tree (cel-python's Lark grammar), the size and nesting limits,
+  syntax errors with their position.
+- ``_check``: the type rules (what can be compared, ordered, added…) and the functions and
+  methods a condition may call.
+- ``_codegen``: :func:`compile_cel`; a visitor walks the tree once, checks each node with
+  ``_check`` and emits Python for it (``_codegen_base``, ``_codegen_calls``: its other parts).
+- ``_runtime``: CEL semantics at evaluation time; the generated function's globals.
+
+``_types`` has the static types, ``_errors`` the errors (:class:`CelError` when compiling,
+:class:`CelEvalError` when evaluating). See ``_codegen`` for how and why.
+"""
+
+from revfield.policies._cel._check import FUNCTIONS, METHODS
+from revfield.policies._cel._codegen import CompiledExpr, compile_cel
 from revfield.policies._cel._errors import CelError, CelEvalError
 from revfield.policies._cel._types import (
     BOOL,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from revfield.errors import RevfieldError
+
 __all__ = ["CelError", "CelEvalError"]
 
 
-class CelError(ValueError):
+class CelError(RevfieldError, ValueError):
     """An expression that can't be compiled: syntax, an unknown name, a type error, a limit."""
 
     def __init__(
@@ -33,5 +35,5 @@ class CelError(ValueError):
         return f"{self.message}\n{self.render()}"
 
 
-class CelEvalError(Exception):
+class CelEvalError(RevfieldError):
     """An expression failed while evaluating (division by zero, a missing key, overflow…)."""

@@ -1,15 +1,20 @@
-"""CEL run-time semantics on plain Python values.
+"""Runtime: CEL semantics on plain Python values — everything a compiled condition calls
+while it evaluates.
 
 Values: ``bool``, ``int`` (64-bit), ``float`` (double), ``str``, ``None``, ``list``, ``dict``,
 aware ``datetime`` (timestamp) and ``timedelta`` (duration). Python's own rules differ in
 places that matter (``True == 1``, unbounded ints, floor division), so operators that can meet
 such values go through these functions.
+
+The generated code calls them through its globals, :func:`namespace`, under ``_``-prefixed
+names (``_eq``, ``_add``, ``_get``, ``_all``…). Every failure is a :class:`CelEvalError`.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -27,6 +32,7 @@ __all__ = [
     "less",
     "mod",
     "mul",
+    "namespace",
     "neg",
     "order",
     "parse_duration",
@@ -44,6 +50,7 @@ MAX_DURATION = timedelta(days=3650 * 100)
 
 
 def kind(value: Any) -> str:
+    """The CEL type name of a run-time value (``int``, ``map``…)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -83,6 +90,7 @@ def eq(a: Any, b: Any) -> bool:
 
 
 def less(a: Any, b: Any) -> bool:
+    """CEL ``a < b``; an error between kinds that have no order, or with NaN."""
     ka, kb = kind(a), kind(b)
     if (ka == "double" and math.isnan(a)) or (kb == "double" and math.isnan(b)):
         raise CelEvalError("no such overload: ordering with NaN")
@@ -94,12 +102,14 @@ def less(a: Any, b: Any) -> bool:
 
 
 def check_int(value: int, op: str) -> int:
+    """``value`` if it fits in 64 bits, else an overflow error naming ``op``."""
     if INT_MIN <= value <= INT_MAX:
         return value
     raise CelEvalError(f"integer overflow in {op}")
 
 
 def add(a: Any, b: Any) -> Any:
+    """CEL ``a + b``: two ints or two doubles, text, lists, durations, time plus duration."""
     ka, kb = kind(a), kind(b)
     if ka == kb == "int":
         return check_int(a + b, "+")
@@ -113,6 +123,7 @@ def add(a: Any, b: Any) -> Any:
 
 
 def sub(a: Any, b: Any) -> Any:
+    """CEL ``a - b``: numbers, durations, timestamps."""
     ka, kb = kind(a), kind(b)
     if ka == kb == "int":
         return check_int(a - b, "-")
@@ -128,6 +139,7 @@ def sub(a: Any, b: Any) -> Any:
 
 
 def mul(a: Any, b: Any) -> Any:
+    """CEL ``a * b`` on two ints or two doubles."""
     ka, kb = kind(a), kind(b)
     if ka == kb == "int":
         return check_int(a * b, "*")
@@ -137,6 +149,7 @@ def mul(a: Any, b: Any) -> Any:
 
 
 def div(a: Any, b: Any) -> Any:
+    """CEL ``a / b``: ints truncate toward zero; doubles follow IEEE 754."""
     ka, kb = kind(a), kind(b)
     if ka == kb == "int":
         if b == 0:
@@ -155,6 +168,7 @@ def div(a: Any, b: Any) -> Any:
 
 
 def mod(a: Any, b: Any) -> Any:
+    """CEL ``a % b`` on ints, with the sign of ``a``."""
     ka, kb = kind(a), kind(b)
     if ka == kb == "int":
         if b == 0:
@@ -165,6 +179,7 @@ def mod(a: Any, b: Any) -> Any:
 
 
 def neg(a: Any) -> Any:
+    """CEL ``-a``."""
     k = kind(a)
     if k == "int":
         return check_int(-a, "-")
@@ -190,6 +205,7 @@ def _shift(a: Any, b: Any) -> datetime:
 
 
 def size(value: Any) -> int:
+    """CEL ``size()`` of text, a list or a map."""
     k = kind(value)
     if k in ("string", "list", "map"):
         return len(value)  # strings: code points, as the CEL spec says
@@ -197,11 +213,12 @@ def size(value: Any) -> int:
 
 
 def to_int(value: Any) -> int:
+    """CEL ``int()``."""
     k = kind(value)
     if k == "int":
         return int(value)
     if k == "double":
-        if math.isnan(value) or math.isinf(value) or not (INT_MIN <= value <= INT_MAX):
+        if math.isnan(value) or math.isinf(value) or not (INT_MIN < value <= INT_MAX):
             raise CelEvalError(f"double {value} out of int range")
         return int(value)  # truncates toward zero
     if k == "string":
@@ -215,6 +232,7 @@ def to_int(value: Any) -> int:
 
 
 def to_double(value: Any) -> float:
+    """CEL ``double()``."""
     k = kind(value)
     if k in ("int", "double"):
         return float(value)
@@ -227,6 +245,7 @@ def to_double(value: Any) -> float:
 
 
 def to_string(value: Any) -> str:
+    """CEL ``string()``."""
     k = kind(value)
     if k == "string":
         return str(value)
@@ -281,6 +300,7 @@ def parse_timestamp(text: str) -> datetime:
 
 @lru_cache(maxsize=256)
 def regex(pattern: str) -> re.Pattern[str]:
+    """The compiled pattern (cached); an invalid one is a :class:`CelEvalError`."""
     try:
         return re.compile(pattern)
     except re.error as exc:
@@ -296,3 +316,177 @@ def order(op: str, a: Any, b: Any) -> bool:
     if op == "<=":
         return not less(b, a)
     return not less(a, b)
+
+
+# -- run-time helpers the generated code calls ----------------------------------------------------
+
+_ERRORS = (
+    CelEvalError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    AttributeError,
+)
+
+
+def _junction(op: str, decisive: bool, thunks: tuple[Callable[[], Any], ...]) -> bool:
+    """CEL's commutative ``&&`` (``decisive`` False) and ``||`` (True): an operand equal to
+    ``decisive`` decides, even past errors in the others; otherwise the first error is raised."""
+    error: BaseException | None = None
+    for thunk in thunks:
+        try:
+            value = thunk()
+        except _ERRORS as exc:
+            error = error or exc
+            continue
+        if value is True or value is False:
+            if value == decisive:
+                return decisive
+        else:
+            error = error or CelEvalError(f"no such overload: {op} on {kind(value)}")
+    if error is not None:
+        raise _as_eval(error)
+    return not decisive
+
+
+def _all(*thunks: Callable[[], Any]) -> bool:
+    return _junction("&&", False, thunks)
+
+
+def _any(*thunks: Callable[[], Any]) -> bool:
+    return _junction("||", True, thunks)
+
+
+def _as_eval(error: BaseException) -> CelEvalError:
+    if isinstance(error, CelEvalError):
+        return error
+    if isinstance(error, KeyError):
+        return CelEvalError(f"no such key: {error}")
+    return CelEvalError(str(error) or type(error).__name__)
+
+
+def _bool(value: Any) -> bool:
+    if value is True or value is False:
+        return value
+    raise CelEvalError(f"expected true or false, got {kind(value)}")
+
+
+def _get(value: Any, key: Any) -> Any:
+    if not isinstance(value, dict):
+        raise CelEvalError(f"no such overload: field or key access on {kind(value)}")
+    if key not in value:
+        raise CelEvalError(f"no such key: {key!r}")
+    return value[key]
+
+
+def _has(value: Any, key: str) -> bool:
+    if not isinstance(value, dict):
+        raise CelEvalError(f"has() on {kind(value)}")
+    return key in value
+
+
+def _index(value: Any, index: Any) -> Any:
+    if kind(value) != "list":
+        raise CelEvalError(f"no such overload: index on {kind(value)}")
+    if kind(index) != "int":
+        raise CelEvalError(f"a list index must be an int, not {kind(index)}")
+    if not 0 <= index < len(value):
+        raise CelEvalError(f"index out of bounds: {index}")
+    return value[index]
+
+
+def _in(item: Any, container: Any) -> bool:
+    k = kind(container)
+    if k == "list":
+        return any(eq(item, x) for x in container)
+    if k == "map":
+        return any(eq(item, x) for x in container)
+    raise CelEvalError(f"no such overload: in {k}")
+
+
+def _search(rx: Any, text: Any) -> bool:
+    if not isinstance(text, str):
+        raise CelEvalError(f"matches() on {kind(text)}")
+    return rx.search(text) is not None
+
+
+def _regex(pattern: Any) -> Any:
+    if not isinstance(pattern, str):
+        raise CelEvalError(f"a matches() pattern must be text, not {kind(pattern)}")
+    return regex(pattern)
+
+
+def _text_method(name: str, target: Any, arg: Any) -> bool:
+    if not (isinstance(target, str) and isinstance(arg, str)):
+        raise CelEvalError(f"no such overload: {kind(target)}.{name}({kind(arg)})")
+    if name == "contains":
+        return arg in target
+    return target.startswith(arg) if name == "startsWith" else target.endswith(arg)
+
+
+def _items(value: Any) -> Any:
+    k = kind(value)
+    if k in ("list", "map"):
+        return value
+    raise CelEvalError(f"comprehension over {k}")
+
+
+def _exists(value: Any, pred: Callable[[Any], Any]) -> bool:
+    return _any(*(lambda x=x: pred(x) for x in _items(value)))
+
+
+def _all_of(value: Any, pred: Callable[[Any], Any]) -> bool:
+    return _all(*(lambda x=x: pred(x) for x in _items(value)))
+
+
+def _exists_one(value: Any, pred: Callable[[Any], Any]) -> bool:
+    return sum(1 for x in _items(value) if _bool(pred(x))) == 1
+
+
+def _map(value: Any, fn: Callable[[Any], Any]) -> list[Any]:
+    return [fn(x) for x in _items(value)]
+
+
+def _filter(value: Any, pred: Callable[[Any], Any]) -> list[Any]:
+    return [x for x in _items(value) if _bool(pred(x))]
+
+
+def namespace(consts: list[Any]) -> dict[str, Any]:
+    """The globals of a generated function: the helpers its code calls, under the names it
+    calls them by, the few builtins it uses, and its constants as ``K``."""
+    return {
+        "__builtins__": {"len": len, "float": float},
+        "K": consts,
+        "_eq": eq,
+        "_less": less,
+        "_order": order,
+        "_add": add,
+        "_sub": sub,
+        "_mul": mul,
+        "_div": div,
+        "_mod": mod,
+        "_neg": neg,
+        "_size": size,
+        "_to_int": to_int,
+        "_to_double": to_double,
+        "_to_string": to_string,
+        "_timestamp": parse_timestamp,
+        "_duration": parse_duration,
+        "_all": _all,
+        "_any": _any,
+        "_bool": _bool,
+        "_get": _get,
+        "_has": _has,
+        "_index": _index,
+        "_in": _in,
+        "_search": _search,
+        "_regex": _regex,
+        "_text_method": _text_method,
+        "_exists": _exists,
+        "_all_of": _all_of,
+        "_exists_one": _exists_one,
+        "_map": _map,
+        "_filter": _filter,
+    }
