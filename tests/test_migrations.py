@@ -74,8 +74,8 @@ def test_upgrading_to_0006_keeps_what_each_action_waits_for(store):
             f"occurred_at, detected_at, agent, status) VALUES (1, 'acme', 'intent_surge', 'k', "
             f"'[]', 'd', '{{}}', '{t}', '{t}', 'outreach', 'waiting')"
         )
-        for i, kind, after in ((1, "send_email", None), (2, "schedule_followup", "send_email"),
-                               (3, "create_task", "send_email")):  # fmt: skip
+        runs = [(1, "send_email", None), (2, "schedule_followup", "send_email")]
+        for i, kind, after in [*runs, (3, "create_task", "send_email")]:
             proposal = json.dumps({"kind": kind, "after": after})
             c.exec_driver_sql(
                 "INSERT INTO actions (id, account_id, field_event_id, agent, kind, motion, "

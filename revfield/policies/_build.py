@@ -27,6 +27,7 @@ from revfield.memory import (
 from revfield.policies._context import default_context
 from revfield.policies._evaluate import icp_fit
 from revfield.policies._load import CompiledPack
+from revfield.policies._schema import AccountCap, ContactFatigue
 
 __all__ = ["account_values", "build_context", "deal_values", "fill_account"]
 
@@ -173,47 +174,33 @@ def _counters(
     want_account = ac is not None and (
         kind in ac.action_kinds or "counters.account_touches" in read
     )
-    if (
-        want_contact
-        and want_account
-        and cf is not None
-        and ac is not None
-        and (cf.action_kinds, cf.signal_kinds, cf.window_days)
-        == (ac.action_kinds, ac.signal_kinds, ac.window_days)
-    ):  # the same window: count both in one pass per table
-        out["contact_touches"], out["account_touches"] = touches(
+
+    def touched(cap: ContactFatigue | AccountCap | None, of: str) -> tuple[int, int]:
+        assert cap is not None  # wanted only when the pack has the guardrail
+        return touches(
             session,
             account_id=action.account_id,
             contact_id=action.contact_id,
-            action_kinds=cf.action_kinds,
-            signal_kinds=cf.signal_kinds,
+            action_kinds=cap.action_kinds,
+            signal_kinds=cap.signal_kinds,
             verdicts=TOUCHED,
-            since=now - timedelta(days=cf.window_days),
-            of="both",
+            since=now - timedelta(days=cap.window_days),
+            of=of,
         )
+
+    same_window = (
+        cf is not None
+        and ac is not None
+        and (cf.action_kinds, cf.signal_kinds, cf.window_days)
+        == (ac.action_kinds, ac.signal_kinds, ac.window_days)
+    )
+    if want_contact and want_account and same_window:  # count both in one pass per table
+        out["contact_touches"], out["account_touches"] = touched(cf, "both")
     else:
-        if want_contact and cf is not None:
-            out["contact_touches"], _ = touches(
-                session,
-                account_id=action.account_id,
-                contact_id=action.contact_id,
-                action_kinds=cf.action_kinds,
-                signal_kinds=cf.signal_kinds,
-                verdicts=TOUCHED,
-                since=now - timedelta(days=cf.window_days),
-                of="contact",
-            )
-        if want_account and ac is not None:
-            _, out["account_touches"] = touches(
-                session,
-                account_id=action.account_id,
-                contact_id=action.contact_id,
-                action_kinds=ac.action_kinds,
-                signal_kinds=ac.signal_kinds,
-                verdicts=TOUCHED,
-                since=now - timedelta(days=ac.window_days),
-                of="account",
-            )
+        if want_contact:
+            out["contact_touches"] = touched(cf, "contact")[0]
+        if want_account:
+            out["account_touches"] = touched(ac, "account")[1]
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     out["motion_auto_today"] = auto_decisions_since(session, action.motion.value, start_of_day)
     key = ("risks", action.account_id)

@@ -312,18 +312,17 @@ class RuleOutcome(NamedTuple):
 def explain(pack: CompiledPack, ctx: Mapping[str, Any]) -> list[RuleOutcome]:
     """Every rule of the pack with its outcome on ``ctx``, in pack order (``policy explain``)."""
     env, failed = _environment(pack, ctx)
-    return [
-        RuleOutcome(rule.id, result, rule.verdict)
-        for rule, result in _outcomes(pack, env, failed, every=True)
-    ]
+    held = {rule.id: result for rule, result in _outcomes(pack, env, failed)}
+    return [RuleOutcome(rule.id, held.get(rule.id, False), rule.verdict) for rule in pack.rules]
 
 
 def _outcomes(
-    pack: CompiledPack, env: Mapping[str, Any], failed: dict[str, str], *, every: bool = False
+    pack: CompiledPack, env: Mapping[str, Any], failed: dict[str, str]
 ) -> list[tuple[CompiledRule, bool | str]]:
-    """The one evaluation loop: each rule with True, False or why it failed to evaluate (a
-    definition it uses failed, or its condition did). Rules that came out False are left out
-    unless ``every``: :func:`decide` needs only the rest, and this runs per decision."""
+    """The one evaluation loop: each rule that matched (True) or failed to evaluate (why: a
+    definition it uses failed, or its condition did), in pack order. Rules that came out
+    False are left out: this runs for every decision, and :func:`explain` knows they are
+    the rest."""
     out: list[tuple[CompiledRule, bool | str]] = []
     for rule in pack.rules:
         result: bool | str
@@ -339,7 +338,7 @@ def _outcomes(
                 )
             except FAILURES as exc:
                 result = _message(exc)
-        if every or result is not False:
+        if result is not False:
             out.append((rule, result))
     return out
 
