@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revfield.domain import Verdict as V
-from revfield.policies import Verdict, decide, load_pack, merge_context
+from revfield.policies import Verdict, decide, explain, load_pack, merge_context
 from revfield.policies._context import ACTION_KINDS, MOTIONS
 from revfield.policies._load import CompiledRule
 from tests.policies.conftest import DEFAULT_PACK
@@ -278,6 +278,18 @@ def test_evaluation_is_deterministic_and_any_valid_context_evaluates(context):
         second.explanation,
     )
     assert first.errors == ()  # the default pack never fails on a context valid under the schema
+
+
+@settings(max_examples=200, deadline=None)
+@given(context=contexts)
+def test_explain_shows_exactly_the_rules_decide_counted(context):
+    """`policy explain` and the decision come from one evaluation: every rule explain shows as
+    holding (or failing) is one decide counted, in pack order, and no other."""
+    shown = explain(PACK, context)
+    assert [o.rule_id for o in shown] == [r.id for r in PACK.rules]
+    assert (
+        tuple(o.rule_id for o in shown if o.outcome is not False) == decide(PACK, context).matched
+    )
 
 
 def test_the_default_pack_never_lets_a_model_fault_run_by_itself():
