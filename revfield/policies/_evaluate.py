@@ -121,21 +121,7 @@ def _environment(
 def decide(pack: CompiledPack, ctx: Mapping[str, Any]) -> Decision:
     """The decision on the action described by ``ctx`` (see :mod:`revfield.policies._context`)."""
     env, failed_defs = _environment(pack, ctx)
-    matched: list[str] = []
-    errors: list[RuleError] = []
-    verdict = -1
-    escalate_to: str | None = None
-    reason_rule = None
-    for rule, result in _outcomes(pack, env, failed_defs):
-        rule_verdict = rule.verdict
-        if result is not True:
-            errors.append(RuleError(rule.id, str(result)))
-            rule_verdict = max(rule_verdict, ESCALATE)
-        matched.append(rule.id)
-        if rule_verdict > verdict:
-            verdict = rule_verdict
-            reason_rule = rule
-            escalate_to = rule.escalate_to if rule_verdict == ESCALATE else None
+    matched, errors, verdict, reason_rule, escalate_to = _rules(pack, env, failed_defs)
     default_applied = verdict < 0
     base = pack.default if default_applied else Verdict(verdict)
 
@@ -312,18 +298,24 @@ class RuleOutcome(NamedTuple):
 def explain(pack: CompiledPack, ctx: Mapping[str, Any]) -> list[RuleOutcome]:
     """Every rule of the pack with its outcome on ``ctx``, in pack order (``policy explain``)."""
     env, failed = _environment(pack, ctx)
-    held = {rule.id: result for rule, result in _outcomes(pack, env, failed)}
+    matched, errors, *_ = _rules(pack, env, failed)
+    held: dict[str, bool | str] = dict.fromkeys(matched, True)
+    held.update((e.rule_id, e.message) for e in errors)
     return [RuleOutcome(rule.id, held.get(rule.id, False), rule.verdict) for rule in pack.rules]
 
 
-def _outcomes(
+def _rules(
     pack: CompiledPack, env: Mapping[str, Any], failed: dict[str, str]
-) -> list[tuple[CompiledRule, bool | str]]:
-    """The one evaluation loop: each rule that matched (True) or failed to evaluate (why: a
-    definition it uses failed, or its condition did), in pack order. Rules that came out
-    False are left out: this runs for every decision, and :func:`explain` knows they are
-    the rest."""
-    out: list[tuple[CompiledRule, bool | str]] = []
+) -> tuple[list[str], list[RuleError], int, CompiledRule | None, str | None]:
+    """The one evaluation loop, for :func:`decide` and :func:`explain` alike. Returns the ids
+    of the rules that matched (a rule that failed to evaluate counts, at least ``escalate``),
+    the failures, the most restrictive verdict among them (-1: none matched), the rule that
+    set it, and whom it escalates to."""
+    matched: list[str] = []
+    errors: list[RuleError] = []
+    verdict = -1
+    escalate_to: str | None = None
+    reason_rule = None
     for rule in pack.rules:
         result: bool | str
         if failed and rule.definitions & failed.keys():
@@ -338,9 +330,18 @@ def _outcomes(
                 )
             except FAILURES as exc:
                 result = _message(exc)
-        if result is not False:
-            out.append((rule, result))
-    return out
+        if result is False:
+            continue
+        rule_verdict = rule.verdict
+        if result is not True:
+            errors.append(RuleError(rule.id, str(result)))
+            rule_verdict = max(rule_verdict, ESCALATE)
+        matched.append(rule.id)
+        if rule_verdict > verdict:
+            verdict = rule_verdict
+            reason_rule = rule
+            escalate_to = rule.escalate_to if rule_verdict == ESCALATE else None
+    return matched, errors, verdict, reason_rule, escalate_to
 
 
 def icp_fit(
