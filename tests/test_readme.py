@@ -65,3 +65,20 @@ def test_the_python_policy_example_prints_what_the_readme_says():
         ),
     )
     assert repr((d.verdict, d.matched, d.explanation)) in README
+
+
+def test_the_python_examples_run_as_written(tmp_path, monkeypatch):
+    """Every Python example of the README that uses revfield runs, in order, in a new folder
+    (the first creates the database the others read)."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policies").symlink_to(Path(__file__).resolve().parents[1] / "policies")
+    examples = [
+        block
+        for block in re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+        if "import revfield" in block or "from revfield" in block
+    ]
+    assert len(examples) >= 4
+    for block in examples:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
