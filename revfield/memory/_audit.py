@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
-from revfield.memory.models import AuditEntry, table_of
+from revfield.memory._tables import AUDIT
 
 __all__ = ["audit", "audit_row", "write_audit"]
 
-_INSERT = sa.insert(table_of(AuditEntry))
+_INSERT = sa.insert(AUDIT)
 
 
 def audit_row(

@@ -11,13 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.memory._sql import chunks, insert_ignore
-from revfield.memory.models import DeadLetter, table_of
+from revfield.memory._tables import DEAD_LETTERS
 
 __all__ = ["DeadLetterEntry", "count_dead_letters", "recent_dead_letters", "write_dead_letters"]
 
 INSERT_CHUNK = 500
-
-DEAD_LETTERS = table_of(DeadLetter)
 
 
 class DeadLetterEntry(NamedTuple):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from revfield.domain import CustomerState, Segment
 from revfield.memory._sql import chunks
-from revfield.memory.models import Account, Contact, Deal, Signal, Team, User, table_of
+from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, SIGNALS, TEAMS, USERS
 
 __all__ = [
     "AccountListing",
@@ -37,16 +37,13 @@ ReferenceTable: TypeAlias = Literal["accounts", "contacts", "deals", "teams", "u
 """The tables :func:`insert_reference_rows` writes."""
 
 TABLES: dict[str, sa.Table] = {
-    "accounts": table_of(Account),
-    "contacts": table_of(Contact),
-    "deals": table_of(Deal),
-    "teams": table_of(Team),
-    "users": table_of(User),
+    "accounts": ACCOUNTS,
+    "contacts": CONTACTS,
+    "deals": DEALS,
+    "teams": TEAMS,
+    "users": USERS,
 }
 UPSERTABLE = frozenset(get_args(UpsertTable))
-
-ACCOUNTS = TABLES["accounts"]
-SIGNALS = table_of(Signal)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from revfield.domain import CustomerState
 from revfield.memory._sql import chunks, insert_ignore
-from revfield.memory.models import Account, Contact, Signal, table_of
+from revfield.memory._tables import ACCOUNTS, CONTACTS, SIGNALS
 
 __all__ = [
     "NewContact",
@@ -34,10 +34,6 @@ __all__ = [
 
 LOOKUP_CHUNK = 2000
 INSERT_CHUNK = LOOKUP_CHUNK // 4
-
-SIGNALS = table_of(Signal)
-ACCOUNTS = table_of(Account)
-CONTACTS = table_of(Contact)
 
 SignalKey: TypeAlias = tuple[str, str]
 """``(source, external_id)``: a signal's identity."""

@@ -15,12 +15,7 @@ from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
 from revfield.domain import ReviewStatus
-from revfield.memory._tables import ACTIONS as ACT
-from revfield.memory._tables import DECISIONS as DEC
-from revfield.memory._tables import EVENTS as E
-from revfield.memory._tables import FACTS as F
-from revfield.memory._tables import OUTBOX as OB
-from revfield.memory._tables import REVIEWS as R
+from revfield.memory._tables import ACTIONS, DECISIONS, EVENTS, FACTS, OUTBOX, REVIEWS
 
 __all__ = ["DecisionRef", "action_chain", "provenance", "trace_of"]
 
@@ -66,18 +61,23 @@ def trace_of(
 ) -> dict[str, Any]:
     """The trace of a stored action, read from memory (its newest decision, its approval)."""
     event = session.execute(
-        sa.select(E.c.kind, E.c.signal_ids).where(E.c.id == field_event_id)
+        sa.select(EVENTS.c.kind, EVENTS.c.signal_ids).where(EVENTS.c.id == field_event_id)
     ).first()
     decision = session.execute(
-        sa.select(DEC.c.id, DEC.c.verdict, DEC.c.matched_rules, DEC.c.policy_version)
-        .where(DEC.c.action_id == action_id)
-        .order_by(DEC.c.id.desc())
+        sa.select(
+            DECISIONS.c.id,
+            DECISIONS.c.verdict,
+            DECISIONS.c.matched_rules,
+            DECISIONS.c.policy_version,
+        )
+        .where(DECISIONS.c.action_id == action_id)
+        .order_by(DECISIONS.c.id.desc())
         .limit(1)
     ).first()
     review = session.execute(
-        sa.select(R.c.id, R.c.answered_by, R.c.edits)
-        .where(R.c.action_id == action_id, R.c.status == ReviewStatus.APPROVED)
-        .order_by(R.c.id.desc())
+        sa.select(REVIEWS.c.id, REVIEWS.c.answered_by, REVIEWS.c.edits)
+        .where(REVIEWS.c.action_id == action_id, REVIEWS.c.status == ReviewStatus.APPROVED)
+        .order_by(REVIEWS.c.id.desc())
         .limit(1)
     ).first()
     return provenance(
@@ -94,9 +94,9 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
     """The ``limit`` newest actions of the account, each with everything that led to it."""
     actions = (
         session.execute(
-            sa.select(ACT)
-            .where(ACT.c.account_id == account_id)
-            .order_by(ACT.c.created_at.desc(), ACT.c.id.desc())
+            sa.select(ACTIONS)
+            .where(ACTIONS.c.account_id == account_id)
+            .order_by(ACTIONS.c.created_at.desc(), ACTIONS.c.id.desc())
             .limit(limit)
         )
         .mappings()
@@ -108,8 +108,8 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
     events = {
         r["id"]: r
         for r in session.execute(
-            sa.select(E.c.id, E.c.kind, E.c.detail, E.c.signal_ids).where(
-                E.c.id.in_({a["field_event_id"] for a in actions if a["field_event_id"]})
+            sa.select(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.detail, EVENTS.c.signal_ids).where(
+                EVENTS.c.id.in_({a["field_event_id"] for a in actions if a["field_event_id"]})
             )
         ).mappings()
     }
@@ -118,8 +118,8 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
         {
             r["id"]: r
             for r in session.execute(
-                sa.select(F.c.id, F.c.type, F.c.value, F.c.source_signal_id).where(
-                    F.c.id.in_(fact_ids)
+                sa.select(FACTS.c.id, FACTS.c.type, FACTS.c.value, FACTS.c.source_signal_id).where(
+                    FACTS.c.id.in_(fact_ids)
                 )
             ).mappings()
         }
@@ -129,26 +129,26 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
     decisions: dict[int, Any] = {}
     for r in session.execute(
         sa.select(
-            DEC.c.id,
-            DEC.c.action_id,
-            DEC.c.verdict,
-            DEC.c.matched_rules,
-            DEC.c.guardrails,
-            DEC.c.policy_version,
-            DEC.c.explanation,
+            DECISIONS.c.id,
+            DECISIONS.c.action_id,
+            DECISIONS.c.verdict,
+            DECISIONS.c.matched_rules,
+            DECISIONS.c.guardrails,
+            DECISIONS.c.policy_version,
+            DECISIONS.c.explanation,
         )
-        .where(DEC.c.action_id.in_(ids))
-        .order_by(DEC.c.id)
+        .where(DECISIONS.c.action_id.in_(ids))
+        .order_by(DECISIONS.c.id)
     ).mappings():
         decisions.setdefault(r["action_id"], []).append(r)
     reviews: dict[int, list[Any]] = {}
     for r in session.execute(
-        sa.select(R).where(R.c.action_id.in_(ids)).order_by(R.c.id)
+        sa.select(REVIEWS).where(REVIEWS.c.action_id.in_(ids)).order_by(REVIEWS.c.id)
     ).mappings():
         reviews.setdefault(r["action_id"], []).append(r)
     outbox = {
         r["action_id"]: r
-        for r in session.execute(sa.select(OB).where(OB.c.action_id.in_(ids))).mappings()
+        for r in session.execute(sa.select(OUTBOX).where(OUTBOX.c.action_id.in_(ids))).mappings()
     }
     out = []
     for a in actions:
