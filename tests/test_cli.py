@@ -123,3 +123,27 @@ def test_demo_refuses_to_replace_a_database_that_is_not_its_own(tmp_path):
     assert refused.returncode == 1 and "not a revfield demo database" in refused.stderr
     with sqlite3.connect(other) as conn:
         assert conn.execute("select count(*) from precious").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("url", "args", "says"),
+    [
+        ("not-a-url", ["account", "list"], "`not-a-url` is not a database URL"),
+        ("mysql://u@h/db", ["init"], "SQLite or PostgreSQL, not `mysql`"),
+        ("sqlite:////no-such-folder/x.db", ["init"], "cannot open the database"),
+        ("sqlite:////no-such-folder/x.db", ["inbox"], "cannot open the database"),
+    ],
+)
+def test_a_database_that_cannot_be_used_is_one_clear_error_not_a_traceback(
+    url, args, says, monkeypatch, capsys
+):
+    """As a user meets it: the `revfield` entry point, its exit code and what it prints."""
+    from revfield.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["revfield", "--db", url, *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out = capsys.readouterr()
+    assert exit_.value.code == 1
+    assert says in out.err and "help:" in out.err
+    assert "Traceback" not in out.err + out.out

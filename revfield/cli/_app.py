@@ -15,6 +15,7 @@ from rich.console import Console
 
 from revfield.clock import Clock, SystemClock
 from revfield.config import Settings, load_settings
+from revfield.errors import RevfieldError
 from revfield.memory import Store, StoreError
 
 __all__ = ["State", "app", "console", "fail", "state", "stderr"]
@@ -46,7 +47,10 @@ class State:
     def store(self, *, check: bool = True) -> Store:
         """The configured database; with ``check``, refuse one whose schema isn't current."""
         if self._store is None:
-            self._store = Store.from_url(self.settings.database_url)
+            try:
+                self._store = Store.from_url(self.settings.database_url)
+            except StoreError as exc:
+                fail(str(exc))
         if check:
             try:
                 self._store.check_current()
@@ -115,8 +119,13 @@ def _main(
 
 
 def run() -> None:
+    """Run the command line; an error revfield raises on purpose ends it with its message (and
+    help line), never a traceback."""
     try:
         app()
+    except RevfieldError as exc:
+        stderr.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         stderr.print("interrupted: every committed batch is kept; run the command again to finish")
         sys.exit(130)

@@ -30,6 +30,12 @@ __all__ = ["Session", "Store", "StoreError"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+_URL_HELP = (
+    "  help: use sqlite:///path/to/revfield.db (embedded) or "
+    "postgresql+psycopg://user@host:5432/database"
+)
+
+
 class StoreError(RevfieldError, RuntimeError):
     """The database can't be used as it is: unreachable, or its schema missing or behind (the
     help line says to run ``revfield init``). Still a :class:`RuntimeError`, as it always was."""
@@ -46,13 +52,26 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False) -> Store:
+        """The database at ``url`` (SQLite or PostgreSQL). Nothing connects yet; a URL that
+        isn't one, or names another database, is a :class:`StoreError` saying what works."""
         kwargs: dict[str, Any] = {"echo": echo}
-        parsed = sa.make_url(url)
+        try:
+            parsed = sa.make_url(url)
+        except sa.exc.ArgumentError:
+            raise StoreError(f"`{url}` is not a database URL\n{_URL_HELP}") from None
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise StoreError(
+                f"revfield keeps its memory in SQLite or PostgreSQL, not "
+                f"`{parsed.get_backend_name()}`\n{_URL_HELP}"
+            )
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool  # one shared in-memory database
-        engine = sa.create_engine(url, **kwargs)
+        try:
+            engine = sa.create_engine(url, **kwargs)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+            raise StoreError(f"cannot use the database URL `{url}`: {exc}\n{_URL_HELP}") from None
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
         return cls(engine)
@@ -94,7 +113,7 @@ class Store:
         """Run a migration in one transaction. On SQLite, foreign keys are checked once at the
         end rather than per statement: a migration that rebuilds a table others refer to
         (SQLite alters tables by copying them) would otherwise fail on a database with rows."""
-        with self.engine.connect() as conn:
+        with self._opening(), self.engine.connect() as conn:
             sqlite = self.dialect == "sqlite"
             if sqlite:  # only outside a transaction does the pragma take effect
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
@@ -114,8 +133,22 @@ class Store:
                     conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     def current_revision(self) -> str | None:
-        with self.engine.connect() as conn:
+        """The schema revision the database is at (None: no revfield schema yet)."""
+        with self._opening(), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def _opening(self) -> Iterator[None]:
+        """A database that can't be opened is a :class:`StoreError` naming it, with a hint."""
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            hint = (
+                "  help: does its folder exist, and may revfield write there?"
+                if self.dialect == "sqlite"
+                else "  help: is the server running, and do the host, user and database exist?"
+            )
+            raise StoreError(f"cannot open the database {self.url}: {exc.orig}\n{hint}") from None
 
     def head_revision(self) -> str | None:
         cfg = Config()
@@ -124,10 +157,7 @@ class Store:
 
     def check_current(self) -> None:
         """Raise :class:`StoreError` with the fix when the schema is missing or behind."""
-        try:
-            current = self.current_revision()
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
+        current = self.current_revision()
         head = self.head_revision()
         if current != head:
             state = "has no revfield schema" if current is None else f"is at {current}"
