@@ -24,7 +24,16 @@ from revfield.policies._cel import (
 )
 from revfield.policies._context import SCHEMA, FieldSpec
 
-__all__ = ["VARIABLES", "CompileProblem", "Condition", "EvalError", "compile_condition"]
+__all__ = [
+    "FAILURES",
+    "VARIABLES",
+    "CompileProblem",
+    "Condition",
+    "EvalError",
+    "compile_condition",
+    "failure_message",
+    "holds",
+]
 
 EvalError = CelEvalError
 
@@ -80,3 +89,27 @@ def compile_condition(source: str, *, definitions: Mapping[str, str] | None = No
         return compile_cel(source.strip(), variables, expect=BOOL)
     except CelError as exc:
         raise CompileProblem(exc) from None
+
+
+# Whatever goes wrong while evaluating a condition counts as an error of that rule (fail
+# closed), including a context that does not match the schema.
+FAILURES = (EvalError, KeyError, IndexError, TypeError, ValueError, ArithmeticError, AttributeError)
+
+
+def holds(condition: Condition, env: Mapping[str, Any]) -> bool | str:
+    """Whether ``condition`` holds on ``env``: True, False, or why it could not be evaluated
+    (a result that is not a boolean is such a reason too)."""
+    try:
+        value = condition.evaluate(env)
+    except FAILURES as exc:
+        return failure_message(exc)
+    if value is True or value is False:
+        return value
+    return f"condition gave {value!r}, not true or false"
+
+
+def failure_message(exc: BaseException) -> str:
+    """Why a condition failed, in a line."""
+    if isinstance(exc, KeyError):
+        return f"the context has no {exc}"
+    return str(exc) or type(exc).__name__

@@ -14,16 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from revfield.domain import Verdict
-from revfield.policies._conditions import EvalError
+from revfield.policies._conditions import FAILURES, failure_message, holds
+from revfield.policies._guardrails import GuardrailEffect, guardrail_effects
 from revfield.policies._load import CompiledCriterion, CompiledPack, CompiledRule
 
-__all__ = ["Decision", "GuardrailEffect", "RuleError", "RuleOutcome", "decide", "explain"]
+__all__ = [
+    "Decision",
+    "GuardrailEffect",
+    "RuleError",
+    "RuleOutcome",
+    "decide",
+    "explain",
+    "icp_fit",
+]
 
 AUTO, REVIEW, ESCALATE, BLOCK = Verdict.AUTO, Verdict.REVIEW, Verdict.ESCALATE, Verdict.BLOCK
-
-# Whatever goes wrong while evaluating a condition counts as an error of that rule (fail
-# closed), including a context that does not match the schema.
-FAILURES = (EvalError, KeyError, IndexError, TypeError, ValueError, ArithmeticError, AttributeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +40,6 @@ class RuleError:
     rule_id: str
     """The rule that failed (``guardrails`` when a guardrail did)."""
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class GuardrailEffect:
-    """A guardrail or governance rule that held for this action."""
-
-    id: str
-    at_least: Verdict
-    reason: str
-    tightened: bool = False
-    """Whether it raised the decision (it may hold without changing it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,23 +76,6 @@ class Decision:
         return self.verdict.label
 
 
-def _holds(cond: Any, env: Mapping[str, Any]) -> bool | str:
-    """True/False, or an error message (a non-boolean result is an error too)."""
-    try:
-        value = cond.evaluate(env)
-    except FAILURES as exc:
-        return _message(exc)
-    if value is True or value is False:
-        return value
-    return f"condition gave {value!r}, not true or false"
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, KeyError):
-        return f"the context has no {exc}"
-    return str(exc) or type(exc).__name__
-
-
 def _environment(
     pack: CompiledPack, ctx: Mapping[str, Any]
 ) -> tuple[Mapping[str, Any], dict[str, str]]:
@@ -109,7 +86,7 @@ def _environment(
     env = dict(ctx)
     failed: dict[str, str] = {}
     for name, cond in pack.definitions:
-        result = _holds(cond, env)
+        result = holds(cond, env)
         if isinstance(result, str):
             failed[name] = f"definition `{name}`: {result}"
             env[name] = False
@@ -126,18 +103,18 @@ def decide(pack: CompiledPack, ctx: Mapping[str, Any]) -> Decision:
     base = pack.default if default_applied else Verdict(verdict)
 
     try:
-        effects, missing = _guardrails(pack, env, base)
+        effects, missing = guardrail_effects(pack, env, base)
     except FAILURES as exc:  # guardrails fail closed like rules
         effects = (
             GuardrailEffect(
                 "guardrails",
                 ESCALATE,
-                f"guardrails could not be evaluated: {_message(exc)}",
+                f"guardrails could not be evaluated: {failure_message(exc)}",
                 tightened=base < ESCALATE,
             ),
         )
         missing = ()
-        errors.append(RuleError("guardrails", _message(exc)))
+        errors.append(RuleError("guardrails", failure_message(exc)))
     final = base
     for effect in effects:
         final = max(final, effect.at_least)
@@ -155,114 +132,6 @@ def decide(pack: CompiledPack, ctx: Mapping[str, Any]) -> Decision:
         missing_criteria=missing,
         context=ctx,
     )
-
-
-def _guardrails(
-    pack: CompiledPack, env: Mapping[str, Any], base: Verdict
-) -> tuple[tuple[GuardrailEffect, ...], tuple[str, ...]]:
-    g = pack.guardrails
-    action, counters, contact = env["action"], env["counters"], env["contact"]
-    kind = action["kind"]
-    raw: list[tuple[str, Verdict, str]] = []
-    if g.contact_fatigue and contact["exists"] and kind in g.contact_fatigue.action_kinds:
-        cap = g.contact_fatigue
-        if counters["contact_touches"] >= cap.max_touches:
-            raw.append(
-                (
-                    "contact-fatigue",
-                    Verdict.parse(cap.at_least),
-                    f"contact already touched {counters['contact_touches']} times "
-                    f"in {cap.window_days} days, "
-                    f"both motions (cap {cap.max_touches})",
-                )
-            )
-    if g.account_cap and kind in g.account_cap.action_kinds:
-        cap2 = g.account_cap
-        if counters["account_touches"] >= cap2.max_touches:
-            raw.append(
-                (
-                    "account-cap",
-                    Verdict.parse(cap2.at_least),
-                    f"account already touched {counters['account_touches']} times "
-                    f"in {cap2.window_days} days "
-                    f"(cap {cap2.max_touches})",
-                )
-            )
-    budget = g.motion_budgets.get(action["motion"])
-    if (
-        budget is not None
-        and base == AUTO
-        and counters["motion_auto_today"] >= budget.max_auto_per_day
-    ):
-        raw.append(
-            (
-                "motion-budget",
-                Verdict.parse(budget.at_least),
-                f"{action['motion']} budget spent: "
-                f"{counters['motion_auto_today']} automated actions today "
-                f"(budget {budget.max_auto_per_day})",
-            )
-        )
-    for metric in pack.counter_metrics:
-        held = _holds(metric.condition, env)
-        if held is True:
-            raw.append((metric.id, metric.verdict, metric.description))
-        elif held is not False:
-            raw.append(
-                (
-                    metric.id,
-                    max(metric.verdict, ESCALATE),
-                    f"{metric.description} (failed to evaluate: {held})",
-                )
-            )
-    rf = g.retention_first
-    if (
-        rf
-        and kind in rf.expansion_kinds
-        and counters["churn_risk"]
-        and not counters["save_play_answered"]
-    ):
-        raw.append(
-            (
-                "retention-first",
-                Verdict.parse(rf.at_least),
-                "open churn risk on this account: expansion waits until the save play is answered",
-            )
-        )
-    missing: tuple[str, ...] = ()
-    if kind == "advance_stage" and pack.stages:
-        missing, note = _missing_exit_criteria(pack, env)
-        if note:
-            raw.append(("exit-criteria", BLOCK, note))
-    effects = []
-    level = base
-    for gid, at_least, reason in raw:
-        effects.append(GuardrailEffect(gid, at_least, reason, tightened=at_least > level))
-        level = max(level, at_least)
-    return tuple(effects), missing
-
-
-def _missing_exit_criteria(
-    pack: CompiledPack, env: Mapping[str, Any]
-) -> tuple[tuple[str, ...], str]:
-    """Exit criteria are infrastructure: a deal may not reach a stage without them."""
-    target = env["action"]["to_stage"]
-    ids = pack.stage_ids()
-    if target not in ids:
-        return (), f"unknown target stage `{target}`; stages are {', '.join(ids)}"
-    current = env["deal"]["stage"]
-    start = ids.index(current) if current in ids else 0
-    end = ids.index(target)
-    if end <= start:
-        return (), ""
-    missing = []
-    for stage_id, criteria in pack.stages[start:end]:
-        for criterion in criteria:
-            if _holds(criterion.condition, env) is not True:
-                missing.append(f"{stage_id}.{criterion.id}")
-    if not missing:
-        return (), ""
-    return tuple(missing), f"cannot reach `{target}`: exit criteria not met: {', '.join(missing)}"
 
 
 def _explain(
@@ -329,7 +198,7 @@ def _rules(
                     else f"condition gave {value!r}, not true or false"
                 )
             except FAILURES as exc:
-                result = _message(exc)
+                result = failure_message(exc)
         if result is False:
             continue
         rule_verdict = rule.verdict
@@ -348,5 +217,5 @@ def icp_fit(
     criteria: tuple[CompiledCriterion, ...], env: Mapping[str, Any]
 ) -> tuple[bool, list[str]]:
     """Whether an account meets every ICP criterion, and the ids of those it misses."""
-    misses = [c.id for c in criteria if _holds(c.condition, env) is not True]
+    misses = [c.id for c in criteria if holds(c.condition, env) is not True]
     return not misses, misses

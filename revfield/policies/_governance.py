@@ -17,8 +17,9 @@ from typing import Any
 from revfield.domain import Detected, FieldEventKind
 from revfield.memory import Session, account_rows, fact_counts, last_contact, open_deals
 from revfield.policies._build import account_values, deal_values
+from revfield.policies._conditions import holds
 from revfield.policies._context import default_context
-from revfield.policies._evaluate import _holds, icp_fit
+from revfield.policies._evaluate import icp_fit
 from revfield.policies._load import CompiledPack
 
 __all__ = ["Deviation", "GovernanceReport", "deviations", "governance_report"]
@@ -156,7 +157,7 @@ def governance_report(session: Session, pack: CompiledPack, as_of: datetime) -> 
                 f"{stage}.{c.id}"
                 for stage, criteria in pack.stages[: stage_ids.index(deal["stage"])]
                 for c in criteria
-                if _holds(c.condition, ctx) is not True
+                if holds(c.condition, ctx) is not True
             ]
             if missing:
                 in_stage = (as_of - (deal["stage_entered_at"] or deal["created_at"])).days
