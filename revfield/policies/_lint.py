@@ -12,23 +12,21 @@ condition (definitions expanded). A finding is always real; silence is not a pro
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import celpy.celparser as celparser
 from lark import Token, Tree
 
 from revfield._text import did_you_mean
+from revfield.policies._cel import LiteralError, decode_string, parse_tree
 from revfield.policies._context import SCHEMA, FieldSpec
 from revfield.policies._load import CompiledPack
 from revfield.policies._yaml import Pos
 
 __all__ = ["LintFinding", "lint_pack"]
 
-_PARSER = celparser.CELParser()
 OPS = {
     "relation_eq": "==",
     "relation_ne": "!=",
@@ -88,9 +86,16 @@ def _literal(node: Any) -> tuple[bool, Any]:
     ):
         node = node.children[0]
     if isinstance(node, Token):
-        if node.type == "STRING_LIT":
-            return True, ast.literal_eval(node.value)
-        if node.type in ("INT_LIT", "FLOAT_LIT"):
+        if node.type in ("STRING_LIT", "MLSTRING_LIT"):
+            try:
+                return True, decode_string(node.value)  # CEL's escapes, as the compiler reads them
+            except LiteralError:
+                return False, None
+        if node.type == "INT_LIT":
+            digits = node.value.lstrip("-")
+            value = int(digits, 16) if digits[:2].lower() == "0x" else int(digits)
+            return True, float(-value if node.value.startswith("-") else value)
+        if node.type == "FLOAT_LIT":
             return True, float(node.value)
         if node.type == "BOOL_LIT":
             return True, node.value == "true"
@@ -162,7 +167,7 @@ def _atom(node: Any, source: str) -> Atom:
 
 def conjuncts(source: str, definitions: dict[str, str], depth: int = 0) -> list[Atom]:
     try:
-        tree = _PARSER.parse(source)
+        tree = parse_tree(source)
     except Exception:
         return []
     atoms: list[Atom] = []

@@ -91,6 +91,20 @@ def ev(source: str, ctx: dict | None = None):
         ('string(action.n) == "3"', True),
         ("x > 5", True),
         ('{"a": 1}["a"] == 1', True),
+        # CEL's escapes, not Python's
+        (r'"a\?b" == "a?b" && "\X4c" == "L" && r"\d" == "\\d"', True),
+        # an empty list concatenated
+        ("[] + action.tags == action.tags", True),
+        # the extensions: strings, math, optional values, time accessors
+        ('action.kind.upperAscii().split("_") == ["SEND", "EMAIL"]', True),
+        ('action.tags.join(",") == "vip,q4" && " q4 ".trim() in action.tags', True),
+        ('action.kind.replace("_", " ", 1).indexOf(" ") == 4', True),
+        ("math.greatest(action.n, 2) == 3 && math.least(action.amount, 1.0) == 1.0", True),
+        ('action.payload.?tier.orValue("none") == "gold"', True),
+        ("action.payload.?region.hasValue()", False),
+        ("action.payload.?seats.orValue(0) > 30", True),
+        ("now.getDayOfWeek() == 1 && now.getHours('Asia/Tokyo') == 18", True),
+        ("(now - action.when).getHours() == 72", True),
     ],
 )
 def test_semantics(source, expected):
@@ -124,7 +138,14 @@ def test_errors_are_absorbed_by_a_deciding_operand(source, expected):
         ("int(action.kind) == 1", "cannot convert"),
         # as cel-go: a double at or beyond ±2^63 is out of int range, -2^63 included
         ("int(-9223372036854775808.0) < 0", "out of int range"),
+        ("int(-9.223372036854775808e18) < 0", "out of int range"),
         ("int(9223372036854775807.0) > 0", "out of int range"),
+        # the difference of two timestamps is a duration, within a duration's range
+        ('now - timestamp("1700-01-01T00:00:00Z") > duration("1h")', "duration out of range"),
+        ("x[0] == 1", "no such overload"),
+        ('action.payload.?tier.value().substring(9) == ""', "index out of range: 9"),
+        ('{action.kind: 1, "send_email": 2}.size() == 2', "repeated key"),
+        ("now.getHours(action.kind) == 1", "unknown time zone `send_email`"),
     ],
 )
 def test_run_time_errors_raise_one_error_type(source, message):
@@ -154,6 +175,27 @@ def test_run_time_errors_raise_one_error_type(source, message):
         ('action.kind.matches("(")', "invalid regular expression", 21, ""),
         ('now > timestamp("yesterday")', "invalid timestamp", 17, ""),
         ('duration("forever") > duration("1h")', "invalid duration", 10, ""),
+        # CEL's escapes: `\q` (or `\.` in a regex) is not one
+        (r'action.kind == "a\qb"', r"invalid string literal: `\q` is not", 18, "raw string"),
+        ('{"a": 1, "a": 2}.size() == 2', 'the map literal repeats the key `"a"`', 10, "once"),
+        ('[1] + ["a"] == []', "`+` is not defined for a list(int) and a list(string)", 1, ""),
+        ('([] + [1])[0] > "a"', "`>` is not defined between an int and a string", 1, ""),
+        # each function of the extensions is checked like the built-in ones
+        ('action.tags.join(1) == ""', "argument 1 of `.join()` must be a string", 18, "join("),
+        ('action.kind.substring("a") == ""', 'must be an int, but `"a"` is a string', 23, ""),
+        ('action.kind.split(",", 1, 2) == []', "`.split()` takes 1 or 2 arguments, not 3", 13, ""),
+        ("action.n.lowerAscii() == ''", "`.lowerAscii()` works on a string, not an int", 10, ""),
+        ('now.getHours("Nowhere/City") > 1', "unknown time zone `Nowhere/City`", 14, "IANA"),
+        ('duration("1h").getDayOfWeek() == 1', "not defined for a duration", 16, "getHours"),
+        ("math.least() == 1", "`math.least()` requires at least one argument", 6, "math.least("),
+        ('math.greatest(1, "a") == 1', "needs numbers (ints or doubles)", 18, ""),
+        ("action.payload.?tier.orValue() == 1", "`.orValue()` takes 1 argument", 22, "default"),
+        ("action.kind.hasValue()", "works on an optional value, not a string", 13, "x.?field"),
+        ("action.kind.?x == 1", "`.?x`: a string has no fields", 14, "action.payload.?tier"),
+        ("action.?amount_usd.hasValue()", "unknown field `amount_usd` on `action`", 9, ""),
+        ("optional.none(1).hasValue()", "`optional.none()` takes no arguments", 10, ""),
+        ("[?1] == []", "syntax error: unexpected `?`", 2, "optional entries in list and map"),
+        ("action.payload?.tier == 1", "syntax error", 26, "written `x.?field`"),
     ],
 )
 def test_compile_errors_name_the_problem_and_point_at_it(source, message, column, help_has):
@@ -193,6 +235,8 @@ def test_references_are_the_fields_read():
         'action.kind == "x" && action.payload.tier == "g" && now > action.when', VARS
     )
     assert expr.references == {"action.kind", "action.payload", "now", "action.when"}
+    optional = compile_cel('action.payload.?tier.orValue("") == action.kind', VARS)
+    assert optional.references == {"action.payload", "action.kind"}
 
 
 def test_constants_are_folded_at_compile_time():
@@ -212,3 +256,29 @@ def test_size_counts_code_points_as_the_cel_spec_says():
 def test_negating_the_smallest_int_is_an_overflow_error():
     with pytest.raises(CelEvalError, match="overflow"):
         compile_cel("-x > 0", VARS).evaluate({**CTX, "x": -(2**63)})
+
+
+def test_an_optional_default_is_evaluated_only_when_needed():
+    assert ev("action.payload.?seats.orValue(action.n / 0) == 40") is True
+    with pytest.raises(CelEvalError, match="division by zero"):
+        ev("action.payload.?region.orValue(action.n / 0) == 40")
+
+
+def test_constant_calls_of_the_extensions_are_folded():
+    expr = compile_cel(
+        '"A-B".lowerAscii().split("-") == ["a", "b"] && math.greatest(1, 2) == 2', VARS
+    )
+    assert "_split" not in expr.python and "_greatest" not in expr.python
+    assert expr.evaluate(CTX) is True
+
+
+def test_a_time_zone_written_in_the_rule_is_resolved_once_at_compile_time():
+    expr = compile_cel('now.getDayOfWeek("Europe/Paris") == 1', VARS)
+    assert "Europe/Paris" not in expr.python
+    assert expr.evaluate(CTX) is True
+
+
+def test_an_empty_list_takes_the_type_of_what_it_is_added_to():
+    assert compile_cel("[] + [1]", VARS).result_type == ListType(INT)
+    assert compile_cel("action.tags + []", VARS).result_type == ListType(STRING)
+    assert compile_cel("[] + []", VARS).result_type == ListType(DYN)

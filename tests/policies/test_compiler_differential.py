@@ -1,15 +1,29 @@
 """Differential test: the compiled functions agree with the reference CEL interpreter
 (the Rust-core ``common-expression-language`` binding) on random well-typed expressions.
 
-Agreement means: the same value, or both raise. Two known deviations of the reference from
-the CEL specification are kept out of the generated expressions, and revfield follows the
-spec: ``size()`` of a non-ASCII string (the reference counts bytes, the spec code points)
-and negating the smallest int (the reference wraps around, the spec says overflow).
+Agreement means: the same value, or both raise. Known deviations of the reference from the
+CEL specification are kept out of the generated expressions, and revfield follows the spec:
+``size()`` of a non-ASCII string (the reference counts bytes, the spec code points),
+negating the smallest int (the reference wraps around, the spec says overflow),
+``string()`` of a duration or timestamp (the reference prints ``277h46m40s`` and keeps the
+offset, the spec ``1000000s`` and UTC), a repeated map-literal key (the reference keeps the
+last, the spec says error) and a list index given as a whole double (the reference refuses
+it, the spec allows it).
+
+Besides the core (arithmetic, comparisons, logic, text, lists, maps, macros), the shared
+subset covers what the reference also implements: CEL's string escapes (``\\?``, ``\\X4c``,
+octal, ``\\u``/``\\U``, raw and triple-quoted strings), indexing a list held in a ``dyn``
+value, concatenating with an empty list, the optional-value functions (``optional.of``,
+``ofNonZeroValue``, ``none``, ``hasValue``, ``value``, ``orValue``, ``or``), ``dyn()``, and
+the timestamp and duration accessors read in UTC, with timestamp differences. The reference
+has neither the string and math extensions nor ``x.?field``; those are tested against the
+specification's own cases in ``test_cel_conformance``.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +32,11 @@ from hypothesis import strategies as st
 from revfield.policies._cel import (
     BOOL,
     DOUBLE,
+    DURATION,
+    DYN,
     INT,
     STRING,
+    TIMESTAMP,
     CelEvalError,
     ListType,
     MapType,
@@ -43,6 +60,10 @@ SCHEMA = {
             "l": ListType(STRING),
             "li": ListType(INT),
             "m": MapType(STRING, INT),
+            "p": MapType(STRING, DYN),
+            "w": TIMESTAMP,
+            "v": TIMESTAMP,
+            "dur": DURATION,
         },
     ),
     "n": INT,
@@ -57,6 +78,7 @@ doubles = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), st.sampled_from([0.0, 1.5, -2.5])
 )
 text = st.text(alphabet="abcxyz_", max_size=5)
+times = st.datetimes(datetime(1970, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC))
 contexts = st.fixed_dictionaries(
     {
         "a": st.fixed_dictionaries(
@@ -73,6 +95,12 @@ contexts = st.fixed_dictionaries(
                 "m": st.dictionaries(
                     st.sampled_from(["k", "q", "z"]), st.integers(-3, 3), max_size=3
                 ),
+                "p": st.fixed_dictionaries(
+                    {"items": st.lists(st.integers(-3, 3), max_size=3), "tier": text}
+                ),
+                "w": times,
+                "v": times,
+                "dur": st.timedeltas(timedelta(days=-3000), timedelta(days=3000)),
             }
         ),
         "n": ints,
@@ -93,12 +121,47 @@ def _lit_str(draw) -> str:
     return '"' + draw(text) + '"'
 
 
+ESCAPES = [r"\n", r"\t", r"\?", r"\"", r"\'", r"\\", r"\`", r"\a", r"\x41", r"\X4c"]
+ESCAPES += [r"\101", r"\000", r"\u00e9", r"\U0001F600", "a", "b", "x", " "]
+TRIPLE = "'" * 3
+
+
+def _lit_escaped(draw) -> str:
+    """A string literal written with CEL's escapes: quoted, triple-quoted, or raw."""
+    pieces = draw(st.lists(st.sampled_from(ESCAPES), max_size=4))
+    form = draw(st.integers(0, 3))
+    if form == 0:
+        return '"' + "".join(pieces) + '"'
+    if form == 3:
+        return "'" + "".join(pieces) + "'"
+    # no quote inside, and no backslash just before the closing quote
+    body = "".join(p for p in pieces if p not in (r"\"", r"\'")) + "x"
+    if form == 1:
+        return TRIPLE + body + TRIPLE
+    return 'r"' + body + '"'  # raw: the backslashes stay
+
+
+TIMESTAMP_ACCESSORS = [
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDayOfMonth",
+    "getDate",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+]
+DURATION_ACCESSORS = ["getHours", "getMinutes", "getSeconds", "getMilliseconds"]
+
+
 @st.composite
 def int_expr(draw, depth: int = 0) -> str:
     leaves = ["a.i", "a.j", "n", _lit_int(draw), "size(a.s)", "size(a.l)"]
     if depth >= 3:
         return draw(st.sampled_from(leaves))
-    choice = draw(st.integers(0, 8))
+    choice = draw(st.integers(0, 9))
     if choice <= 2:
         return draw(st.sampled_from(leaves))
     if choice <= 5:
@@ -110,7 +173,35 @@ def int_expr(draw, depth: int = 0) -> str:
             f": {draw(int_expr(depth + 1))})"
         )
     if choice == 7:
-        return draw(st.sampled_from(["a.li[0]", "a.li[2]", 'a.m["k"]', 'a.m["q"]']))
+        return draw(
+            st.sampled_from(
+                [
+                    "a.li[0]",
+                    "a.li[2]",
+                    'a.m["k"]',
+                    'a.m["q"]',
+                    "a.p.items[0]",  # a list held in a dyn value
+                    "a.p.items[1]",
+                    'a.p["items"][2]',
+                    "size([] + a.li)",
+                    "size(a.li + [])",
+                ]
+            )
+        )
+    if choice == 8:
+        return draw(
+            st.sampled_from(
+                [
+                    f"a.w.{draw(st.sampled_from(TIMESTAMP_ACCESSORS))}()",
+                    f"a.dur.{draw(st.sampled_from(DURATION_ACCESSORS))}()",
+                    f"(a.w - a.v).{draw(st.sampled_from(DURATION_ACCESSORS))}()",
+                    f"optional.of({draw(int_expr(depth + 1))}).orValue(0)",
+                    f"optional.ofNonZeroValue({draw(int_expr(depth + 1))}).orValue(-1)",
+                    f"optional.none().or(optional.of({_lit_int(draw)})).value()",
+                    f"dyn({draw(int_expr(depth + 1))})",
+                ]
+            )
+        )
     return f"int({draw(double_expr(depth + 1))})"
 
 
@@ -130,10 +221,20 @@ def double_expr(draw, depth: int = 0) -> str:
 
 @st.composite
 def string_expr(draw, depth: int = 0) -> str:
-    leaves = ["a.s", "a.t", _lit_str(draw)]
+    leaves = ["a.s", "a.t", _lit_str(draw), _lit_escaped(draw)]
     if depth >= 3 or draw(st.booleans()):
         return draw(st.sampled_from(leaves))
-    choice = draw(st.integers(0, 2))
+    choice = draw(st.integers(0, 3))
+    if choice == 3:
+        return draw(
+            st.sampled_from(
+                [
+                    f'optional.ofNonZeroValue({draw(string_expr(depth + 1))}).orValue("-")',
+                    f"optional.of({draw(string_expr(depth + 1))}).or(optional.none()).value()",
+                    "optional.none().orValue(a.s)",
+                ]
+            )
+        )
     if choice == 0:
         return f"({draw(string_expr(depth + 1))} + {draw(string_expr(depth + 1))})"
     if choice == 1:
@@ -198,7 +299,20 @@ def bool_expr(draw, depth: int = 0) -> str:
         )
     if choice == 12:
         return draw(
-            st.sampled_from(["has(a.m.k)", "has(a.m.q)", 'a.s.matches("^a")', 'a.t.matches("x$")'])
+            st.sampled_from(
+                [
+                    "has(a.m.k)",
+                    "has(a.m.q)",
+                    'a.s.matches("^a")',
+                    'a.t.matches("x$")',
+                    f"({draw(int_expr(depth + 1))} in ([] + a.li))",
+                    "optional.ofNonZeroValue(a.s).hasValue()",
+                    "optional.ofNonZeroValue(a.li).hasValue()",
+                    f"(optional.of({draw(int_expr(depth + 1))}) == optional.of(1))",
+                    "optional.none().hasValue()",
+                    "(a.w - a.v < a.dur)",
+                ]
+            )
         )
     return f"({draw(bool_expr(depth + 1))} == {draw(bool_expr(depth + 1))})"
 

@@ -11,12 +11,17 @@ The phases, one module each: parse → check → codegen → runtime.
 - ``_runtime``: CEL semantics at evaluation time; the generated function's globals.
 
 ``_types`` has the static types, ``_errors`` the errors (:class:`CelError` when compiling,
-:class:`CelEvalError` when evaluating). See ``_codegen`` for how and why.
+:class:`CelEvalError` when evaluating), ``_literals`` CEL's string escapes, ``_time``
+timestamps and durations, ``_library`` the run time of CEL's standard extensions (strings,
+math, optional values, time accessors; checked and emitted by ``_codegen_library``). See
+``_codegen`` for how and why.
 """
 
 from revfield.policies._cel._check import FUNCTIONS, METHODS
 from revfield.policies._cel._codegen import CompiledExpr, compile_cel
 from revfield.policies._cel._errors import CelError, CelEvalError
+from revfield.policies._cel._literals import LiteralError, decode_string
+from revfield.policies._cel._parse import parse_tree
 from revfield.policies._cel._types import (
     BOOL,
     DOUBLE,
@@ -30,6 +35,7 @@ from revfield.policies._cel._types import (
     ListType,
     MapType,
     ObjectType,
+    OptionalType,
 )
 
 __all__ = [
@@ -48,7 +54,11 @@ __all__ = [
     "CelType",
     "CompiledExpr",
     "ListType",
+    "LiteralError",
     "MapType",
     "ObjectType",
+    "OptionalType",
     "compile_cel",
+    "decode_string",
+    "parse_tree",
 ]

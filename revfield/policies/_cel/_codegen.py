@@ -14,25 +14,26 @@ two strings) is inline Python. ``&&`` and ``||`` keep CEL's commutative error ab
 (``false && error`` and ``error && false`` are both ``false``): operands that cannot fail are
 evaluated first and inline, operands that can fail last, through a helper.
 
-This module has the handlers for operators, names, members and literals; calls are in
-``_codegen_calls``, the visitor's shared machinery in ``_codegen_base``.
+This module has the handlers for operators, names, members (``x.f``, ``x[i]``, and the
+optional ``x.?f``, ``x[?i]``) and literals; calls are in ``_codegen_calls`` and
+``_codegen_library``, the visitor's shared machinery in ``_codegen_base``.
 """
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from lark import Tree
 
 from revfield._text import closest
 from revfield.policies._cel import _runtime as rt
-from revfield.policies._cel._check import an, arith_type, comparable, orderable, plain_eq
-from revfield.policies._cel._codegen_base import Code
+from revfield.policies._cel._check import an, arith_type, comparable, join, orderable, plain_eq
+from revfield.policies._cel._codegen_base import Code, namespace
 from revfield.policies._cel._codegen_calls import CallsCompiler
 from revfield.policies._cel._errors import CelError
+from revfield.policies._cel._literals import LiteralError, decode_string
 from revfield.policies._cel._parse import OPS, Node, parse
 from revfield.policies._cel._types import (
     BOOL,
@@ -47,6 +48,7 @@ from revfield.policies._cel._types import (
     ListType,
     MapType,
     ObjectType,
+    OptionalType,
 )
 
 __all__ = ["CompiledExpr", "compile_cel"]
@@ -85,7 +87,7 @@ class _Compiler(CallsCompiler):
     def _expr(self, node: Node) -> Code:  # c ? a : b
         cond, yes, no = (self.visit(ch) for ch in node.children)
         self.want_bool(node.children[0], cond, "the condition of `? :`")
-        type_ = yes.type if yes.type == no.type else DYN
+        type_ = join(yes.type, no.type)
         code = Code(
             f"({yes.expr} if {self.as_bool(cond)} else {no.expr})",
             type_,
@@ -227,14 +229,22 @@ class _Compiler(CallsCompiler):
             )
             self.fail(node, f"`{op}` is not defined for {an(ta)} and {an(tb)}", hint)
         safe = a.safe and b.safe
+        if isinstance(result, ListType):  # `[] + xs` has the type of `xs`: `[]` adds nothing
+            if a.const and not a.value:
+                result = tb
+            elif b.const and not b.value:
+                result = ta
+            return Code(f"_add({a.expr}, {b.expr})", result, safe)
         if ta == tb == INT:
             return Code(f"{helper}({a.expr}, {b.expr})", INT, False)
         if ta == tb == DOUBLE and op in "+-*":
             return Code(f"({a.expr} {op} {b.expr})", DOUBLE, safe, computed=True)
         if ta == tb == DOUBLE and op == "/":
             return Code(f"_div({a.expr}, {b.expr})", DOUBLE, safe, computed=True)
-        if (ta == tb == STRING and op == "+") or (ta == tb == TIMESTAMP and op == "-"):
+        if ta == tb == STRING and op == "+":
             return Code(f"({a.expr} {op} {b.expr})", result, safe)
+        if ta == tb == TIMESTAMP and op == "-":  # the difference may be beyond a duration's range
+            return Code(f"_ts_sub({a.expr}, {b.expr})", result, False)
         return Code(f"{helper}({a.expr}, {b.expr})", result, False)
 
     def _unary(self, node: Node) -> Code:
@@ -276,6 +286,8 @@ class _Compiler(CallsCompiler):
         target = self.visit(target_node)
         name = str(attr)
         t = target.type
+        if isinstance(t, OptionalType):  # optional chaining: none stays none
+            return self.optional_access(node, target, name, attr)
         if isinstance(t, ObjectType):
             if name not in t.fields:
                 best = closest(name, t.fields)
@@ -300,19 +312,31 @@ class _Compiler(CallsCompiler):
     def _member_index(self, node: Node) -> Code:
         target, index = self.visit(node.children[0]), self.visit(node.children[1])
         t = target.type
+        if isinstance(t, OptionalType):  # optional chaining: none stays none
+            return self.optional_index(node, target, index, node.children[1])
         if isinstance(t, ListType):
             if not (index.type == INT or index.type.is_dyn):
                 self.fail(node.children[1], f"a list index must be an int, not {an(index.type)}")
             return Code(f"_index({target.expr}, {index.expr})", t.elem, False)
         if isinstance(t, MapType):
+            if not comparable(t.key, index.type):
+                self.fail(node.children[1], f"the keys of this map are {t.key}, not {index.type}")
             return Code(f"_get({target.expr}, {index.expr})", t.value, False)
         if isinstance(t, ObjectType) and index.const and isinstance(index.value, str):
             if index.value not in t.fields:
                 self.fail(node.children[1], f"unknown field `{index.value}` on `{t.name}`")
             return Code(f"{target.expr}[{index.value!r}]", t.fields[index.value], target.safe)
-        if t.is_dyn:
+        if t.is_dyn:  # a map, or a list, known at run time
             return Code(f"_get({target.expr}, {index.expr})", DYN, False)
         self.fail(node, f"{an(t)} can't be indexed")
+
+    def _member_dot_opt(self, node: Node) -> Code:  # x.?field
+        target_node, attr = node.children
+        return self.optional_access(node, self.visit(target_node), str(attr), attr)
+
+    def _member_index_opt(self, node: Node) -> Code:  # x[?index]
+        target, index = self.visit(node.children[0]), self.visit(node.children[1])
+        return self.optional_index(node, target, index, node.children[1])
 
     def _paren_expr(self, node: Node) -> Code:
         return self.visit(node.children[0])
@@ -336,38 +360,72 @@ class _Compiler(CallsCompiler):
             return self.const(float(text), DOUBLE)
         if kind in ("STRING_LIT", "MLSTRING_LIT"):
             try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                self.fail(token, f"invalid string literal {text}")
-            return self.const(value, STRING)
+                decoded = decode_string(text)
+            except LiteralError as exc:
+                self.fail_in_token(
+                    token, exc.offset, f"invalid string literal: {exc.message}", exc.help
+                )
+            return self.const(decoded, STRING)
         self.fail(token, f"{kind.lower().replace('_lit', '')} literals are not supported")
+
+    def fail_in_token(self, token: Any, offset: int, message: str, help: str) -> NoReturn:
+        """Raise :class:`CelError` at ``offset`` characters into ``token``'s text."""
+        before = str(token)[:offset]
+        line = (token.line or 1) + before.count("\n")
+        column = offset - before.rfind("\n") if "\n" in before else (token.column or 1) + offset
+        raise CelError(message, self.source, line, column, help)
 
     def _list_lit(self, node: Node) -> Code:
         items = [self.visit(ch) for ch in (node.children[0].children if node.children else [])]
-        types = {i.type for i in items}
-        elem = types.pop() if len(types) == 1 else DYN
+        elem = DYN
+        if items:
+            elem = items[0].type
+            for item in items[1:]:
+                elem = join(elem, item.type)
         t = ListType(elem)
         if all(i.const for i in items):
             return self.const(tuple(i.value for i in items), t)
         return Code("[" + ", ".join(i.expr for i in items) + "]", t, all(i.safe for i in items))
 
     def _map_lit(self, node: Node) -> Code:
+        key_nodes = node.children[0].children[0::2] if node.children else []
         parts = [self.visit(ch) for ch in (node.children[0].children if node.children else [])]
         keys, values = parts[0::2], parts[1::2]
-        for k, kn in zip(
-            keys, node.children[0].children[0::2] if node.children else [], strict=True
-        ):
+        seen: dict[Any, tuple[Any, Any]] = {}  # key value -> (that value, its node)
+        for k, kn in zip(keys, key_nodes, strict=True):
             if k.type not in (STRING, INT, BOOL) and not k.type.is_dyn:
                 self.fail(kn, f"map keys must be strings, ints or bools, not {k.type}")
-        vtypes = {v.type for v in values}
-        t = MapType(
-            keys[0].type if keys and len({k.type for k in keys}) == 1 else DYN,
-            vtypes.pop() if len(vtypes) == 1 else DYN,
-        )
+            if not k.const:
+                continue
+            if rt.kind(k.value) not in ("string", "int", "bool"):  # a dyn(…) constant
+                self.fail(kn, f"map keys must be strings, ints or bools, not {rt.kind(k.value)}")
+            if k.value in seen:
+                earlier, earlier_node = seen[k.value]
+                if (type(earlier) is bool) == (type(k.value) is bool):
+                    self.fail(
+                        kn,
+                        f"the map literal repeats the key `{self.text(kn)}`",
+                        "a key may appear once in a map literal; remove one of the entries",
+                    )
+                self.fail(
+                    kn,
+                    f"the keys `{self.text(earlier_node)}` and `{self.text(kn)}` can't share "
+                    "a map here",
+                    "revfield can't tell true from 1 (or false from 0) as map keys",
+                )
+            seen[k.value] = (k.value, kn)
+        key_type = value_type = DYN
+        if parts:
+            key_type, value_type = keys[0].type, values[0].type
+            for k, v in zip(keys[1:], values[1:], strict=True):
+                key_type, value_type = join(key_type, k.type), join(value_type, v.type)
+        t = MapType(key_type, value_type)
         if all(p.const for p in parts):
             return self.const({k.value: v.value for k, v in zip(keys, values, strict=True)}, t)
-        body = ", ".join(f"{k.expr}: {v.expr}" for k, v in zip(keys, values, strict=True))
-        return Code("{" + body + "}", t, all(p.safe for p in parts))
+        if all(k.const for k in keys):  # known, distinct keys: a plain dict
+            body = ", ".join(f"{k.expr}: {v.expr}" for k, v in zip(keys, values, strict=True))
+            return Code("{" + body + "}", t, all(p.safe for p in parts))
+        return Code(f"_map_lit({', '.join(p.expr for p in parts)})", t, False)
 
     def _member_object(self, node: Node) -> Code:
         self.fail(node, "message construction is not supported in revfield policies")
@@ -405,8 +463,6 @@ def compile_cel(
         )
     body = code.expr if (expect != BOOL or code.type == BOOL) else f"_bool({code.expr})"
     python = f"def _cel(c):\n    return {body}\n"
-    namespace = rt.namespace(compiler.consts)
-    exec(compile(python, f"<cel {source[:40]!r}>", "exec"), namespace)
-    return CompiledExpr(
-        source, code.type, frozenset(compiler.references), namespace["_cel"], python
-    )
+    globals_ = namespace(compiler.consts)
+    exec(compile(python, f"<cel {source[:40]!r}>", "exec"), globals_)
+    return CompiledExpr(source, code.type, frozenset(compiler.references), globals_["_cel"], python)

@@ -3,8 +3,9 @@ with what the checker knows of it, and :class:`CompilerBase`, the part of the vi
 kind of node uses — dispatch by grammar rule, errors at a node's position, constants and
 constant folding, the size limit, and the true-or-false check.
 
-The node handlers build on it: calls, methods and macros in ``_codegen_calls``; operators,
-names, members and literals in ``_codegen``.
+The node handlers build on it: the functions of CEL's standard extensions (strings, math,
+optional values, time accessors) in ``_codegen_library``; calls, methods and macros in
+``_codegen_calls``; operators, names, members and literals in ``_codegen``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,24 @@ from lark import Token, Tree
 from revfield.policies._cel import _runtime as rt
 from revfield.policies._cel._check import an
 from revfield.policies._cel._errors import CelError
+from revfield.policies._cel._library import HELPERS
 from revfield.policies._cel._parse import PASS_THROUGH, Node
 from revfield.policies._cel._types import BOOL, CelType
 
-__all__ = ["Code", "CompilerBase"]
+__all__ = ["Code", "CompilerBase", "namespace", "unwrap"]
+
+
+def namespace(consts: list[Any]) -> dict[str, Any]:
+    """The globals of a generated function: the core helpers of ``_runtime``, those of the
+    extension library (``_library``), and the constants as ``K``."""
+    return rt.namespace(consts) | HELPERS
+
+
+def unwrap(node: Any) -> Any:
+    """``node`` without the grammar rules that only wrap a single child."""
+    while isinstance(node, Tree) and node.data in PASS_THROUGH and len(node.children) == 1:
+        node = node.children[0]
+    return node
 
 
 @dataclass
@@ -73,7 +88,7 @@ class CompilerBase:
     def fold(self, code: Code) -> Code:
         """Evaluate a constant expression now; keep the code if it would raise at run time."""
         try:
-            value = eval(compile(code.expr, "<cel>", "eval"), rt.namespace(self.consts), {"c": {}})
+            value = eval(compile(code.expr, "<cel>", "eval"), namespace(self.consts), {"c": {}})
         except Exception:
             return code
         return self.const(value, code.type)
@@ -98,8 +113,7 @@ class CompilerBase:
 
     def visit(self, node: Any) -> Code:
         """Check and emit ``node`` by its grammar rule: the handler ``_<rule>``."""
-        while isinstance(node, Tree) and node.data in PASS_THROUGH and len(node.children) == 1:
-            node = node.children[0]
+        node = unwrap(node)
         self.count(node)
         if isinstance(node, Token):
             self.fail(node, f"unexpected `{node}`")

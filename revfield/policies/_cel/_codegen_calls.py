@@ -1,9 +1,12 @@
 """Codegen for calls: the functions (``size()``, ``int()``, ``double()``, ``string()``,
-``timestamp()``, ``duration()``, ``has()``, ``matches()``), the methods on text, and the
-comprehension macros (``exists``, ``all``, ``exists_one``, ``map``, ``filter``).
+``timestamp()``, ``duration()``, ``dyn()``, ``has()``, ``matches()``), the methods on text,
+and the comprehension macros (``exists``, ``all``, ``exists_one``, ``map``, ``filter``, and
+``optMap`` / ``optFlatMap`` on optional values).
 
 :class:`CallsCompiler` is the part of the visitor that handles them: it checks the name, the
-number and types of the arguments, and emits the call, inline when the types allow.
+number and types of the arguments, and emits the call, inline when the types allow. The
+functions of CEL's extensions (strings, math, optional values, time accessors) are checked and
+emitted by its base, ``_codegen_library``.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from lark import Tree
 
 from revfield._text import closest
 from revfield.policies._cel import _runtime as rt
-from revfield.policies._cel._check import FUNCTIONS, MACROS, METHODS, an
-from revfield.policies._cel._codegen_base import Code, CompilerBase
+from revfield.policies._cel._check import FUNCTIONS, MACROS, METHODS, NAMESPACED, an
+from revfield.policies._cel._codegen_base import Code, unwrap
+from revfield.policies._cel._codegen_library import LibraryCompiler
 from revfield.policies._cel._errors import CelEvalError
-from revfield.policies._cel._parse import PASS_THROUGH, Node
+from revfield.policies._cel._parse import Node
 from revfield.policies._cel._types import (
     BOOL,
     DOUBLE,
@@ -30,12 +34,13 @@ from revfield.policies._cel._types import (
     ListType,
     MapType,
     ObjectType,
+    OptionalType,
 )
 
 __all__ = ["CallsCompiler"]
 
 
-class CallsCompiler(CompilerBase):
+class CallsCompiler(LibraryCompiler):
     """The visitor's handlers for function calls (``f(x)``) and method calls (``x.f(y)``)."""
 
     def _ident_arg(self, node: Node) -> Code:
@@ -46,10 +51,11 @@ class CallsCompiler(CompilerBase):
             return self.has(node, args)
         if name not in FUNCTIONS:
             best = closest(name, FUNCTIONS)
+            namespaced = ", ".join(f"{ns}.{f}" for ns, fs in NAMESPACED.items() for f in fs)
             self.fail(
                 name_tok,
                 f"unknown function `{name}`" + (f"; did you mean `{best}`?" if best else ""),
-                f"functions: {', '.join(FUNCTIONS)}; methods: {', '.join(METHODS)}",
+                f"functions: {', '.join(FUNCTIONS)}, {namespaced}; methods: {', '.join(METHODS)}",
             )
         codes = [self.visit(a) for a in args]
         if name == "matches":
@@ -63,6 +69,8 @@ class CallsCompiler(CompilerBase):
     def function(self, node: Node, name: str, arg: Code, arg_node: Any) -> Code:
         """``name(arg)`` for ``size`` and the conversions (``int``, ``string``, ``timestamp``…)."""
         t = arg.type
+        if name == "dyn":
+            return Code(arg.expr, DYN, arg.safe, arg.const, arg.value, computed=arg.computed)
         if name == "size":
             if t in (STRING,) or isinstance(t, ListType | MapType):
                 return self.maybe_fold(Code(f"len({arg.expr})", INT, arg.safe), arg)
@@ -92,14 +100,14 @@ class CallsCompiler(CompilerBase):
             target = TIMESTAMP if name == "timestamp" else DURATION
             if t == target:
                 return arg
-            if t == STRING or t.is_dyn:
+            if t == STRING or t.is_dyn or (name == "timestamp" and t == INT):
                 helper = "_timestamp" if name == "timestamp" else "_duration"
                 if arg.const:
                     try:
                         value = (
-                            rt.parse_timestamp(arg.value)
+                            rt.to_timestamp(arg.value)
                             if name == "timestamp"
-                            else rt.parse_duration(arg.value)
+                            else rt.to_duration(arg.value)
                         )
                     except CelEvalError as exc:
                         self.fail(arg_node, str(exc))
@@ -132,11 +140,7 @@ class CallsCompiler(CompilerBase):
         """``has(x.field)``: whether the field or key is present."""
         if len(args) != 1:
             self.fail(node, "`has()` takes one field selection, like has(action.payload.tier)")
-        target = args[0]
-        while (
-            isinstance(target, Tree) and target.data in PASS_THROUGH and len(target.children) == 1
-        ):
-            target = target.children[0]
+        target = unwrap(args[0])
         if not (isinstance(target, Tree) and target.data == "member_dot"):
             self.fail(node, "`has()` needs a field selection, like has(action.payload.tier)")
         owner = self.visit(target.children[0])
@@ -145,7 +149,7 @@ class CallsCompiler(CompilerBase):
             if name not in owner.type.fields:
                 self.fail(target.children[1], f"unknown field `{name}` on `{owner.type.name}`")
             return Code(f"({name!r} in {owner.expr})", BOOL, owner.safe)
-        if isinstance(owner.type, MapType) or owner.type.is_dyn:
+        if isinstance(owner.type, MapType | OptionalType) or owner.type.is_dyn:
             return Code(f"_has({owner.expr}, {name!r})", BOOL, False)
         self.fail(node, f"`has()` needs a map or an object, not {an(owner.type)}")
 
@@ -153,6 +157,9 @@ class CallsCompiler(CompilerBase):
         target_node, name_tok = node.children[0], node.children[1]
         name = str(name_tok)
         args = node.children[2].children if len(node.children) > 2 else []
+        space = self.namespace_of(target_node)
+        if space:
+            return self.namespaced(name_tok, space, name, args, name_tok)
         if name in MACROS:
             return self.macro(node, name, target_node, args)
         if name not in METHODS:
@@ -172,6 +179,8 @@ class CallsCompiler(CompilerBase):
             if len(codes) != 1:
                 self.fail(node, "`.matches(pattern)` takes one argument")
             return self.matches(node, target, codes[0], args[0])
+        if name not in ("contains", "startsWith", "endsWith"):
+            return self.library_method(name_tok, name, target, codes, args)  # errors at the name
         if len(codes) != 1:
             self.fail(node, f"`.{name}()` takes one argument")
         arg = codes[0]
@@ -190,22 +199,28 @@ class CallsCompiler(CompilerBase):
             return self.fold(code) if target.const and arg.const else code
         return Code(f"_text_method({name!r}, {target.expr}, {arg.expr})", BOOL, False)
 
+    def namespace_of(self, node: Any) -> str | None:
+        """``math`` or ``optional`` when ``node`` is that bare name (and not a variable)."""
+        node = unwrap(node)
+        if not (isinstance(node, Tree) and node.data == "ident"):
+            return None
+        name = str(node.children[0])
+        if name not in NAMESPACED or name in self.variables:
+            return None
+        return None if any(name in scope for scope in self.scopes) else name
+
     def macro(self, node: Node, name: str, target_node: Any, args: list[Any]) -> Code:
         """``target.name(var, body)`` for the comprehensions, ``var`` bound in ``body``."""
         if len(args) != 2:
             self.fail(node, f"`.{name}(x, predicate)` takes a variable name and an expression")
-        var_node = args[0]
-        while (
-            isinstance(var_node, Tree)
-            and var_node.data in PASS_THROUGH
-            and len(var_node.children) == 1
-        ):
-            var_node = var_node.children[0]
+        var_node = unwrap(args[0])
         if not (isinstance(var_node, Tree) and var_node.data == "ident"):
             self.fail(args[0], f"the first argument of `.{name}()` must be a variable name")
         var = str(var_node.children[0])
         target = self.visit(target_node)
         t = target.type
+        if name in ("optMap", "optFlatMap"):
+            return self.optional_macro(node.children[1], name, target, var, args[1])
         if isinstance(t, ListType):
             elem = t.elem
         elif isinstance(t, MapType):
@@ -237,3 +252,31 @@ class CallsCompiler(CompilerBase):
         }[name]
         safe = target.safe and body.safe and not t.is_dyn and name in ("exists", "all")
         return Code(f"{helper}({target.expr}, {fn})", result, safe)
+
+    def optional_macro(self, node: Node, name: str, target: Code, var: str, body_node: Any) -> Code:
+        """``opt.optMap(x, expr)`` and ``opt.optFlatMap(x, expr)``, ``x`` bound to the value."""
+        t = target.type
+        if not (isinstance(t, OptionalType) or t.is_dyn):
+            self.fail(
+                node,
+                f"`.{name}()` works on an optional value, not {an(t)}",
+                f"e.g. `action.payload.?seats.{name}(n, …)`",
+            )
+        py = f"_v{next(self.names)}"
+        self.scopes.append({var: (py, t.elem if isinstance(t, OptionalType) else DYN)})
+        try:
+            body = self.visit(body_node)
+        finally:
+            self.scopes.pop()
+        if name == "optMap":
+            result: CelType = OptionalType(body.type)
+        elif isinstance(body.type, OptionalType) or body.type.is_dyn:
+            result = body.type if isinstance(body.type, OptionalType) else OptionalType(DYN)
+        else:
+            self.fail(
+                body_node,
+                f"the expression of `.optFlatMap()` must be an optional value, not {an(body.type)}",
+                "use `.optMap()` to wrap a plain value",
+            )
+        helper = "_opt_map" if name == "optMap" else "_opt_flat_map"
+        return Code(f"{helper}({target.expr}, (lambda {py}: {body.expr}))", result, False)

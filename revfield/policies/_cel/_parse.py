@@ -1,5 +1,13 @@
-"""Parse: CEL text to a Lark parse tree (cel-python's grammar), within the size and nesting
-limits, with a parse failure turned into a :class:`CelError` at its line and column.
+"""Parse: CEL text to a Lark parse tree (cel-python's grammar, with CEL's optional-selection
+syntax added), within the size and nesting limits, with a parse failure turned into a
+:class:`CelError` at its line and column.
+
+cel-python's grammar predates CEL's optional values, so it has no ``x.?field`` or
+``x[?index]``. We build our parser from its grammar file with two rules added —
+``member_dot_opt: member "." "?" IDENT`` and ``member_index_opt: member "[" "?" expr "]"``, as
+in cel-go's ANTLR grammar — and otherwise the same options as cel-python's own parser. The
+additions cannot change how anything else parses: after ``.`` the grammar only allowed a name,
+and an expression never starts with ``?``.
 
 Also the facts about that grammar's tree that the code generator walks by: the rules that
 only wrap a single child (:data:`PASS_THROUGH`) and the relation rules' operators (:data:`OPS`).
@@ -7,14 +15,17 @@ only wrap a single child (:data:`PASS_THROUGH`) and the relation rules' operator
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import celpy.celparser as celparser
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark import Lark, Token
+from lark.exceptions import LexError, ParseError, UnexpectedCharacters, UnexpectedToken
 
 from revfield.policies._cel._errors import CelError
 
-__all__ = ["OPS", "PASS_THROUGH", "Node", "parse"]
+__all__ = ["OPS", "PASS_THROUGH", "Node", "parse", "parse_tree"]
 
 PASS_THROUGH = {
     "expr",
@@ -39,8 +50,54 @@ OPS = {
 }
 """The relation rules and the operator each stands for."""
 
-_PARSER = celparser.CELParser()
 Node = Any  # a lark Tree of the CEL grammar; its children are Trees or Tokens
+
+_MEMBER = "member         : member_dot | member_dot_arg | member_index | member_object | primary"
+_OPTIONAL_RULES = """
+member_dot_opt   : member "." "?" IDENT
+member_index_opt : member "[" "?" expr "]"
+"""
+
+
+def _grammar() -> str:
+    text = (Path(celparser.__file__).parent / "cel.lark").read_text(encoding="utf-8")
+    if _MEMBER not in text:  # pragma: no cover - cel-python is pinned to a minor version
+        raise RuntimeError("cel-python's grammar changed: the `member` rule is not as expected")
+    text = text.replace(_MEMBER, _MEMBER + " | member_dot_opt | member_index_opt")
+    return text + _OPTIONAL_RULES
+
+
+def _bool_literal(token: Token) -> Token:
+    """``true`` and ``false`` lex as names; make them literals (as cel-python does, but
+    keeping their position, so an error at one points at it)."""
+    if token.value in ("true", "false"):
+        return Token.new_borrow_pos("BOOL_LIT", token.value, token)
+    return token
+
+
+_PARSER = Lark(
+    _grammar(),
+    parser="lalr",
+    start="expr",
+    g_regex_flags=re.M,
+    lexer_callbacks={"IDENT": _bool_literal},
+    propagate_positions=True,
+    maybe_placeholders=False,
+    priority="invert",
+)
+
+
+def parse_tree(source: str) -> Node:
+    """The parse tree of ``source``, or :class:`celparser.CELParseError` (no limits; the
+    policy linter uses it to read conditions that already compiled)."""
+    try:
+        return _PARSER.parse(source)
+    except (UnexpectedToken, UnexpectedCharacters) as ex:
+        raise celparser.CELParseError(
+            ex.get_context(source), *ex.args, line=ex.line, column=ex.column
+        ) from ex
+    except (LexError, ParseError) as ex:
+        raise celparser.CELParseError(str(ex.args[0]).splitlines()[0], *ex.args) from ex
 
 
 def parse(source: str, *, max_length: int, max_depth: int) -> Node:
@@ -68,28 +125,26 @@ def parse(source: str, *, max_length: int, max_depth: int) -> Node:
     if not source.strip():
         raise CelError("expression is empty", source, 1, 1)
     try:
-        tree = _PARSER.parse(source)
+        tree = parse_tree(source)
     except celparser.CELParseError as exc:
         message, line, column = _syntax_error(exc, source)
-        raise CelError(f"syntax error: {message}", source, line, column) from None
+        raise CelError(
+            f"syntax error: {message}", source, line, column, _syntax_help(source, line, column)
+        ) from None
     return tree
 
 
 def _nesting(source: str) -> tuple[int, int]:
-    """Deepest bracket nesting outside string literals, and where it is."""
+    """Deepest bracket nesting outside string literals (raw and triple-quoted ones too), and
+    where it is."""
     depth = deepest = at = 0
-    quote: str | None = None
     i = 0
     while i < len(source):
         ch = source[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
+        if ch in "\"'":
+            i = _string_end(source, i)
+            continue
+        if ch in "([{":
             depth += 1
             if depth > deepest:
                 deepest, at = depth, i
@@ -97,6 +152,18 @@ def _nesting(source: str) -> tuple[int, int]:
             depth -= 1
         i += 1
     return deepest, at
+
+
+def _string_end(source: str, i: int) -> int:
+    """Where the string literal opening at ``i`` ends (past its closing quote)."""
+    raw = i > 0 and source[i - 1] in "rR"
+    quote = source[i : i + 3] if source[i : i + 3] in ('"""', "'''") else source[i]
+    i += len(quote)
+    while i < len(source):
+        if source.startswith(quote, i):
+            return i + len(quote)
+        i += 2 if source[i] == "\\" and not raw else 1
+    return i
 
 
 TOKEN_NAMES = {
@@ -110,8 +177,24 @@ TOKEN_NAMES = {
     "COLON": ":",
     "DOT": ".",
     "IDENT": "a name",
+    "QMARK": "?",
     "$END": "the end",
 }
+
+
+def _syntax_help(source: str, line: int, column: int) -> str:
+    """A hint for a mistake the message alone doesn't explain."""
+    lines = source.splitlines() or [""]
+    text = lines[min(line, len(lines)) - 1]
+    before = text[: column - 1].rstrip()
+    if text[column - 1 : column] == "?" and before.endswith(("[", "{", ",")):
+        return (
+            "optional entries in list and map literals ([?x], {?k: v}) are not supported; "
+            "use `.orValue(default)` instead"
+        )
+    if re.search(r"[\w\])]\?\.[A-Za-z_]", source):
+        return "an optional field is written `x.?field`, not `x?.field`"
+    return ""
 
 
 def _syntax_error(exc: Exception, source: str) -> tuple[str, int, int]:

@@ -2,9 +2,10 @@
 while it evaluates.
 
 Values: ``bool``, ``int`` (64-bit), ``float`` (double), ``str``, ``None``, ``list``, ``dict``,
-aware ``datetime`` (timestamp) and ``timedelta`` (duration). Python's own rules differ in
-places that matter (``True == 1``, unbounded ints, floor division), so operators that can meet
-such values go through these functions.
+aware ``datetime`` (timestamp), ``timedelta`` (duration) and :class:`OptionalValue`. Python's
+own rules differ in places that matter (``True == 1``, unbounded ints, floor division), so
+operators that can meet such values go through these functions. Timestamps and durations
+(parsing, printing, ranges, time zones) are in ``_time``.
 
 The generated code calls them through its globals, :func:`namespace`, under ``_``-prefixed
 names (``_eq``, ``_add``, ``_get``, ``_all``…). Every failure is a :class:`CelEvalError`.
@@ -20,16 +21,30 @@ from functools import lru_cache
 from typing import Any
 
 from revfield.policies._cel._errors import CelEvalError
+from revfield.policies._cel._time import (
+    check_duration,
+    check_timestamp,
+    format_duration,
+    format_timestamp,
+    parse_duration,
+    parse_timestamp,
+    timestamp_from_seconds,
+)
 
 __all__ = [
     "INT_MAX",
     "INT_MIN",
+    "NONE",
+    "OptionalValue",
     "add",
     "check_int",
     "div",
     "eq",
     "kind",
     "less",
+    "list_position",
+    "lookup",
+    "map_literal",
     "mod",
     "mul",
     "namespace",
@@ -41,12 +56,32 @@ __all__ = [
     "size",
     "sub",
     "to_double",
+    "to_duration",
     "to_int",
     "to_string",
+    "to_timestamp",
+    "ts_sub",
 ]
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-MAX_DURATION = timedelta(days=3650 * 100)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class OptionalValue:
+    """CEL's optional value: ``optional.of(value)``, or ``optional.none()`` (:data:`NONE`)."""
+
+    __slots__ = ("present", "value")
+
+    def __init__(self, present: bool, value: Any = None) -> None:
+        self.present = present
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"optional.of({self.value!r})" if self.present else "optional.none()"
+
+
+NONE = OptionalValue(False)
+"""``optional.none()``."""
 
 
 def kind(value: Any) -> str:
@@ -69,6 +104,8 @@ def kind(value: Any) -> str:
         return "timestamp"
     if isinstance(value, timedelta):
         return "duration"
+    if isinstance(value, OptionalValue):
+        return "optional_type"
     return type(value).__name__
 
 
@@ -86,6 +123,8 @@ def eq(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(eq(x, y) for x, y in zip(a, b, strict=True))
     if ka == "map":
         return a.keys() == b.keys() and all(eq(a[k], b[k]) for k in a)
+    if ka == "optional_type":
+        return a.present == b.present and (not a.present or eq(a.value, b.value))
     return bool(a == b)
 
 
@@ -114,7 +153,7 @@ def add(a: Any, b: Any) -> Any:
     if ka == kb == "int":
         return check_int(a + b, "+")
     if ka == kb and ka in ("double", "string", "duration"):
-        return _check_duration(a + b) if ka == "duration" else a + b
+        return check_duration(a + b) if ka == "duration" else a + b
     if ka == kb == "list":
         return list(a) + list(b)
     if (ka, kb) in (("timestamp", "duration"), ("duration", "timestamp")):
@@ -130,9 +169,9 @@ def sub(a: Any, b: Any) -> Any:
     if ka == kb == "double":
         return a - b
     if ka == kb == "duration":
-        return _check_duration(a - b)
+        return check_duration(a - b)
     if ka == kb == "timestamp":
-        return a - b
+        return check_duration(a - b)
     if (ka, kb) == ("timestamp", "duration"):
         return _shift(a, -b)
     raise CelEvalError(f"no such overload: {ka} - {kb}")
@@ -190,18 +229,17 @@ def neg(a: Any) -> Any:
     raise CelEvalError(f"no such overload: -{k}")
 
 
-def _check_duration(value: timedelta) -> timedelta:
-    if abs(value) > MAX_DURATION:
-        raise CelEvalError("duration out of range")
-    return value
-
-
 def _shift(a: Any, b: Any) -> datetime:
     when, delta = (a, b) if isinstance(a, datetime) else (b, a)
     try:
-        return when + delta  # type: ignore[no-any-return]
+        return check_timestamp(when) + delta  # type: ignore[no-any-return]
     except OverflowError:
         raise CelEvalError("timestamp out of range") from None
+
+
+def ts_sub(a: datetime, b: datetime) -> timedelta:
+    """``timestamp - timestamp``: an error when the difference is beyond a duration's range."""
+    return check_duration(a - b)
 
 
 def size(value: Any) -> int:
@@ -227,7 +265,7 @@ def to_int(value: Any) -> int:
         except ValueError:
             raise CelEvalError(f"cannot convert `{value}` to int") from None
     if k == "timestamp":
-        return int(value.timestamp())
+        return (value - _EPOCH) // timedelta(seconds=1)  # type: ignore[no-any-return]
     raise CelEvalError(f"no such overload: int({k})")
 
 
@@ -254,48 +292,32 @@ def to_string(value: Any) -> str:
     if k in ("int", "double"):
         return repr(value) if k == "double" else str(value)
     if k == "timestamp":
-        return str(value.astimezone(UTC).isoformat()).replace("+00:00", "Z")
+        return format_timestamp(value)
     if k == "duration":
-        return f"{value.total_seconds():g}s"
+        return format_duration(value)
     raise CelEvalError(f"no such overload: string({k})")
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|m|s|ms|us|µs|ns)")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+def to_timestamp(value: Any) -> datetime:
+    """CEL ``timestamp()`` of text (RFC 3339) or of seconds since the Unix epoch."""
+    k = kind(value)
+    if k == "string":
+        return parse_timestamp(value)
+    if k == "int":
+        return timestamp_from_seconds(value)
+    if k == "timestamp":
+        return check_timestamp(value)
+    raise CelEvalError(f"no such overload: timestamp({k})")
 
 
-def parse_duration(text: str) -> timedelta:
-    """Go-style durations: ``72h``, ``1h30m``, ``90s``, ``250ms``, ``-2.5h``."""
-    body = text.strip()
-    sign = -1.0 if body.startswith("-") else 1.0
-    body = body.lstrip("+-")
-    pos, seconds = 0, 0.0
-    if body == "0":
-        return timedelta(0)
-    for match in _DURATION.finditer(body):
-        if match.start() != pos:
-            break
-        seconds += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(body) or not body:
-        raise CelEvalError(f"invalid duration `{text}` (expected e.g. 72h, 1h30m, 90s)")
-    try:
-        return _check_duration(timedelta(seconds=sign * seconds))
-    except OverflowError:
-        raise CelEvalError(f"duration `{text}` out of range") from None
-
-
-def parse_timestamp(text: str) -> datetime:
-    """RFC 3339 with a time zone: ``2026-11-02T09:30:00Z``."""
-    try:
-        value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise CelEvalError(
-            f"invalid timestamp `{text}` (expected RFC 3339, e.g. 2026-11-02T09:30:00Z)"
-        ) from None
-    if value.tzinfo is None:
-        raise CelEvalError(f"timestamp `{text}` has no time zone")
-    return value
+def to_duration(value: Any) -> timedelta:
+    """CEL ``duration()`` of text (``72h``, ``1h30m``…)."""
+    k = kind(value)
+    if k == "string":
+        return parse_duration(value)
+    if k == "duration":
+        return check_duration(value)
+    raise CelEvalError(f"no such overload: duration({k})")
 
 
 @lru_cache(maxsize=256)
@@ -374,14 +396,52 @@ def _bool(value: Any) -> bool:
 
 
 def _get(value: Any, key: Any) -> Any:
-    if not isinstance(value, dict):
-        raise CelEvalError(f"no such overload: field or key access on {kind(value)}")
-    if key not in value:
+    """``value[key]`` or ``value.key`` on a map, or on a value only known at run time (a list
+    in a ``dyn`` is indexed like any list)."""
+    if isinstance(value, dict):
+        if type(key) is str:  # the usual case: a field of the payload
+            if key in value:
+                return value[key]
+            raise CelEvalError(f"no such key: {key!r}")
+        found, item = lookup(value, key)
+        if found:
+            return item
         raise CelEvalError(f"no such key: {key!r}")
-    return value[key]
+    if isinstance(value, list | tuple):
+        return _index(value, key)
+    raise CelEvalError(f"no such overload: field or key access on {kind(value)}")
+
+
+def lookup(mapping: dict[Any, Any], key: Any) -> tuple[bool, Any]:
+    """``(True, mapping[key])`` when CEL finds ``key`` in the map, else ``(False, None)``:
+    ``1``, ``1u`` and ``1.0`` find the same entry, but ``true`` is not ``1`` (as Python's
+    dicts would have it)."""
+    k = kind(key)
+    if k not in _KEY_KINDS:
+        if k == "double":
+            if not (math.isfinite(key) and key == int(key)):
+                return False, None
+            key = int(key)
+        else:
+            raise CelEvalError(f"no such overload: a map key can't be {_an(k)}")
+    if key not in mapping:
+        return False, None
+    for stored in mapping:
+        if stored == key and (type(stored) is bool) == (type(key) is bool):
+            return True, mapping[stored]
+    return False, None
+
+
+_KEY_KINDS = ("string", "int", "bool")
+
+
+def _an(name: str) -> str:
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 def _has(value: Any, key: str) -> bool:
+    if isinstance(value, OptionalValue):
+        return value.present and _has(value.value, key)
     if not isinstance(value, dict):
         raise CelEvalError(f"has() on {kind(value)}")
     return key in value
@@ -390,11 +450,39 @@ def _has(value: Any, key: str) -> bool:
 def _index(value: Any, index: Any) -> Any:
     if kind(value) != "list":
         raise CelEvalError(f"no such overload: index on {kind(value)}")
-    if kind(index) != "int":
-        raise CelEvalError(f"a list index must be an int, not {kind(index)}")
-    if not 0 <= index < len(value):
+    i = list_position(index)
+    if not 0 <= i < len(value):
         raise CelEvalError(f"index out of bounds: {index}")
-    return value[index]
+    return value[i]
+
+
+def list_position(index: Any) -> int:
+    """A list index: an int, or a double with no fractional part (as CEL's heterogeneous
+    numbers allow for an index only known at run time)."""
+    k = kind(index)
+    if k == "int":
+        return int(index)
+    if k == "double" and math.isfinite(index) and index == int(index):
+        return int(index)
+    raise CelEvalError(f"invalid_argument: a list index must be an int, not {index!r}")
+
+
+def map_literal(*items: Any) -> dict[Any, Any]:
+    """A map literal ``{k1: v1, k2: v2…}`` (keys and values alternate) whose keys are only
+    known at run time: an error if a key repeats, as CEL requires."""
+    out: dict[Any, Any] = {}
+    for i in range(0, len(items), 2):
+        key = items[i]
+        if kind(key) not in _KEY_KINDS:
+            raise CelEvalError(f"unsupported key type: a map key can't be {_an(kind(key))}")
+        if key in out:
+            if lookup(out, key)[0]:
+                raise CelEvalError(f"Failed with repeated key: {key!r} is in the map twice")
+            raise CelEvalError(
+                f"the keys true and 1 (or false and 0) can't share a map here: {key!r}"
+            )
+        out[key] = items[i + 1]
+    return out
 
 
 def _in(item: Any, container: Any) -> bool:
@@ -472,8 +560,10 @@ def namespace(consts: list[Any]) -> dict[str, Any]:
         "_to_int": to_int,
         "_to_double": to_double,
         "_to_string": to_string,
-        "_timestamp": parse_timestamp,
-        "_duration": parse_duration,
+        "_timestamp": to_timestamp,
+        "_duration": to_duration,
+        "_ts_sub": ts_sub,
+        "_map_lit": map_literal,
         "_all": _all,
         "_any": _any,
         "_bool": _bool,

@@ -17,6 +17,7 @@ __all__ = [
     "ListType",
     "MapType",
     "ObjectType",
+    "OptionalType",
 ]
 
 
@@ -56,6 +57,14 @@ class MapType(CelType):
         super().__init__(f"map({key}, {value})")
         self.key = key
         self.value = value
+
+
+class OptionalType(CelType):
+    """An optional value of ``elem`` (``x.?field``, ``optional.of(x)``)."""
+
+    def __init__(self, elem: CelType) -> None:
+        super().__init__(f"optional_type({elem})")
+        self.elem = elem
 
 
 class ObjectType(CelType):
