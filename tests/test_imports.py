@@ -83,6 +83,7 @@ def test_ravenstack_usage_is_attributed_through_subscriptions_and_reused_ids_kep
     assert scalar(store, sa.select(sa.func.count()).where(S.c.kind == "seat_change")) > 0
     assert scalar(store, sa.select(sa.func.count()).where(S.c.kind == "cancellation")) == 600
     assert second.new_rows == 0
+    assert first.dead_lettered == 0 and second.dead_lettered == 0
     assert any("reused" in n for n in first.notes)
     churned = scalar(
         store, sa.select(sa.func.count()).where(Account.__table__.c.customer_state == "churned")
@@ -101,7 +102,10 @@ def test_olist_leads_become_prospects_and_won_deals_customers(store, clock, shar
         store, sa.select(Signal.__table__.c.payload["origin"].as_string()).distinct()
     )
     assert "" not in origins and "unknown" in origins
-    assert second.new_rows == 0
+    assert second.new_rows == 0 and first.dead_lettered == 0
+    assert any(
+        n.startswith("60 leads with a blank origin stored as `unknown`") for n in first.notes
+    )
 
 
 def test_tickets_attach_text_to_ravenstack_customers(store, clock, shared_data):
@@ -110,7 +114,7 @@ def test_tickets_attach_text_to_ravenstack_customers(store, clock, shared_data):
     second = run_import("tickets", store, shared_data / TICKETS, clock=clock)
     S, A = Signal.__table__, Account.__table__
     assert first.signals is not None and first.signals.accepted == 1166
-    assert second.new_rows == 0
+    assert second.new_rows == 0 and first.dead_lettered == 0
     owners = scalar_list(
         store,
         sa.select(A.c.customer_state)

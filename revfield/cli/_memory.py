@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -71,7 +72,7 @@ def ingest(
             console=console,
             transient=True,
         ) as bar:
-            task = bar.add_task(file.name, total=total)
+            task = bar.add_task(escape(file.name), total=total)
             report = ingest_file(
                 file,
                 store=store,
@@ -99,7 +100,11 @@ def import_crm(
         int | None, typer.Option(help="tickets: length of the time window in days.", min=1)
     ] = None,
 ) -> None:
-    """Import a CRM-style export (Maven, Olist, RavenStack, support tickets). Idempotent."""
+    """Import a CRM-style export (Maven, Olist, RavenStack, support tickets). Idempotent.
+
+    Bad rows are dead-lettered with file, line, field and reason, and the good rows around
+    them imported; exits non-zero only when the export can't be read as a whole.
+    """
     st = state()
     options: dict[str, object] = {}
     if kind == "tickets":

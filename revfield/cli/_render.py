@@ -101,7 +101,7 @@ def import_table(report: ImportReport) -> RenderableType:
     if report.signals:
         s = report.signals
         table.add_row("signals", f"{s.accepted:,}", "—", f"{s.duplicates:,}")
-    dead = len(report.dead_letters) + (report.signals.dead_lettered if report.signals else 0)
+    dead = report.dead_lettered
     table.add_section()
     table.add_row(
         Text("total", style="bold"),
@@ -110,6 +110,18 @@ def import_table(report: ImportReport) -> RenderableType:
         "",
     )
     parts: list[RenderableType] = [table]
+    if report.files:
+        read = Table(box=box.SIMPLE_HEAD, title="rows read", title_justify="left")
+        for col in ("file", "rows", "dead-lettered", "repeated"):
+            read.add_column(col, justify="left" if col == "file" else "right")
+        for name, n in report.files.items():
+            read.add_row(
+                name,
+                f"{n.rows:,}",
+                Text(f"{n.dead_lettered:,}", style="red" if n.dead_lettered else ""),
+                f"{n.repeated:,}",
+            )
+        parts.append(read)
     summary = Text(
         f"{report.new_rows:,} new rows", style="bold green" if report.new_rows else "bold"
     )
@@ -118,12 +130,30 @@ def import_table(report: ImportReport) -> RenderableType:
     if dead:
         summary.append(f"; {dead:,} rows dead-lettered (see `revfield dead-letters`)", style="red")
     parts.append(summary)
+    if dead:
+        parts.append(_import_problems(report))
     if report.notes:
         notes = Text("data quirks handled:\n", style="dim")
         for note in report.notes:
             notes.append(f"  • {note}\n", style="dim")
         parts.append(notes)
     return Group(*parts)
+
+
+def _import_problems(report: ImportReport, show: int = 5) -> RenderableType:
+    lines = Text()
+    for line in report.dead_letter_summary():
+        lines.append(f"{line}\n")
+    notes = [*report.dead_letters, *(report.signals.problems if report.signals else [])]
+    for note in notes[:show]:
+        lines.append(f"{os.path.basename(note.file or '')}:{note.line}: ", style="bold")
+        lines.append(note.reason + "\n")
+    more = report.dead_lettered - min(len(notes), show)
+    if more > 0:
+        lines.append(f"… and {more:,} more in the dead_letters table\n", style="dim")
+    return Panel(
+        lines, title="dead letters", title_align="left", border_style="red", box=box.ROUNDED
+    )
 
 
 def account_panel(ctx: AccountMemory) -> RenderableType:
@@ -219,7 +249,7 @@ def account_panel(ctx: AccountMemory) -> RenderableType:
         parts.append(chain_table(ctx.actions))
     return Panel(
         Group(*parts),
-        title=f"[bold]{a.name}[/] [dim]{a.id}[/]",
+        title=Text.assemble((a.name, "bold"), " ", (a.id, "dim")),
         title_align="left",
         box=box.ROUNDED,
     )
@@ -278,6 +308,8 @@ def chain_table(actions: list[dict[str, Any]]) -> RenderableType:
                 f"\nfact #{f['id']} {f['type']} (signal #{f['source_signal_id']}): ", style="dim"
             )
             why.append(f["value"][:70])
+        for concern in a.get("concerns", []):
+            why.append(f"\n⚠ {concern}", style="yellow")
         done = Text()
         for d in a["decisions"]:
             done.append(f"{d['verdict']}", style="bold")

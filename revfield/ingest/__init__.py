@@ -8,7 +8,7 @@ importers for real CRM-style exports (Maven, Olist, RavenStack, support tickets)
     report.accepted, report.duplicates, report.dead_lettered
 """
 
-from revfield.ingest._crm import CrmImportError, ImportReport, TableCount
+from revfield.ingest._crm import CrmImportError, FileCount, ImportReport, TableCount
 from revfield.ingest._importers import IMPORTERS, run_import
 from revfield.ingest._ingest import DeadLetterNote, IngestReport, ingest_file, ingest_signals
 from revfield.ingest._readers import IngestFileError, count_lines
@@ -20,6 +20,7 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "CrmImportError",
     "DeadLetterNote",
+    "FileCount",
     "ImportReport",
     "IngestFileError",
     "IngestReport",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from revfield.clock import Clock
@@ -40,8 +42,10 @@ def run_import(
     """Import the CRM-style export of ``kind`` (``maven``, ``olist``, ``ravenstack``,
     ``tickets``) in ``directory`` into the memory, as ``revfield import-crm`` does. Every row
     gets a deterministic id, so importing the same export again adds nothing. ``options`` go to
-    the importer (``tickets``: ``accounts``, ``start``, ``days``). Raises
-    :class:`CrmImportError` for an unknown kind or a missing directory, file or column."""
+    the importer (``tickets``: ``accounts``, ``start``, ``days``). Bad rows are dead-lettered
+    (file, line, field, reason; see :attr:`ImportReport.dead_letters`) and the good rows around
+    them imported. Raises :class:`CrmImportError` only for an export that can't be imported as
+    a whole: an unknown kind, a missing directory, a missing or unreadable file or column."""
     try:
         importer = IMPORTERS[kind]
     except KeyError:
@@ -50,4 +54,22 @@ def run_import(
         ) from None
     if not directory.exists():
         raise CrmImportError(f"{directory}: no such directory")
-    return importer(store, directory, clock=clock, **options)
+    with _collector_paused():
+        return importer(store, directory, clock=clock, **options)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while an export is read and validated.
+
+    An import holds every row of the export until it writes them (tens of thousands of small,
+    acyclic objects); the collector would sweep that growing heap again and again, about a
+    fifth of an import's time. It runs again as soon as the import is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -23,8 +23,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from revfield._text import shorten
 from revfield.clock import Clock, SystemClock
-from revfield.ingest._diagnostics import RowProblem, describe
+from revfield.ingest._diagnostics import (
+    RowProblem,
+    describe,
+    may_repeat_a_key,
+    repeated_key,
+    storable_problem,
+)
 from revfield.ingest._identity import email_domain, is_free_mail
 from revfield.ingest._readers import RawRow, read_rows
 from revfield.ingest._schema import SignalRecord
@@ -40,6 +47,7 @@ from revfield.memory import (
     existing_account_ids,
     insert_signals,
     is_retryable,
+    refused_row,
     stored_signals,
     write_dead_letters,
 )
@@ -109,14 +117,42 @@ def ingest_signals(
 
     def rows() -> Iterable[RawRow]:
         for n, rec in zip(numbers, records, strict=False):
-            if isinstance(rec, SignalRecord):
-                yield RawRow(n, n, rec.model_dump_json(), {"__record__": rec})
-            else:
-                yield RawRow(
-                    n, n, json.dumps(dict(rec), default=str, ensure_ascii=False), dict(rec)
-                )
+            yield _api_row(n, rec)
 
     return _Ingestor(store, clock or SystemClock(), source).run(rows(), batch_size)
+
+
+def _api_row(n: int, rec: object) -> RawRow:
+    """A record given from Python as a row; its raw text is the record as JSON (or, if it
+    can't be written as JSON, as Python shows it)."""
+    if isinstance(rec, SignalRecord):
+        try:
+            raw = rec.model_dump_json()
+        except ValueError:
+            raw = _shown(rec)
+        return RawRow(n, n, raw, {"__record__": rec})
+    if not isinstance(rec, Mapping):
+        return RawRow(
+            n,
+            n,
+            _shown(rec),
+            None,
+            RowProblem(None, f"a signal must be a mapping, got {type(rec).__name__}"),
+        )
+    data = dict(rec)
+    try:
+        raw = json.dumps(data, default=str, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        raw = _shown(data)
+    return RawRow(n, n, raw, data)
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to 4,096 characters, for a value that can't be written as JSON."""
+    try:
+        return shorten(value, 4096)
+    except Exception:  # repr() of a value from outside can fail in any way
+        return f"(a {type(value).__name__} that can't be shown)"
 
 
 def ingest_file(
@@ -128,7 +164,8 @@ def ingest_file(
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Ingest a JSONL or CSV file. Raises ``IngestFileError`` only when the file as a whole
-    can't be read; ``on_progress`` gets the last line number done after each batch."""
+    can't be read; every row-level problem is a dead letter. ``on_progress`` gets the last
+    line number done after each batch."""
     path = Path(path)
     rows = read_rows(path)  # raises before anything is written
     store = store or _default_store()
@@ -165,6 +202,8 @@ class _Candidate:
     rec: SignalRecord
     payload_json: str
     """The payload serialised once, canonically: hashed into the digest and stored as is."""
+    occurred: datetime
+    """``occurred_at`` in UTC, converted once: hashed into the digest and stored."""
     digest: str
     account_id: str | None = None
     contact_id: int | None = None
@@ -225,24 +264,60 @@ class _Ingestor:
         invalid: list[tuple[RawRow, RowProblem]] = []
         for row in rows:
             try:
-                rec = _parse(row)
+                candidates.append(_candidate(row))
             except RowProblem as problem:
                 invalid.append((row, problem))
-                continue
-            payload_json = _canonical_json(rec.payload)
-            candidates.append(_Candidate(row, rec, payload_json, _digest(rec, payload_json)))
+        for result in self._commit(candidates, invalid):
+            self._merge(result, report)
+        report.rows += len(rows)
+        if on_progress:
+            on_progress(rows[-1].end_line)
+
+    def _commit(
+        self, candidates: list[_Candidate], invalid: list[tuple[RawRow, RowProblem]]
+    ) -> list[_BatchResult]:
+        """Write the batch in one transaction. Should the database refuse a value the checks
+        let through, the batch is halved and each half written alone, down to the row at
+        fault, which is dead-lettered with the database's reason: one row never fails the
+        file."""
+        refusal = self._attempt(candidates, invalid)
+        if isinstance(refusal, _BatchResult):
+            return [refusal]
+        if len(candidates) > 1:
+            half = len(candidates) // 2
+            return self._commit(candidates[:half], invalid) + self._commit(candidates[half:], [])
+        if candidates:
+            problem = RowProblem(None, f"the database refused this row: {refusal}")
+            return self._commit([], [*invalid, (candidates[0].row, problem)])
+        if len(invalid) > 1:  # a dead letter itself refused: find it the same way
+            half = len(invalid) // 2
+            return self._commit([], invalid[:half]) + self._commit([], invalid[half:])
+        ((row, problem),) = invalid
+        stand_in = RawRow(row.line, row.end_line, f"(raw row not stored: {refusal})", None)
+        with self.store.session() as session:  # refused even so: the database's error stands
+            return [self._write(session, [], [(stand_in, problem)])]
+
+    def _attempt(
+        self, candidates: list[_Candidate], invalid: list[tuple[RawRow, RowProblem]]
+    ) -> _BatchResult | str:
+        """One transaction (run again after a lost race): its result, or the database's
+        reason for refusing a value in it."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with self.store.session() as session:
-                    result = self._write(session, candidates, invalid)
-                break
+                    return self._write(session, candidates, invalid)
             except Exception as exc:
+                refusal = refused_row(exc)
+                if refusal is not None:
+                    return refusal
                 if attempt == MAX_ATTEMPTS or not is_retryable(exc):
                     raise
+        raise AssertionError("unreachable")
+
+    def _merge(self, result: _BatchResult, report: IngestReport) -> None:
         self.known_accounts |= result.known_accounts
         self.domains.update(result.domains)
         self.contacts.update(result.contacts)
-        report.rows += len(rows)
         report.accepted += result.accepted
         report.duplicates += result.duplicates
         report.unattributed += result.unattributed
@@ -256,8 +331,6 @@ class _Ingestor:
                 )
         room = KEEP_NOTES - len(report.duplicate_lines)
         report.duplicate_lines.extend(result.duplicate_lines[: max(room, 0)])
-        if on_progress:
-            on_progress(rows[-1].end_line)
 
     # -- one transaction --------------------------------------------------------------------
 
@@ -289,7 +362,7 @@ class _Ingestor:
                 c.account_id,
                 c.contact_id,
                 c.rec.contact_email,
-                c.rec.occurred_at,
+                c.occurred,
                 c.rec.payload,
                 c.payload_json,
                 c.rec.text,
@@ -354,6 +427,8 @@ class _Ingestor:
     ) -> list[_Candidate]:
         # Identities this batch needs, from the cache of committed ones or the database; new
         # ones are merged into the cache only after the batch commits.
+        for cand in candidates:  # nothing from an attempt that was rolled back
+            cand.account_id = cand.contact_id = None
         known: set[str] = set()
         emails = {c.rec.contact_email for c in candidates if c.rec.contact_email}
         contacts = {e: self.contacts[e] for e in emails if e in self.contacts}
@@ -437,6 +512,29 @@ class _Ingestor:
         return resolved
 
 
+def _candidate(row: RawRow) -> _Candidate:
+    """The row validated and made ready to store, or the :class:`RowProblem` that keeps it
+    out: the schema's verdict, then what no database should be given (NUL characters, halves
+    of surrogate pairs, NaN and Infinity…), then keys a JSON line gives twice."""
+    rec = _parse(row)
+    if not row.clean and (problem := storable_problem(rec)):
+        raise problem
+    try:
+        payload_json = _CANONICAL.encode(rec.payload)
+    except (ValueError, TypeError, RecursionError):  # NaN or Infinity, a key not a string…
+        raise storable_problem(rec) or RowProblem(
+            "payload", "`payload` can't be written as JSON"
+        ) from None
+    if (
+        isinstance(row.data, bytes)
+        and may_repeat_a_key(row.raw, rec, payload_json)
+        and (problem := repeated_key(row.raw))
+    ):
+        raise problem
+    occurred = rec.occurred_at.astimezone(UTC)
+    return _Candidate(row, rec, payload_json, occurred, _digest(rec, occurred, payload_json))
+
+
 def _parse(row: RawRow) -> SignalRecord:
     if row.problem is not None:
         raise row.problem
@@ -450,24 +548,21 @@ def _parse(row: RawRow) -> SignalRecord:
             return rec
         return SignalRecord.model_validate(data)
     except ValidationError as exc:
-        raise describe(exc) from None
+        raise describe(exc, row.raw) from None
 
 
+# NaN and Infinity are not JSON: refused (ValueError) instead of written as invalid JSON.
 _CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False
 )
 
 
-def _canonical_json(value: dict[str, Any]) -> str:
-    return _CANONICAL.encode(value)
-
-
-def _digest(rec: SignalRecord, payload_json: str) -> str:
+def _digest(rec: SignalRecord, occurred: datetime, payload_json: str) -> str:
     """Content hash of a record: what makes a re-send identical or a conflict."""
     body = "\x1f".join(
         (
             rec.kind.value,
-            rec.occurred_at.astimezone(UTC).isoformat(),
+            occurred.isoformat(),
             rec.account_id or "",
             rec.account_domain or "",
             rec.contact_email or "",

@@ -7,10 +7,12 @@ The README's "Signal schema" section documents every field; keep the two in step
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -43,10 +45,57 @@ MAX_LINE_BYTES = 1_048_576
 Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+RoleText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _timestamp_text(value: Any) -> Any:
+    # An epoch number is ambiguous (seconds? milliseconds?) and carries no zone: refuse it,
+    # also when it comes as a string (pydantic would read "1700000000" as seconds).
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "timestamp_number",
+            "expected an ISO 8601 timestamp such as 2026-11-02T09:30:00Z, got the number {value}",
+            {"value": value},
+        )
+    if isinstance(value, str) and ":" not in value and _NUMBER.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "timestamp_number",
+            "expected an ISO 8601 timestamp such as 2026-11-02T09:30:00Z, got the number "
+            "{value} (epoch numbers are refused: seconds or milliseconds?)",
+            {"value": value.strip()[:40]},
+        )
+    return value
+
+
+def _utc_representable(value: datetime, field: str | None = None) -> datetime:
+    # Only a moment within a day of 0001-01-01 or 9999-12-31 can leave the range in UTC.
+    if value.year in _EDGE_YEARS:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "timestamp_range",
+                "timestamp `{value}` falls outside the years 1 to 9999 once converted to UTC",
+                {"value": value.isoformat(), "field": field},
+            ) from None
+    return value
+
+
+_EDGE_YEARS = frozenset({1, 9999})
+
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_utc_representable)
+]
+"""An ISO 8601 timestamp with a time zone whose UTC moment is a valid date; numbers
+(epochs), also in strings, are refused."""
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # NaN and Infinity are not JSON: refused in typed fields, and kept (to be refused when the
+    # payload is written) in other keys rather than silently dumped as null.
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, ser_json_inf_nan="constants")
 
 
 class ProductUsagePayload(_Payload):
@@ -83,7 +132,7 @@ class SupportTicketPayload(_Payload):
 
 
 class MeetingPayload(_Payload):
-    starts_at: AwareDatetime | None = None
+    starts_at: Timestamp | None = None
 
 
 PAYLOAD_SCHEMAS: dict[SignalKind, type[_Payload]] = {
@@ -96,17 +145,6 @@ PAYLOAD_SCHEMAS: dict[SignalKind, type[_Payload]] = {
     SignalKind.MEETING_BOOKED: MeetingPayload,
 }
 """Kinds whose payload has required or typed keys; other kinds take any JSON object."""
-
-
-def _timestamp_text(value: Any) -> Any:
-    # An epoch number is ambiguous (seconds? milliseconds?) and carries no zone: refuse it.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise PydanticCustomError(
-            "timestamp_number",
-            "expected an ISO 8601 timestamp such as 2026-11-02T09:30:00Z, got the number {value}",
-            {"value": value},
-        )
-    return value
 
 
 class SignalRecord(BaseModel):
@@ -125,7 +163,8 @@ class SignalRecord(BaseModel):
     """The source's own id: ``(source, external_id)`` is stored once, however often it is sent."""
     kind: SignalKind
     occurred_at: Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
-    """When it happened, with a time zone (``2026-11-02T09:30:00Z``)."""
+    """When it happened, with a time zone (``2026-11-02T09:30:00Z``); checked as a
+    :data:`Timestamp` is."""
     account_id: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
         | None
@@ -133,7 +172,7 @@ class SignalRecord(BaseModel):
     account_domain: str | None = None
     contact_email: str | None = None
     contact_name: ShortText | None = None
-    contact_role: ShortText | None = None
+    contact_role: RoleText | None = None
     text: Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None = None
     """Free text: an email body, a transcript, a ticket. Untrusted data, never instructions."""
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -155,7 +194,10 @@ class SignalRecord(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> SignalRecord:
-        # One after-validator for all cross-field rules: it runs on every row.
+        # One after-validator for all cross-field rules: it runs on every row. (The range of
+        # `occurred_at` is checked here too: cheaper than a validator of its own.)
+        if self.occurred_at.year in _EDGE_YEARS:
+            _utc_representable(self.occurred_at, "occurred_at")
         if not (self.account_id or self.account_domain or self.contact_email):
             raise PydanticCustomError(
                 "no_identity",
@@ -171,10 +213,13 @@ class SignalRecord(BaseModel):
             except ValidationError as exc:
                 err = exc.errors()[0]
                 where = ".".join(str(p) for p in err["loc"])
+                message = err["msg"]
+                if err["type"] == "finite_number":
+                    message = "NaN or Infinity, which JSON has no value for; send a finite number"
                 raise PydanticCustomError(
                     "payload_invalid",
                     "{field}: {message}",
-                    {"field": f"payload.{where}", "message": err["msg"]},
+                    {"field": f"payload.{where}", "message": message},
                 ) from None
             object.__setattr__(self, "payload", payload)  # the typed form (frozen model)
         return self

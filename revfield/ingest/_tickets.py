@@ -13,6 +13,10 @@ but no customer, no ticket id and no timestamp. What revfield does about each ga
 Subject and body become the signal's ``text`` (untrusted data for later fact extraction;
 blank subjects are left out); answer, type, queue, language, business type and tags go into
 the payload. The business type ``_IT_Services_`` is read as ``IT Services``.
+
+Every row is validated: a row with neither subject nor body, an unknown priority, text over a
+signal's limit or a cell that can't be read is dead-lettered; a row repeating an earlier one
+exactly is skipped (it would be the same ticket twice).
 """
 
 from __future__ import annotations
@@ -21,9 +25,23 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import model_validator
 
 from revfield.clock import Clock
-from revfield.ingest._crm import CrmImportError, ImportReport, SignalBuffer, read_csv
+from revfield.ingest._crm import (
+    CrmImportError,
+    ExportFile,
+    ExportRow,
+    ImportReport,
+    SignalBuffer,
+    maybe_choice,
+    maybe_text,
+    row_error,
+    write_export_dead_letters,
+)
+from revfield.ingest._schema import MAX_TEXT_CHARS
 from revfield.memory import Store, customer_account_ids, existing_account_ids
 
 __all__ = ["import_tickets"]
@@ -38,6 +56,45 @@ PRIORITIES = {
     "critical": "urgent",
     "urgent": "urgent",
 }
+MAX_TAG = 200
+
+
+class SupportTicket(ExportRow):
+    """A row of the tickets CSV (``tag_*`` columns are read as they are)."""
+
+    subject: Annotated[str | None, maybe_text(MAX_TEXT_CHARS)] = None
+    body: Annotated[str | None, maybe_text(MAX_TEXT_CHARS)] = None
+    answer: Annotated[str | None, maybe_text(MAX_TEXT_CHARS)] = None
+    type: Annotated[str | None, maybe_text(64)] = None
+    queue: Annotated[str | None, maybe_text(120)] = None
+    priority: Annotated[str | None, maybe_choice("priority", PRIORITIES)] = None
+    language: Annotated[str | None, maybe_text(32)] = None
+    business_type: Annotated[str | None, maybe_text(120)] = None
+
+    @model_validator(mode="after")
+    def _text(self) -> SupportTicket:
+        if not self.subject and not self.body:
+            raise row_error(
+                "body", "`subject` and `body` are both blank: a ticket needs words to read"
+            )
+        if len(self.text) > MAX_TEXT_CHARS:
+            raise row_error(
+                "body",
+                f"`body`: subject and body are {len(self.text):,} characters, over the "
+                f"{MAX_TEXT_CHARS:,}-character limit of a signal's text; shorten the ticket",
+            )
+        return self
+
+    @property
+    def text(self) -> str:
+        """Subject and body, as the signal's text."""
+        if self.subject and self.body:
+            return f"{self.subject}\n\n{self.body}"
+        return self.subject or self.body or ""
+
+
+def _reads(column: str) -> bool:
+    return column in SupportTicket.model_fields or column.startswith("tag_")
 
 
 def import_tickets(
@@ -49,35 +106,66 @@ def import_tickets(
     start: date = DEFAULT_START,
     days: int = DEFAULT_DAYS,
 ) -> ImportReport:
+    """Import a tickets CSV, or every CSV of a folder (see the module's docstring)."""
     report = ImportReport("tickets", str(directory))
-    files = sorted(directory.glob("*.csv")) if directory.is_dir() else [directory]
-    if not files or not files[0].is_file():
+    paths = (
+        sorted(p for p in directory.glob("*.csv") if p.is_file())
+        if directory.is_dir()
+        else [directory]
+    )
+    if not paths or not paths[0].exists():
         raise CrmImportError(f"{directory}: no tickets CSV found")
+    files = [
+        ExportFile(p, ["subject", "body", "priority"], reads=_reads, what="tickets CSV")
+        for p in paths
+    ]
     pool = _account_pool(store, accounts)
     signals = SignalBuffer()
     fixed_types = 0
-    for path in files:
-        for row in read_csv(path, ["subject", "body", "priority"]):
-            d = row.data
-            digest = hashlib.sha256(f"{d['subject']}\n{d['body']}".encode()).hexdigest()
+    for f in files:
+        for row in f.rows():
+            t = f.parse(SupportTicket, row)
+            if t is None:
+                continue
+            tags = [row.data[k] for k in sorted(row.data) if k.startswith("tag_") and row.data[k]]
+            long_tag = next(
+                (
+                    k
+                    for k in sorted(row.data)
+                    if k.startswith("tag_") and len(row.data[k]) > MAX_TAG
+                ),
+                None,
+            )
+            if long_tag is not None:
+                f.refuse(
+                    row,
+                    long_tag,
+                    f"`{long_tag}`: {len(row.data[long_tag]):,} characters is over the "
+                    f"{MAX_TAG}-character limit of a tag",
+                )
+                continue
+            if not f.claim(tuple(row.cells), row, "subject", "this ticket", "tickets have no id"):
+                continue
+            subject, body = t.subject or "", t.body or ""
+            digest = hashlib.sha256(f"{subject}\n{body}".encode()).hexdigest()
             spot = int(digest[:12], 16)
             when = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(
                 days=spot % max(days, 1), hours=8 + (spot >> 8) % 10, minutes=(spot >> 16) % 60
             )
-            business = d.get("business_type", "").strip("_ ").replace("_", " ")
-            fixed_types += business != d.get("business_type", "")
+            written = t.business_type or ""
+            business = written.strip("_ ").replace("_", " ")
+            fixed_types += business != written
             payload: dict[str, object] = {
-                "priority": PRIORITIES.get(d["priority"].lower()),
-                "type": d.get("type") or None,
-                "queue": d.get("queue") or None,
-                "language": d.get("language") or None,
+                "priority": PRIORITIES[t.priority] if t.priority else None,
+                "type": t.type,
+                "queue": t.queue,
+                "language": t.language,
                 "business_type": business or None,
-                "tags": [d[k] for k in sorted(d) if k.startswith("tag_") and d[k]],
-                "answer": d.get("answer") or None,
+                "tags": tags,
+                "answer": t.answer,
             }
-            text = f"{d['subject']}\n\n{d['body']}" if d["subject"] else d["body"]
             signals.add(
-                path,
+                f.path,
                 row.line,
                 {
                     "source": SOURCE,
@@ -85,10 +173,12 @@ def import_tickets(
                     "kind": "support_ticket",
                     "occurred_at": when.isoformat(),
                     "account_id": pool[spot % len(pool)],
-                    "text": text,
+                    "text": t.text,
                     "payload": {k: v for k, v in payload.items() if v not in (None, [])},
                 },
             )
+    with store.session() as session:
+        write_export_dead_letters(session, files, report, clock.now())
     report.signals = signals.ingest(store, clock, str(directory))
     report.notes.append(
         f"tickets carry no customer: attached to {len(pool):,} customer account(s) by a stable "

@@ -121,6 +121,7 @@ from revfield.memory._signals import (
     add_prospect_accounts,
     contacts_by_email,
     insert_signals,
+    refused_row,
     stored_signals,
 )
 from revfield.memory._sql import is_retryable
@@ -224,6 +225,7 @@ __all__ = [
     "record_action",
     "record_decision",
     "record_model_calls",
+    "refused_row",
     "rung_holder",
     "runnable_events",
     "signal_series",

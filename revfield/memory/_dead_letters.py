@@ -1,4 +1,10 @@
-"""Dead letters: rows of a file or an export that could not be accepted, with the reason."""
+"""Dead letters: rows of a file or an export that could not be accepted, with the reason.
+
+A dead letter is stored whatever the row held: NUL characters and halves of surrogate pairs,
+which no database column takes, are written as the escapes ``\\u0000`` and ``\\ud800``, and
+the file name and field are cut to their columns' lengths, identically on SQLite and
+PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from revfield.memory._tables import DEAD_LETTERS
 __all__ = ["DeadLetterEntry", "count_dead_letters", "recent_dead_letters", "write_dead_letters"]
 
 INSERT_CHUNK = 500
+SOURCE_FILE_CHARS = 1024
+FIELD_CHARS = 200
 
 
 class DeadLetterEntry(NamedTuple):
@@ -36,18 +44,20 @@ def write_dead_letters(
     now: datetime,
 ) -> None:
     """Store ``(line, field, reason, raw)`` entries; the same row of the same file twice is
-    stored once, so re-running an ingest or import does not pile up copies."""
+    stored once, so re-running an ingest or import does not pile up copies. Any text is
+    stored: see the module's docstring."""
     if not entries:
         return
     dialect = session.get_bind().dialect.name
+    source_file = _storable(source_file, SOURCE_FILE_CHARS)
     values = sorted(
         (
             {
                 "source_file": source_file,
                 "line": line,
-                "field": field,
-                "reason": reason,
-                "raw": raw,
+                "field": None if field is None else _storable(field, FIELD_CHARS),
+                "reason": _storable(reason),
+                "raw": _storable(raw),
                 "raw_digest": hashlib.blake2b(
                     raw.encode("utf-8", "replace"), digest_size=16
                 ).hexdigest(),
@@ -59,6 +69,16 @@ def write_dead_letters(
     )
     for part in chunks(values, INSERT_CHUNK):
         session.execute(insert_ignore(dialect, DEAD_LETTERS), list(part))
+
+
+def _storable(text: str, limit: int | None = None) -> str:
+    """``text`` as any column takes it: NUL characters and lone surrogates as escapes, cut to
+    ``limit`` characters."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\u0000")
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def recent_dead_letters(

@@ -3,11 +3,13 @@ signals stored once per ``(source, external_id)``.
 
 Lookups run in sorted chunks, and inserts go in sorted order, so two writers take their
 locks in the same order. On SQLite the signals go in through the driver's ``executemany``;
-on PostgreSQL through ``COPY`` into a temporary table.
+on PostgreSQL through ``COPY`` into a temporary table. Both store the payload as the same
+canonical JSON text, so the two backends hold the same values.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeAlias
@@ -29,6 +31,7 @@ __all__ = [
     "add_prospect_accounts",
     "contacts_by_email",
     "insert_signals",
+    "refused_row",
     "stored_signals",
 ]
 
@@ -48,9 +51,9 @@ SignalRow: TypeAlias = tuple[
     str | None,  # account_id
     int | None,  # contact_id
     str | None,  # contact_email
-    datetime,  # occurred_at (aware)
+    datetime,  # occurred_at (aware; UTC spares a conversion)
     dict[str, Any],  # payload
-    str,  # payload, serialised as JSON (stored as is on SQLite)
+    str,  # payload, serialised as JSON (stored as is)
     str | None,  # text
     str,  # digest
 ]
@@ -183,8 +186,9 @@ SIGNAL_COLUMNS = (
 
 
 def _sqlite_time(value: datetime) -> str:
-    # Exactly how SQLAlchemy stores a DateTime on SQLite (naive UTC), so reads agree.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    # Exactly how SQLAlchemy stores a DateTime on SQLite (naive UTC), so reads agree: the
+    # UTC ISO text without its "+00:00" (astimezone returns a UTC value as it is).
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def _insert_signals_sqlite(
@@ -221,9 +225,8 @@ def _insert_signals_sqlite(
 
 def _copy_signals(session: Session, rows: list[SignalRow], now: datetime) -> set[SignalKey]:
     """PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT
-    DO NOTHING``: several times faster than multi-row ``VALUES`` through the driver."""
-    from psycopg.types.json import Jsonb
-
+    DO NOTHING``: several times faster than multi-row ``VALUES`` through the driver. The
+    payload goes in as its JSON text, which the server reads into ``jsonb``."""
     conn = session.connection()
     conn.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS revfield_signals_in "
@@ -232,8 +235,8 @@ def _copy_signals(session: Session, rows: list[SignalRow], now: datetime) -> set
     cols = ", ".join(SIGNAL_COLUMNS)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY revfield_signals_in ({cols}) FROM STDIN") as copy:
-        for s, e, k, a, ci, ce, o, p, _pj, t, d in rows:
-            copy.write_row([s, e, k, a, ci, ce, o, now, Jsonb(p), t, d])
+        for s, e, k, a, ci, ce, o, _p, pj, t, d in rows:
+            copy.write_row([s, e, k, a, ci, ce, o, now, pj, t, d])
     result = conn.exec_driver_sql(
         f"INSERT INTO signals ({cols}) SELECT {cols} FROM revfield_signals_in "
         "ORDER BY source, external_id ON CONFLICT DO NOTHING RETURNING source, external_id"
@@ -241,3 +244,26 @@ def _copy_signals(session: Session, rows: list[SignalRow], now: datetime) -> set
     inserted = {(s, e) for s, e in result}
     conn.exec_driver_sql("TRUNCATE revfield_signals_in")
     return inserted
+
+
+# SQLSTATE classes of a value the database refuses: data exception, integrity constraint
+# violation, program limit exceeded (a value too large to index or store).
+_REFUSED_CLASSES = ("22", "23", "54")
+
+
+def refused_row(exc: BaseException) -> str | None:
+    """The database's reason, in one line, when ``exc`` is the database or its driver refusing
+    a value of a row (bad data, a broken constraint, a value too large, text the driver can't
+    encode); None for anything else (a lost connection, a lock, a bug), which no row causes."""
+    orig = exc.orig if isinstance(exc, sa.exc.StatementError) and exc.orig is not None else exc
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str):
+        refused = state[:2] in _REFUSED_CLASSES
+    else:
+        refused = isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError) or isinstance(
+            orig, sqlite3.DataError | sqlite3.IntegrityError | UnicodeError | OverflowError
+        )
+    if not refused:
+        return None
+    text = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return text if len(text) <= 200 else text[:199] + "…"
