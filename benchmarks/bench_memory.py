@@ -246,6 +246,7 @@ def bench_context(
     if not db.exists():
         _build_big(db, accounts, signals)
     store = Store.from_url(f"sqlite:///{db}")
+    store.migrate()  # a database built by an older revfield is upgraded, as a user's would be
     rnd = random.Random(3)
     ids = [f"acc-{rnd.randrange(accounts)}" for _ in range(samples)]
     conn = sqlite3.connect(db)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "utc"]
+__all__ = ["EARLIEST", "Clock", "ManualClock", "SystemClock", "days_before", "utc"]
 
 
 @runtime_checkable
@@ -48,3 +48,17 @@ def utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} has no time zone")
     return value.astimezone(UTC)
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+"""The earliest moment a signal may carry (ingest accepts the years 1 to 9999 in UTC)."""
+
+
+def days_before(moment: datetime, days: float) -> datetime:
+    """``moment`` minus ``days``, or :data:`EARLIEST` when that would fall before the year 1:
+    a window reaching back from a signal dated in the year 1 starts at the year 1, instead of
+    overflowing."""
+    try:
+        return moment - timedelta(days=days)
+    except OverflowError:
+        return EARLIEST

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -13,6 +14,7 @@ from revfield.cli import app
 from tests.factories import signal, write_jsonl
 
 runner = CliRunner()
+PACK = Path(__file__).resolve().parents[1] / "policies"
 
 
 def cli(db_url: str, *args: str):
@@ -85,6 +87,27 @@ def test_account_show_renders_and_json_is_an_account_context(db_url, tmp_path):
     assert missing.exit_code == 1 and "did you mean `acme.com`" in missing.output
 
 
+def test_text_that_looks_like_markup_is_printed_as_written(db_url, tmp_path):
+    """Signal text, names and file names are untrusted: a `[/bold]` in them prints as
+    written in every table, panel and error, and never breaks the command."""
+    path = write_jsonl(
+        tmp_path / "s[red].jsonl",
+        [
+            signal(1, text="We [/bold] need [red]SSO[/] [link=http://evil]now[/link]"),
+            signal(2, kind="bogus[/i]"),
+        ],
+    )
+    ingested = cli(db_url, "ingest", str(path))
+    assert ingested.exit_code == 0 and "s[red].jsonl" in ingested.output, ingested.output
+    shown = cli(db_url, "account", "show", "acme.com")
+    assert shown.exit_code == 0, shown.output
+    assert "We [/bold] need [red]SSO[/]" in shown.output
+    letters = cli(db_url, "dead-letters")
+    assert letters.exit_code == 0 and "bogus[/i]" in " ".join(letters.output.split())
+    missing = cli(db_url, "ingest", str(tmp_path / "gone[bold].jsonl"))
+    assert missing.exit_code == 1 and "gone[bold].jsonl: no such file" in missing.output
+
+
 def test_account_list_filters(db_url, tmp_path):
     path = write_jsonl(tmp_path / "s.jsonl", [signal(1), signal(2, account_domain="other.org")])
     cli(db_url, "ingest", str(path))
@@ -132,6 +155,8 @@ def test_demo_refuses_to_replace_a_database_that_is_not_its_own(tmp_path):
         ("mysql://u@h/db", ["init"], "SQLite or PostgreSQL, not `mysql`"),
         ("sqlite:////no-such-folder/x.db", ["init"], "cannot open the database"),
         ("sqlite:////no-such-folder/x.db", ["inbox"], "cannot open the database"),
+        # no driver named: psycopg, the one revfield installs (not psycopg2)
+        ("postgresql://u@127.0.0.1:1/db", ["inbox"], "the database postgresql+psycopg://u@"),
     ],
 )
 def test_a_database_that_cannot_be_used_is_one_clear_error_not_a_traceback(
@@ -147,3 +172,61 @@ def test_a_database_that_cannot_be_used_is_one_clear_error_not_a_traceback(
     assert exit_.value.code == 1
     assert says in out.err and "help:" in out.err
     assert "Traceback" not in out.err + out.out
+
+
+def test_policy_explain_json_gives_a_script_every_rule_the_guardrails_and_the_decision():
+    context = {
+        "action": {"kind": "send_email", "motion": "acquisition"},
+        "account": {"segment": "smb", "icp_fit": True},
+        "contact": {"email": "p@a.com"},
+        "model": {"confidence": 0.95},
+        "counters": {"contact_touches": 3},
+    }
+    result = runner.invoke(
+        app, ["policy", "explain", json.dumps(context), "--pack", str(PACK), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    explained = json.loads(result.stdout)
+    assert explained["decision"] == "review" and explained["escalate_to"] is None
+    assert explained["policy_version"].startswith("sha256:")
+    shown = runner.invoke(app, ["policy", "explain", json.dumps(context), "--pack", str(PACK)])
+    assert f"why: {explained['explanation']}" in " ".join(shown.stdout.split())
+    assert f"rules of pack {explained['policy_version']}" in shown.stdout
+    rules = {r["id"]: r for r in explained["rules"]}
+    assert rules["smb-followup"]["outcome"] is True and rules["opted-out"]["outcome"] is False
+    assert rules["opted-out"] == {
+        "id": "opted-out",
+        "outcome": False,
+        "decision": "block",
+        "reason": "The contact opted out of all outreach.",
+    }
+    fatigue = next(g for g in explained["guardrails"] if g["id"] == "contact-fatigue")
+    assert fatigue["at_least"] == "review" and isinstance(fatigue["tightened"], bool)
+
+    discount = {"action": {"kind": "offer_discount", "motion": "acquisition", "discount_pct": 20}}
+    escalated = json.loads(
+        runner.invoke(
+            app, ["policy", "explain", json.dumps(discount), "--pack", str(PACK), "--json"]
+        ).stdout
+    )
+    assert (escalated["decision"], escalated["escalate_to"]) == ("escalate", "manager")
+
+
+def test_policy_explain_json_gives_the_error_of_a_rule_that_failed(tmp_path):
+    (tmp_path / "p.yaml").write_text(
+        "rules:\n"
+        "  - {id: notify, when: 'action.kind == \"notify\"', decision: auto, reason: goes out}\n"
+        "  - {id: scored, when: 'action.payload.score > 3', decision: review, reason: waits}\n"
+    )
+    action = {"action": {"kind": "notify", "motion": "acquisition"}}
+    result = runner.invoke(
+        app, ["policy", "explain", json.dumps(action), "--pack", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    explained = json.loads(result.stdout)
+    assert [(r["id"], r["outcome"]) for r in explained["rules"]] == [
+        ("notify", True),
+        ("scored", "no such key: 'score'"),
+    ]
+    assert explained["decision"] == "escalate"  # a rule that fails, fails toward a person
+    assert explained["errors"] == [{"rule": "scored", "message": "no such key: 'score'"}]

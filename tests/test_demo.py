@@ -192,3 +192,92 @@ def test_every_model_call_of_the_demo_is_recorded_drafts_and_handovers_too(demo_
     assert calls["summarise_handover"] == actions["handover_brief"] > 0
     assert calls["extract_facts"] > 0 and calls["classify_reply"] > 0
     assert unattributed == 0
+
+
+def _revfield(argv: list[str], capsys, monkeypatch) -> tuple[int, str, str]:
+    """``revfield ARGV`` through the console script's entry point, in this process."""
+    from revfield.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["revfield", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out = capsys.readouterr()
+    return int(exit_.value.code or 0), out.out, out.err
+
+
+@pytest.fixture
+def small_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo in a new folder with no settings, on a book of seven accounts and one day."""
+    import revfield.cli._demo as demo_command
+
+    for name in list(os.environ):
+        if name.startswith(("REVFIELD_", "OPENAI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(
+        demo_command, "generate_book", lambda seed: generate_book(seed, prospects=4, customers=3)
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize("setting", ["env", "--db"])
+def test_the_demo_keeps_its_memory_where_the_database_setting_says(
+    small_demo, setting, capsys, monkeypatch
+):
+    url = f"sqlite:///{small_demo / 'mine.db'}"
+    if setting == "env":
+        monkeypatch.setenv("REVFIELD_DATABASE_URL", url)
+    argv = ["--db", url] if setting == "--db" else []
+    code, out, err = _revfield([*argv, "demo", "--days", "1"], capsys, monkeypatch)
+    assert code == 0, err
+    from revfield.cli._demo import DEMO_APPLICATION_ID
+    from revfield.memory import Store
+
+    assert Store.application_id_of(small_demo / "mine.db") == DEMO_APPLICATION_ID
+    assert not (small_demo / "revfield.db").exists()
+    assert "the memory is in" in out and "mine.db" in out
+
+
+def test_the_demo_path_option_wins_over_the_database_setting(small_demo, capsys, monkeypatch):
+    monkeypatch.setenv("REVFIELD_DATABASE_URL", f"sqlite:///{small_demo / 'mine.db'}")
+    code, _out, err = _revfield(["demo", "--days", "1", "--path", "d.db"], capsys, monkeypatch)
+    assert code == 0, err
+    assert (small_demo / "d.db").is_file() and not (small_demo / "mine.db").exists()
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg://revfield@db.internal:5432/revfield", "sqlite://"]
+)
+def test_the_demo_refuses_a_database_setting_it_cannot_use_rather_than_ignore_it(
+    small_demo, url, capsys, monkeypatch
+):
+    monkeypatch.setenv("REVFIELD_DATABASE_URL", url)
+    code, _out, err = _revfield(["demo", "--days", "1"], capsys, monkeypatch)
+    assert code == 1 and list(small_demo.iterdir()) == []
+    assert err.splitlines() == [
+        f"error: the demo keeps its memory in an embedded SQLite file, and `{url}` (from "
+        "--db, REVFIELD_DATABASE_URL or revfield.toml) is not one",
+        "  help: pass --path FILE, or --db sqlite:///FILE, for the demo's database",
+    ]
+
+
+def test_the_demo_refuses_a_policy_pack_that_is_named_but_not_there(
+    small_demo, capsys, monkeypatch
+):
+    monkeypatch.setenv("REVFIELD_POLICIES", str(small_demo / "pack"))
+    code, _out, err = _revfield(["demo", "--days", "1"], capsys, monkeypatch)
+    assert code == 1 and list(small_demo.iterdir()) == []
+    assert f"the policy pack {small_demo / 'pack'} does not exist" in err
+    assert "help: set REVFIELD_POLICIES to the pack's folder" in err
+
+
+def test_the_demo_help_counts_the_book_it_generates(capsys, monkeypatch):
+    book = generate_book()
+    prospects = sum(a["customer_state"] == "prospect" for a in book.accounts)
+    code, out, _err = _revfield(["demo", "--help"], capsys, monkeypatch)
+    text = " ".join(out.split())
+    assert code == 0
+    assert (
+        f"({len(book.accounts)} accounts: {prospects} prospects, "
+        f"{len(book.accounts) - prospects} customers, with the default seed)" in text
+    )

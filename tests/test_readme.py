@@ -19,7 +19,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 def _commands(group: click.Group, prefix: str = "revfield") -> list[str]:
     out = []
     for name, command in group.commands.items():
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a group (typer may bundle its own click)
             out += _commands(command, f"{prefix} {name}")
         else:
             out.append(f"{prefix} {name}")

@@ -1,7 +1,10 @@
 """The expansion & retention agent: customers' orbital signals → growth or a save play.
 
-Retention first: while the account has an open churn risk, it proposes a save play and no
+Retention first: while the account's churn risk is open, it proposes a save play and no
 expansion push, whatever the event (the pack's retention-first guardrail enforces the same).
+One save play per risk: a later risk signal joins the risk (a note to the owner), a growth
+signal waits. Once the save play is approved or went out, or the risk is resolved, growth
+signals propose expansion again — still decided by the policy.
 
     usage near limit, seat growth            → expansion opportunity + an expansion email
     churn risk, ticket cluster, champion left,
@@ -21,7 +24,7 @@ from revfield.agents._common import (
     pick_contact,
 )
 from revfield.agents._playbook import Playbook
-from revfield.domain import ActionKind, FactType, Motion, ProposedAction, is_churn_risk
+from revfield.domain import ActionKind, FactType, Motion, ProposedAction, RiskStatus, is_churn_risk
 from revfield.llm import Model
 from revfield.memory import AccountMemory, ContactView
 
@@ -42,16 +45,33 @@ def open_churn_risks(memory: AccountMemory) -> list[int]:
 def propose(
     memory: AccountMemory, event: EventView, model: Model, playbook: Playbook, now: datetime
 ) -> Proposal:
-    risks = open_churn_risks(memory)
     base = {
         "motion": M,
         "account_id": memory.account.id,
         "model": model.name,
         "field_event_id": event.id,
     }
-    contact = pick_contact(memory, event)
-    if event.kind in RISK_EVENTS or (risks and event.kind in EXPANSION_EVENTS):
+    risk = memory.churn_risk
+    open_risk = risk if risk is not None and risk.status is RiskStatus.OPEN else None
+    risks = list(open_risk.fact_ids) if open_risk else open_churn_risks(memory)
+    if open_risk is not None and open_risk.save_play_live:
+        play = f"save play #{open_risk.save_play_action_id}"
+        if event.kind in RISK_EVENTS:  # the signal joins the risk the save play works off
+            note = f"New signal on the open churn risk at {memory.account.name}: {event.detail}"
+            return Proposal([_note(memory, event, base, f"{note} ({play})")], {"risk": risk})
+        if event.kind in EXPANSION_EVENTS and not open_risk.save_play_answered:
+            held = (
+                f"Expansion held back: {memory.account.name} has an open churn risk; its "
+                f"{play} is waiting ({event.detail})"
+            )
+            return Proposal([_note(memory, event, base, held)], {"retention_first": True})
+    if event.kind in RISK_EVENTS or (
+        open_risk is not None
+        and not open_risk.save_play_answered
+        and event.kind in EXPANSION_EVENTS
+    ):
         return _save_play(memory, event, risks, base)
+    contact = pick_contact(memory, event)
     if event.kind in EXPANSION_EVENTS:
         mrr = memory.account.mrr or 0.0
         amount = round(max(mrr, 100.0) * 12 * UPLIFT, 2)

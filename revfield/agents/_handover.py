@@ -111,6 +111,7 @@ def propose(
         field_event_id=event.id,
         confidence=0.9,
         tags=["unsupported-promise"] if unsupported else [],
+        concerns=[_concern(p) for p in unsupported],
     )
     kickoff = ProposedAction(
         kind=ActionKind.CREATE_TASK,
@@ -134,3 +135,11 @@ def propose(
         "unsupported": len(unsupported),
     }
     return Proposal([brief, kickoff], notes)
+
+
+def _concern(promise: dict[str, Any]) -> str:
+    """What a person must know about a promise the product may not keep, in a line."""
+    said = f"promised “{promise['promise'][:120]}”"
+    if promise["status"] == "unsupported":
+        return f"{said}: the product does not do {promise['name']} ({promise['capability']})"
+    return f"{said}: nothing in the capability catalog matches it"

@@ -1,30 +1,66 @@
-"""The Typer application, its global options and the shared state every command uses."""
+"""The Typer application, its global options, the shared state every command uses, and the one
+handler that turns any error into a message a user can act on (``--debug``: the traceback)."""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import traceback
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from revfield.clock import Clock, SystemClock
 from revfield.config import Settings, load_settings
 from revfield.errors import RevfieldError
 from revfield.memory import Store, StoreError
 
-__all__ = ["State", "app", "console", "fail", "state", "stderr"]
+__all__ = ["State", "app", "console", "fail", "pack_help", "state", "stderr"]
 
-console = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+# Markup is off: what the CLI prints quotes accounts, signal text, file names and policy
+# files, and a `[/b]` in any of them must print as written. Styled output says so itself
+# (``markup=True`` with the data escaped, or a styled ``Text``).
+console = Console(highlight=False, markup=False)
+stderr = Console(stderr=True, highlight=False, markup=False)
+
+DEBUG_HELP = "  help: run again as `revfield --debug …` to see the traceback, and report it"
+
+
+class _Handled(TyperGroup):
+    """The root command: every error a command raises ends here, as one ``error:`` line (and
+    a ``help:`` line when there is something to do), never a traceback — unless ``--debug``."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            stderr.print(
+                "interrupted: every committed batch is kept; run the command again to finish"
+            )
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _is_control(exc):
+                raise
+            _report(exc, debug=bool(ctx.params.get("debug")))
+            raise typer.Exit(1) from None
+
+
+def _is_control(exc: BaseException) -> bool:
+    """A command's own ending (``typer.Exit``) or a usage error Click reports itself. (Typer
+    may carry its own copy of Click, so the classes are told by where they come from.)"""
+    return type(exc).__module__.split(".")[0] in ("click", "typer")
+
 
 app = typer.Typer(
     name="revfield",
+    cls=_Handled,
     help="Run a B2B go-to-market as one revenue field.",
     no_args_is_help=True,
     add_completion=False,
@@ -37,7 +73,13 @@ app = typer.Typer(
 class State:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    database_url: str = ""
+    """The database the command opened (the demo's own file, else the setting): what a
+    database failure names."""
     _store: Store | None = None
+
+    def __post_init__(self) -> None:
+        self.database_url = self.database_url or self.settings.database_url
 
     def close(self) -> None:
         if self._store is not None:
@@ -45,17 +87,12 @@ class State:
             self._store = None
 
     def store(self, *, check: bool = True) -> Store:
-        """The configured database; with ``check``, refuse one whose schema isn't current."""
+        """The configured database; with ``check``, refuse one whose schema isn't current
+        (a SQLite file that isn't there is refused without being created)."""
         if self._store is None:
-            try:
-                self._store = Store.from_url(self.settings.database_url)
-            except StoreError as exc:
-                fail(str(exc))
+            self._store = Store.from_url(self.settings.database_url)
         if check:
-            try:
-                self._store.check_current()
-            except StoreError as exc:
-                fail(str(exc))
+            self._store.check_current()
         return self._store
 
 
@@ -69,30 +106,86 @@ def state() -> State:
     return _state
 
 
+def _report(exc: BaseException, *, debug: bool = False) -> None:
+    """Print ``exc`` for the user: one ``error:`` line and its help, or with ``debug`` the
+    traceback."""
+    if debug:
+        traceback.print_exception(exc)
+    else:
+        stderr.print(f"[bold red]error:[/] {escape(_describe(exc))}", markup=True, soft_wrap=True)
+
+
+def _describe(exc: BaseException) -> str:
+    """The message (and help line) for an error that reached the top of a command."""
+    if isinstance(exc, RevfieldError):
+        return str(exc)
+    url = _state.database_url if _state is not None else ""
+    failure = StoreError.from_exception(exc, url) if url else None
+    if failure is not None:
+        return str(failure)
+    if isinstance(exc, UnicodeDecodeError):
+        return (
+            f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}); revfield reads "
+            "UTF-8 CSV, JSON Lines and YAML\n  help: is it the file you meant? "
+            "`revfield --debug …` shows which file it was"
+        )
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return (
+            f"{where}{exc.strerror}\n"
+            "  help: check that the path is right and that revfield may read and write there"
+        )
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"internal error: {what}\n{DEBUG_HELP}"
+
+
 def _load(**overrides: object) -> Settings:
     try:
         return load_settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        fail(f"configuration: `{where}`: {first['msg']} (from the environment or revfield.toml)")
+        if first["type"] == "extra_forbidden":
+            fail(
+                f"configuration: {_config_file()} has a line `{where} = …`, and there is no "
+                f"such setting\n  help: correct or remove it; the settings are listed in the "
+                "README's Configuration table"
+            )
+        env = "OPENAI_API_KEY" if where == "openai_api_key" else f"REVFIELD_{where.upper()}"
+        env = "OPENAI_BASE_URL" if where == "openai_base_url" else env
+        fail(
+            f"configuration: `{where}`: {first['msg']} (from {env} or {_config_file()})\n"
+            f"  help: fix or unset {env}, or the `{where}` line of {_config_file()}"
+        )
     except (OSError, ValueError) as exc:
-        fail(f"configuration: {exc}")
+        where = "" if isinstance(exc, OSError) else f"{_config_file()}: "
+        fail(
+            f"configuration: {where}{exc}\n  help: fix {_config_file()} (TOML: `key = value` "
+            "lines), or name another file with --config"
+        )
+
+
+def _config_file() -> str:
+    return os.environ.get("REVFIELD_CONFIG", "revfield.toml")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: …`` (first line) and any help lines to stderr, then exit."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    """Print ``error: …`` (first line) and any help lines to stderr, then exit. ``message`` is
+    plain text: it often quotes the user's input, so any ``[…]`` in it is printed as written."""
+    stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
-@contextmanager
-def guarded() -> Iterator[None]:
-    """Turn the errors a user can fix into one clear message instead of a traceback."""
-    try:
-        yield
-    except StoreError as exc:
-        fail(str(exc))
+def pack_help(path: Path, option: str | None = None) -> str:
+    """The help line for a policy pack that isn't where the settings say (empty if it is):
+    set ``REVFIELD_POLICIES``, or pass the command's ``option``; and where the pack shipped
+    with revfield is, in a source checkout."""
+    if path.exists():
+        return ""
+    shipped = Path(__file__).resolve().parents[2] / "policies"
+    there = f" (the pack shipped with revfield is {shipped})" if shipped.is_dir() else ""
+    alternative = f", or pass {option}" if option else ""
+    return f"\n  help: set REVFIELD_POLICIES to the pack's folder{alternative}{there}"
 
 
 @app.callback()
@@ -106,26 +199,38 @@ def _main(
         Path | None,
         typer.Option("--config", help="Settings file (default ./revfield.toml).", metavar="FILE"),
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show its traceback instead of one line.")
+    ] = False,
 ) -> None:
     global _state
+    _state = None
     if config is not None:
         if not config.is_file():
-            fail(f"{config}: no such settings file")
-        import os
-
+            fail(
+                f"{config}: no such settings file\n  help: pass the path of a revfield.toml, "
+                "or leave --config out to read ./revfield.toml"
+            )
         os.environ["REVFIELD_CONFIG"] = str(config)
     _state = State(_load(database_url=db))
     ctx.call_on_close(_state.close)
 
 
+@cache
+def _command() -> Any:
+    """The Click command Typer builds from ``app`` (once: building it reads every command's
+    signature, which costs more than most commands' own work)."""
+    return typer.main.get_command(app)
+
+
 def run() -> None:
-    """Run the command line; an error revfield raises on purpose ends it with its message (and
-    help line), never a traceback."""
+    """Run the command line: any error ends it with one message (and help line), never a
+    traceback unless ``--debug`` asks for it."""
     try:
-        app()
-    except RevfieldError as exc:
-        stderr.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        stderr.print("interrupted: every committed batch is kept; run the command again to finish")
+        _command()(prog_name="revfield")
+    except KeyboardInterrupt:  # outside a command (while starting up)
+        stderr.print("interrupted")
         sys.exit(130)
+    except Exception as exc:  # raised outside a command, e.g. while parsing its options
+        _report(exc, debug="--debug" in sys.argv[1:])
+        sys.exit(1)

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from functools import cache
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperCommand
 
-from revfield.cli._app import app, console, fail, state
+from revfield.cli._app import app, console, fail, pack_help, state
 from revfield.cli._render import counts_chart
 from revfield.clock import ManualClock
-from revfield.demo.book import START, Book, generate_book
+from revfield.config import Settings
+from revfield.demo.book import DAYS, SEED, START, Book, generate_book
 from revfield.demo.replay import ReplayReport, load_book, replay
 from revfield.field import Field, open_checkpointer
 from revfield.llm import OfflineModel
@@ -31,33 +36,73 @@ def sample_path() -> Path:
     return Path(__file__).resolve().parent.parent / "samples" / "signals.jsonl"
 
 
-@app.command()
+@cache
+def _book_figures() -> dict[str, int]:
+    book = generate_book()
+    states = Counter(a["customer_state"] for a in book.accounts)
+    return {
+        "accounts": len(book.accounts),
+        "prospects": states["prospect"],
+        "customers": states["customer"],
+        "days": DAYS,
+    }
+
+
+class _BookHelp(TyperCommand):
+    """A command whose help quotes the generated book's own figures (``{accounts}``…),
+    generated only when the help is shown."""
+
+    @property
+    def help(self) -> str | None:
+        return self._help.format(**_book_figures()) if self._help else self._help
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._help = value
+
+
+@app.command(cls=_BookHelp)
 def demo(
-    path: Annotated[Path, typer.Option(help="SQLite file for the demo memory.")] = Path(
-        "revfield.db"
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "SQLite file for the demo memory (default: the file --db or "
+                "REVFIELD_DATABASE_URL names, else revfield.db)."
+            ),
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="Replace the file even if it isn't a demo database.")
     ] = False,
-    days: Annotated[int, typer.Option(help="Days of the book to replay.", min=1, max=30)] = 30,
-    seed: Annotated[int, typer.Option(help="Seed of the generated book of business.")] = 7,
+    days: Annotated[int, typer.Option(help="Days of the book to replay.", min=1, max=DAYS)] = DAYS,
+    seed: Annotated[int, typer.Option(help="Seed of the generated book of business.")] = SEED,
 ) -> None:
-    """Fresh SQLite memory, a generated book of business (240 accounts), 30 days of signals
-    replayed through detection → agents → policies → people → outbox; prints what the field
-    did and leaves the database so `revfield inbox` shows what waits. Offline, no API key."""
+    """Fresh SQLite memory, a generated book of business ({accounts} accounts: {prospects}
+    prospects, {customers} customers, with the default seed), {days} days of signals replayed
+    through detection → agents → policies → people → outbox; prints what the field did and
+    leaves the database so `revfield inbox` shows what waits. Offline, no API key."""
     st = state()
-    store = Store.from_url(f"sqlite:///{path}")  # connects only when first used
+    path = path or _demo_file(st.settings)
+    st.database_url = f"sqlite:///{path}"
+    pack_dir = st.settings.policies
+    if not pack_dir.exists():
+        if "policies" in st.settings.model_fields_set:  # named, and not there: say so
+            fail(f"the policy pack {pack_dir} does not exist" + pack_help(pack_dir))
+        pack_dir = bundled_policies()
+    try:
+        pack = load_pack(pack_dir)
+    except PackError as exc:
+        fail(f"the policy pack was refused\n{exc}")
+    store = Store.from_url(st.database_url)  # connects only when first used
     log = st.settings.outbox_log or store.beside("outbox.jsonl")
     _reset(path, force=force, outbox_log=log)
     started = time.perf_counter()
     store.migrate()
     store.set_application_id(DEMO_APPLICATION_ID)
-    pack_dir = st.settings.policies if st.settings.policies.exists() else bundled_policies()
-    try:
-        pack = load_pack(pack_dir)
-    except PackError as exc:
-        fail(f"the policy pack was refused\n{exc}")
-    console.rule("[bold]revfield demo[/] — one revenue field, offline")
+    console.rule(Text.from_markup("[bold]revfield demo[/] — one revenue field, offline"))
     book = generate_book(seed)
     load_book(store, book)
     clock = ManualClock(START)
@@ -87,18 +132,40 @@ def demo(
     console.print(
         f"[dim]replayed in {seconds:.1f} s ({report.agent_runs:,} agent runs, "
         f"{report.agent_runs / report.seconds_agents if report.seconds_agents else 0:,.0f}/s); "
-        f"executed actions are in {log}[/]"
+        f"executed actions are in {escape(str(log))}[/]",
+        markup=True,
     )
     # answering decides again, so later commands need the pack the demo used
     use_pack = (
         "" if pack_dir == st.settings.policies else f"  export REVFIELD_POLICIES={pack_dir}\n"
     )
     console.print(
-        f"\nthe memory is in [bold]{path}[/]; try\n{use_pack}"
-        f"  revfield --db sqlite:///{path} inbox\n"
-        f"  revfield --db sqlite:///{path} approve <#>\n"
-        f"  revfield --db sqlite:///{path} account show <account>\n"
+        Text.assemble(
+            "\nthe memory is in ",
+            (str(path), "bold"),
+            f"; try\n{use_pack}"
+            f"  revfield --db sqlite:///{path} inbox\n"
+            f"  revfield --db sqlite:///{path} approve <#>\n"
+            f"  revfield --db sqlite:///{path} account show <account>\n",
+        )
     )
+
+
+def _demo_file(settings: Settings) -> Path:
+    """The demo's file when ``--path`` isn't given: the SQLite file the database setting
+    names, when it is set (``--db``, ``REVFIELD_DATABASE_URL``, revfield.toml); the demo
+    refuses any other database rather than ignore it."""
+    if "database_url" not in settings.model_fields_set:
+        return Path("revfield.db")
+    url = settings.database_url
+    file = Store.sqlite_file(url)
+    if file is None:
+        fail(
+            f"the demo keeps its memory in an embedded SQLite file, and `{url}` (from --db, "
+            "REVFIELD_DATABASE_URL or revfield.toml) is not one\n"
+            "  help: pass --path FILE, or --db sqlite:///FILE, for the demo's database"
+        )
+    return file
 
 
 def bundled_policies() -> Path:

@@ -15,7 +15,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from revfield.cli._app import State, app, console, fail, state
+from revfield.cli._app import State, app, console, fail, pack_help, state
 from revfield.field import Field, open_checkpointer
 from revfield.llm import ModelError, make_model
 from revfield.outbox import OutboxReport, load_executor
@@ -30,7 +30,10 @@ def open_field(st: State) -> Iterator[Field]:
     try:
         pack = load_pack(st.settings.policies)
     except PackError as exc:
-        fail(f"the policy pack at {st.settings.policies} was refused\n{exc}")
+        fail(
+            f"the policy pack at {st.settings.policies} was refused\n{exc}"
+            + pack_help(st.settings.policies)
+        )
     try:
         model = make_model(st.settings)
     except ModelError as exc:
@@ -108,10 +111,11 @@ def inbox_command(
         t.add_row(str(i.review_id), what, why)
     console.print(t)
     if len(items) > limit:
-        console.print(f"[dim]… and {len(items) - limit} more (--limit)[/]")
+        console.print(f"[dim]… and {len(items) - limit} more (--limit)[/]", markup=True)
     console.print(
         "[dim]answer with `revfield approve ID [--edit FIELD=VALUE]` "
-        "or `revfield reject ID --reason TEXT`[/]"
+        "or `revfield reject ID --reason TEXT`[/]",
+        markup=True,
     )
 
 
@@ -157,8 +161,11 @@ def _print_answer(result: AnswerResult, delivered: OutboxReport) -> None:
         "blocked": "bold red",
     }[result.outcome]
     console.print(
-        f"review #{result.review_id} (action #{result.action_id}): [{style}]{result.outcome}[/]"
-        + (f" — {result.message}" if result.message else "")
+        Text.assemble(
+            f"review #{result.review_id} (action #{result.action_id}): ",
+            (result.outcome, style),
+            f" — {result.message}" if result.message else "",
+        )
     )
     if delivered.sent or delivered.failed or delivered.cancelled:
         console.print(
@@ -171,7 +178,7 @@ def _print_answer(result: AnswerResult, delivered: OutboxReport) -> None:
             )
         )
     for e in delivered.errors:
-        console.print(f"[red]  {e}[/]")
+        console.print(Text(f"  {e}", style="red"))
 
 
 @app.command()

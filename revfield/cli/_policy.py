@@ -14,12 +14,14 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from revfield.cli._app import app, console, fail, state
+from revfield.cli._app import app, console, fail, pack_help, state
 from revfield.domain import ProposedAction
 from revfield.policies import (
     CompiledPack,
     ContextError,
+    Decision,
     PackError,
+    RuleOutcome,
     build_context,
     decide,
     diff_packs,
@@ -40,14 +42,24 @@ PathArg = Annotated[
 STYLE = {"auto": "green", "review": "yellow", "escalate": "bold magenta", "block": "bold red"}
 
 
-def _pack(path: Path | None) -> CompiledPack:
+def _pack(path: Path | None, how: str = "--pack PATH") -> CompiledPack:
+    """The pack at ``path`` (default: the ``policies`` setting). A refusal lists its problems;
+    a pack that isn't there says how to name it: ``how`` (the command's option) or
+    REVFIELD_POLICIES for the setting, or asks whether a path given was the one meant."""
+    where = path or state().settings.policies
     try:
-        return load_pack(path or state().settings.policies)
+        return load_pack(where)
     except PackError as exc:
+        if path is None:
+            hint = pack_help(where, how)
+        elif not where.exists():
+            hint = f"\n  help: is `{where}` the path you meant? name a pack folder or file"
+        else:
+            hint = ""
         fail(
             f"the policy pack was refused ({len(exc.problems)} "
             f"problem{'s' if len(exc.problems) > 1 else ''}); "
-            "nothing of it is in force\n" + str(exc)
+            "nothing of it is in force\n" + str(exc) + hint
         )
 
 
@@ -58,7 +70,7 @@ def _verdict(label: str) -> Text:
 @policy_app.command("check")
 def check(path: PathArg = None) -> None:
     """Validate the pack and lint it: duplicate ids, rules that never match, shadowed rules."""
-    pack = _pack(path)
+    pack = _pack(path, "the pack as PATH")
     findings = lint_pack(pack)
     console.print(
         f"pack {pack.version}: {len(pack.rules)} rules, {len(pack.spec.definitions)} definitions, "
@@ -67,9 +79,9 @@ def check(path: PathArg = None) -> None:
     )
     if findings:
         for f in findings:
-            console.print(f"[yellow]{f.render()}[/]", soft_wrap=True)
+            console.print(Text(f.render(), style="yellow"), soft_wrap=True)
         fail(f"{len(findings)} lint finding{'s' if len(findings) > 1 else ''}")
-    console.print("[green]ok[/]: valid, and every rule can match and decide")
+    console.print("[green]ok[/]: valid, and every rule can match and decide", markup=True)
 
 
 @policy_app.command("test")
@@ -81,14 +93,18 @@ def run_tests(
 ) -> None:
     """Run the policy tests (given a context, expect a decision and rule ids)."""
     pack_path = path or state().settings.policies
-    pack = _pack(pack_path)
+    pack = _pack(path, "the pack as PATH")
     folder = tests or (pack_path if pack_path.is_dir() else pack_path.parent) / "tests"
     try:
         report = run_policy_tests(pack, folder)
     except PackError as exc:
         fail(str(exc))
     for result in report.failed:
-        console.print(f"[bold red]FAIL[/] {Path(result.file).name}:{result.line} {result.name}")
+        console.print(
+            Text.assemble(
+                ("FAIL", "bold red"), f" {Path(result.file).name}:{result.line} {result.name}"
+            )
+        )
         for line in result.diff:
             console.print(f"    {line}", soft_wrap=True)
     passed = len(report.results) - len(report.failed)
@@ -98,7 +114,9 @@ def run_tests(
         "rules matched in some test"
     )
     if report.uncovered:
-        console.print(f"[yellow]not covered by any test:[/] {', '.join(report.uncovered)}")
+        console.print(
+            Text.assemble(("not covered by any test:", "yellow"), f" {', '.join(report.uncovered)}")
+        )
     if report.failed:
         raise typer.Exit(1)
 
@@ -132,6 +150,16 @@ def explain(
         ),
     ],
     path: Annotated[Path | None, typer.Option("--pack", help="Pack folder or file.")] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=(
+                "Print the explanation as JSON: every rule with its outcome (true, false or "
+                "the error), the guardrails, the decision, escalate_to, why, the pack version."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Every rule matched or not, the guardrail effects, the decision and why."""
     pack = _pack(path)
@@ -152,17 +180,21 @@ def explain(
     except ContextError as exc:
         fail(f"ACTION_JSON: {exc}")
     decision = decide(pack, ctx)
+    outcomes = explain_rules(pack, ctx)
+    if as_json:
+        typer.echo(json.dumps(explanation_json(pack, decision, outcomes), indent=2))
+        return
     table = Table(title=f"rules of pack {pack.version}", box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("", "rule", "decision", "reason / error"):
         table.add_column(col)
-    for rule_id, outcome, verdict in explain_rules(pack, ctx):
-        rule = next(r for r in pack.rules if r.id == rule_id)
+    reasons = {r.id: r.reason for r in pack.rules}
+    for rule_id, outcome, verdict in outcomes:
         if outcome is True:
             table.add_row(
                 Text("✔", style="green"),
                 Text(rule_id, style="bold"),
                 _verdict(verdict.label),
-                rule.reason,
+                reasons[rule_id],
             )
         elif outcome is False:
             table.add_row(
@@ -196,6 +228,40 @@ def explain(
     console.print(f"why: {decision.explanation}", soft_wrap=True)
 
 
+def explanation_json(
+    pack: CompiledPack, decision: Decision, outcomes: list[RuleOutcome]
+) -> dict[str, Any]:
+    """``policy explain --json``: what the tables show, for a script."""
+    reasons = {r.id: r.reason for r in pack.rules}
+    return {
+        "policy_version": decision.policy_version,
+        "decision": decision.verdict.label,
+        "escalate_to": decision.escalate_to,
+        "explanation": decision.explanation,
+        "default_applied": decision.default_applied,
+        "rules": [
+            {
+                "id": rule_id,
+                "outcome": outcome,
+                "decision": verdict.label,
+                "reason": reasons[rule_id],
+            }
+            for rule_id, outcome, verdict in outcomes
+        ],
+        "guardrails": [
+            {
+                "id": e.id,
+                "at_least": e.at_least.label,
+                "tightened": e.tightened,
+                "reason": e.reason,
+            }
+            for e in decision.guardrails
+        ],
+        "missing_criteria": list(decision.missing_criteria),
+        "errors": [{"rule": e.rule_id, "message": e.message} for e in decision.errors],
+    }
+
+
 @policy_app.command("diff")
 def diff(
     old: Annotated[Path, typer.Argument(help="The pack in force.")],
@@ -211,7 +277,7 @@ def diff(
         f"replayed {report.replayed:,} stored decisions: {before.version} → {after.version}"
     )
     if not report.changes:
-        console.print("[green]no decision changes[/]")
+        console.print("[green]no decision changes[/]", markup=True)
         return
     summary = Table(
         title=f"{len(report.changes):,} decisions would change",
@@ -273,7 +339,8 @@ def governance(
     console.print(
         f"governance as of {when.date().isoformat()}: {report.open_deals:,} open deals, "
         f"ICP adherence [bold]{report.icp_adherence:.1%}[/] "
-        f"({report.icp_fit_deals:,} of {report.open_deals:,})"
+        f"({report.icp_fit_deals:,} of {report.open_deals:,})",
+        markup=True,
     )
     counts = Table(box=box.SIMPLE_HEAD)
     counts.add_column("rule")

@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["START", "Book", "generate_book"]
+__all__ = ["DAYS", "SEED", "START", "Book", "generate_book"]
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
+DAYS = 30
+"""Days of signals in the book, from :data:`START`."""
+SEED = 7
+"""The seed ``revfield demo`` generates its book from unless told otherwise."""
 
 PREFIX = (
     "North",
@@ -252,7 +256,7 @@ def _slug(text: str) -> str:
 
 
 def generate_book(
-    seed: int = 7, *, prospects: int = 150, customers: int = 90, days: int = 30
+    seed: int = SEED, *, prospects: int = 150, customers: int = 90, days: int = DAYS
 ) -> Book:
     rng = random.Random(seed)
     book = Book()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from revfield.clock import days_before
 from revfield.detect._spec import DetectionSpec
 from revfield.domain import (
     BecameCustomer,
@@ -24,6 +25,7 @@ from revfield.domain import (
     FactDraft,
     FactType,
     FieldEventKind,
+    RiskRecovered,
 )
 from revfield.memory import AccountSnap, SignalSnap
 
@@ -50,7 +52,7 @@ class _Series:
     totals: list[float] = field(default_factory=list)
 
     def window(self, end: datetime, days: int) -> tuple[float, list[int]]:
-        lo = bisect.bisect_left(self.times, end - timedelta(days=days))
+        lo = bisect.bisect_left(self.times, days_before(end, days))
         hi = bisect.bisect_right(self.times, end)
         if hi <= lo:
             return 0.0, []
@@ -151,6 +153,10 @@ def _usage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
     series = h.usage.get(a.id)
     if plan_limit and series is not None:
         used, ids = series.window(s.occurred_at, rule.window_days)
+        back = spec.recovery.usage_ratio
+        if a.at_risk and back is not None and used >= back * plan_limit:
+            reason = f"usage back to {used / plan_limit:.0%} of the {a.plan} plan"
+            out.append(_recovered(s, a, f"{reason} in {rule.window_days} days"))
         if used >= rule.ratio * plan_limit:
             out.append(
                 Detected(
@@ -199,6 +205,13 @@ def _seats(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
     ]
 
 
+def _recovered(s: SignalSnap, a: AccountSnap, reason: str) -> Detected:
+    """No event: the account's churn risk is resolved by this signal."""
+    return Detected(
+        None, a.id, "", (s.id,), s.occurred_at, "", effects=(RiskRecovered(a.id, reason),)
+    )
+
+
 def _trigger_first(trigger: int, ids: Iterable[int]) -> tuple[int, ...]:
     """The signal that triggered a detection comes first; the others are context."""
     return (trigger, *(i for i in ids if i != trigger))
@@ -241,6 +254,9 @@ def _ticket(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> l
 
 def _nps(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> list[Detected]:
     score = _num(s.payload.get("score"))
+    promoter = spec.recovery.nps_promoter_min
+    if score is not None and a.at_risk and promoter is not None and score >= promoter:
+        return [_recovered(s, a, f"NPS {score:.0f} (promoter)")]
     if score is None or score > spec.nps_detractor.max_score:
         return []
     detail = f"NPS {score:.0f} (detractor)"

@@ -10,6 +10,7 @@ __all__ = [
     "Inactivity",
     "IntentSurge",
     "NpsDetractor",
+    "RiskRecovery",
     "SeatGrowth",
     "TicketCluster",
     "UsageNearLimit",
@@ -55,6 +56,15 @@ class NpsDetractor(_Threshold):
     max_score: int = Field(default=6, ge=0, le=10)
 
 
+class RiskRecovery(_Threshold):
+    """Signals that resolve an account's churn risk by themselves (off when unset)."""
+
+    nps_promoter_min: int | None = Field(default=9, ge=0, le=10)
+    """An NPS answer at or above this resolves the risk."""
+    usage_ratio: float | None = Field(default=None, gt=0, le=1)
+    """Product usage in the usage window back at this share of the plan's limit resolves it."""
+
+
 class DetectionSpec(_Threshold):
     """Thresholds of the detection rules over structured signals."""
 
@@ -66,3 +76,4 @@ class DetectionSpec(_Threshold):
     inactivity: Inactivity = Field(default_factory=Inactivity)
     ticket_cluster: TicketCluster = Field(default_factory=TicketCluster)
     nps_detractor: NpsDetractor = Field(default_factory=NpsDetractor)
+    recovery: RiskRecovery = Field(default_factory=RiskRecovery)

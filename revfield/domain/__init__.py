@@ -22,12 +22,14 @@ from revfield.domain._events import (
     Effect,
     FactDraft,
     FieldEventKind,
+    RiskRecovered,
 )
 from revfield.domain._status import (
     ActionStatus,
     EventStatus,
     OutboxStatus,
     ReviewStatus,
+    RiskStatus,
     Status,
     allowed_from,
     initial,
@@ -61,6 +63,8 @@ __all__ = [
     "OutboxStatus",
     "ProposedAction",
     "ReviewStatus",
+    "RiskRecovered",
+    "RiskStatus",
     "Role",
     "Segment",
     "SignalKind",

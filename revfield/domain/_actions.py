@@ -97,6 +97,9 @@ class ProposedAction(BaseModel):
     uncited_claims: int = Field(default=0, ge=0)
     unsupported_promises: int = Field(default=0, ge=0)
     field_event_id: int | None = None
+    concerns: list[str] = Field(default_factory=list)
+    """What a person answering should know, in the agent's words (a promise the product
+    can't keep, a claim without a source): shown with the reason in the inbox."""
     after: ActionKind | None = None
     """Carried out only once the same run's action of this kind has been: a follow-up task
     waits for its email, and is cancelled if the email is rejected, blocked or fails."""

@@ -18,6 +18,7 @@ __all__ = [
     "Effect",
     "FactDraft",
     "FieldEventKind",
+    "RiskRecovered",
 ]
 
 
@@ -83,7 +84,17 @@ class DealClosed:
     at: datetime
 
 
-Effect = DoNotContact | BecameCustomer | DealClosed
+@dataclass(frozen=True, slots=True)
+class RiskRecovered:
+    """Signals the pack counts as recovery (a promoter NPS, usage back up): the account's
+    churn risk is resolved, with the reason."""
+
+    kind: ClassVar[str] = "risk_recovered"
+    account_id: str
+    reason: str
+
+
+Effect = DoNotContact | BecameCustomer | DealClosed | RiskRecovered
 """A change detection makes to memory, kept as data until the detection run applies it."""
 
 

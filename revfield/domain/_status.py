@@ -1,5 +1,5 @@
-"""The statuses an action, a review item, an outbox item and a field event move through, and
-the only moves allowed between them. The memory refuses any other move (see
+"""The statuses an action, a review item, an outbox item, a field event and a churn risk move
+through, and the only moves allowed between them. The memory refuses any other move (see
 :func:`revfield.memory.transition`), so two writers can never both win one.
 
 ===================  ======================================================================
@@ -16,6 +16,8 @@ outbox item          (new) → ``pending``; ``pending`` → ``sending`` | ``canc
                      (claimed again once the lease ran out)
 field event          (new) → ``pending`` | ``ignored``; ``pending`` → ``running`` | ``done``;
                      ``running`` → ``waiting`` | ``done``; ``waiting`` → ``done``
+churn risk           (new) → ``open``; ``open`` → ``addressed`` (its save play was carried
+                     out) | ``resolved``; ``addressed`` → ``resolved``
 ===================  ======================================================================
 """
 
@@ -30,6 +32,7 @@ __all__ = [
     "EventStatus",
     "OutboxStatus",
     "ReviewStatus",
+    "RiskStatus",
     "Status",
     "allowed_from",
     "initial",
@@ -104,9 +107,21 @@ class EventStatus(StrEnum):
     """No agent acts on it: updating the memory was the whole effect."""
 
 
-Status = ActionStatus | ReviewStatus | OutboxStatus | EventStatus
+class RiskStatus(StrEnum):
+    """Where an account's churn risk stands: opened by a churn-risk fact, worked off by a
+    save play, or resolved."""
 
-A, R, OB, E = ActionStatus, ReviewStatus, OutboxStatus, EventStatus
+    OPEN = "open"
+    """Churn signals are on record and nothing has been done yet: expansion waits."""
+    ADDRESSED = "addressed"
+    """Its save play was carried out; expansion is proposed again (the policy decides)."""
+    RESOLVED = "resolved"
+    """A person closed it with a reason, or signals the pack calls recovery did."""
+
+
+Status = ActionStatus | ReviewStatus | OutboxStatus | EventStatus | RiskStatus
+
+A, R, OB, E, K = ActionStatus, ReviewStatus, OutboxStatus, EventStatus, RiskStatus
 _MOVES: Mapping[type[StrEnum], Mapping[StrEnum | None, frozenset[StrEnum]]] = {
     ActionStatus: {
         None: frozenset({A.PENDING_REVIEW, A.QUEUED, A.BLOCKED}),
@@ -128,6 +143,11 @@ _MOVES: Mapping[type[StrEnum], Mapping[StrEnum | None, frozenset[StrEnum]]] = {
         E.PENDING: frozenset({E.RUNNING, E.DONE}),
         E.RUNNING: frozenset({E.WAITING, E.DONE}),
         E.WAITING: frozenset({E.DONE}),
+    },
+    RiskStatus: {
+        None: frozenset({K.OPEN}),
+        K.OPEN: frozenset({K.ADDRESSED, K.RESOLVED}),
+        K.ADDRESSED: frozenset({K.RESOLVED}),
     },
 }
 """Status type → current status (None: a new row) → the statuses it may move to."""

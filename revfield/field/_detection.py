@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from revfield.clock import Clock
+from revfield.clock import Clock, days_before
 from revfield.detect import (
     TEXT_KINDS,
     History,
@@ -217,7 +217,7 @@ class _Runner:
                 session,
                 kind,
                 ids,
-                since=first[kind] - timedelta(days=window),
+                since=days_before(first[kind], window),
                 until=last[kind],
                 amount=amount,
             )

@@ -153,6 +153,7 @@ def record_proposals(
                 decision_id,
                 decision,
                 now,
+                concerns=p.concerns,
             )
         out.append(_recorded(action, decision.label, review_id))
     write_queue(session, queued)

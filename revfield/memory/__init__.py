@@ -26,7 +26,6 @@ from revfield.memory._actions import (
 from revfield.memory._audit import audit, audit_row, write_audit
 from revfield.memory._counters import (
     account_rows,
-    answered_save_plays,
     auto_decisions_since,
     contact_row,
     deal_row,
@@ -113,6 +112,13 @@ from revfield.memory._reviews import (
     rung_holder,
     user_ids,
 )
+from revfield.memory._risks import (
+    ChurnRiskView,
+    current_risk,
+    current_risks,
+    list_risks,
+    resolve_risk,
+)
 from revfield.memory._signals import (
     NewContact,
     SignalRow,
@@ -135,6 +141,7 @@ __all__ = [
     "AccountNotFoundError",
     "AccountSnap",
     "AccountView",
+    "ChurnRiskView",
     "Claimed",
     "ContactView",
     "DeadLetterEntry",
@@ -171,7 +178,6 @@ __all__ = [
     "add_facts",
     "add_field_events",
     "add_prospect_accounts",
-    "answered_save_plays",
     "answered_while_waiting",
     "apply_effects",
     "audit",
@@ -185,6 +191,8 @@ __all__ = [
     "contacts_by_email",
     "count_dead_letters",
     "count_undetected",
+    "current_risk",
+    "current_risks",
     "customer_account_ids",
     "customer_states",
     "deal_row",
@@ -209,6 +217,7 @@ __all__ = [
     "last_raised",
     "last_usage_of_customers",
     "list_accounts",
+    "list_risks",
     "load_event",
     "lock_event",
     "note_detections",
@@ -226,6 +235,7 @@ __all__ = [
     "record_decision",
     "record_model_calls",
     "refused_row",
+    "resolve_risk",
     "rung_holder",
     "runnable_events",
     "signal_series",

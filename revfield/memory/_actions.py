@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.domain import ActionStatus, ProposedAction, initial
+from revfield.domain import ActionKind, ActionStatus, ProposedAction, initial
+from revfield.memory._risks import link_save_play
 from revfield.memory._tables import ACTIONS, DECISIONS
 
 __all__ = [
@@ -99,7 +100,8 @@ def record_action(
     after_action_id: int | None,
     now: datetime,
 ) -> StoredAction:
-    """Store a proposed action in its first status; returns it as stored."""
+    """Store a proposed action in its first status; returns it as stored. A save play starts
+    working off the account's open churn risk."""
     if not initial(status):
         raise ValueError(f"an action can't start as {status}")
     row = {
@@ -120,6 +122,8 @@ def record_action(
         "updated_at": now,
     }
     action_id = int(session.execute(_INSERT_ACTION, row).scalar_one())
+    if proposal.kind is ActionKind.SAVE_PLAY:
+        link_save_play(session, proposal.account_id, action_id, now)
     return StoredAction.of({**row, "id": action_id})
 
 

@@ -1,7 +1,8 @@
 """What the policy layer reads from memory to decide: accounts, contacts and deals as rows,
-current fact counts, touches in a window, automated actions today, open risks, answered save
-plays, and the last contact. Each statement is built once (a decision runs up to seven of
-them: building and cache-keying ``select()`` objects cost more than running them)."""
+current fact counts, touches in a window (what went out, from the actions' state), automated
+actions today, risk facts, and the last contact. Each statement is built once (a decision
+runs up to seven of them: building and cache-keying ``select()`` objects cost more than
+running them)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.domain import DealOutcome, FactType
+from revfield.domain import ActionStatus, DealOutcome, FactType
 from revfield.memory._sql import chunks
-from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, DECISIONS, FACTS, SIGNALS, USERS
+from revfield.memory._tables import (
+    ACCOUNTS,
+    ACTIONS,
+    CONTACTS,
+    DEALS,
+    DECISIONS,
+    FACTS,
+    SIGNALS,
+    USERS,
+)
 from revfield.memory._types import as_utc
 
 __all__ = [
     "account_rows",
-    "answered_save_plays",
     "auto_decisions_since",
     "contact_row",
     "deal_row",
@@ -41,14 +50,16 @@ _FACT_COUNTS = (
 )
 _CONTACT = sa.select(CONTACTS).where(CONTACTS.c.id == _B("id"))
 _DEAL = sa.select(DEALS).where(DEALS.c.id == _B("id"))
-_DECIDED = {
+_WENT_OUT = (ActionStatus.APPROVED.value, ActionStatus.QUEUED.value, ActionStatus.EXECUTED.value)
+"""Statuses of an action that went out, or is on its way (approved by a person, or automated)."""
+_SENT = {
     column: sa.select(sa.func.count())
-    .select_from(DECISIONS)
+    .select_from(ACTIONS)
     .where(
-        DECISIONS.c[column] == _B("who"),
-        DECISIONS.c.action_kind.in_(_B("kinds", expanding=True)),
-        DECISIONS.c.verdict.in_(_B("verdicts", expanding=True)),
-        DECISIONS.c.decided_at >= _B("since"),
+        ACTIONS.c[column] == _B("who"),
+        ACTIONS.c.kind.in_(_B("kinds", expanding=True)),
+        ACTIONS.c.status.in_(_WENT_OUT),
+        ACTIONS.c.updated_at >= _B("since"),
     )
     for column in ("contact_id", "account_id")
 }
@@ -62,13 +73,13 @@ _OBSERVED = {
     )
     for column in ("contact_id", "account_id")
 }
-_DECIDED_BOTH = sa.select(
-    sa.func.sum(sa.case((DECISIONS.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
+_SENT_BOTH = sa.select(
+    sa.func.sum(sa.case((ACTIONS.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
 ).where(
-    DECISIONS.c.account_id == _B("account"),
-    DECISIONS.c.action_kind.in_(_B("kinds", expanding=True)),
-    DECISIONS.c.verdict.in_(_B("verdicts", expanding=True)),
-    DECISIONS.c.decided_at >= _B("since"),
+    ACTIONS.c.account_id == _B("account"),
+    ACTIONS.c.kind.in_(_B("kinds", expanding=True)),
+    ACTIONS.c.status.in_(_WENT_OUT),
+    ACTIONS.c.updated_at >= _B("since"),
 )
 _OBSERVED_BOTH = sa.select(
     sa.func.sum(sa.case((SIGNALS.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
@@ -90,16 +101,6 @@ _RISKS = sa.select(FACTS.c.subject, FACTS.c.observed_at).where(
     FACTS.c.account_id == _B("account_id"),
     FACTS.c.type == FactType.RISK.value,
     FACTS.c.superseded_by.is_(None),
-)
-_SAVE_PLAYS = (
-    sa.select(sa.func.count())
-    .select_from(DECISIONS)
-    .where(
-        DECISIONS.c.account_id == _B("account_id"),
-        DECISIONS.c.action_kind == "save_play",
-        DECISIONS.c.verdict.in_(_B("verdicts", expanding=True)),
-        DECISIONS.c.decided_at >= _B("since"),
-    )
 )
 _LAST_CONTACT = (
     sa.select(SIGNALS.c.account_id, sa.func.max(SIGNALS.c.occurred_at))
@@ -171,30 +172,27 @@ def touches(
     contact_id: int | None,
     action_kinds: Sequence[str],
     signal_kinds: Sequence[str],
-    verdicts: Sequence[str],
     since: datetime,
     of: str,
 ) -> tuple[int, int]:
-    """Touches since ``since``: decisions on actions of ``action_kinds`` with one of
-    ``verdicts``, plus signals of ``signal_kinds``. ``of`` says whose: ``contact``,
-    ``account``, or ``both`` (one pass per table). Returns ``(contact touches, account
-    touches)``, with 0 for the one not asked for."""
+    """Touches since ``since``: actions of ``action_kinds`` that went out or are on their way
+    (approved by a person, or automated), plus signals of ``signal_kinds``. ``of`` says
+    whose: ``contact``, ``account``, or ``both`` (one pass per table). Returns ``(contact
+    touches, account touches)``, with 0 for the one not asked for."""
     kinds, sig = list(action_kinds), list(signal_kinds)
     if of == "both":
         params = {"account": account_id, "contact": contact_id, "since": since}
-        d = session.execute(_DECIDED_BOTH, {**params, "kinds": kinds, "verdicts": list(verdicts)})
+        d = session.execute(_SENT_BOTH, {**params, "kinds": kinds})
         o = session.execute(_OBSERVED_BOTH, {**params, "kinds": sig})
         (dc, da), (oc, oa) = d.one(), o.one()
         return int(dc or 0) + int(oc or 0), int(da) + int(oa)
     column = "contact_id" if of == "contact" else "account_id"
     who = contact_id if of == "contact" else account_id
-    decided = session.execute(
-        _DECIDED[column], {"who": who, "kinds": kinds, "verdicts": list(verdicts), "since": since}
-    ).scalar_one()
+    sent = session.execute(_SENT[column], {"who": who, "kinds": kinds, "since": since}).scalar_one()
     observed = session.execute(
         _OBSERVED[column], {"who": who, "kinds": sig, "since": since}
     ).scalar_one()
-    total = int(decided) + int(observed)
+    total = int(sent) + int(observed)
     return (total, 0) if of == "contact" else (0, total)
 
 
@@ -207,14 +205,6 @@ def open_risks(session: Session, account_id: str) -> list[tuple[str | None, date
     """``(subject, observed at)`` of the account's current risk facts."""
     rows = session.execute(_RISKS, {"account_id": account_id})
     return [(subject, as_utc(when)) for subject, when in rows]
-
-
-def answered_save_plays(
-    session: Session, account_id: str, verdicts: Sequence[str], since: datetime
-) -> int:
-    """Save plays for the account decided with one of ``verdicts`` since ``since``."""
-    params = {"account_id": account_id, "verdicts": list(verdicts), "since": since}
-    return int(session.execute(_SAVE_PLAYS, params).scalar_one())
 
 
 def last_contact(

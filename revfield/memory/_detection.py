@@ -22,9 +22,20 @@ from revfield.domain import (
     DoNotContact,
     Effect,
     FactType,
+    RiskRecovered,
+    RiskStatus,
 )
+from revfield.memory._risks import current_risks, resolve_risk
 from revfield.memory._sql import chunks, insert_ignore
-from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, DETECTIONS, FACTS, SIGNALS
+from revfield.memory._tables import (
+    ACCOUNTS,
+    CHURN_RISKS,
+    CONTACTS,
+    DEALS,
+    DETECTIONS,
+    FACTS,
+    SIGNALS,
+)
 from revfield.memory._types import as_utc
 
 __all__ = [
@@ -64,6 +75,8 @@ class AccountSnap:
     customer_state: str
     plan: str | None = None
     seats: int | None = None
+    at_risk: bool = False
+    """Whether the account has a churn risk open or addressed (recovery signals resolve it)."""
 
 
 def _undetected() -> sa.Exists:
@@ -127,11 +140,23 @@ def account_snaps(session: Session, ids: Iterable[str]) -> dict[str, AccountSnap
     """Snapshots of the accounts ``ids``."""
     out = {}
     for part in chunks(sorted(set(ids)), 2000):
+        at_risk = (
+            sa.select(CHURN_RISKS.c.id)
+            .where(
+                CHURN_RISKS.c.account_id == ACCOUNTS.c.id,
+                CHURN_RISKS.c.status.in_([RiskStatus.OPEN.value, RiskStatus.ADDRESSED.value]),
+            )
+            .exists()
+        )
         query = sa.select(
-            ACCOUNTS.c.id, ACCOUNTS.c.customer_state, ACCOUNTS.c.plan, ACCOUNTS.c.seats
+            ACCOUNTS.c.id,
+            ACCOUNTS.c.customer_state,
+            ACCOUNTS.c.plan,
+            ACCOUNTS.c.seats,
+            at_risk.label("at_risk"),
         ).where(ACCOUNTS.c.id.in_(part))
         for r in session.execute(query):
-            out[r.id] = AccountSnap(r.id, str(r.customer_state), r.plan, r.seats)
+            out[r.id] = AccountSnap(r.id, str(r.customer_state), r.plan, r.seats, bool(r.at_risk))
     return out
 
 
@@ -242,6 +267,9 @@ def apply_effects(session: Session, effects: Iterable[Effect], now: datetime) ->
                 .where(CONTACTS.c.id == effect.contact_id)
                 .values(do_not_contact=True)
             )
+        elif isinstance(effect, RiskRecovered):
+            for risk in current_risks(session, [effect.account_id]).values():
+                resolve_risk(session, risk.id, by="detection", reason=effect.reason, now=now)
         elif isinstance(effect, BecameCustomer):
             session.execute(
                 sa.update(ACCOUNTS)

@@ -15,7 +15,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.domain import FactType
+from revfield.domain import FactType, is_churn_risk
+from revfield.memory._risks import note_churn_facts
 from revfield.memory._sql import chunks
 from revfield.memory._tables import FACTS
 from revfield.memory.models import Fact
@@ -48,8 +49,9 @@ class NewFact:
 
 
 def add_facts(session: Session, facts: Sequence[NewFact], *, now: datetime) -> list[int]:
-    """Record facts in bulk and settle which fact on each subject is current. Returns the ids,
-    in order."""
+    """Record facts in bulk and settle which fact on each subject is current; a churn-risk
+    fact opens its account's churn risk or attaches to the open one. Returns the ids, in
+    order."""
     for f in facts:
         if not 0.0 <= f.confidence <= 1.0:
             raise ValueError(f"confidence must be between 0 and 1, got {f.confidence}")
@@ -82,6 +84,12 @@ def add_facts(session: Session, facts: Sequence[NewFact], *, now: datetime) -> l
     }
     if keys:
         _settle(session, keys)
+    churn = [
+        (f.account_id, fact_id, f.observed_at)
+        for f, fact_id in zip(facts, ids, strict=True)
+        if FactType(f.type) is FactType.RISK and is_churn_risk(f.subject)
+    ]
+    note_churn_facts(session, sorted(churn, key=lambda c: (c[2], c[1])), now)
     return ids
 
 

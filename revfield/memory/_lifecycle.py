@@ -26,13 +26,14 @@ from revfield.domain import (
     EventStatus,
     OutboxStatus,
     ReviewStatus,
+    RiskStatus,
     Status,
     allowed_from,
     waited_in_vain,
 )
 from revfield.memory._audit import audit_row, write_audit
 from revfield.memory._store import StoreError
-from revfield.memory._tables import ACTIONS, EVENTS, OUTBOX, REVIEWS
+from revfield.memory._tables import ACTIONS, CHURN_RISKS, EVENTS, OUTBOX, REVIEWS
 
 __all__ = ["TransitionError", "cancel_dependants", "transition"]
 
@@ -41,6 +42,7 @@ _TABLES: dict[type[StrEnum], sa.Table] = {
     ReviewStatus: REVIEWS,
     OutboxStatus: OUTBOX,
     EventStatus: EVENTS,
+    RiskStatus: CHURN_RISKS,
 }
 
 

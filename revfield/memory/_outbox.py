@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from revfield.domain import ActionStatus, OutboxStatus, idempotency_key
 from revfield.memory._audit import audit, audit_row
 from revfield.memory._lifecycle import cancel_dependants, transition
+from revfield.memory._risks import save_play_carried_out
 from revfield.memory._tables import ACTIONS, OUTBOX
 
 __all__ = [
@@ -214,6 +215,7 @@ def finish_delivery(
     )
     if outcome == "sent":
         transition(session, item.action_id, ActionStatus.EXECUTED, updated_at=now)
+        save_play_carried_out(session, item.action_id, now)
     elif outcome == "failed":
         transition(session, item.action_id, ActionStatus.FAILED, updated_at=now)
     event = {"sent": "executed", "retry": "delivery_retry", "failed": "delivery_failed"}[outcome]

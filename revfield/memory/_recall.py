@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from revfield._text import did_you_mean
 from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
 from revfield.errors import RevfieldError
+from revfield.memory._risks import ChurnRiskView, current_risk
 from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, FACTS, SIGNALS, USERS
 from revfield.memory._trace import action_chain
 
@@ -146,6 +147,9 @@ class AccountMemory(_View):
     """All signals the account has (-1 when the caller did not ask for the count)."""
     facts: dict[FactType, list[FactView]]
     """Current (not superseded) facts by type, newest first."""
+    churn_risk: ChurnRiskView | None = None
+    """The account's churn risk if one is open or addressed (not resolved): since when, the
+    facts behind it, and its save play."""
     actions: list[dict[str, Any]] = Field(default_factory=list)
     """The newest actions proposed for the account, each with its whole trace: signals →
     facts → field event → decisions (rules, policy version) → reviews → outbox result
@@ -298,6 +302,7 @@ def recall(
         ],
         signal_count=conn.execute(_SIGNAL_COUNT, key).scalar_one() if count_signals else -1,
         facts=facts,
+        churn_risk=current_risk(session, account_id),
         actions=action_chain(session, account_id, actions) if actions else [],
     )
 

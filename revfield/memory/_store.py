@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
@@ -37,8 +39,28 @@ _URL_HELP = (
 
 
 class StoreError(RevfieldError, RuntimeError):
-    """The database can't be used as it is: unreachable, or its schema missing or behind (the
-    help line says to run ``revfield init``). Still a :class:`RuntimeError`, as it always was."""
+    """The database can't be used as it is: unreachable, not a database, read-only, its driver
+    missing, or its schema missing or behind (the help line says what to do, such as running
+    ``revfield init``). Still a :class:`RuntimeError`, as it always was."""
+
+    @classmethod
+    def from_exception(
+        cls, exc: BaseException, url: str, *, opening: bool = False
+    ) -> StoreError | None:
+        """What a database driver's failure means for the database at ``url``, with a help
+        line; None when ``exc`` is not a failure of the database itself (a constraint
+        violated or a malformed statement is a bug, not a setting a user can fix)."""
+        orig: BaseException = exc
+        if isinstance(exc, sa.exc.DBAPIError):
+            if type(exc) not in (sa.exc.OperationalError, sa.exc.DatabaseError):
+                return None
+            orig = exc.orig if exc.orig is not None else exc
+        elif isinstance(exc, sqlite3.Error):  # from a connection of the checkpointer's own
+            if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+                return None
+        elif not _is_psycopg_operational(exc):
+            return None
+        return cls(_failure(_shown(url), str(orig).strip(), opening=opening))
 
 
 class Store:
@@ -52,29 +74,50 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False) -> Store:
-        """The database at ``url`` (SQLite or PostgreSQL). Nothing connects yet; a URL that
-        isn't one, or names another database, is a :class:`StoreError` saying what works."""
+        """The database at ``url`` (SQLite or PostgreSQL; ``postgresql://`` without a driver
+        means psycopg, which revfield installs). Nothing connects yet; a URL that isn't one,
+        names another database, or needs a driver that isn't installed (or an asyncio one) is
+        a :class:`StoreError` saying what works."""
         kwargs: dict[str, Any] = {"echo": echo}
+        parsed = _parse(url)
         try:
-            parsed = sa.make_url(url)
-        except sa.exc.ArgumentError:
-            raise StoreError(f"`{url}` is not a database URL\n{_URL_HELP}") from None
-        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            dialect = parsed.get_dialect()
+        except sa.exc.NoSuchModuleError:
             raise StoreError(
-                f"revfield keeps its memory in SQLite or PostgreSQL, not "
-                f"`{parsed.get_backend_name()}`\n{_URL_HELP}"
+                f"`{parsed.drivername}` in `{_shown(url)}` is not a database driver SQLAlchemy "
+                f"knows\n{_URL_HELP}"
+            ) from None
+        if dialect.is_async:
+            raise StoreError(
+                f"`{parsed.get_driver_name()}` (in `{_shown(url)}`) is an asyncio driver; "
+                f"revfield talks to its database synchronously\n{_URL_HELP}"
             )
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool  # one shared in-memory database
         try:
-            engine = sa.create_engine(url, **kwargs)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-            raise StoreError(f"cannot use the database URL `{url}`: {exc}\n{_URL_HELP}") from None
+            engine = sa.create_engine(parsed, **kwargs)
+        except ImportError as exc:
+            driver = exc.name or parsed.get_driver_name()
+            raise StoreError(
+                f"the database driver `{driver}` that `{_shown(url)}` asks for is not "
+                f"installed\n{_URL_HELP} (revfield installs psycopg), or install `{driver}`"
+            ) from None
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(
+                f"cannot use the database URL `{_shown(url)}`: {exc}\n{_URL_HELP}"
+            ) from None
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
         return cls(engine)
+
+    @staticmethod
+    def sqlite_file(url: str) -> Path | None:
+        """The file a SQLite URL names (``sqlite:///revfield.db`` → ``revfield.db``); None for
+        SQLite in memory, a ``file:`` URI, or another database. A URL that isn't one, or names
+        a database revfield does not keep its memory in, is a :class:`StoreError`."""
+        return _file_of(_parse(url))
 
     @property
     def dialect(self) -> str:
@@ -113,6 +156,9 @@ class Store:
         """Run a migration in one transaction. On SQLite, foreign keys are checked once at the
         end rather than per statement: a migration that rebuilds a table others refer to
         (SQLite alters tables by copying them) would otherwise fail on a database with rows."""
+        current = self.current_revision()
+        if current is not None and not self._knows(current):
+            self.check_current()  # says the database is newer than this revfield
         with self._opening(), self.engine.connect() as conn:
             sqlite = self.dialect == "sqlite"
             if sqlite:  # only outside a transaction does the pragma take effect
@@ -133,22 +179,53 @@ class Store:
                     conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     def current_revision(self) -> str | None:
-        """The schema revision the database is at (None: no revfield schema yet)."""
+        """The schema revision the database is at (None: no revfield schema yet). A SQLite
+        file that doesn't exist is not created: it has no schema."""
+        self._check_folder()
+        if self._missing_file() is not None:
+            return None
         with self._opening(), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    def _missing_file(self) -> Path | None:
+        """The SQLite file this store names, when it doesn't exist yet (or is empty)."""
+        path = self.file
+        if path is None:
+            return None
+        try:
+            return path if path.stat().st_size == 0 else None
+        except FileNotFoundError:
+            return path
+        except OSError:
+            return None  # let SQLite say what is wrong with it
+
+    @property
+    def file(self) -> Path | None:
+        """The SQLite file of this store; None in memory or on PostgreSQL."""
+        return _file_of(self.engine.url)
+
+    def _check_folder(self) -> None:
+        """A SQLite file whose folder doesn't exist is a :class:`StoreError` saying so."""
+        path = self.file
+        if path is not None and not path.absolute().parent.is_dir():
+            raise StoreError(
+                f"cannot open the database {self.url}: the folder {path.absolute().parent} "
+                "does not exist\n"
+                "  help: create the folder, or name another file with --db or "
+                "REVFIELD_DATABASE_URL"
+            )
 
     @contextmanager
     def _opening(self) -> Iterator[None]:
         """A database that can't be opened is a :class:`StoreError` naming it, with a hint."""
+        self._check_folder()
         try:
             yield
-        except sa.exc.OperationalError as exc:
-            hint = (
-                "  help: does its folder exist, and may revfield write there?"
-                if self.dialect == "sqlite"
-                else "  help: is the server running, and do the host, user and database exist?"
-            )
-            raise StoreError(f"cannot open the database {self.url}: {exc.orig}\n{hint}") from None
+        except sa.exc.DBAPIError as exc:
+            error = StoreError.from_exception(exc, self.url, opening=True)
+            if error is None:
+                raise
+            raise error from None
 
     def head_revision(self) -> str | None:
         cfg = Config()
@@ -156,15 +233,38 @@ class Store:
         return ScriptDirectory.from_config(cfg).get_current_head()
 
     def check_current(self) -> None:
-        """Raise :class:`StoreError` with the fix when the schema is missing or behind."""
+        """Raise :class:`StoreError` with the fix when the schema is missing or behind (or
+        ahead: written by a newer revfield). Never creates a SQLite file that isn't there."""
         current = self.current_revision()
         head = self.head_revision()
-        if current != head:
-            state = "has no revfield schema" if current is None else f"is at {current}"
+        if current == head:
+            return
+        if current is None:
+            missing = self._missing_file()
+            where = f" (there is no file {missing})" if missing and not missing.exists() else ""
             raise StoreError(
-                f"the database {self.url} {state}; the code expects {head}\n"
-                "  help: run `revfield init` to create or upgrade it"
+                f"the database {self.url} has no revfield schema{where}; the code expects "
+                f"{head}\n  help: run `revfield init` to create it, or name the database you "
+                "meant with --db or REVFIELD_DATABASE_URL"
             )
+        if not self._knows(current):
+            raise StoreError(
+                f"the database {self.url} is at schema {current}, which this version of "
+                f"revfield does not know (it expects {head}); a newer revfield wrote it\n"
+                "  help: upgrade revfield, or name another database with --db"
+            )
+        raise StoreError(
+            f"the database {self.url} is at {current}; the code expects {head}\n"
+            "  help: run `revfield init` to upgrade it"
+        )
+
+    def _knows(self, revision: str) -> bool:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            return ScriptDirectory.from_config(cfg).get_revision(revision) is not None
+        except CommandError:
+            return False
 
     # -- SQLite file header ------------------------------------------------------------------
 
@@ -224,3 +324,104 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _parse(url: str) -> sa.URL:
+    """``url`` as a SQLAlchemy URL of SQLite or PostgreSQL, or a :class:`StoreError`."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"`{url}` is not a database URL\n{_URL_HELP}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"revfield keeps its memory in SQLite or PostgreSQL, not "
+            f"`{parsed.get_backend_name()}`\n{_URL_HELP}"
+        )
+    if parsed.drivername == "postgresql":  # no driver named: the one revfield installs
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _file_of(url: sa.URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.query.get("uri") or str(url.database).startswith("file:"):
+        return None
+    return Path(str(url.database))
+
+
+def _is_psycopg_operational(exc: BaseException) -> bool:
+    """A psycopg connection's own failure (the checkpointer's); psycopg is imported only
+    when a PostgreSQL database is used, and only then can it have failed."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
+def _shown(url: str) -> str:
+    """``url`` as it may be printed: without its password."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+Failures = tuple[tuple[tuple[str, ...], str, str], ...]
+"""(words in the driver's message, what failed, the help line), first match wins."""
+
+_SQLITE_FAILURES: Failures = (
+    (
+        ("file is not a database", "malformed"),
+        "cannot open the database",
+        "  help: --db (or REVFIELD_DATABASE_URL) must name a revfield SQLite database, or a "
+        "new file for `revfield init` to create",
+    ),
+    (
+        ("readonly", "read-only"),
+        "cannot write to the database",
+        "  help: may revfield write to the database file and its folder? (SQLite writes "
+        "FILE-wal and FILE-shm beside it)",
+    ),
+    (
+        ("database is locked",),
+        "cannot use the database",
+        "  help: another process holds its write lock; run the command again when it is done",
+    ),
+    (
+        ("disk is full", "disk i/o error"),
+        "cannot write to the database",
+        "  help: is the disk full, or the file on a failing or network drive?",
+    ),
+    (
+        ("unable to open database file",),
+        "cannot open the database",
+        "  help: does its folder exist, and may revfield write there?",
+    ),
+)
+_POSTGRES_FAILURES: Failures = (
+    (
+        ("read-only transaction",),
+        "cannot write to the database",
+        "  help: the server is a read-only replica; connect to the primary",
+    ),
+    (
+        ("no space left",),
+        "cannot write to the database",
+        "  help: the server's disk is full",
+    ),
+)
+
+
+def _failure(url: str, message: str, *, opening: bool = False) -> str:
+    """One message for a database failure: what failed, where, and what to do."""
+    lowered = message.lower()
+    sqlite = url.startswith("sqlite")
+    for needles, what, hint in _SQLITE_FAILURES if sqlite else _POSTGRES_FAILURES:
+        if any(n in lowered for n in needles):
+            return f"{what} {url}: {message}\n{hint}"
+    what = "cannot open the database" if opening else "cannot use the database"
+    hint = (
+        "  help: is the file a revfield database, and may revfield read and write it?"
+        if sqlite
+        else "  help: is the server running, and do the host, user and database exist?"
+    )
+    return f"{what} {url}: {message}\n{hint}"

@@ -7,6 +7,7 @@ from revfield.memory.models import (
     Account,
     ActionRecord,
     AuditEntry,
+    ChurnRisk,
     Contact,
     DeadLetter,
     Deal,
@@ -27,6 +28,7 @@ __all__ = [
     "ACCOUNTS",
     "ACTIONS",
     "AUDIT",
+    "CHURN_RISKS",
     "CONTACTS",
     "DEAD_LETTERS",
     "DEALS",
@@ -45,6 +47,7 @@ __all__ = [
 ACCOUNTS = table_of(Account)
 ACTIONS = table_of(ActionRecord)
 AUDIT = table_of(AuditEntry)
+CHURN_RISKS = table_of(ChurnRisk)
 CONTACTS = table_of(Contact)
 DEALS = table_of(Deal)
 DEAD_LETTERS = table_of(DeadLetter)

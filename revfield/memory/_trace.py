@@ -163,6 +163,7 @@ def action_chain(session: Session, account_id: str, limit: int = 10) -> list[dic
                 "target": a["target"],
                 "status": a["status"],
                 "subject": p.get("subject", ""),
+                "concerns": p.get("concerns", []),
                 "created_at": json_ready(a["created_at"]),
                 "signal_ids": sorted(
                     {*(ev["signal_ids"] if ev else []), *p.get("cited_signal_ids", [])}

@@ -23,6 +23,7 @@ __all__ = [
     "ActionRecord",
     "AuditEntry",
     "Base",
+    "ChurnRisk",
     "Contact",
     "DeadLetter",
     "Deal",
@@ -306,6 +307,8 @@ class ActionRecord(Base):
         sa.UniqueConstraint("field_event_id", "agent", "kind", "target"),
         sa.Index("ix_actions_account_id_created_at", "account_id", "created_at"),
         sa.Index("ix_actions_status", "status"),
+        sa.Index("ix_actions_contact_id_updated_at", "contact_id", "updated_at"),
+        sa.Index("ix_actions_account_id_updated_at", "account_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -388,6 +391,32 @@ class OutboxItem(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime]
     executed_at: Mapped[datetime | None]
+
+
+class ChurnRisk(Base):
+    """An account's churn risk and how it was worked off: opened by a churn-risk fact (later
+    ones attach to it), addressed when its save play is carried out, resolved by a person or by
+    signals the pack counts as recovery."""
+
+    __tablename__ = "churn_risks"
+    __table_args__ = (sa.Index("ix_churn_risks_account_id_status", "account_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """A :class:`~revfield.domain.RiskStatus`: ``open``, ``addressed`` or ``resolved``."""
+    fact_ids: Mapped[list[int]] = mapped_column(JSONType)
+    """The churn-risk facts on record for it, first one first (the evidence)."""
+    save_play_action_id: Mapped[int | None] = mapped_column(sa.ForeignKey("actions.id"))
+    """The save play working it off (one per risk: later signals attach to it)."""
+    opened_at: Mapped[datetime]
+    addressed_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(64))
+    """A user id, or ``detection`` for recovery signals."""
+    resolution: Mapped[str | None] = mapped_column(sa.Text)
+    """Why it was resolved, in a person's words or the recovery signal's."""
+    updated_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from revfield.domain import FactType, ProposedAction, is_churn_risk
+from revfield.domain import FactType, ProposedAction, RiskStatus
 from revfield.memory import (
     Session,
     account_rows,
-    answered_save_plays,
     auto_decisions_since,
     contact_row,
+    current_risk,
     deal_row,
     fact_counts,
     last_contact,
@@ -30,9 +30,6 @@ from revfield.policies._load import CompiledPack
 from revfield.policies._schema import AccountCap, ContactFatigue
 
 __all__ = ["account_values", "build_context", "deal_values", "fill_account"]
-
-TOUCHED = ("auto", "approved")
-"""Decision verdicts that count as a touch made (``approved`` once reviews exist)."""
 
 
 def build_context(
@@ -183,7 +180,6 @@ def _counters(
             contact_id=action.contact_id,
             action_kinds=cap.action_kinds,
             signal_kinds=cap.signal_kinds,
-            verdicts=TOUCHED,
             since=now - timedelta(days=cap.window_days),
             of=of,
         )
@@ -205,14 +201,15 @@ def _counters(
     out["motion_auto_today"] = auto_decisions_since(session, action.motion.value, start_of_day)
     key = ("risks", action.account_id)
     if key not in cache:
-        cache[key] = open_risks(session, action.account_id)
-    risks = cache[key]
-    out["open_risks"] = len(risks)
-    churn = [when for subject, when in risks if is_churn_risk(subject)]
-    out["churn_risk"] = bool(churn)
-    if churn:
-        answered = answered_save_plays(session, action.account_id, TOUCHED, since=max(churn))
-        out["save_play_answered"] = answered > 0
+        cache[key] = (
+            open_risks(session, action.account_id),
+            current_risk(session, action.account_id),
+        )
+    risk_facts, risk = cache[key]
+    out["open_risks"] = len(risk_facts)
+    # a churn risk holds until it is worked off: addressed (its save play went out) or resolved
+    out["churn_risk"] = risk is not None and risk.status is RiskStatus.OPEN
+    out["save_play_answered"] = risk is not None and risk.save_play_answered
     kinds = pack.governance.contact_signal_kinds
     key = ("last_contact", action.account_id)
     if key not in cache:

@@ -142,12 +142,20 @@ def _explain(
     effects: tuple[GuardrailEffect, ...],
     errors: list[RuleError],
 ) -> str:
+    """One line for a person, leading with what decided: the rule (or the pack's default), or
+    — when a guardrail made the decision stricter — that guardrail, then what it overrode."""
     if default_applied:
         why = f"no rule matched, pack default `{base.label}`"
     else:
         why = f"rule `{rule.id}`: {rule.reason}"
-    parts = [f"{final.label}: {why}"]
-    parts += [f"{e.id}: {e.reason}" for e in effects if e.tightened]
+    raised = [e for e in effects if e.tightened]
+    if final > base and raised:
+        deciding = next((e for e in raised if e.at_least == final), raised[-1])
+        parts = [f"{final.label}: {deciding.id}: {deciding.reason}"]
+        parts += [f"{e.id}: {e.reason}" for e in raised if e is not deciding]
+        parts.append(f"over {why} ({base.label})")
+    else:
+        parts = [f"{final.label}: {why}"]
     if errors:
         parts.append(f"{len(errors)} rule(s) failed to evaluate and count as escalate")
     return "; ".join(parts)

@@ -9,6 +9,7 @@ from revfield.review._access import LOCAL_ADMIN, Actor, ReviewError, may_answer,
 from revfield.review._answer import AnswerResult, answer_review
 from revfield.review._inbox import InboxItem, inbox
 from revfield.review._ladder import climb_ladder, open_review_item, rung_for
+from revfield.review._risk import resolve_churn_risk
 
 __all__ = [
     "LOCAL_ADMIN",
@@ -22,5 +23,6 @@ __all__ = [
     "may_answer",
     "open_review_item",
     "resolve_actor",
+    "resolve_churn_risk",
     "rung_for",
 ]

@@ -27,6 +27,7 @@ from revfield.memory import (
     edit_action,
     get_action,
     get_review,
+    pending_review_id,
     transition,
 )
 from revfield.policies import CompiledPack, build_context, decide, record_decision
@@ -77,6 +78,8 @@ def answer_review(
     if review is None:
         raise ReviewError(f"no review item #{review_id}; see `revfield inbox`")
     if review.status is not ReviewStatus.PENDING:
+        if review.answered_by == actor.id and (review.note or "").startswith("re-escalated"):
+            raise ReviewError(_your_edit(session, review))
         by = (
             f" by {review.answered_by} at {review.answered_at:%Y-%m-%d %H:%M}"
             if review.answered_by and review.answered_at
@@ -158,17 +161,44 @@ def answer_review(
             note=f"re-escalated after an edit: {decision.explanation}",
         )
         new_id = open_review_item(
-            session, pack, action.id, action.account_id, edited.digest(), decision_id, decision, now
+            session,
+            pack,
+            action.id,
+            action.account_id,
+            edited.digest(),
+            decision_id,
+            decision,
+            now,
+            concerns=edited.concerns,
         )
         return AnswerResult(
             "re-escalated",
             review_id,
             action.id,
             action.thread_id,
-            f"the edit needs the {rung}: {decision.explanation}; it is now review #{new_id}",
+            f"your edit ({_shown(edits)}) needs the {rung}: {decision.explanation}; "
+            f"it is now review #{new_id}",
             new_id,
         )
     return _close(session, review, action, "approved", actor, now, edits=edits)
+
+
+def _shown(edits: dict[str, Any] | None) -> str:
+    """Edits as a person typed them: ``discount_pct 30, subject …``."""
+    return ", ".join(f"{k} {v}" for k, v in (edits or {}).items()) or "no change"
+
+
+def _your_edit(session: Session, review: StoredReview) -> str:
+    """Why someone's answer to an item their own edit moved up the ladder is refused."""
+    newer_id = pending_review_id(session, review.action_id)
+    newer = get_review(session, newer_id) if newer_id else None
+    who = newer.assignee_role if newer else "a higher rung"
+    why = (review.note or "").removeprefix("re-escalated after an edit: ")
+    where = f"it is now review #{newer_id}, waiting for the {who}" if newer else "answered since"
+    return (
+        f"your edit to review #{review.id} ({_shown(review.edits)}) needs the {who}: {why}; "
+        f"{where}; nothing was changed"
+    )
 
 
 def _answer(

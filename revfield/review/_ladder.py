@@ -3,6 +3,7 @@ decision calls for, and moving unanswered items one rung up once their deadline 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from revfield.domain import ReviewStatus, Verdict
@@ -40,9 +41,11 @@ def open_review_item(
     now: datetime,
     *,
     level: int | None = None,
+    concerns: Sequence[str] = (),
 ) -> int:
     """A review item for the action ``action_id`` (as it is now: ``digest``) on the rung
-    ``decision`` calls for (or on ``level``); returns its id."""
+    ``decision`` calls for (or on ``level``); returns its id. The item's reason is the
+    decision's explanation, followed by the agent's ``concerns`` (what a person must know)."""
     level_, rung = rung_for(pack, decision.verdict, decision.escalate_to)
     if level is not None:
         level_, rung = level, pack.review.ladder[level]
@@ -56,7 +59,7 @@ def open_review_item(
         rung=rung,
         level=level_,
         assignee_id=rung_holder(session, account_id, rung),
-        reason=decision.explanation,
+        reason=decision.explanation + (f" — {'; '.join(concerns)}" if concerns else ""),
         deadline_at=now + timedelta(hours=pack.review.deadline_hours),
         now=now,
     )

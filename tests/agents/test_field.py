@@ -370,6 +370,14 @@ def test_an_edit_cannot_loosen_a_decision_it_re_escalates_or_is_blocked(
         assert "small-discount" in item.reason
         raised = fld.approve(item.review_id, actor=ana, edits={"discount_pct": 20})
         assert raised.outcome == "re-escalated" and "big-discount" in raised.message
+        assert raised.message.startswith("your edit (discount_pct 20.0) needs the manager")
+        with pytest.raises(ReviewError) as again_by_ana:  # ana answers her old item again
+            fld.approve(item.review_id, actor=ana)
+        assert f"your edit to review #{item.review_id} (discount_pct 20.0) needs the manager" in (
+            str(again_by_ana.value)
+        ) and f"now review #{raised.new_review_id}, waiting for the manager" in str(
+            again_by_ana.value
+        )
         assert _rows(store, E)[0]["status"] == "waiting"  # the run still waits
         with store.read() as s:
             assert inbox(s, ana) == []  # now the manager's
@@ -493,3 +501,30 @@ def test_edits_given_as_text_are_checked_and_stored_as_the_action_types_them(
         )
     assert _rows(store, R)[0]["edits"] == {"discount_pct": 12.0}
     assert _rows(store, ACT)[0]["proposal"]["discount_pct"] == 12.0
+
+
+def test_an_escalated_handover_names_the_promises_in_the_reason_the_inbox_and_the_trace(
+    store, clock, tmp_path
+):
+    world.people(store)
+    world.account(store, "initech.com", state="customer")
+    world.fact(
+        store, "initech.com", FactType.PROMISE, "We were told on-prem deployment is possible"
+    )
+    world.fact(
+        store, "initech.com", FactType.PROMISE, "You said a dedicated teleporter is included"
+    )
+    world.event(store, "initech.com", "closed_won", "handover")
+    with world.field(store, clock, tmp_path) as fld:
+        fld.run_agents()
+        with store.read() as s:
+            brief = next(i for i in inbox(s) if i.kind == "handover_brief")
+            chain = recall(s, "initech.com", actions=5).actions
+    assert "promised “We were told on-prem deployment is possible”: the product does not do" in (
+        brief.reason
+    )
+    assert "promised “You said a dedicated teleporter is included”: nothing in the capability" in (
+        brief.reason
+    )
+    traced = next(a for a in chain if a["kind"] == "handover_brief")
+    assert len(traced["concerns"]) == 2 and traced["decisions"][0]["verdict"] == "escalate"

@@ -134,3 +134,27 @@ def test_openai_without_a_key_is_a_clear_error(db_url, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     result = runner.invoke(app, ["--db", db_url, "run"])
     assert result.exit_code == 1 and "needs OPENAI_API_KEY" in result.output
+
+
+def test_signals_dated_at_the_ends_of_the_calendar_run_through_the_field(db_url, monkeypatch):
+    """Ingest accepts the years 1 to 9999: windows reaching back from such a signal start at
+    the year 1 instead of overflowing, so `revfield run` finishes."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    edges = ["0001-01-01T00:00:00Z", "0001-01-02T00:00:00Z", "9999-12-31T23:00:00Z"]
+    _ingest(
+        db_url,
+        [
+            signal(n * 10 + k, kind=kind, occurred_at=when, payload=payload)
+            for n, when in enumerate(edges)
+            for k, (kind, payload) in enumerate(
+                [
+                    ("support_ticket", {"priority": "urgent"}),
+                    ("product_usage", {"feature": "reports", "count": 5}),
+                    ("intent_surge", {"score": 90, "baseline": 10}),
+                ]
+            )
+        ],
+    )
+    result = runner.invoke(app, ["--db", db_url, "run"])
+    assert result.exit_code == 0, result.output
+    assert "signals processed 9" in " ".join(result.output.split())

@@ -310,3 +310,18 @@ def test_an_opted_out_contact_blocks_every_action_kind_addressed_to_them(kind):
         PACK, ctx(action={"kind": kind, "motion": "acquisition"}, contact={"do_not_contact": True})
     )
     assert d.verdict is Verdict.BLOCK
+
+
+def test_the_explanation_leads_with_what_decided():
+    """A guardrail that made the decision stricter comes first; the rule it overrode after."""
+    ctx = merge_context(
+        {
+            "action": {"kind": "advance_stage", "motion": "acquisition", "to_stage": "proposal"},
+            "deal": {"stage": "discovery"},
+            "model": {"confidence": 0.95},
+        }
+    )
+    d = decide(PACK, ctx)
+    assert d.verdict is Verdict.BLOCK
+    assert d.explanation.startswith("block: exit-criteria: cannot reach `proposal`")
+    assert "over rule `" in d.explanation

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sqlalchemy as sa
-
-from revfield.domain import ActionKind, FactType, Motion, ProposedAction
+from revfield.domain import ActionKind, ActionStatus, FactType, Motion, ProposedAction
 from revfield.ingest import ingest_signals
-from revfield.memory import add_fact
-from revfield.memory.models import DecisionRecord, table_of
+from revfield.memory import add_fact, record_action
 from revfield.policies import Verdict, build_context, decide, load_pack, record_decision
+from revfield.review import LOCAL_ADMIN, answer_review, inbox, open_review_item
 from tests.factories import T0, make_account, make_deal, make_signal
 from tests.policies.conftest import DEFAULT_PACK
 
@@ -55,11 +53,36 @@ def setup_account(store, clock, *, segment="smb", state="prospect"):
         )
 
 
-def decide_now(store, clock, action):
+STATUS = {Verdict.AUTO: ActionStatus.QUEUED, Verdict.BLOCK: ActionStatus.BLOCKED}
+
+
+def decide_now(store, clock, action, *, pack=PACK):
+    """Decide on ``action`` and record it as an agent run does: the action in the status its
+    verdict gives (queued when automated), the decision, and a review item when it waits."""
     with store.session() as s:
-        ctx = build_context(s, PACK, action, clock.now())
-        decision = decide(PACK, ctx)
-        record_decision(s, decision, decided_at=clock.now())
+        decision = decide(pack, build_context(s, pack, action, clock.now()))
+        stored = record_action(
+            s,
+            action,
+            field_event_id=None,
+            agent="test",
+            thread_id="test",
+            status=STATUS.get(decision.verdict, ActionStatus.PENDING_REVIEW),
+            after_action_id=None,
+            now=clock.now(),
+        )
+        decision_id = record_decision(s, decision, decided_at=clock.now(), action_id=stored.id)
+        if stored.status is ActionStatus.PENDING_REVIEW:
+            open_review_item(
+                s,
+                pack,
+                stored.id,
+                stored.account_id,
+                stored.digest,
+                decision_id,
+                decision,
+                clock.now(),
+            )
     return decision
 
 
@@ -122,12 +145,7 @@ def test_the_motion_budget_counts_automated_actions_of_that_motion_today(store, 
     task = ProposedAction(
         kind=ActionKind.CREATE_TASK, motion=Motion.ACQUISITION, account_id="acme.com"
     )
-    verdicts = []
-    for _ in range(3):
-        with store.session() as s:
-            d = decide(pack, build_context(s, pack, task, clock.now()))
-            record_decision(s, d, decided_at=clock.now())
-            verdicts.append(d.verdict)
+    verdicts = [decide_now(store, clock, task, pack=pack).verdict for _ in range(3)]
     assert verdicts == [Verdict.AUTO, Verdict.AUTO, Verdict.REVIEW]
     other = task.model_copy(update={"motion": Motion.RETENTION_EXPANSION})
     with store.read() as s:
@@ -181,17 +199,14 @@ def test_retention_first_blocks_expansion_until_a_save_play_is_answered(store, c
     )
     assert decide_now(store, clock, expand).verdict is Verdict.BLOCK
     clock.advance(timedelta(hours=1))
-    with store.session() as s:  # the save play was approved and ran (recorded as decided)
-        save = ProposedAction(
-            kind=ActionKind.SAVE_PLAY, motion=Motion.RETENTION_EXPANSION, account_id="acme.com"
-        )
-        d = decide(PACK, build_context(s, PACK, save, clock.now()))
-        decision_id = record_decision(s, d, decided_at=clock.now())
-        s.execute(
-            sa.update(table_of(DecisionRecord))
-            .where(table_of(DecisionRecord).c.id == decision_id)
-            .values(verdict="approved")
-        )
+    save = ProposedAction(
+        kind=ActionKind.SAVE_PLAY, motion=Motion.RETENTION_EXPANSION, account_id="acme.com"
+    )
+    assert decide_now(store, clock, save).verdict is Verdict.REVIEW  # the save play waits
+    assert decide_now(store, clock, expand).verdict is Verdict.BLOCK  # so does expansion
+    with store.session() as s:  # a person approves the save play
+        (item,) = inbox(s)
+        answer_review(s, PACK, item.review_id, approve=True, actor=LOCAL_ADMIN, now=clock.now())
     clock.advance(timedelta(hours=1))
     assert decide_now(store, clock, expand).verdict is Verdict.REVIEW
 
@@ -234,3 +249,29 @@ def test_the_context_carries_deal_and_account_facts(store, clock):
     )
     assert c["account"]["facts"]["pain"] == 1 and c["account"]["icp_fit"] is True
     assert c["contact"]["email"] == "pat@acme.com"
+
+
+def test_emails_a_person_approved_count_as_touches(store, clock):
+    """Two emails that waited for a person and were approved are touches like automated ones:
+    after them, a third goes out by itself and the fourth waits for a person (cap 3 a week)."""
+    setup_account(store, clock)
+    for _ in range(2):  # a draft with an uncited claim waits for the owner
+        assert decide_now(store, clock, email(uncited_claims=1)).verdict is Verdict.REVIEW
+    with store.session() as s:
+        for item in inbox(s):
+            answer_review(s, PACK, item.review_id, approve=True, actor=LOCAL_ADMIN, now=clock.now())
+    assert decide_now(store, clock, email()).verdict is Verdict.AUTO  # touch 3
+    fourth = decide_now(store, clock, email())
+    assert fourth.verdict is Verdict.REVIEW
+    assert [g.id for g in fourth.guardrails if g.tightened] == ["contact-fatigue"]
+
+
+def test_a_rejected_or_waiting_email_is_no_touch(store, clock):
+    setup_account(store, clock)
+    for _ in range(3):
+        assert decide_now(store, clock, email(uncited_claims=1)).verdict is Verdict.REVIEW
+    with store.session() as s:
+        first, *_ = inbox(s)
+        answer_review(s, PACK, first.review_id, approve=False, actor=LOCAL_ADMIN, now=clock.now())
+    with store.read() as s:  # one rejected, two still waiting: nothing went out
+        assert build_context(s, PACK, email(), clock.now())["counters"]["contact_touches"] == 0

@@ -154,7 +154,9 @@ def test_explain_shows_every_rule_the_guardrails_and_the_decision():
     out = result.output
     assert "smb-followup" in out and "opted-out" in out  # matched and not matched rules both listed
     assert "contact-fatigue" in out and "decision: review" in out
-    assert "why: review: rule `smb-followup`" in out
+    # the guardrail decided: the explanation leads with it, then names the rule it overrode
+    assert "why: review: contact-fatigue: contact already touched 3 times" in out
+    assert "over rule `smb-followup`" in out and "(auto)" in out
 
 
 def test_explain_assembles_the_context_from_memory_for_a_proposed_action(db_url):
