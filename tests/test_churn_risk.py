@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from typer.testing import CliRunner
 
+from revfield.cli import app
 from revfield.domain import RiskStatus
 from revfield.field import run_detection
 from revfield.ingest import ingest_signals
@@ -179,3 +181,21 @@ def test_a_prospect_has_no_churn_risk(store, clock):
     _signals(store, clock, *_tickets_and_a_detractor())
     run_detection(store, world.PACK, OfflineModel(), clock)
     assert _risks(store) == []
+
+
+def test_a_person_lists_and_resolves_risks_from_the_command_line(at_risk, db_url):
+    def cli(*args: str):
+        return CliRunner().invoke(app, ["--db", db_url, *args], catch_exceptions=False)
+
+    (risk,) = _risks(at_risk)
+    listed = cli("risk", "list", "--account", "initech.com")
+    assert listed.exit_code == 0 and f"{risk.id}" in listed.output and "open" in listed.output
+    refused = cli("risk", "resolve", str(risk.id), "--reason", "renewed", "--as", "bo")
+    assert refused.exit_code == 1 and "may not resolve" in refused.output
+    done = cli("risk", "resolve", str(risk.id), "--reason", "renewed for two years", "--as", "ana")
+    assert done.exit_code == 0, done.output
+    assert "resolved by ana — renewed for two years" in " ".join(done.output.split())
+    assert [r.status for r in _risks(at_risk)] == [RiskStatus.RESOLVED]
+    assert "no churn risks open" in cli("risk", "list", "--status", "open").output
+    unknown = cli("risk", "resolve", "999", "--reason", "x")
+    assert unknown.exit_code == 1 and "no churn risk #999" in unknown.output

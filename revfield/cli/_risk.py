@@ -47,7 +47,7 @@ def risk_list(
             account_id = find_account_id(session, account) if account else None
         except AccountNotFoundError as exc:
             fail(str(exc))
-        risks = list_risks(session, status=wanted, account_id=account_id)[:limit]
+        risks = list_risks(session, status=wanted, account_id=account_id, limit=limit)
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in risks], indent=2, default=str))
         return

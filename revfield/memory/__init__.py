@@ -116,6 +116,7 @@ from revfield.memory._risks import (
     ChurnRiskView,
     current_risk,
     current_risks,
+    get_risk,
     list_risks,
     resolve_risk,
 )
@@ -209,6 +210,7 @@ __all__ = [
     "first_verdict",
     "get_action",
     "get_review",
+    "get_risk",
     "high_water",
     "insert_reference_rows",
     "insert_signals",

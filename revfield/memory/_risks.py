@@ -27,6 +27,7 @@ __all__ = [
     "ChurnRiskView",
     "current_risk",
     "current_risks",
+    "get_risk",
     "link_save_play",
     "list_risks",
     "note_churn_facts",
@@ -136,11 +137,22 @@ def current_risks(session: Session, account_ids: Iterable[str]) -> dict[str, Chu
     return {r["account_id"]: _view(r) for r in session.execute(query).mappings()}
 
 
+def get_risk(session: Session, risk_id: int) -> ChurnRiskView | None:
+    """The churn risk ``risk_id``, whatever its state (None when there is none)."""
+    row = session.execute(_query().where(CHURN_RISKS.c.id == risk_id)).mappings().first()
+    return None if row is None else _view(row)
+
+
 def list_risks(
-    session: Session, *, status: RiskStatus | None = None, account_id: str | None = None
+    session: Session,
+    *,
+    status: RiskStatus | None = None,
+    account_id: str | None = None,
+    limit: int | None = None,
 ) -> list[ChurnRiskView]:
-    """Risks, newest first (``status``: only those; ``account_id``: only that account's)."""
-    query = _query().order_by(CHURN_RISKS.c.id.desc())
+    """Risks, newest first (``status``: only those; ``account_id``: only that account's;
+    ``limit``: at most that many)."""
+    query = _query().order_by(CHURN_RISKS.c.id.desc()).limit(limit)
     if status is not None:
         query = query.where(CHURN_RISKS.c.status == status.value)
     if account_id is not None:
@@ -178,9 +190,12 @@ def note_churn_facts(
         )
     }
     trail = []
+    grown: set[int] = set()
     for account_id, fact_id, observed_at in facts:
         if account_id in opened:
-            opened[account_id][1].append(fact_id)
+            risk_id, fact_ids = opened[account_id]
+            fact_ids.append(fact_id)
+            grown.add(risk_id)
             continue
         risk_id = int(
             session.execute(
@@ -206,6 +221,8 @@ def note_churn_facts(
             )
         )
     for risk_id, fact_ids in opened.values():
+        if risk_id not in grown:
+            continue
         session.execute(
             sa.update(CHURN_RISKS)
             .where(CHURN_RISKS.c.id == risk_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from revfield.domain import RiskStatus
-from revfield.memory import ChurnRiskView, Session, account_owner, list_risks, resolve_risk
+from revfield.memory import ChurnRiskView, Session, account_owner, get_risk, resolve_risk
 from revfield.review._access import Actor, ReviewError, may_answer
 
 __all__ = ["resolve_churn_risk"]
@@ -20,10 +20,9 @@ def resolve_churn_risk(
     is unknown or resolved already, or the person doesn't answer for the account."""
     if not reason.strip():
         raise ReviewError("a churn risk is resolved with a reason; say what changed")
-    found = [r for r in list_risks(session) if r.id == risk_id]
-    if not found:
+    risk = get_risk(session, risk_id)
+    if risk is None:
         raise ReviewError(f"no churn risk #{risk_id}; see `revfield risk list`")
-    risk = found[0]
     if risk.status is RiskStatus.RESOLVED:
         raise ReviewError(
             f"churn risk #{risk_id} is already resolved by {risk.resolved_by}: {risk.resolution}"
@@ -36,4 +35,6 @@ def resolve_churn_risk(
         )
     if not resolve_risk(session, risk_id, by=actor.id, reason=reason.strip(), now=now):
         raise ReviewError(f"churn risk #{risk_id} was resolved by someone else just now")
-    return next(r for r in list_risks(session, account_id=risk.account_id) if r.id == risk_id)
+    resolved = get_risk(session, risk_id)
+    assert resolved is not None  # it was there a moment ago, in this transaction
+    return resolved
