@@ -1,19 +1,25 @@
 """The field router: a field event goes to an agent chosen by the account's customer state and
-the event's kind — never by team. Pure; the table below is the whole policy."""
+the event's kind — never by team. Pure.
+
+Each agent declares what it handles (:class:`Handles`: event kinds × customer states); the
+router is the table those declarations make, in the order the agents are given (the first
+agent that handles an event gets it). ``revfield.agents.build_router`` makes it from the
+installed agents and the pack.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from revfield.domain import CustomerState
-from revfield.domain import FieldEventKind as K
 
-__all__ = ["Agent", "route"]
+__all__ = ["ALL_STATES", "Agent", "Handles", "Router"]
 
 
 class Agent(StrEnum):
-    """The agent a field event goes to, chosen by :func:`route` from the account's customer
-    state and the event's kind (never by team)."""
+    """The built-in agents' names."""
 
     OUTREACH = "outreach"
     """Acquisition: prospects (and churned accounts worth winning back)."""
@@ -21,49 +27,52 @@ class Agent(StrEnum):
     """Onboarding handover, on closed-won."""
     EXPANSION_RETENTION = "expansion_retention"
     """Customers: expansion opportunities and save plays, retention first."""
+    DEAL_DESK = "deal_desk"
+    """Pricing objections and renewals at risk: a discount within the pack's range."""
     ESCALATION = "escalation"
     """No agent can act (the model could not read a signal): straight to a person."""
+    SUBMITTED = "submitted"
+    """Actions proposed outside revfield (``Field.submit``, ``revfield submit``)."""
 
 
-P, C, X = CustomerState.PROSPECT, CustomerState.CUSTOMER, CustomerState.CHURNED
-ACQUISITION = {
-    K.INTENT_SURGE,
-    K.POSITIVE_REPLY,
-    K.OBJECTION,
-    K.MEETING_BOOKED,
-    K.GOVERNANCE_DEVIATION,
-}
-CUSTOMER_EVENTS = {
-    K.USAGE_NEAR_LIMIT,
-    K.SEAT_GROWTH,
-    K.CHURN_RISK,
-    K.TICKET_CLUSTER,
-    K.CHAMPION_LEFT,
-    K.NPS_DETRACTOR,
-    K.INACTIVITY,
-    K.INTENT_SURGE,
-    K.POSITIVE_REPLY,
-    K.OBJECTION,
-    K.MEETING_BOOKED,
-    K.GOVERNANCE_DEVIATION,
-}
-TRIAL_EVENTS = {K.USAGE_NEAR_LIMIT, K.SEAT_GROWTH, K.TICKET_CLUSTER}
-"""Product signals from a prospect (a trial): reasons to reach out, not to expand."""
-WIN_BACK = {K.INTENT_SURGE, K.POSITIVE_REPLY, K.MEETING_BOOKED}
+ALL_STATES = frozenset(CustomerState)
 
 
-def route(kind: K, state: CustomerState | str) -> Agent | None:
-    """Which agent acts on this event, or None when no agent should (the memory update is
-    the whole effect, as for an unsubscribe)."""
-    state = CustomerState(state)
-    if kind is K.MODEL_FAULT:
-        return Agent.ESCALATION
-    if kind is K.CLOSED_WON:
-        return Agent.HANDOVER
-    if state is P and (kind in ACQUISITION or kind in TRIAL_EVENTS):
-        return Agent.OUTREACH
-    if state is C and kind in CUSTOMER_EVENTS:
-        return Agent.EXPANSION_RETENTION
-    if state is X and kind in WIN_BACK:
-        return Agent.OUTREACH
-    return None
+@dataclass(frozen=True)
+class Handles:
+    """Which field events an agent acts on: every pair of ``events`` × ``states``."""
+
+    events: frozenset[str]
+    states: frozenset[CustomerState] = ALL_STATES
+
+    @classmethod
+    def of(
+        cls, events: Iterable[str], states: Iterable[CustomerState | str] = ALL_STATES
+    ) -> Handles:
+        """From plain names (``Handles.of(["objection"], ["prospect"])``)."""
+        return cls(frozenset(str(e) for e in events), frozenset(CustomerState(s) for s in states))
+
+    def __contains__(self, pair: tuple[str, CustomerState]) -> bool:
+        return pair[0] in self.events and pair[1] in self.states
+
+
+class Router:
+    """The routing table the agents' declarations make: ``(event kind, customer state)`` →
+    the first agent (in the order given) that handles it."""
+
+    def __init__(self, handles: Mapping[str, Iterable[Handles]]) -> None:
+        self.handles = {name: tuple(hs) for name, hs in handles.items()}
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        """The agents this router may choose, in routing order."""
+        return tuple(self.handles)
+
+    def route(self, kind: str, state: CustomerState | str) -> str | None:
+        """Which agent acts on this event, or None when no agent should (the memory update
+        is the whole effect, as for an unsubscribe)."""
+        pair = (str(kind), CustomerState(state))
+        for name, hs in self.handles.items():
+            if any(pair in h for h in hs):
+                return name
+        return None

@@ -6,16 +6,21 @@ layer decides on it, and only the outbox acts.
 
 from revfield.agents._common import EventView, Proposal, check_draft, fault
 from revfield.agents._playbook import Capability, Playbook, check_promise
-from revfield.agents._registry import PROPOSERS, Proposer
+from revfield.agents._registry import GROUP, build_router, discover_agents
+from revfield.agents._spec import AgentError, AgentSpec, Proposer
 
 __all__ = [
-    "PROPOSERS",
+    "GROUP",
+    "AgentError",
+    "AgentSpec",
     "Capability",
     "EventView",
     "Playbook",
     "Proposal",
     "Proposer",
+    "build_router",
     "check_draft",
     "check_promise",
+    "discover_agents",
     "fault",
 ]

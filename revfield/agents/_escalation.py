@@ -7,11 +7,13 @@ from datetime import datetime
 
 from revfield.agents._common import EventView, Proposal, fault
 from revfield.agents._playbook import Playbook
-from revfield.domain import CustomerState, Motion
+from revfield.agents._spec import AgentSpec
+from revfield.domain import CustomerState, FieldEventKind, Motion
 from revfield.llm import Model
 from revfield.memory import AccountMemory
+from revfield.route import Handles
 
-__all__ = ["propose"]
+__all__ = ["AGENT", "propose"]
 
 
 def propose(
@@ -24,3 +26,11 @@ def propose(
     )
     reason = str(event.data.get("error") or event.detail)
     return fault(event, "detection", reason, model.name, motion)
+
+
+AGENT = AgentSpec(
+    name="escalation",
+    propose=propose,
+    handles=(Handles.of([FieldEventKind.MODEL_FAULT]),),
+    description="The model could not read a signal: straight to a person.",
+)

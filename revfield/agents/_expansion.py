@@ -24,16 +24,43 @@ from revfield.agents._common import (
     pick_contact,
 )
 from revfield.agents._playbook import Playbook
-from revfield.domain import ActionKind, FactType, Motion, ProposedAction, RiskStatus, is_churn_risk
+from revfield.agents._spec import AgentSpec
+from revfield.domain import (
+    ActionKind,
+    CustomerState,
+    FactType,
+    Motion,
+    ProposedAction,
+    RiskStatus,
+    is_churn_risk,
+)
+from revfield.domain import FieldEventKind as K
 from revfield.llm import Model
 from revfield.memory import AccountMemory, ContactView
+from revfield.route import Handles
 
-__all__ = ["EXPANSION_EVENTS", "RISK_EVENTS", "open_churn_risks", "propose"]
+__all__ = ["AGENT", "EXPANSION_EVENTS", "RISK_EVENTS", "open_churn_risks", "propose"]
 
-AGENT = "expansion_retention"
+NAME = "expansion_retention"
 M = Motion.RETENTION_EXPANSION
 EXPANSION_EVENTS = {"usage_near_limit", "seat_growth"}
 RISK_EVENTS = {"churn_risk", "ticket_cluster", "champion_left", "nps_detractor", "inactivity"}
+CUSTOMER_EVENTS = {
+    K.USAGE_NEAR_LIMIT,
+    K.SEAT_GROWTH,
+    K.CHURN_RISK,
+    K.TICKET_CLUSTER,
+    K.CHAMPION_LEFT,
+    K.NPS_DETRACTOR,
+    K.INACTIVITY,
+    K.RENEWAL_DUE,
+    K.INTENT_SURGE,
+    K.POSITIVE_REPLY,
+    K.OBJECTION,
+    K.MEETING_BOOKED,
+    K.GOVERNANCE_DEVIATION,
+}
+"""Every event of a customer this agent acts on (a renewal too: a check-in before it)."""
 UPLIFT = 0.3
 """Expected growth of annual value when a customer at its limit moves up (for the amount)."""
 
@@ -123,7 +150,7 @@ def _email(
         event,
         model,
         contact,
-        agent=AGENT,
+        agent=NAME,
         purpose=purpose,
         fact_types=kinds,
         sender=memory.account.owner.name if memory.account.owner else "your account team",
@@ -186,3 +213,11 @@ def _note(
         cited_signal_ids=list(event.signal_ids),
         **base,
     )
+
+
+AGENT = AgentSpec(
+    name=NAME,
+    propose=propose,
+    handles=(Handles.of(CUSTOMER_EVENTS, [CustomerState.CUSTOMER]),),
+    description="Customers: expansion opportunities and save plays, retention first.",
+)

@@ -16,13 +16,15 @@ from typing import Any
 
 from revfield.agents._common import EventView, Proposal, fault
 from revfield.agents._playbook import Playbook, check_promise
-from revfield.domain import ActionKind, FactType, Motion, ProposedAction
+from revfield.agents._spec import AgentSpec
+from revfield.domain import ActionKind, FactType, FieldEventKind, Motion, ProposedAction
 from revfield.llm import CitedItem, HandoverRequest, Model, ModelError
 from revfield.memory import AccountMemory, FactView
+from revfield.route import Handles
 
 __all__ = ["ACQUISITION_FACTS", "PER_TYPE", "propose"]
 
-AGENT = "handover"
+NAME = "handover"
 M = Motion.RETENTION_EXPANSION
 ACQUISITION_FACTS = (
     FactType.PAIN,
@@ -87,7 +89,7 @@ def propose(
             HandoverRequest(account_name=memory.account.name, items=items)
         )
     except ModelError as exc:
-        return fault(event, AGENT, str(exc), model.name, M)
+        return fault(event, NAME, str(exc), model.name, M)
     fact_ids = [i["fact_id"] for section in sections.values() for i in section]
     brief = ProposedAction(
         kind=ActionKind.HANDOVER_BRIEF,
@@ -143,3 +145,12 @@ def _concern(promise: dict[str, Any]) -> str:
     if promise["status"] == "unsupported":
         return f"{said}: the product does not do {promise['name']} ({promise['capability']})"
     return f"{said}: nothing in the capability catalog matches it"
+
+
+AGENT = AgentSpec(
+    name=NAME,
+    propose=propose,
+    handles=(Handles.of([FieldEventKind.CLOSED_WON]),),
+    description="Onboarding handover on closed-won: what was learned and promised.",
+    closed_deals=3,
+)

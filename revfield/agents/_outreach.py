@@ -24,17 +24,25 @@ from revfield.agents._common import (
     pick_contact,
 )
 from revfield.agents._playbook import Playbook
-from revfield.domain import ActionKind, FactType, Motion, ProposedAction
+from revfield.agents._spec import AgentSpec
+from revfield.domain import ActionKind, CustomerState, FactType, Motion, ProposedAction
+from revfield.domain import FieldEventKind as K
 from revfield.llm import Model
 from revfield.memory import AccountMemory
+from revfield.route import Handles
 
-__all__ = ["propose"]
+__all__ = ["AGENT", "propose"]
 
-AGENT = "outreach"
+NAME = "outreach"
 M = Motion.ACQUISITION
 DRAFT_FACTS = (FactType.PAIN, FactType.SUCCESS_CRITERION, FactType.USE_CASE, FactType.OBJECTION)
 WRITE_TO = {"intent_surge", "positive_reply", "usage_near_limit", "seat_growth", "ticket_cluster"}
 FOLLOW_UP_DAYS = 3
+ACQUISITION = {K.INTENT_SURGE, K.POSITIVE_REPLY, K.OBJECTION, K.MEETING_BOOKED}
+ACQUISITION |= {K.GOVERNANCE_DEVIATION}
+TRIAL_EVENTS = {K.USAGE_NEAR_LIMIT, K.SEAT_GROWTH, K.TICKET_CLUSTER}
+"""Product signals from a prospect (a trial): reasons to reach out, not to expand."""
+WIN_BACK = {K.INTENT_SURGE, K.POSITIVE_REPLY, K.MEETING_BOOKED}
 
 
 def _stakeholders(memory: AccountMemory) -> int:
@@ -87,7 +95,7 @@ def propose(
         event,
         model,
         contact,
-        agent=AGENT,
+        agent=NAME,
         purpose="reply" if event.kind == "positive_reply" else "follow_up",
         fact_types=DRAFT_FACTS,
         sender=owner,
@@ -157,3 +165,14 @@ def _task(
         cited_fact_ids=[f.id for f in known],
         **common,
     )
+
+
+AGENT = AgentSpec(
+    name=NAME,
+    propose=propose,
+    handles=(
+        Handles.of(ACQUISITION | TRIAL_EVENTS, [CustomerState.PROSPECT]),
+        Handles.of(WIN_BACK, [CustomerState.CHURNED]),
+    ),
+    description="Acquisition: prospects, and churned accounts worth winning back.",
+)

@@ -1,12 +1,12 @@
-"""What agents know of the policy pack: the order of the sales stages and the product's
-capability catalog. Nothing else of the pack reaches an agent: agents propose, the policy
-layer decides."""
+"""What agents know of the policy pack: the order of the sales stages, the product's
+capability catalog and each agent's settings. Nothing else of the pack reaches an agent:
+agents propose, the policy layer decides."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -41,6 +41,12 @@ class Playbook:
     """The pack's sales stages, in order (the outreach agent proposes the next one)."""
     capabilities: tuple[Capability, ...] = ()
     """What the product does (the handover agent checks promises against it)."""
+    agent_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each agent's settings from the pack's ``agents:`` section (the deal desk's range…)."""
+
+    def settings(self, agent: str) -> Mapping[str, Any]:
+        """The settings the pack gives agent ``agent`` (empty when it gives none)."""
+        return self.agent_settings.get(agent, {})
 
     def next_stage(self, stage: str) -> str | None:
         """The stage after ``stage``, or None at the last stage or for an unknown one."""

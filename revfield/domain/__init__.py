@@ -14,6 +14,7 @@ from revfield.domain._actions import (
     idempotency_key,
     waited_in_vain,
 )
+from revfield.domain._catalog import ActionCatalog, ActionKindSpec, PayloadField, ProposalError
 from revfield.domain._events import (
     BecameCustomer,
     DealClosed,
@@ -46,7 +47,9 @@ from revfield.domain._vocabulary import (
 
 __all__ = [
     "EDITABLE",
+    "ActionCatalog",
     "ActionKind",
+    "ActionKindSpec",
     "ActionStatus",
     "BecameCustomer",
     "CustomerState",
@@ -61,6 +64,8 @@ __all__ = [
     "FieldEventKind",
     "Motion",
     "OutboxStatus",
+    "PayloadField",
+    "ProposalError",
     "ProposedAction",
     "ReviewStatus",
     "RiskRecovered",

@@ -9,7 +9,7 @@ import json
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "EDITABLE",
@@ -74,7 +74,8 @@ class ProposedAction(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: ActionKind
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    """A built-in :class:`ActionKind` or a kind the policy pack declares (``actions:``)."""
     motion: Motion
     account_id: str
     contact_id: int | None = None
@@ -100,9 +101,14 @@ class ProposedAction(BaseModel):
     concerns: list[str] = Field(default_factory=list)
     """What a person answering should know, in the agent's words (a promise the product
     can't keep, a claim without a source): shown with the reason in the inbox."""
-    after: ActionKind | None = None
+    after: str | None = None
     """Carried out only once the same run's action of this kind has been: a follow-up task
     waits for its email, and is cancelled if the email is rejected, blocked or fails."""
+
+    @field_validator("kind", "after", mode="before")
+    @classmethod
+    def _plain_kind(cls, value: object) -> object:
+        return value.value if isinstance(value, ActionKind) else value
 
     @property
     def target(self) -> str:
@@ -120,7 +126,9 @@ class ProposedAction(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def edited(self, edits: dict[str, Any]) -> ProposedAction:
-        """A copy with a reviewer's edits applied (validated like the original)."""
+        """A copy with a reviewer's edits to the built-in fields applied (validated like the
+        original). Edits to a declared kind's payload fields go through
+        :meth:`ActionCatalog.edit`."""
         unknown = sorted(set(edits) - set(EDITABLE))
         if unknown:
             raise ValueError(f"`{unknown[0]}` can't be edited; editable: {', '.join(EDITABLE)}")

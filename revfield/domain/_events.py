@@ -41,6 +41,14 @@ class FieldEventKind(StrEnum):
     GOVERNANCE_DEVIATION = "governance_deviation"
     MODEL_FAULT = "model_fault"
     """The model could not read a signal: a person must (escalated, never guessed)."""
+    PRICING_OBJECTION = "pricing_objection"
+    """An objection about price, budget or cost: the deal desk's."""
+    RENEWAL_DUE = "renewal_due"
+    """A subscription ends within the pack's notice period."""
+    RENEWAL_AT_RISK = "renewal_at_risk"
+    """A subscription ends within the notice period while a churn risk is open."""
+    ACTION_SUBMITTED = "action_submitted"
+    """An action proposed outside revfield, put through the same path as an agent's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from revfield.agents import build_router, discover_agents
 from revfield.clock import Clock, days_before
 from revfield.detect import (
     TEXT_KINDS,
@@ -52,7 +53,7 @@ from revfield.memory import (
     undetected_signals,
 )
 from revfield.policies import CompiledPack, governance_report
-from revfield.route import route
+from revfield.route import Router
 
 __all__ = ["DetectionReport", "pending_signals", "run_detection"]
 
@@ -126,12 +127,16 @@ def run_detection(
     limit: int | None = None,
     governance: bool = True,
     on_progress: Callable[[int], None] | None = None,
+    router: Router | None = None,
 ) -> DetectionReport:
     """Detect field events in every pending signal (at most ``limit``), then inactivity and
-    governance deviations. Returns what was found."""
+    governance deviations, and route each to its agent (``router``: the installed agents the
+    pack leaves on, by default). Returns what was found."""
     report = DetectionReport()
     started = time.perf_counter()
-    runner = _Runner(store, pack, model, clock, report)
+    if router is None:
+        router = build_router(discover_agents(), pack.agent_enabled)
+    runner = _Runner(store, pack, model, clock, report, router)
     while limit is None or report.signals < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.signals)
         done = runner.batch(size)
@@ -147,9 +152,16 @@ def run_detection(
 
 class _Runner:
     def __init__(
-        self, store: Store, pack: CompiledPack, model: Model, clock: Clock, report: DetectionReport
+        self,
+        store: Store,
+        pack: CompiledPack,
+        model: Model,
+        clock: Clock,
+        report: DetectionReport,
+        router: Router,
     ) -> None:
         self.store, self.pack, self.clock, self.report = store, pack, clock, report
+        self.router = router
         self.spec = pack.detection
         self.model = Recorder(model)
         self.graph = build_text_graph(self.model)
@@ -280,7 +292,7 @@ class _Runner:
                     per_signal[trigger]["facts"] += 1
             if d.kind is None:
                 continue
-            agent = route(d.kind, states.get(d.account_id, CustomerState.PROSPECT))
+            agent = self.router.route(d.kind, states.get(d.account_id, CustomerState.PROSPECT))
             events.append(
                 NewFieldEvent(
                     account_id=d.account_id,
@@ -291,14 +303,14 @@ class _Runner:
                     data=dict(d.data),
                     occurred_at=d.occurred_at,
                     detected_at=now,
-                    agent=agent.value if agent else None,
+                    agent=agent,
                     status=EventStatus.PENDING if agent else EventStatus.IGNORED,
                     contact_id=d.contact_id,
                     deal_id=d.deal_id,
                 )
             )
             self.report.events[d.kind.value] += 1
-            self.report.routed[agent.value if agent else "none"] += 1
+            self.report.routed[agent or "none"] += 1
             if trigger is not None:
                 per_signal[trigger]["events"] += 1
                 if d.kind is FieldEventKind.MODEL_FAULT:

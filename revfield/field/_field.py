@@ -10,41 +10,58 @@
   resume (the answering process died in between).
 - :meth:`Field.climb_ladder` moves unanswered items up the ladder past their deadline.
 - :meth:`Field.deliver` carries out what the outbox holds.
+- :meth:`Field.submit` puts one action proposed outside revfield through the same path.
+- :meth:`Field.answer_interrupt` takes an answer in any accepted form (revfield's,
+  LangChain's, Agent Inbox's) for one review item's interrupt.
+
+Each waiting action pauses its run with its own interrupt; an answer recorded in memory
+(command line, ladder) resumes that interrupt with :data:`~revfield.review.RECORDED`.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command, Durability
 
+from revfield.agents import AgentSpec, discover_agents
 from revfield.clock import Clock
 from revfield.domain import ActionStatus, EventStatus
-from revfield.field._graph import AgentDeps, build_agent_graph, thread_id
+from revfield.field._graph import AgentDeps, build_agent_graph, outcome_of, thread_id
+from revfield.field._submit import SubmitResult, prepare_submission, submission_result
 from revfield.llm import Model
 from revfield.memory import (
     Store,
-    answered_while_waiting,
+    add_field_event_once,
     event_of_action,
+    event_status,
+    get_action,
+    get_review,
     runnable_events,
     transition,
+    waiting_events,
 )
 from revfield.outbox import Executor, OutboxReport, process_outbox
 from revfield.policies import CompiledPack
-from revfield.review import Actor, AnswerResult, answer_review, climb_ladder
-from revfield.route import Agent
+from revfield.review import (
+    RECORDED,
+    Actor,
+    AnswerResult,
+    ReviewError,
+    answer_review,
+    climb_ladder,
+)
 
-__all__ = ["AgentReport", "Field"]
+log = structlog.get_logger("revfield.field")
 
-FINAL = {ActionStatus.APPROVED, ActionStatus.REJECTED, ActionStatus.BLOCKED, ActionStatus.CANCELLED}
-"""How an answered action resumes its run: as itself; any other answered status (it was
-approved and went on to the outbox) as ``approved``."""
+__all__ = ["AgentReport", "Field", "SubmitResult"]
 
 
 @dataclass
@@ -59,6 +76,8 @@ class AgentReport:
     """Runs now waiting for a person to answer a review item."""
     finished: int = 0
     """Runs that ended: nothing waits for a person."""
+    unknown_agent: int = 0
+    """Events routed to an agent that is not installed any more (left pending)."""
     seconds: float = 0.0
 
     @property
@@ -88,6 +107,7 @@ class Field:
         executor_name: str | None = None,
         lease: timedelta = timedelta(minutes=5),
         durability: Durability = "sync",
+        agents: Mapping[str, AgentSpec] | None = None,
     ) -> None:
         self.store = store
         self._pack = pack if callable(pack) else (lambda: pack)
@@ -101,7 +121,12 @@ class Field:
         run pauses or ends (faster; a cut-off run starts over, idempotently)."""
         name = executor_name or (executor.name if executor is not None else "log")
         self.deps = AgentDeps(store, self._pack, model, clock, executor=name)
-        self.graphs = {agent: build_agent_graph(agent, self.deps, checkpointer) for agent in Agent}
+        self.agents = dict(agents) if agents is not None else discover_agents()
+        """The agents that run here (the installed ones by default), by name."""
+        self.graphs = {
+            name: build_agent_graph(spec, self.deps, checkpointer)
+            for name, spec in self.agents.items()
+        }
 
     @property
     def pack(self) -> CompiledPack:
@@ -122,7 +147,7 @@ class Field:
         ``started`` says the event was taken up before (its status is ``running``: the
         process died mid-run): its checkpoint decides whether it waits for a person, is
         finished, or starts again (the steps before the pause are idempotent)."""
-        graph = self.graphs[Agent(agent)]
+        graph = self.graphs[agent]
         config = self._config(agent, event_id)
         if started:
             snapshot = graph.get_state(config)
@@ -150,6 +175,10 @@ class Field:
         report = AgentReport()
         started = time.perf_counter()
         for n, (event_id, agent, cut_off) in enumerate(self.pending_events(limit), 1):
+            if agent not in self.graphs:
+                log.warning("agent not installed", agent=agent, event_id=event_id)
+                report.unknown_agent += 1
+                continue
             status = self.run_event(event_id, agent, started=cut_off)
             report.runs += 1
             report.by_agent[agent] += 1
@@ -162,22 +191,130 @@ class Field:
 
     # -- answers --------------------------------------------------------------------------
 
-    def resume(self, action_id: int, outcome: str) -> str:
-        """Give a paused run the answer for ``action_id``; returns the event's new status."""
+    def submit(
+        self,
+        action: Any,
+        *,
+        account: str,
+        contact: int | str | None = None,
+        cites: tuple[int, ...] | list[int] = (),
+        idempotency_key: str | None = None,
+        source: str = "api",
+    ) -> SubmitResult:
+        """Put one action proposed outside revfield through the same path as an agent's:
+        the policy decides, the guardrails count it, a review item waits on the ladder or the
+        outbox carries it out, and the audit trail records it. ``action`` is a
+        :class:`~revfield.domain.ProposedAction` or a mapping of its fields (``kind`` and
+        what it carries; the account, contact and cited facts come from the arguments).
+
+        The same ``idempotency_key`` (default: the action's digest) is the same action:
+        submitting it again returns what became of the first. Raises
+        :class:`~revfield.domain.ProposalError` naming what is wrong; nothing is stored then.
+        """
+        if "submitted" not in self.graphs:
+            raise ReviewError("the `submitted` agent is not installed here")
+        now = self.clock.now()
+        with self.store.session() as session:
+            event = prepare_submission(
+                session,
+                self.pack,
+                action,
+                account=account,
+                contact=contact,
+                cites=list(cites),
+                idempotency_key=idempotency_key,
+                source=source,
+                now=now,
+            )
+            event_id, new = add_field_event_once(session, event)
         with self.store.read() as session:
-            event_id, agent = event_of_action(session, action_id)
-        graph = self.graphs[Agent(agent)]
-        config = self._config(agent, event_id)
-        if not graph.get_state(config).next:
-            return "done"  # nothing waits (answered and resumed before)
-        result = graph.invoke(
-            Command(resume={"action_id": action_id, "outcome": outcome}),
-            config,
-            durability=self.durability,
-        )
+            status = event_status(session, event_id)
+        if status in (EventStatus.PENDING, EventStatus.RUNNING):
+            self.run_event(event_id, "submitted", started=status is EventStatus.RUNNING)
+        with self.store.read() as session:
+            return submission_result(session, event_id, new=new)
+
+    def _state(self, agent: str, event_id: int) -> Any:
+        return self.graphs[agent].get_state(self._config(agent, event_id))
+
+    def _after(self, agent: str, event_id: int, result: Any) -> str:
         status = EventStatus.WAITING if result.get("__interrupt__") else EventStatus.DONE
         self._set_status(event_id, status)
         return status.value
+
+    def resume(self, action_id: int, outcome: str | None = None) -> str:
+        """Tell a paused run that ``action_id``'s answer is in memory (approved, rejected,
+        re-escalated, moved up the ladder, cancelled): its interrupt looks again. Returns the
+        event's new status (``waiting`` or ``done``)."""
+        with self.store.read() as session:
+            event_id, agent = event_of_action(session, action_id)
+            if outcome is None:
+                outcome = outcome_of(get_action(session, action_id).status)
+        if agent not in self.graphs:
+            return "waiting"
+        state = self._state(agent, event_id)
+        if not state.next:
+            return "done"  # nothing waits (answered and resumed before)
+        graph, config = self.graphs[agent], self._config(agent, event_id)
+        for intr in state.interrupts:
+            value = intr.value if isinstance(intr.value, dict) else {}
+            if value.get("revfield", {}).get("action_id") == action_id:
+                result = graph.invoke(
+                    Command(resume={intr.id: RECORDED}), config, durability=self.durability
+                )
+                return self._after(agent, event_id, result)
+            if action_id in value.get("waiting", ()):  # a run paused by an earlier revfield
+                if outcome not in ("approved", "rejected", "blocked", "cancelled"):
+                    return "waiting"
+                result = graph.invoke(
+                    Command(resume={intr.id: {"action_id": action_id, "outcome": outcome}}),
+                    config,
+                    durability=self.durability,
+                )
+                return self._after(agent, event_id, result)
+        return "waiting"
+
+    def answer_interrupt(
+        self, thread: str, interrupt_id: str, answer: object, *, actor: Actor
+    ) -> str:
+        """Answer one review item's interrupt in any accepted form (revfield's, LangChain's
+        decision, Agent Inbox's ``HumanResponse`` list) as ``actor``; returns the event's new
+        status. A refused answer raises :class:`ReviewError` with the reason (nothing was
+        saved; the item waits for another answer)."""
+        agent, _, event = thread.partition(":")
+        if agent not in self.graphs or not event.isdigit():
+            raise ReviewError(f"no agent run `{thread}`")
+        event_id = int(event)
+        state = self._state(agent, event_id)
+        asked = next((i for i in state.interrupts if i.id == interrupt_id), None)
+        if asked is None:
+            raise ReviewError(
+                f"run {thread} does not wait on interrupt {interrupt_id} (answered, or "
+                "replaced by a newer one); read the run's state again"
+            )
+        action_id = (asked.value.get("revfield") or {}).get("action_id")
+        config = self._config(agent, event_id)
+        config["configurable"]["revfield_user"] = actor.id
+        self.graphs[agent].invoke(
+            Command(resume={interrupt_id: answer}), config, durability=self.durability
+        )
+        refused = next(
+            (
+                i.value["revfield"]["error"]
+                for i in self._state(agent, event_id).interrupts
+                if isinstance(i.value, dict)
+                and (i.value.get("revfield") or {}).get("action_id") == action_id
+                and i.value["revfield"].get("error")
+            ),
+            None,
+        )
+        self._settle_thread(agent, event_id)  # what the answer cancelled stops waiting too
+        status = self._after(
+            agent, event_id, {"__interrupt__": self._state(agent, event_id).interrupts}
+        )
+        if refused:
+            raise ReviewError(refused)
+        return status
 
     def answer(
         self,
@@ -202,10 +339,9 @@ class Field:
                 note=note,
                 expected_digest=expected_digest,
             )
-        if result.final:
-            self.resume(result.action_id, result.outcome)
-            for action_id in result.cancelled:  # they waited for it; the run stops waiting too
-                self.resume(action_id, "cancelled")
+        self.resume(result.action_id, None if not result.final else result.outcome)
+        for action_id in result.cancelled:  # they waited for it; the run stops waiting too
+            self.resume(action_id, "cancelled")
         return result
 
     def approve(
@@ -227,23 +363,50 @@ class Field:
             review_id, approve=False, actor=actor, note=reason, expected_digest=expected_digest
         )
 
-    def resume_answered(self) -> int:
-        """Resume runs whose actions were answered while nothing resumed them."""
-        with self.store.read() as session:
-            answered = answered_while_waiting(session)
+    def _settle_thread(self, agent: str, event_id: int) -> int:
+        """Resume the run's interrupts whose items are answered (or moved) in memory."""
         resumed = 0
-        for action_id, status, agent, event_id in answered:
-            state = self.graphs[Agent(agent)].get_state(self._config(agent, event_id))
-            waiting = state.values.get("waiting", [])
-            if action_id in waiting and str(action_id) not in state.values.get("answers", {}):
-                outcome = status.value if status in FINAL else ActionStatus.APPROVED.value
-                self.resume(action_id, outcome)
-                resumed += 1
+        for intr in self._state(agent, event_id).interrupts:
+            value = intr.value if isinstance(intr.value, dict) else {}
+            about = value.get("revfield") or {}
+            if about:
+                with self.store.read() as session:
+                    item = get_review(session, int(about["review_id"]))
+                if item is not None and item.status.value != "pending":
+                    self.resume(int(about["action_id"]))
+                    resumed += 1
+                continue
+            for action_id in value.get("waiting", ()):  # paused by an earlier revfield
+                with self.store.read() as session:
+                    status = get_action(session, action_id).status
+                if status is not ActionStatus.PENDING_REVIEW:
+                    self.resume(action_id, outcome_of(status))
+                    resumed += 1
+                    break
         return resumed
 
+    def resume_answered(self) -> int:
+        """Resume runs whose items were answered (or moved) in memory while nothing resumed
+        them (the answering process died in between)."""
+        with self.store.read() as session:
+            waiting = waiting_events(session)
+        return sum(
+            self._settle_thread(agent, event_id)
+            for event_id, agent in waiting
+            if agent in self.graphs
+        )
+
     def climb_ladder(self) -> list[tuple[int, int]]:
+        """Move unanswered items past their deadline one rung up; their runs' interrupts
+        show the new rung."""
         with self.store.session() as session:
-            return climb_ladder(session, self.pack, self.clock.now())
+            moved = climb_ladder(session, self.pack, self.clock.now())
+        for _old, new in moved:
+            with self.store.read() as session:
+                item = get_review(session, new)
+            if item is not None:
+                self.resume(item.action_id)
+        return moved
 
     def deliver(self, *, limit: int | None = None) -> OutboxReport:
         """Carry out what the outbox holds; runs that waited for an action cancelled on the

@@ -1,42 +1,82 @@
 """The shape every acting agent shares, as a LangGraph ``StateGraph``:
 
-    propose → decide → wait ↺ → act → END
+    propose → decide ─┬─ review (one task per waiting action, in parallel) ─→ act → END
+                      └─ END (nothing waits)
 
 - **propose** reads the account's memory and asks the agent for proposals (model calls
-  happen here, through a recorder built for the run; nothing is written).
+  happen here, through a recorder built for the run; nothing is written). An agent that
+  raises, or proposes an action the pack's catalog refuses, is treated like a model fault:
+  nothing automated, one escalation to a person with the reason.
 - **decide** stores each proposal with its policy decision, in one transaction: ``auto``
   goes to the outbox, ``review``/``escalate`` opens a review item, ``block`` is recorded;
   the model calls the proposer made are recorded in the same transaction.
   Idempotent, so a re-run after a crash finds what it already did.
-- **wait** pauses with ``interrupt()`` — its first statement with effect — until a person
-  answers each waiting action; LangGraph runs it again from the top on resume, which is why
-  nothing irreversible happens in it. It loops until no action waits.
-- **act** queues the approved actions and closes the field event. A run where nothing
-  waits for a person ends at **decide**, which closes the event in its own transaction.
+- **review** runs once per waiting action (LangGraph ``Send``), so each review item pauses
+  with its own interrupt (its own id) and items are answered independently, in any order.
+  The interrupt's value describes the item for any LangGraph client (see
+  :mod:`revfield.review._interrupts`); an answer given through the interrupt goes through the
+  same digest check and re-decision as one given at the command line. The task loops until
+  its action is settled: a re-escalated item asks again, on its new rung.
+- **act** queues the approved actions and closes the field event, once every task is done.
+
+Nothing irreversible happens before an ``interrupt()``: a task records only which item it
+asks about (so an answer is bound to what its person saw) before pausing.
 
 State holds plain data only (no pydantic objects), so checkpoints reload without warnings.
+Runs paused by an earlier revfield at the old **wait** node (one interrupt for the whole run,
+``{event_id, waiting}``) still resume: that node takes the old answer, then hands what still
+waits to review tasks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import interrupt
+from langgraph.types import Send, interrupt
 
-from revfield.agents import PROPOSERS
+from revfield.agents import AgentSpec, Proposal, fault
 from revfield.clock import Clock
-from revfield.domain import ProposedAction
+from revfield.domain import (
+    ActionStatus,
+    CustomerState,
+    Motion,
+    ProposalError,
+    ProposedAction,
+)
 from revfield.field._steps import finish_run, record_proposals
 from revfield.llm import CallRecord, Model, RecordedCall, Recorder
-from revfield.memory import Store, load_event, recall, record_model_calls
+from revfield.memory import (
+    Store,
+    asked_item,
+    get_action,
+    get_review,
+    load_event,
+    pending_review_id,
+    recall,
+    record_model_calls,
+    settle_answer,
+)
 from revfield.policies import CompiledPack
-from revfield.route import Agent
+from revfield.review import (
+    RESPONSE_SCHEMA,
+    ReviewError,
+    answer_review,
+    describe_item,
+    is_recorded,
+    parse_answer,
+    resolve_actor,
+)
 
-__all__ = ["AgentDeps", "AgentState", "build_agent_graph", "thread_id"]
+__all__ = ["AgentDeps", "AgentState", "build_agent_graph", "outcome_of", "thread_id"]
+
+
+def _merge(old: dict[str, str] | None, new: dict[str, str] | None) -> dict[str, str]:
+    return {**(old or {}), **(new or {})}
 
 
 class AgentState(TypedDict, total=False):
@@ -48,8 +88,8 @@ class AgentState(TypedDict, total=False):
     """Each proposal as recorded: id, kind, status, verdict, review id."""
     waiting: list[int]
     """Action ids waiting for a person."""
-    answers: dict[str, str]
-    """Action id → ``approved``, ``rejected`` or ``blocked``, as people answered."""
+    answers: Annotated[dict[str, str], _merge]
+    """Action id → ``approved``, ``rejected``, ``blocked`` or ``cancelled``, as settled."""
     done: bool
 
 
@@ -69,6 +109,14 @@ def thread_id(agent: str, event_id: int) -> str:
     return f"{agent}:{event_id}"
 
 
+def outcome_of(status: ActionStatus) -> str:
+    """How a settled action resumes its run: approved (and anything after it: queued,
+    executed…) as ``approved``, else its status."""
+    if status in (ActionStatus.REJECTED, ActionStatus.BLOCKED, ActionStatus.CANCELLED):
+        return status.value
+    return ActionStatus.APPROVED.value
+
+
 def _plain(call: RecordedCall) -> dict[str, Any]:
     return {**asdict(call.record), "signal_id": call.signal_id, "account_id": call.account_id}
 
@@ -78,25 +126,55 @@ def _call(data: dict[str, Any]) -> RecordedCall:
     return RecordedCall(CallRecord(**data), **about)
 
 
+def _refused(agent: str, event: Any, memory: Any, reason: str, model: str) -> Proposal:
+    motion = (
+        Motion.ACQUISITION
+        if memory.account.customer_state is CustomerState.PROSPECT
+        else Motion.RETENTION_EXPANSION
+    )
+    return fault(event, agent, reason, model, motion)
+
+
+def _who(answer_user: str | None) -> str | None:
+    """Who answers through a LangGraph client: the answer's ``user``, else the run config's
+    ``revfield_user`` (or the LangGraph server's authenticated user)."""
+    if answer_user:
+        return answer_user
+    conf = get_config().get("configurable", {})
+    user = conf.get("revfield_user") or conf.get("langgraph_auth_user_id")
+    return str(user) if user else None
+
+
 def build_agent_graph(
-    agent: Agent, deps: AgentDeps, checkpointer: BaseCheckpointSaver[str] | None
+    spec: AgentSpec, deps: AgentDeps, checkpointer: BaseCheckpointSaver[str] | None
 ) -> Any:
-    proposer = PROPOSERS[agent]
+    """The durable graph of one agent (see the module's docstring)."""
+    agent = spec.name
 
     def propose(state: AgentState) -> dict[str, Any]:
         with deps.store.read() as session:
             event = load_event(session, state["event_id"])
-            ctx = recall(
+            memory = recall(
                 session,
                 event.account_id,
                 signals=deps.context_signals,
                 count_signals=False,
-                closed_deals=3 if agent is Agent.HANDOVER else 0,
+                closed_deals=spec.closed_deals,
             )
         model = Recorder(deps.model, account_id=event.account_id)
-        proposal = proposer(ctx, event, model, deps.pack().playbook, deps.clock.now())
+        pack = deps.pack()
+        try:
+            proposal = spec.propose(memory, event, model, pack.playbook, deps.clock.now())
+            actions = [pack.catalog.check(a) for a in proposal.actions]
+        except ProposalError as exc:
+            proposal = _refused(agent, event, memory, f"it proposed {exc}", deps.model.name)
+            actions = proposal.actions
+        except Exception as exc:  # a plug-in's bug: a person decides, nothing is automated
+            reason = f"the agent failed: {type(exc).__name__}: {exc}"
+            proposal = _refused(agent, event, memory, reason, deps.model.name)
+            actions = proposal.actions
         return {
-            "proposals": [a.model_dump(mode="json") for a in proposal.actions],
+            "proposals": [a.model_dump(mode="json") for a in actions],
             "calls": [_plain(c) for c in model.drain()],
         }
 
@@ -109,16 +187,98 @@ def build_agent_graph(
                 session,
                 deps.pack(),
                 event_id=state["event_id"],
-                agent=agent.value,
-                thread_id=thread_id(agent.value, state["event_id"]),
+                agent=agent,
+                thread_id=thread_id(agent, state["event_id"]),
                 proposals=proposals,
                 executor=deps.executor,
                 now=deps.clock.now(),
             )
         waiting = [a["id"] for a in actions if a["status"] == "pending_review"]
-        return {"actions": actions, "waiting": waiting, "answers": {}, "done": not waiting}
+        return {"actions": actions, "waiting": waiting, "done": not waiting}
+
+    def review(task: dict[str, Any]) -> dict[str, Any]:
+        action_id = int(task["action_id"])
+        conf = get_config()["configurable"]
+        base = f"{conf.get('thread_id')}|{conf.get('checkpoint_ns', '')}"
+        error: str | None = None
+        n = 0
+        while True:
+            with deps.store.read() as session:
+                pending = pending_review_id(session, action_id)
+                status = get_action(session, action_id).status
+            if pending is None:
+                return {"answers": {str(action_id): outcome_of(status)}}
+            key = f"{base}|{n}"
+            n += 1
+            with deps.store.session() as session:  # which item this interrupt asks about
+                asked = asked_item(session, key, pending, deps.clock.now())
+            with deps.store.read() as session:
+                item = get_review(session, asked.review_id)
+                assert item is not None
+                request = describe_item(
+                    session,
+                    item,
+                    deps.pack().catalog,
+                    thread_id=str(conf.get("thread_id")),
+                    error=error,
+                )
+                proposal = get_action(session, action_id).proposal
+            value = interrupt(request, response_schema=RESPONSE_SCHEMA)
+            if asked.outcome != "asked":  # answered before this task ran again: as then
+                error = asked.message if asked.outcome == "refused" else None
+                continue
+            if is_recorded(value):  # answered in memory already (command line, ladder…)
+                with deps.store.session() as session:
+                    settle_answer(session, key, outcome="taken", message="", now=deps.clock.now())
+                error = None
+                continue
+            error = _take(key, item.id, value, proposal, request)
+
+    def _take(
+        key: str, review_id: int, value: object, proposal: dict[str, Any], shown: dict[str, Any]
+    ) -> str | None:
+        """Take a client's answer to review item ``review_id`` (bound to the interrupt
+        ``key``); returns why it was refused, or None."""
+        pack = deps.pack()
+        now = deps.clock.now()
+        with deps.store.session() as session:
+            try:
+                with session.begin_nested():
+                    answer = parse_answer(
+                        value, str(proposal["kind"]), shown["action_request"]["args"]
+                    )
+                    item = get_review(session, review_id)
+                    if item is None or item.status.value != "pending":
+                        raise ReviewError(
+                            f"review #{review_id} is no longer waiting (its action changed or "
+                            "it was answered since you saw it); answer its newest interrupt"
+                        )
+                    user = _who(answer.user)
+                    if user is None:
+                        raise ReviewError(
+                            "who answers? give `user` in the answer, or `revfield_user` in "
+                            "the run's configurable"
+                        )
+                    answer_review(
+                        session,
+                        pack,
+                        review_id,
+                        approve=answer.approve,
+                        actor=resolve_actor(session, user),
+                        now=now,
+                        edits=answer.edits or None,
+                        note=answer.reason or None,
+                        expected_digest=answer.digest,
+                    )
+            except ReviewError as exc:
+                message = str(exc)
+                settle_answer(session, key, outcome="refused", message=message, now=now)
+                return message
+            settle_answer(session, key, outcome="taken", message="", now=now)
+        return None
 
     def wait(state: AgentState) -> dict[str, Any]:
+        """Runs paused by an earlier revfield: one interrupt for the whole run."""
         answers = dict(state.get("answers", {}))
         pending = [a for a in state.get("waiting", []) if str(a) not in answers]
         answer = interrupt({"event_id": state["event_id"], "waiting": pending})
@@ -137,21 +297,23 @@ def build_agent_graph(
             )
         return {"done": True}
 
-    def after_decide(state: AgentState) -> str:
-        return "wait" if state.get("waiting") else END  # nothing waits: decide closed the run
-
-    def after_wait(state: AgentState) -> str:
+    def to_review(state: AgentState) -> Any:
         answers = state.get("answers", {})
-        return "wait" if any(str(a) not in answers for a in state.get("waiting", [])) else "act"
+        todo = [a for a in state.get("waiting", []) if str(a) not in answers]
+        if not todo:
+            return "act" if state.get("waiting") else END  # nothing waited: decide closed it
+        return [Send("review", {"event_id": state["event_id"], "action_id": a}) for a in todo]
 
     g = StateGraph(AgentState)
     g.add_node("propose", propose)
     g.add_node("decide", decide)
+    g.add_node("review", review)  # type: ignore[arg-type]  # a Send's argument, not the state
     g.add_node("wait", wait)
     g.add_node("act", act)
     g.add_edge(START, "propose")
     g.add_edge("propose", "decide")
-    g.add_conditional_edges("decide", after_decide, ["wait", END])
-    g.add_conditional_edges("wait", after_wait, ["wait", "act"])
+    g.add_conditional_edges("decide", to_review, ["review", "act", END])
+    g.add_conditional_edges("wait", to_review, ["review", "act", END])
+    g.add_edge("review", "act")
     g.add_edge("act", END)
-    return g.compile(checkpointer=checkpointer, name=agent.value)
+    return g.compile(checkpointer=checkpointer, name=agent)

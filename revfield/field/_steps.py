@@ -82,7 +82,7 @@ def record_proposals(
     blocked: list[int] = []
     ids: dict[str, int] = {}  # kind → this run's action, for proposals that wait for another
     for p in sorted(proposals, key=lambda p: p.after is not None):  # what others wait for first
-        found = existing.get((p.kind.value, p.target))
+        found = existing.get((p.kind, p.target))
         if found is not None:  # decided before this node ran again: take what was done
             verdict = first_verdict(session, found.id) or ""
             out.append(_recorded(found, verdict, pending_review_id(session, found.id)))
@@ -96,10 +96,10 @@ def record_proposals(
             agent=agent,
             thread_id=thread_id,
             status=_STATUS.get(decision.verdict, ActionStatus.PENDING_REVIEW),
-            after_action_id=ids.get(p.after.value) if p.after else None,
+            after_action_id=ids.get(p.after) if p.after else None,
             now=now,
         )
-        ids[p.kind.value] = action.id
+        ids[p.kind] = action.id
         decision_id = record_decision(session, decision, decided_at=now, action_id=action.id)
         trail.append(
             audit_row(
@@ -108,7 +108,7 @@ def record_proposals(
                 at=now,
                 account_id=p.account_id,
                 action_id=action.id,
-                kind=p.kind.value,
+                kind=p.kind,
                 field_event_id=event_id,
                 verdict=decision.verdict.label,
                 rules=list(decision.matched),

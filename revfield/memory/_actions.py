@@ -110,7 +110,7 @@ def record_action(
         "deal_id": proposal.deal_id,
         "field_event_id": field_event_id,
         "agent": agent,
-        "kind": proposal.kind.value,
+        "kind": proposal.kind,
         "motion": proposal.motion.value,
         "target": proposal.target,
         "proposal": proposal.model_dump(mode="json"),
@@ -122,7 +122,7 @@ def record_action(
         "updated_at": now,
     }
     action_id = int(session.execute(_INSERT_ACTION, row).scalar_one())
-    if proposal.kind is ActionKind.SAVE_PLAY:
+    if proposal.kind == ActionKind.SAVE_PLAY:
         link_save_play(session, proposal.account_id, action_id, now)
     return StoredAction.of({**row, "id": action_id})
 

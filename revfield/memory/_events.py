@@ -21,13 +21,16 @@ from revfield.memory._types import as_utc
 __all__ = [
     "EventView",
     "NewFieldEvent",
+    "add_field_event_once",
     "add_field_events",
     "answered_while_waiting",
     "event_of_action",
+    "event_status",
     "last_raised",
     "load_event",
     "lock_event",
     "runnable_events",
+    "waiting_events",
 ]
 
 
@@ -183,3 +186,42 @@ def add_field_events(session: Session, events: Sequence[NewFieldEvent]) -> None:
             }
         )
     session.execute(sa.insert(EVENTS), rows)
+
+
+def add_field_event_once(session: Session, event: NewFieldEvent) -> tuple[int, bool]:
+    """Store one field event unless the account already has one of its kind and key;
+    ``(id, stored now)``. What makes a resubmitted action the same action."""
+    found = session.execute(
+        sa.select(EVENTS.c.id).where(
+            EVENTS.c.account_id == event.account_id,
+            EVENTS.c.kind == event.kind,
+            EVENTS.c.key == event.key[:200],
+        )
+    ).first()
+    if found is not None:
+        return int(found.id), False
+    add_field_events(session, [event])
+    new_id = session.execute(
+        sa.select(sa.func.max(EVENTS.c.id)).where(
+            EVENTS.c.account_id == event.account_id,
+            EVENTS.c.kind == event.kind,
+            EVENTS.c.key == event.key[:200],
+        )
+    ).scalar_one()
+    return int(new_id), True
+
+
+def waiting_events(session: Session) -> list[tuple[int, str]]:
+    """``(id, agent)`` of field events whose run waits for a person."""
+    rows = session.execute(
+        sa.select(EVENTS.c.id, EVENTS.c.agent)
+        .where(EVENTS.c.status == EventStatus.WAITING, EVENTS.c.agent.is_not(None))
+        .order_by(EVENTS.c.id)
+    )
+    return [(r.id, r.agent) for r in rows]
+
+
+def event_status(session: Session, event_id: int) -> EventStatus:
+    """Where a field event stands."""
+    status = session.execute(sa.select(EVENTS.c.status).where(EVENTS.c.id == event_id)).scalar_one()
+    return EventStatus(status)

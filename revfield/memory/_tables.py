@@ -14,6 +14,7 @@ from revfield.memory.models import (
     DecisionRecord,
     Fact,
     FieldEvent,
+    InterruptAnswer,
     ModelCall,
     OutboxItem,
     Review,
@@ -36,6 +37,7 @@ __all__ = [
     "DETECTIONS",
     "EVENTS",
     "FACTS",
+    "INTERRUPT_ANSWERS",
     "MODEL_CALLS",
     "OUTBOX",
     "REVIEWS",
@@ -55,6 +57,7 @@ DECISIONS = table_of(DecisionRecord)
 DETECTIONS = table_of(SignalDetection)
 EVENTS = table_of(FieldEvent)
 FACTS = table_of(Fact)
+INTERRUPT_ANSWERS = table_of(InterruptAnswer)
 MODEL_CALLS = table_of(ModelCall)
 OUTBOX = table_of(OutboxItem)
 REVIEWS = table_of(Review)

@@ -439,3 +439,18 @@ class AuditEntry(Base):
 def table_of(model: type[Base]) -> sa.Table:
     """The Core table of a model, typed as a ``Table`` (``__table__`` is typed loosely)."""
     return cast(sa.Table, model.__table__)
+
+
+class InterruptAnswer(Base):
+    """An answer given to a review item's interrupt from a LangGraph client, as it was taken
+    or refused: a run that replays the interrupt reuses it instead of deciding again."""
+
+    __tablename__ = "interrupt_answers"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    """Thread, task and the interrupt's position in it."""
+    review_id: Mapped[int] = mapped_column(sa.ForeignKey("reviews.id"))
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    """``taken`` or ``refused``."""
+    message: Mapped[str] = mapped_column(sa.Text)
+    answered_at: Mapped[datetime]

@@ -46,7 +46,7 @@ def build_context(
     ctx = default_context()
     ctx["now"] = now
     ctx["action"].update(
-        kind=action.kind.value,
+        kind=action.kind,
         motion=action.motion.value,
         channel=action.channel,
         discount_pct=float(action.discount_pct),
@@ -161,7 +161,7 @@ def _counters(
     g = pack.guardrails
     out: dict[str, Any] = {}
     read = pack.referenced
-    kind = action.kind.value
+    kind = action.kind
     cf, ac = g.contact_fatigue, g.account_cap
     want_contact = (
         cf is not None

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from revfield._text import did_you_mean
 from revfield.agents import Capability, Playbook
 from revfield.detect import DetectionSpec
-from revfield.domain import Verdict
+from revfield.domain import ActionCatalog, Verdict
 from revfield.policies._conditions import VARIABLES, CompileProblem, Condition, compile_condition
 from revfield.policies._errors import PackError, PackProblem
 from revfield.policies._schema import (
@@ -123,8 +123,23 @@ class CompiledPack:
 
     @cached_property
     def playbook(self) -> Playbook:
-        """What the agents may know of this pack: stage order and capability catalog."""
-        return Playbook(tuple(self.stage_ids()), tuple(self.spec.capabilities))
+        """What the agents may know of this pack: stage order, capability catalog and each
+        agent's settings."""
+        return Playbook(
+            tuple(self.stage_ids()),
+            tuple(self.spec.capabilities),
+            {name: dict(a.settings) for name, a in self.spec.agents.items()},
+        )
+
+    @cached_property
+    def catalog(self) -> ActionCatalog:
+        """The action kinds in force: built-in ones and those the pack declares."""
+        return ActionCatalog(self.spec.actions)
+
+    def agent_enabled(self, name: str) -> bool:
+        """Whether the pack lets agent ``name`` act (every agent does unless turned off)."""
+        settings = self.spec.agents.get(name)
+        return settings is None or settings.enabled
 
     def stage_ids(self) -> list[str]:
         return [s for s, _ in self.stages]
@@ -473,6 +488,16 @@ def load_pack(path: str | Path) -> CompiledPack:
         for k, s in enumerate(g.stages)
     )
     icp = criteria(g.icp, ("governance", "icp"))
+    for kind in spec.actions:
+        if kind in ActionCatalog().kinds:
+            problems.append(
+                PackProblem(
+                    merged.values.get(("actions", kind), Pos("<pack>", 1, 1)),
+                    f"action kind `{kind}` is built in; declare a kind with another name",
+                    kind,
+                    kind="action kind",
+                )
+            )
     if problems:
         raise PackError(problems)
     return CompiledPack(

@@ -8,15 +8,16 @@ every other section appears in exactly one file.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from revfield.agents import Capability
 from revfield.detect import DetectionSpec
-from revfield.domain import Verdict
+from revfield.domain import ActionKindSpec, Verdict
 
 __all__ = [
+    "AgentSettings",
     "ExitCriterion",
     "Governance",
     "Guardrails",
@@ -161,6 +162,17 @@ class Governance(_Spec):
         return value
 
 
+AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class AgentSettings(_Spec):
+    """One agent as the pack wants it: on or off, and the settings it reads (the deal desk's
+    discount range…)."""
+
+    enabled: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
 class PackSpec(_Spec):
     """A whole policy pack, after its files are merged."""
 
@@ -176,6 +188,13 @@ class PackSpec(_Spec):
     governance: Governance = Field(default_factory=Governance)
     detection: DetectionSpec = Field(default_factory=DetectionSpec)
     capabilities: list[Capability] = Field(default_factory=list)
+    actions: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")], ActionKindSpec
+    ] = Field(default_factory=dict)
+    """Action kinds the pack adds to the built-in ones, with their typed payload fields."""
+    agents: dict[AgentName, AgentSettings] = Field(default_factory=dict)
+    """Agents turned on or off (every installed agent acts unless turned off here), and the
+    settings each reads."""
 
     @field_validator("definitions")
     @classmethod

@@ -8,20 +8,36 @@ Answering from Python (the same as the CLI): :meth:`revfield.field.Field.approve
 from revfield.review._access import LOCAL_ADMIN, Actor, ReviewError, may_answer, resolve_actor
 from revfield.review._answer import AnswerResult, answer_review
 from revfield.review._inbox import InboxItem, inbox
+from revfield.review._interrupts import (
+    RECORDED,
+    RESPONSE_SCHEMA,
+    AnswerFormError,
+    HumanAnswer,
+    describe_item,
+    is_recorded,
+    parse_answer,
+)
 from revfield.review._ladder import climb_ladder, open_review_item, rung_for
 from revfield.review._risk import resolve_churn_risk
 
 __all__ = [
     "LOCAL_ADMIN",
+    "RECORDED",
+    "RESPONSE_SCHEMA",
     "Actor",
+    "AnswerFormError",
     "AnswerResult",
+    "HumanAnswer",
     "InboxItem",
     "ReviewError",
     "answer_review",
     "climb_ladder",
+    "describe_item",
     "inbox",
+    "is_recorded",
     "may_answer",
     "open_review_item",
+    "parse_answer",
     "resolve_actor",
     "resolve_churn_risk",
     "rung_for",

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from revfield.domain import ActionStatus, ProposedAction, ReviewStatus, Verdict
+from revfield.domain import EDITABLE, ActionStatus, ProposedAction, ReviewStatus, Verdict
 from revfield.memory import (
     Session,
     StoredAction,
@@ -112,13 +112,16 @@ def answer_review(
         return _close(session, review, action, "approved", actor, now)
 
     try:
-        edited = ProposedAction.model_validate(action.proposal).edited(edits)
+        edited = pack.catalog.edit(ProposedAction.model_validate(action.proposal), edits)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ReviewError(f"edit `{'.'.join(map(str, err['loc']))}`: {err['msg']}") from None
     except ValueError as exc:
         raise ReviewError(f"edit: {exc}") from None
-    edits = {name: getattr(edited, name) for name in edits}  # as validated: "12" → 12.0
+    edits = {  # as validated: "12" → 12.0
+        name: edited.payload[name] if name not in EDITABLE else getattr(edited, name)
+        for name in edits
+    }
     decision = decide(pack, build_context(session, pack, edited, now))
     decision_id = record_decision(session, decision, decided_at=now, action_id=action.id)
     edit_action(session, edited, action.id, now)

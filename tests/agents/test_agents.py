@@ -42,11 +42,11 @@ def test_outreach_cites_a_fact_for_every_personal_claim(store):
         world.PACK.playbook,
         T0,
     )
-    email = next(a for a in p.actions if a.kind is ActionKind.SEND_EMAIL)
+    email = next(a for a in p.actions if a.kind == ActionKind.SEND_EMAIL)
     assert email.contact_id == pat and pain in email.cited_fact_ids and email.uncited_claims == 0
     assert "update the CRM manually" in email.body and email.confidence >= 0.8
-    follow = next(a for a in p.actions if a.kind is ActionKind.SCHEDULE_FOLLOWUP)
-    assert follow.after is ActionKind.SEND_EMAIL  # goes out only once the email has
+    follow = next(a for a in p.actions if a.kind == ActionKind.SCHEDULE_FOLLOWUP)
+    assert follow.after == ActionKind.SEND_EMAIL  # goes out only once the email has
     assert follow.payload["due_in_days"] == 3  # due counted from when it goes out
 
 
@@ -71,7 +71,7 @@ def test_a_draft_with_an_uncited_claim_goes_to_a_person(store):
         world.PACK.playbook,
         T0,
     )
-    email = next(a for a in p.actions if a.kind is ActionKind.SEND_EMAIL)
+    email = next(a for a in p.actions if a.kind == ActionKind.SEND_EMAIL)
     assert email.uncited_claims == 2 and email.confidence < 0.6
     from revfield.policies import decide, merge_context
 
@@ -137,7 +137,7 @@ def test_handover_carries_the_acquisition_facts_and_checks_every_promise(store):
         world.PACK.playbook,
         T0,
     )
-    brief = next(a for a in p.actions if a.kind is ActionKind.HANDOVER_BRIEF)
+    brief = next(a for a in p.actions if a.kind == ActionKind.HANDOVER_BRIEF)
     assert set(brief.cited_fact_ids) == facts
     assert brief.payload["conservation"] == {"carried": 7, "known": 7, "ratio": 1.0}
     status = {x["promise"]: x["status"] for x in brief.payload["promises"]}
@@ -185,7 +185,7 @@ def test_retention_comes_first_an_open_churn_risk_turns_expansion_into_a_save_pl
         ActionKind.SEND_EMAIL,
     }
     assert (
-        next(a for a in calm.actions if a.kind is ActionKind.CREATE_EXPANSION_OPPORTUNITY).amount
+        next(a for a in calm.actions if a.kind == ActionKind.CREATE_EXPANSION_OPPORTUNITY).amount
         == 7200.0
     )
     world.fact(
@@ -217,7 +217,7 @@ def test_the_agent_and_the_guardrail_agree_on_what_is_a_churn_risk(store, clock,
     proposal = expansion.propose(
         _ctx(store, "initech.com"), event, ScriptedModel(), world.PACK.playbook, T0
     )
-    held_back = proposal.actions[0].kind is ActionKind.SAVE_PLAY
+    held_back = proposal.actions[0].kind == ActionKind.SAVE_PLAY
     growth = ProposedAction(
         kind=ActionKind.CREATE_EXPANSION_OPPORTUNITY,
         motion=Motion.RETENTION_EXPANSION,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from revfield.agents import build_router, discover_agents
 from revfield.detect._rules import (
     AccountSnap,
     History,
@@ -17,7 +18,7 @@ from revfield.detect._rules import (
 from revfield.domain import DealClosed, DealOutcome
 from revfield.domain import FieldEventKind as K
 from revfield.policies import load_pack
-from revfield.route import Agent, route
+from revfield.route import Agent
 from tests.policies.conftest import DEFAULT_PACK
 
 SPEC = load_pack(DEFAULT_PACK).detection
@@ -224,7 +225,14 @@ def test_the_cooldown_counts_events_already_stored():
         (K.UNSUBSCRIBE, "prospect", None),
         (K.MODEL_FAULT, "customer", Agent.ESCALATION),
         (K.GOVERNANCE_DEVIATION, "prospect", Agent.OUTREACH),
+        (K.PRICING_OBJECTION, "prospect", Agent.DEAL_DESK),
+        (K.PRICING_OBJECTION, "customer", Agent.DEAL_DESK),
+        (K.PRICING_OBJECTION, "churned", None),
+        (K.RENEWAL_DUE, "customer", Agent.EXPANSION_RETENTION),
+        (K.RENEWAL_AT_RISK, "customer", Agent.DEAL_DESK),
+        (K.RENEWAL_DUE, "prospect", None),
+        (K.ACTION_SUBMITTED, "prospect", Agent.SUBMITTED),
     ],
 )
 def test_the_router_chooses_by_customer_state_and_kind(kind, state, agent):
-    assert route(kind, state) is agent
+    assert build_router(discover_agents()).route(kind, state) == agent

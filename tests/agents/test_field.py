@@ -335,11 +335,10 @@ def test_unanswered_items_climb_the_ladder_after_their_deadline(
         assert fld.deliver().sent == 2
 
 
-def _discounting(monkeypatch, pct: float) -> None:
-    """An outreach agent that offers a discount (the shipped agents never do by themselves)."""
-    from revfield.agents import PROPOSERS, Proposal
+def _discounting(pct: float) -> dict:
+    """The installed agents, with an outreach agent that offers a discount."""
+    from revfield.agents import AgentSpec, Proposal, discover_agents
     from revfield.domain import ActionKind, Motion, ProposedAction
-    from revfield.route import Agent
 
     def propose(ctx, event, model, playbook, now):
         return Proposal(
@@ -356,16 +355,17 @@ def _discounting(monkeypatch, pct: float) -> None:
             ]
         )
 
-    monkeypatch.setitem(PROPOSERS, Agent.OUTREACH, propose)
+    agents = discover_agents()
+    agents["outreach"] = AgentSpec("outreach", propose, agents["outreach"].handles)
+    return agents
 
 
 def test_an_edit_cannot_loosen_a_decision_it_re_escalates_or_is_blocked(
-    store, clock, tmp_path, smb_prospect, monkeypatch
+    store, clock, tmp_path, smb_prospect
 ):
-    _discounting(monkeypatch, 10)
     world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
     ana, mia = Actor("ana", "seller", "team-a"), Actor("mia", "manager", "team-a")
-    with world.field(store, clock, tmp_path) as fld:
+    with world.field(store, clock, tmp_path, agents=_discounting(10)) as fld:
         item = _run_until_paused(fld, store)
         assert "small-discount" in item.reason
         raised = fld.approve(item.review_id, actor=ana, edits={"discount_pct": 20})
@@ -447,13 +447,13 @@ def test_resuming_runs_nothing_twice(store, clock, tmp_path, enterprise_prospect
         (email,) = _rows(store, ACT, kind="send_email")
         stray = Command(
             resume={"action_id": email["id"] + 100, "outcome": "approved"}
-        )  # answers nothing waiting
+        )  # an answer in no form revfield takes
         result = fld.graphs[Agent.OUTREACH].invoke(
             stray, fld._config("outreach", email["field_event_id"])
         )
-        assert result["__interrupt__"][0].value["waiting"] == [
-            email["id"]
-        ]  # still waiting for the email
+        (asked,) = result["__interrupt__"]  # still waiting for the email, saying why
+        assert asked.value["revfield"]["action_id"] == email["id"]
+        assert asked.value["revfield"]["error"].startswith("unrecognised answer")
         assert [_count(store, t) for t in tables] == before
         with store.read() as s:
             (item,) = inbox(s)
@@ -484,12 +484,11 @@ def test_an_answer_recorded_while_nothing_resumed_is_picked_up_by_the_next_run(
 
 
 def test_edits_given_as_text_are_checked_and_stored_as_the_action_types_them(
-    store, clock, tmp_path, smb_prospect, monkeypatch
+    store, clock, tmp_path, smb_prospect
 ):
     """The command line passes `--edit discount_pct=12` as text: the action's model converts it."""
-    _discounting(monkeypatch, 10)
     world.event(store, "acme.io", "intent_surge", "outreach", contact_id=smb_prospect)
-    with world.field(store, clock, tmp_path) as fld:
+    with world.field(store, clock, tmp_path, agents=_discounting(10)) as fld:
         item = _run_until_paused(fld, store)
         with pytest.raises(
             ReviewError, match=r"edit `discount_pct`: Input should be a valid number"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from revfield.agents import AgentSpec
 from revfield.clock import ManualClock
 from revfield.domain import FactType
 from revfield.field._checkpoints import open_checkpointer
@@ -168,10 +169,11 @@ def field(
     model: Model | None = None,
     executor: Executor | None = None,
     pack: CompiledPack = PACK,
+    agents: Mapping[str, AgentSpec] | None = None,
 ) -> Iterator[Field]:
     ex = executor or LogExecutor(path=tmp_path / "outbox.jsonl")
     with open_checkpointer(store) as saver:
-        yield Field(store, pack, model or OfflineModel(), clock, saver, executor=ex)
+        yield Field(store, pack, model or OfflineModel(), clock, saver, executor=ex, agents=agents)
 
 
 def pack_with(tmp_path: Path, file: str, old: str, new: str) -> CompiledPack:
