@@ -35,42 +35,27 @@ from dataclasses import asdict, dataclass
 from typing import Annotated, Any, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
 from revfield.agents import AgentSpec, Proposal, fault
 from revfield.clock import Clock
 from revfield.domain import (
-    ActionStatus,
     CustomerState,
     Motion,
     ProposalError,
     ProposedAction,
 )
 from revfield.field._steps import finish_run, record_proposals
+from revfield.field._waiting import await_review, outcome_of
 from revfield.llm import CallRecord, Model, RecordedCall, Recorder
 from revfield.memory import (
     Store,
-    asked_item,
-    get_action,
-    get_review,
     load_event,
-    pending_review_id,
     recall,
     record_model_calls,
-    settle_answer,
 )
 from revfield.policies import CompiledPack
-from revfield.review import (
-    RESPONSE_SCHEMA,
-    ReviewError,
-    answer_review,
-    describe_item,
-    is_recorded,
-    parse_answer,
-    resolve_actor,
-)
 
 __all__ = ["AgentDeps", "AgentState", "build_agent_graph", "outcome_of", "thread_id"]
 
@@ -109,14 +94,6 @@ def thread_id(agent: str, event_id: int) -> str:
     return f"{agent}:{event_id}"
 
 
-def outcome_of(status: ActionStatus) -> str:
-    """How a settled action resumes its run: approved (and anything after it: queued,
-    executed…) as ``approved``, else its status."""
-    if status in (ActionStatus.REJECTED, ActionStatus.BLOCKED, ActionStatus.CANCELLED):
-        return status.value
-    return ActionStatus.APPROVED.value
-
-
 def _plain(call: RecordedCall) -> dict[str, Any]:
     return {**asdict(call.record), "signal_id": call.signal_id, "account_id": call.account_id}
 
@@ -133,16 +110,6 @@ def _refused(agent: str, event: Any, memory: Any, reason: str, model: str) -> Pr
         else Motion.RETENTION_EXPANSION
     )
     return fault(event, agent, reason, model, motion)
-
-
-def _who(answer_user: str | None) -> str | None:
-    """Who answers through a LangGraph client: the answer's ``user``, else the run config's
-    ``revfield_user`` (or the LangGraph server's authenticated user)."""
-    if answer_user:
-        return answer_user
-    conf = get_config().get("configurable", {})
-    user = conf.get("revfield_user") or conf.get("langgraph_auth_user_id")
-    return str(user) if user else None
 
 
 def build_agent_graph(
@@ -198,84 +165,8 @@ def build_agent_graph(
 
     def review(task: dict[str, Any]) -> dict[str, Any]:
         action_id = int(task["action_id"])
-        conf = get_config()["configurable"]
-        base = f"{conf.get('thread_id')}|{conf.get('checkpoint_ns', '')}"
-        error: str | None = None
-        n = 0
-        while True:
-            with deps.store.read() as session:
-                pending = pending_review_id(session, action_id)
-                status = get_action(session, action_id).status
-            if pending is None:
-                return {"answers": {str(action_id): outcome_of(status)}}
-            key = f"{base}|{n}"
-            n += 1
-            with deps.store.session() as session:  # which item this interrupt asks about
-                asked = asked_item(session, key, pending, deps.clock.now())
-            with deps.store.read() as session:
-                item = get_review(session, asked.review_id)
-                assert item is not None
-                request = describe_item(
-                    session,
-                    item,
-                    deps.pack().catalog,
-                    thread_id=str(conf.get("thread_id")),
-                    error=error,
-                )
-                proposal = get_action(session, action_id).proposal
-            value = interrupt(request, response_schema=RESPONSE_SCHEMA)
-            if asked.outcome != "asked":  # answered before this task ran again: as then
-                error = asked.message if asked.outcome == "refused" else None
-                continue
-            if is_recorded(value):  # answered in memory already (command line, ladder…)
-                with deps.store.session() as session:
-                    settle_answer(session, key, outcome="taken", message="", now=deps.clock.now())
-                error = None
-                continue
-            error = _take(key, item.id, value, proposal, request)
-
-    def _take(
-        key: str, review_id: int, value: object, proposal: dict[str, Any], shown: dict[str, Any]
-    ) -> str | None:
-        """Take a client's answer to review item ``review_id`` (bound to the interrupt
-        ``key``); returns why it was refused, or None."""
-        pack = deps.pack()
-        now = deps.clock.now()
-        with deps.store.session() as session:
-            try:
-                with session.begin_nested():
-                    answer = parse_answer(
-                        value, str(proposal["kind"]), shown["action_request"]["args"]
-                    )
-                    item = get_review(session, review_id)
-                    if item is None or item.status.value != "pending":
-                        raise ReviewError(
-                            f"review #{review_id} is no longer waiting (its action changed or "
-                            "it was answered since you saw it); answer its newest interrupt"
-                        )
-                    user = _who(answer.user)
-                    if user is None:
-                        raise ReviewError(
-                            "who answers? give `user` in the answer, or `revfield_user` in "
-                            "the run's configurable"
-                        )
-                    answer_review(
-                        session,
-                        pack,
-                        review_id,
-                        approve=answer.approve,
-                        actor=resolve_actor(session, user),
-                        now=now,
-                        edits=answer.edits or None,
-                        note=answer.reason or None,
-                        expected_digest=answer.digest,
-                    )
-            except ReviewError as exc:
-                message = str(exc)
-                settle_answer(session, key, outcome="refused", message=message, now=now)
-                return message
-            settle_answer(session, key, outcome="taken", message="", now=now)
-        return None
+        outcome = await_review(deps.store, deps.pack, deps.clock, action_id)
+        return {"answers": {str(action_id): outcome}}
 
     def wait(state: AgentState) -> dict[str, Any]:
         """Runs paused by an earlier revfield: one interrupt for the whole run."""

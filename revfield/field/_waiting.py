@@ -1,0 +1,149 @@
+"""Waiting for a person inside any LangGraph node: one typed interrupt per review item.
+
+:func:`await_review` pauses the calling node with an interrupt that describes the action's
+review item (see :mod:`revfield.review._interrupts`) and returns once the action is settled.
+An answer given through the interrupt (revfield's, LangChain's or Agent Inbox's form) goes
+through the same digest check and re-decision as a seller's answer at the command line; a
+refused answer asks again, saying why; a re-escalated item asks again on its new rung.
+
+Each interrupt first records which item it asks about (the only write before it pauses), so
+an answer is bound to what its person saw, and an answer is taken or refused once: when the
+node runs again from its top (as LangGraph does on every resume), what was decided then is
+reused, never decided again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.config import get_config
+from langgraph.types import interrupt
+
+from revfield.clock import Clock
+from revfield.domain import ActionStatus, ReviewStatus
+from revfield.memory import (
+    Store,
+    asked_item,
+    get_action,
+    get_review,
+    pending_review_id,
+    settle_answer,
+)
+from revfield.policies import CompiledPack
+from revfield.review import (
+    RESPONSE_SCHEMA,
+    ReviewError,
+    answer_review,
+    describe_item,
+    is_recorded,
+    parse_answer,
+    resolve_actor,
+)
+
+__all__ = ["await_review", "outcome_of"]
+
+
+def outcome_of(status: ActionStatus) -> str:
+    """How a settled action resumes its run: approved (and anything after it: queued,
+    executed…) as ``approved``, else its status."""
+    if status in (ActionStatus.REJECTED, ActionStatus.BLOCKED, ActionStatus.CANCELLED):
+        return status.value
+    return ActionStatus.APPROVED.value
+
+
+def _who(answer_user: str | None) -> str | None:
+    """Who answers through a LangGraph client: the answer's ``user``, else the run config's
+    ``revfield_user`` (or the LangGraph server's authenticated user)."""
+    if answer_user:
+        return answer_user
+    conf = get_config().get("configurable", {})
+    user = conf.get("revfield_user") or conf.get("langgraph_auth_user_id")
+    return str(user) if user else None
+
+
+def await_review(
+    store: Store, pack: Callable[[], CompiledPack], clock: Clock, action_id: int
+) -> str:
+    """Pause the calling LangGraph node until ``action_id`` is settled; returns ``approved``,
+    ``rejected``, ``blocked`` or ``cancelled``. Must run inside a node (or a tool called by
+    one) of a graph with a checkpointer."""
+    conf = get_config()["configurable"]
+    base = f"{conf.get('thread_id')}|{conf.get('checkpoint_ns', '')}|{action_id}"
+    error: str | None = None
+    n = 0
+    while True:
+        with store.read() as session:
+            pending = pending_review_id(session, action_id)
+            status = get_action(session, action_id).status
+        if pending is None:
+            return outcome_of(status)
+        key = f"{base}|{n}"
+        n += 1
+        with store.session() as session:  # which item this interrupt asks about
+            asked = asked_item(session, key, pending, clock.now())
+        with store.read() as session:
+            item = get_review(session, asked.review_id)
+            assert item is not None
+            request = describe_item(
+                session, item, pack().catalog, thread_id=str(conf.get("thread_id")), error=error
+            )
+            kind = get_action(session, action_id).kind
+        value = interrupt(request, response_schema=RESPONSE_SCHEMA)
+        if asked.outcome != "asked":  # answered before this node ran again: as then
+            error = asked.message if asked.outcome == "refused" else None
+            continue
+        if is_recorded(value):  # answered in memory already (command line, ladder…)
+            with store.session() as session:
+                settle_answer(session, key, outcome="taken", message="", now=clock.now())
+            error = None
+            continue
+        error = _take(store, pack(), clock, key, item.id, value, kind, request)
+
+
+def _take(
+    store: Store,
+    pack: CompiledPack,
+    clock: Clock,
+    key: str,
+    review_id: int,
+    value: object,
+    kind: str,
+    shown: dict[str, Any],
+) -> str | None:
+    """Take a client's answer to review item ``review_id`` (bound to the interrupt ``key``);
+    returns why it was refused, or None. A refused answer changes nothing but the record of
+    the refusal."""
+    now = clock.now()
+    with store.session() as session:
+        try:
+            with session.begin_nested():
+                answer = parse_answer(value, kind, shown["action_request"]["args"])
+                item = get_review(session, review_id)
+                if item is None or item.status is not ReviewStatus.PENDING:
+                    raise ReviewError(
+                        f"review #{review_id} is no longer waiting (its action changed or it "
+                        "was answered since you saw it); answer its newest interrupt"
+                    )
+                user = _who(answer.user)
+                if user is None:
+                    raise ReviewError(
+                        "who answers? give `user` in the answer, or `revfield_user` in the "
+                        "run's configurable"
+                    )
+                answer_review(
+                    session,
+                    pack,
+                    review_id,
+                    approve=answer.approve,
+                    actor=resolve_actor(session, user),
+                    now=now,
+                    edits=answer.edits or None,
+                    note=answer.reason or None,
+                    expected_digest=answer.digest,
+                )
+        except ReviewError as exc:
+            settle_answer(session, key, outcome="refused", message=str(exc), now=now)
+            return str(exc)
+        settle_answer(session, key, outcome="taken", message="", now=now)
+    return None
