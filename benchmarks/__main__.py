@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_agents, bench_detection, bench_memory, bench_policy
+from benchmarks import bench_agents, bench_detection, bench_governed, bench_memory, bench_policy
 from benchmarks._report import Figure, console, save, show
 
 SUITES = {
@@ -13,6 +13,7 @@ SUITES = {
     "policy": bench_policy.bench_policy,
     "detection": bench_detection.bench_detection,
     "agents": bench_agents.bench_agents,
+    "governed": bench_governed.bench_governed,
 }
 
 

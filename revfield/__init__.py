@@ -27,7 +27,7 @@ from revfield.clock import Clock, ManualClock, SystemClock
 from revfield.config import Settings, load_settings
 from revfield.domain import ActionKind, Motion, ProposedAction, Verdict
 from revfield.errors import RevfieldError
-from revfield.field import Field, open_checkpointer, run_detection
+from revfield.field import Field, SubmitResult, governed, open_checkpointer, run_detection
 from revfield.ingest import ingest_file, ingest_signals, run_import
 from revfield.llm import Model, OfflineModel, OpenAIModel, make_model
 from revfield.memory import AccountMemory, Store, recall
@@ -57,11 +57,13 @@ __all__ = [
     "RevfieldError",
     "Settings",
     "Store",
+    "SubmitResult",
     "SystemClock",
     "Verdict",
     "WebhookExecutor",
     "answer_review",
     "decide",
+    "governed",
     "inbox",
     "ingest_file",
     "ingest_signals",

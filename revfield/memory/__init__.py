@@ -30,6 +30,7 @@ from revfield.memory._answers import (
     cited_facts,
     decision_shown,
     latest_decision,
+    reviews_of,
     settle_answer,
 )
 from revfield.memory._audit import audit, audit_row, write_audit
@@ -82,9 +83,11 @@ from revfield.memory._facts import NewFact, add_fact, add_facts, fact_history
 from revfield.memory._lifecycle import TransitionError, cancel_dependants, transition
 from revfield.memory._model_calls import record_model_calls
 from revfield.memory._outbox import (
+    CALLER,
     Claimed,
     Queueable,
     claim_outbox,
+    claim_own,
     delivery_targets,
     finish_delivery,
     queue_entry,
@@ -111,6 +114,7 @@ from revfield.memory._reference import (
     list_accounts,
     upsert,
 )
+from revfield.memory._renewals import SubscriptionSnap, current_subscriptions
 from revfield.memory._reviews import (
     PendingReview,
     StoredReview,
@@ -149,6 +153,7 @@ from revfield.memory._summary import FieldSummary, field_summary, high_water
 from revfield.memory._trace import DecisionRef, action_chain, provenance, trace_of
 
 __all__ = [
+    "CALLER",
     "AccountListing",
     "AccountMemory",
     "AccountNotFoundError",
@@ -179,6 +184,7 @@ __all__ = [
     "StoreError",
     "StoredAction",
     "StoredReview",
+    "SubscriptionSnap",
     "TableCount",
     "TransitionError",
     "UserRow",
@@ -204,6 +210,7 @@ __all__ = [
     "champion_contacts",
     "cited_facts",
     "claim_outbox",
+    "claim_own",
     "claim_signals",
     "contact_row",
     "contacts_by_email",
@@ -211,6 +218,7 @@ __all__ = [
     "count_undetected",
     "current_risk",
     "current_risks",
+    "current_subscriptions",
     "customer_account_ids",
     "customer_states",
     "deal_row",
@@ -258,6 +266,7 @@ __all__ = [
     "record_model_calls",
     "refused_row",
     "resolve_risk",
+    "reviews_of",
     "rung_holder",
     "runnable_events",
     "settle_answer",

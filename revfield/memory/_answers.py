@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.memory._tables import DECISIONS, FACTS, INTERRUPT_ANSWERS
+from revfield.memory._reviews import StoredReview
+from revfield.memory._tables import DECISIONS, FACTS, INTERRUPT_ANSWERS, REVIEWS
 
 __all__ = [
     "AskedItem",
@@ -23,6 +24,7 @@ __all__ = [
     "cited_facts",
     "decision_shown",
     "latest_decision",
+    "reviews_of",
     "settle_answer",
 ]
 
@@ -122,3 +124,11 @@ def latest_decision(session: Session, action_id: int) -> DecisionShown | None:
         .limit(1)
     ).first()
     return decision_shown(session, row.id) if row else None
+
+
+def reviews_of(session: Session, action_id: int) -> list[StoredReview]:
+    """Every review item of an action, oldest first (the ladder it climbed, its edits)."""
+    rows = session.execute(
+        sa.select(REVIEWS).where(REVIEWS.c.action_id == action_id).order_by(REVIEWS.c.id)
+    ).mappings()
+    return [StoredReview.of(r) for r in rows]

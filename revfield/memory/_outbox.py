@@ -25,9 +25,11 @@ from revfield.memory._risks import save_play_carried_out
 from revfield.memory._tables import ACTIONS, OUTBOX
 
 __all__ = [
+    "CALLER",
     "Claimed",
     "Queueable",
     "claim_outbox",
+    "claim_own",
     "delivery_targets",
     "finish_delivery",
     "queue_entry",
@@ -64,6 +66,10 @@ class Claimed:
     redelivery: bool
     """Claimed again because an earlier worker's lease ran out."""
 
+
+CALLER = "caller"
+"""The executor of items their caller carries out itself (a governed LangGraph tool): the
+outbox records them, exactly like any other, but never delivers them."""
 
 _INSERT = sa.insert(OUTBOX)
 _PRE = ACTIONS.alias("pre")
@@ -136,6 +142,7 @@ def claim_outbox(
                 OUTBOX.c.status == OutboxStatus.PENDING,
                 sa.and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.claimed_at < stale),
             ),
+            OUTBOX.c.executor != CALLER,  # the caller carries those out (a governed tool)
             sa.or_(  # an item that waits for another goes once that one went
                 ACTIONS.c.after_action_id.is_(None),
                 sa.exists().where(
@@ -172,6 +179,49 @@ def claim_outbox(
         )
         for r in rows
     ]
+
+
+def claim_own(session: Session, action_id: int, now: datetime) -> Claimed | dict[str, Any] | None:
+    """Claim the caller-executed item of ``action_id`` for its caller. Returns the claim, or
+    the item's recorded result when it was carried out already (a replay), or None when the
+    action has no item waiting (not approved, or failed for good)."""
+    row = (
+        session.execute(
+            sa.select(
+                OUTBOX.c.id,
+                OUTBOX.c.action_id,
+                OUTBOX.c.idempotency_key,
+                OUTBOX.c.payload,
+                OUTBOX.c.attempts,
+                OUTBOX.c.status,
+                OUTBOX.c.result,
+            ).where(OUTBOX.c.action_id == action_id, OUTBOX.c.executor == CALLER)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    if row["status"] == OutboxStatus.SENT:
+        return dict(row["result"] or {})
+    if row["status"] not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+        return None
+    if row["status"] == OutboxStatus.PENDING:
+        transition(
+            session,
+            row["id"],
+            OutboxStatus.SENDING,
+            claimed_at=now,
+            attempts=OUTBOX.c.attempts + 1,
+        )
+    return Claimed(
+        row["id"],
+        row["action_id"],
+        row["idempotency_key"],
+        row["payload"],
+        row["attempts"] + 1,
+        row["status"] == OutboxStatus.SENDING,
+    )
 
 
 def delivery_targets(
