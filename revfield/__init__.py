@@ -27,7 +27,14 @@ from revfield.clock import Clock, ManualClock, SystemClock
 from revfield.config import Settings, load_settings
 from revfield.domain import ActionKind, Motion, ProposedAction, Verdict
 from revfield.errors import RevfieldError
-from revfield.field import Field, SubmitResult, governed, open_checkpointer, run_detection
+from revfield.field import (
+    Field,
+    SubmitResult,
+    await_review,
+    governed,
+    open_checkpointer,
+    run_detection,
+)
 from revfield.ingest import ingest_file, ingest_signals, run_import
 from revfield.llm import Model, OfflineModel, OpenAIModel, make_model
 from revfield.memory import AccountMemory, Store, recall
@@ -62,6 +69,7 @@ __all__ = [
     "Verdict",
     "WebhookExecutor",
     "answer_review",
+    "await_review",
     "decide",
     "governed",
     "inbox",
