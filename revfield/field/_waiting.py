@@ -73,29 +73,24 @@ def await_review(
     error: str | None = None
     n = 0
     while True:
-        with store.read() as session:
+        with store.session() as session:  # one transaction: what waits, and what to ask
             pending = pending_review_id(session, action_id)
-            status = get_action(session, action_id).status
-        if pending is None:
-            return outcome_of(status)
-        key = f"{base}|{n}"
-        n += 1
-        with store.session() as session:  # which item this interrupt asks about
-            asked = asked_item(session, key, pending, clock.now())
-        with store.read() as session:
+            if pending is None:
+                return outcome_of(get_action(session, action_id).status)
+            key = f"{base}|{n}"
+            asked = asked_item(session, key, pending, clock.now())  # bound to what is shown
             item = get_review(session, asked.review_id)
             assert item is not None
             request = describe_item(
                 session, item, pack().catalog, thread_id=str(conf.get("thread_id")), error=error
             )
-            kind = get_action(session, action_id).kind
+            kind = str(request["action_requests"][0]["name"])
+        n += 1
         value = interrupt(request, response_schema=RESPONSE_SCHEMA)
         if asked.outcome != "asked":  # answered before this node ran again: as then
             error = asked.message if asked.outcome == "refused" else None
             continue
-        if is_recorded(value):  # answered in memory already (command line, ladder…)
-            with store.session() as session:
-                settle_answer(session, key, outcome="taken", message="", now=clock.now())
+        if is_recorded(value):  # answered in memory already (command line, ladder…): look again
             error = None
             continue
         error = _take(store, pack(), clock, key, item.id, value, kind, request)
