@@ -10,6 +10,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from revfield.cli import app
-from revfield.demo.book import generate_book
+from revfield.demo.book import DAYS, START, generate_book
 
 ROOT = Path(__file__).resolve().parents[1]
 BARE_ENV = {"PATH": "/usr/bin:/bin", "COLUMNS": "200"}  # no settings, no key
@@ -50,6 +51,22 @@ def test_the_book_is_deterministic_and_large_enough():
     won = [s for s in a.signals if s["kind"] == "crm_stage_change"]
     assert won and all(s["payload"]["to_stage"] == "closed_won" for s in won)
     assert generate_book(8).signals != a.signals
+
+
+def test_the_book_has_pricing_objections_and_subscriptions_coming_up_for_renewal():
+    book = generate_book(7)
+    ends = [
+        datetime.fromisoformat(s["payload"]["end_date"]).replace(tzinfo=UTC)
+        for s in book.signals
+        if s["kind"] == "subscription_change"
+    ]
+    assert sum(START < end <= START + timedelta(days=DAYS + 60) for end in ends) >= 10
+    priced = [
+        s
+        for s in book.signals
+        if s["kind"] == "email_replied" and re.search(r"(?i)pric|expensive|budget", s["text"])
+    ]
+    assert len(priced) >= 10
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +131,8 @@ def _figure(out: str, label: str) -> str:
         "decided review",
         "decided escalate",
         "decided block",
+        "discounts offered",
+        "renewals raised",
         "guardrail trips",
         "information conserved at handover",
         "governance deviations",
@@ -126,6 +145,40 @@ def _figure(out: str, label: str) -> str:
 def test_every_summary_line_has_a_non_zero_figure(demo_dir, label):
     value = _figure(demo_dir[1], label)
     assert re.sub(r"[,%]", "", value) not in ("0", ""), f"{label}: {value}"
+
+
+def test_the_summary_shows_discounts_reviewed_escalated_and_blocked_and_renewals(demo_dir):
+    """The deal desk's offers, decided by the default pack's discount rules: the owner's up to
+    15%, the manager's above, never above 30% — each verdict at least once."""
+    text = " ".join(demo_dir[1].split())
+    offered = re.search(
+        r"discounts offered (\d+) the deal desk's: review (\d+), escalate (\d+), block (\d+) ",
+        text,
+    )
+    assert offered, demo_dir[1]
+    total, review, escalate, block = (int(g) for g in offered.groups())
+    assert review > 0 and escalate > 0 and block > 0 and total == review + escalate + block
+    renewals = re.search(r"renewals raised (\d+) (\d+) of them with a churn risk open", text)
+    assert renewals and int(renewals.group(1)) > 0 and int(renewals.group(2)) > 0
+    with contextlib.closing(sqlite3.connect(demo_dir[0] / "revfield.db")) as db:
+        blocked = db.execute(
+            "SELECT json_extract(a.proposal, '$.discount_pct') FROM actions a"
+            " JOIN decisions d ON d.action_id = a.id"
+            " WHERE a.kind = 'offer_discount' AND d.verdict = 'block'"
+        ).fetchall()
+        agents = dict(
+            db.execute(
+                "SELECT kind, group_concat(DISTINCT agent) FROM field_events"
+                " WHERE kind IN ('pricing_objection', 'renewal_due', 'renewal_at_risk')"
+                " GROUP BY kind"
+            )
+        )
+    assert blocked and all(pct > 30 for (pct,) in blocked)
+    assert agents == {
+        "pricing_objection": "deal_desk",
+        "renewal_due": "expansion_retention",
+        "renewal_at_risk": "deal_desk",
+    }
 
 
 @pytest.mark.usefixtures("plain_consoles")

@@ -9,6 +9,9 @@ signals propose expansion again — still decided by the policy.
     usage near limit, seat growth            → expansion opportunity + an expansion email
     churn risk, ticket cluster, champion left,
     NPS detractor, inactivity                 → save play (+ a note to the owner)
+    renewal due                               → a note to the owner + a renewal check-in
+                                                 (only the note while a churn risk is open:
+                                                 the deal desk makes the offer)
     intent, replies, meetings, deviations     → a check-in email or a task
 """
 
@@ -92,6 +95,8 @@ def propose(
                 f"{play} is waiting ({event.detail})"
             )
             return Proposal([_note(memory, event, base, held)], {"retention_first": True})
+    if event.kind == K.RENEWAL_DUE:
+        return _renewal(memory, event, model, base, open_risk is not None)
     if event.kind in RISK_EVENTS or (
         open_risk is not None
         and not open_risk.save_play_answered
@@ -133,6 +138,25 @@ def propose(
     return email if isinstance(email, Proposal) else Proposal([email])
 
 
+def _renewal(
+    memory: AccountMemory, event: EventView, model: Model, base: dict[str, Any], at_risk: bool
+) -> Proposal:
+    """A renewal coming up: the owner hears of it; a customer not at risk gets a check-in
+    (at risk, the save play and the deal desk's offer speak for us instead)."""
+    end = event.data.get("end_date")
+    note = f"Renewal of {memory.account.name}: {event.detail}"
+    if at_risk:
+        note += "; a churn risk is open: the deal desk proposes the offer"
+    actions = [_note(memory, event, base, note)]
+    contact = pick_contact(memory, event)
+    if not at_risk and contact is not None:
+        email = _email(memory, event, model, contact, "check_in", base, reason="renewal")
+        if isinstance(email, Proposal):
+            return email
+        actions.append(email)
+    return Proposal(actions, {"renewal": end, "at_risk": at_risk})
+
+
 def _email(
     memory: AccountMemory,
     event: EventView,
@@ -140,6 +164,8 @@ def _email(
     contact: ContactView,
     purpose: str,
     base: dict[str, Any],
+    *,
+    reason: str | None = None,
 ) -> ProposedAction | Proposal:
     kinds = {
         "expansion": (FactType.USE_CASE,),
@@ -154,7 +180,7 @@ def _email(
         purpose=purpose,
         fact_types=kinds,
         sender=memory.account.owner.name if memory.account.owner else "your account team",
-        payload={"purpose": purpose},
+        payload={"purpose": purpose, **({"reason": reason} if reason else {})},
         fields=base,
     )
 

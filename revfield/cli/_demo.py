@@ -212,6 +212,17 @@ def _field_table(s: FieldSummary, report: ReplayReport, gov: GovernanceReport) -
         ("block", "recorded, never executed"),
     ):
         t.add_row(f"  decided {verdict}", f"{s.verdicts.get(verdict, 0):,}", note)
+    shown = [v for v in ("auto", "review", "escalate", "block") if v != "auto" or s.discounts[v]]
+    t.add_row(
+        "discounts offered",
+        f"{sum(s.discounts.values()):,}",
+        "the deal desk's: " + ", ".join(f"{v} {s.discounts[v]}" for v in shown),
+    )
+    t.add_row(
+        "renewals raised",
+        f"{s.events['renewal_due']:,}",
+        f"{s.events['renewal_at_risk']} of them with a churn risk open (to the deal desk)",
+    )
     t.add_row(
         "guardrail trips",
         f"{sum(s.guardrail_trips.values()):,}",

@@ -1,13 +1,16 @@
 """A deterministic, generated book of business for the demo: teams, sellers, prospects and
 customers with contacts and deals, and 30 days of signals — web visits, intent, outbound
 emails and replies, call transcripts rich in acquisition facts, deals closing won, product
-usage, seats, tickets, NPS, champions leaving. Same seed, same book, byte for byte.
+usage, seats, tickets, NPS, champions leaving, pricing objections, subscriptions coming up for
+renewal (a few of them hard: an enterprise customer pushing back on price while looking at a
+competitor). Same seed, same book, byte for byte.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -234,6 +237,20 @@ PROMOTER = (
     "Great product, the forecast view saves us hours.",
     "Works well, onboarding was smooth.",
 )
+PRICE_OBJECTIONS = (
+    "The pricing is above what we planned for this year; we would need a better offer.",
+    "Honestly it is too expensive for a team our size. Can you do anything on the price?",
+    "Our budget is tight this year and the cost is more than we expected.",
+    "We like the product, but the pricing is hard to justify next to what we pay today.",
+)
+TOUGH_QBR = (
+    "Honestly the renewal price is too expensive for what we use. "
+    "We are evaluating {rival} as a replacement and it is cheaper. "
+    "We already use {other} for forecasting. "
+    "Unless the numbers change we will not renew."
+)
+"""A renewal at risk on an enterprise account: a pricing objection, a competitor, a second
+objection and a churn risk in one QBR — the deal desk's strongest case."""
 
 
 @dataclass
@@ -387,6 +404,8 @@ def generate_book(
             _customer(rng, account, people, included, sig)
         else:
             _prospect(rng, book, account, people, sig, n)
+    # a stream of its own: the book above stays what it was for the seed
+    _deal_desk(random.Random(f"deal-desk-{seed}"), book, sig)
     book.signals.sort(key=lambda s: (s["occurred_at"], s["external_id"]))
     return book
 
@@ -631,3 +650,53 @@ def _customer(
             source="gmail",
             text=rng.choice(POSITIVE),
         )
+
+
+def _deal_desk(rng: random.Random, book: Book, sig: Any) -> None:
+    """What the deal desk acts on: pricing objections from prospects, customers' current
+    subscriptions (some ending within the renewal notice period), and up to three enterprise
+    customers whose renewal is at risk over price."""
+    people: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in book.contacts:
+        people[c["account_id"]].append(c)
+    for account in book.accounts:
+        if account["customer_state"] == "prospect" and rng.random() < 0.12:
+            sig(
+                "email_replied",
+                account,
+                rng.uniform(3, 29),
+                contact=rng.choice(people[account["id"]]),
+                source="gmail",
+                text=rng.choice(PRICE_OBJECTIONS),
+            )
+    customers = [a for a in book.accounts if a["customer_state"] == "customer"]
+    enterprise = [a for a in customers if a["segment"] == "enterprise"]
+    tough = {a["id"] for a in rng.sample(enterprise, min(3, len(enterprise)))}
+    for account in customers:
+        hard = account["id"] in tough
+        if not hard and rng.random() >= 0.3:
+            continue
+        ends = START + timedelta(days=rng.randint(25, 45) if hard else rng.randint(20, 160))
+        sig(
+            "subscription_change",
+            account,
+            rng.uniform(0, 2),
+            source="billing",
+            subscription_id=f"sub-{account['id']}",
+            plan=account["plan"],
+            seats=account["seats"],
+            mrr=account["mrr"],
+            billing="annual",
+            auto_renew=rng.random() < 0.7,
+            end_date=ends.date().isoformat(),
+        )
+        if hard:
+            rival, other = rng.sample(COMPETITORS, 2)
+            sig(
+                "meeting_held",
+                account,
+                rng.uniform(8, 20),
+                contact=people[account["id"]][0],
+                source="gong",
+                text=TOUGH_QBR.format(rival=rival, other=other),
+            )

@@ -4,14 +4,21 @@ Pure functions over frozen snapshots: a batch of signals, the accounts they conc
 recent history each rule needs (tickets and usage in the rule's window, who the champions
 are). The thresholds come from the policy pack's ``detection`` section. Free text is read by
 the model in :mod:`revfield.detect._text`.
+
+Renewals: a customer's current subscription ending within the pack's notice period
+(``detection: renewal: notice_days``) raises ``renewal_due`` (expansion & retention's), and
+also ``renewal_at_risk`` (the deal desk's) while a churn risk is open on the account. Each is
+raised once per subscription end, whatever the cooldown: its key is the subscription and its
+end date, so a renewed subscription (a new end date) is news again, and a risk that opens
+later in the notice period still raises ``renewal_at_risk``.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from revfield.clock import days_before
@@ -27,18 +34,25 @@ from revfield.domain import (
     FieldEventKind,
     RiskRecovered,
 )
-from revfield.memory import AccountSnap, SignalSnap
+from revfield.memory import AccountSnap, SignalSnap, SubscriptionSnap
 
 __all__ = [
+    "ONCE",
     "AccountSnap",
     "History",
     "SignalSnap",
+    "SubscriptionSnap",
     "deduplicate",
     "detect_inactivity",
+    "detect_renewals",
     "detect_structured",
 ]
 
 K = FieldEventKind
+ONCE = frozenset({K.RENEWAL_DUE.value, K.RENEWAL_AT_RISK.value})
+"""Kinds raised once per key, ever (a subscription's end), not again after the cooldown."""
+ENDED = frozenset({"churned", "cancelled", "canceled", "ended", "expired", "terminated"})
+"""A subscription whose payload says it ended (a flag set, or its ``status``) renews nothing."""
 WON_STAGES = {"closed_won", "won"}
 LOST_STAGES = {"closed_lost", "lost"}
 
@@ -413,11 +427,79 @@ def detect_inactivity(
     return out
 
 
-def deduplicate(
-    found: Iterable[Detected], last_seen: dict[tuple[str, str, str], datetime], cooldown_days: int
+def _end_date(value: Any) -> date | None:
+    """An ISO date (or date-time) from a payload; None for anything else."""
+    if not isinstance(value, str) or not 8 <= len(value.strip()) <= 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC).date() if parsed.tzinfo else parsed.date()
+
+
+def _ended(payload: Mapping[str, Any]) -> bool:
+    status = payload.get("status")
+    return (isinstance(status, str) and status.strip().lower() in ENDED) or any(
+        payload.get(flag) is True for flag in (*ENDED, "churn")
+    )
+
+
+def detect_renewals(
+    subscriptions: Iterable[SubscriptionSnap], now: datetime, spec: DetectionSpec
 ) -> list[Detected]:
-    """Drop situations already raised within the cooldown (same account, kind and key).
-    ``last_seen`` is updated with what is kept, so repeats inside one batch drop too."""
+    """Customers whose current subscription ends within the notice period (today counts; an
+    end date in the past, beyond the period, unreadable, or on a subscription that ended or
+    was cancelled raises nothing)."""
+    notice = spec.renewal.notice_days
+    today = now.astimezone(UTC).date()
+    out: list[Detected] = []
+    for s in subscriptions:
+        end = _end_date(s.payload.get("end_date"))
+        if end is None or _ended(s.payload):
+            continue
+        days = (end - today).days
+        if not 0 <= days <= notice:
+            continue
+        raw = s.payload.get("subscription_id")
+        sub = str(raw)[:80] if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+        name = f"subscription {sub}" if sub else "the subscription"
+        when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+        detail = f"{name} ends on {end.isoformat()}, {when}"
+        data: dict[str, Any] = {
+            "subscription_id": sub or None,
+            "end_date": end.isoformat(),
+            "days_left": days,
+            "notice_days": notice,
+        }
+        key = f"{sub or f'signal {s.signal_id}'}:{end.isoformat()}"
+        out.append(
+            Detected(K.RENEWAL_DUE, s.account_id, key, (s.signal_id,), now, detail, data=data)
+        )
+        if s.risk_id is not None:
+            out.append(
+                Detected(
+                    K.RENEWAL_AT_RISK,
+                    s.account_id,
+                    key,
+                    (s.signal_id,),
+                    now,
+                    f"{detail}, while churn risk #{s.risk_id} is open",
+                    data={**data, "risk_id": s.risk_id},
+                )
+            )
+    return out
+
+
+def deduplicate(
+    found: Iterable[Detected],
+    last_seen: dict[tuple[str, str, str], datetime],
+    cooldown_days: int,
+    once: Collection[str] = ONCE,
+) -> list[Detected]:
+    """Drop situations already raised within the cooldown (same account, kind and key), and
+    those of the ``once`` kinds raised at any time. ``last_seen`` is updated with what is
+    kept, so repeats inside one batch drop too."""
     kept = []
     window = timedelta(days=cooldown_days)
     for d in sorted(found, key=lambda d: d.occurred_at):
@@ -426,7 +508,7 @@ def deduplicate(
             continue
         key = (d.account_id, d.kind.value, d.key)
         last = last_seen.get(key)
-        if last is not None and abs(d.occurred_at - last) < window:
+        if last is not None and (d.kind.value in once or abs(d.occurred_at - last) < window):
             continue
         last_seen[key] = d.occurred_at
         kept.append(d)

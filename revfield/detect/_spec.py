@@ -3,13 +3,18 @@ section (validated when the pack loads)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "PRICING_WORDS",
     "DetectionSpec",
     "Inactivity",
     "IntentSurge",
     "NpsDetractor",
+    "PricingObjection",
+    "Renewal",
     "RiskRecovery",
     "SeatGrowth",
     "TicketCluster",
@@ -65,6 +70,68 @@ class RiskRecovery(_Threshold):
     """Product usage in the usage window back at this share of the plan's limit resolves it."""
 
 
+PRICING_WORDS = (
+    "price",
+    "prices",
+    "priced",
+    "pricey",
+    "pricing",
+    "budget",
+    "budgets",
+    "cost",
+    "costs",
+    "costly",
+    "expensive",
+    "discount",
+    "discounts",
+    "afford",
+    "affordable",
+    "cheaper",
+    "too much",
+)
+"""Words (or phrases of words) that make an objection a pricing objection, by default."""
+
+_WORD = re.compile(r"\w+(?:'\w+)?")
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    """The words of ``text``, lower-cased: what a pricing word or phrase is matched against."""
+    return tuple(_WORD.findall(text.casefold()))
+
+
+class PricingObjection(_Threshold):
+    """When an objection is about price: a reply classified as an objection, or an objection
+    a conversation's facts quote, that contains one of these words or phrases (whole words,
+    any case; ``too much`` matches the two words in a row). Signal text is only matched
+    against the list, never interpreted."""
+
+    words: tuple[str, ...] = Field(default=PRICING_WORDS, min_length=1)
+
+    @field_validator("words")
+    @classmethod
+    def _words(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for item in value:
+            parts = words_of(item)
+            if not parts or " ".join(parts) != " ".join(item.casefold().split()):
+                raise ValueError(f"`{item}` is not a word or words separated by spaces")
+            out.append(" ".join(parts))
+        return tuple(out)
+
+    def matches(self, text: str) -> str | None:
+        """The first listed word or phrase ``text`` contains, or None."""
+        padded = f" {' '.join(words_of(text))} "
+        return next((w for w in self.words if f" {w} " in padded), None)
+
+
+class Renewal(_Threshold):
+    """Renewal field events from subscription end dates."""
+
+    notice_days: int = Field(default=60, ge=1, le=730)
+    """Raise ``renewal_due`` (and ``renewal_at_risk`` while a churn risk is open) when the
+    account's subscription ends within this many days."""
+
+
 class DetectionSpec(_Threshold):
     """Thresholds of the detection rules over structured signals."""
 
@@ -77,3 +144,5 @@ class DetectionSpec(_Threshold):
     ticket_cluster: TicketCluster = Field(default_factory=TicketCluster)
     nps_detractor: NpsDetractor = Field(default_factory=NpsDetractor)
     recovery: RiskRecovery = Field(default_factory=RiskRecovery)
+    pricing_objection: PricingObjection = Field(default_factory=PricingObjection)
+    renewal: Renewal = Field(default_factory=Renewal)

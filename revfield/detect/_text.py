@@ -8,6 +8,12 @@ it goes to the model between markers, and only typed answers come back — a fac
 a fixed list, a quoted span that must really occur in the text, a reply intent from five.
 A model failure is not guessed around: it becomes a ``model_fault`` field event, escalated to
 a person with the reason.
+
+An objection about price is the deal desk's: a reply classified as an objection whose text
+contains one of the pack's pricing words (``detection: pricing_objection: words``), or an
+objection fact of a conversation whose quoted span does, raises ``pricing_objection`` instead
+of ``objection`` (the objection fact is kept). Only the words are matched: the text decides
+nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
+from revfield.detect._spec import DetectionSpec
 from revfield.domain import (
     Detected,
     DoNotContact,
@@ -45,6 +52,8 @@ TEXT_KINDS = frozenset(
     }
 )
 """Kinds whose text is read by the model (outbound emails are our own words: not read)."""
+CONVERSATIONS = ("email_replied", "call_transcript", "meeting_held", "note")
+"""Kinds where the account speaks: their churn-risk and objection facts raise events."""
 INTENT_EVENTS = {
     ReplyIntent.POSITIVE: K.POSITIVE_REPLY,
     ReplyIntent.OBJECTION: K.OBJECTION,
@@ -73,8 +82,10 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def build_text_graph(model: Model) -> Any:
-    """The compiled graph; ``invoke(TextState)`` returns the state with ``detected``."""
+def build_text_graph(model: Model, spec: DetectionSpec | None = None) -> Any:
+    """The compiled graph; ``invoke(TextState)`` returns the state with ``detected``.
+    ``spec``: the pack's detection section (its pricing words), the defaults otherwise."""
+    pricing = (spec or DetectionSpec()).pricing_objection
 
     def classify(state: TextState) -> dict[str, Any]:
         if state["kind"] != "email_replied":
@@ -139,6 +150,11 @@ def build_text_graph(model: Model) -> Any:
         event = INTENT_EVENTS.get(ReplyIntent(intent)) if intent else None
         if event is not None:
             effects = (DoNotContact(contact),) if event is K.UNSUBSCRIBE and contact else ()
+            data: dict[str, Any] = {"confidence": state.get("intent_confidence", 0.0)}
+            label = intent
+            if event is K.OBJECTION and (word := pricing.matches(state["text"])):
+                event, label = K.PRICING_OBJECTION, f"pricing objection (“{word}”)"
+                data["pricing_word"] = word
             detected.append(
                 Detected(
                     event,
@@ -146,16 +162,17 @@ def build_text_graph(model: Model) -> Any:
                     str(contact or sid),
                     (sid,),
                     at,
-                    f"reply: {intent} — {state.get('intent_reason', '')}",
+                    f"reply: {label} — {state.get('intent_reason', '')}",
                     contact_id=contact,
-                    data={"confidence": state.get("intent_confidence", 0.0)},
+                    data=data,
                     facts=tuple(facts),
                     effects=effects,
                 )
             )
             facts = []
+        spoken = state["kind"] in CONVERSATIONS
         churn = [f for f in facts if f.type is FactType.RISK and is_churn_risk(f.subject)]
-        if churn and state["kind"] in ("email_replied", "call_transcript", "meeting_held", "note"):
+        if churn and spoken:
             detected.append(
                 Detected(
                     K.CHURN_RISK,
@@ -165,6 +182,32 @@ def build_text_graph(model: Model) -> Any:
                     at,
                     f"churn risk in a {state['kind'].replace('_', ' ')}: “{churn[0].value[:120]}”",
                     contact_id=contact,
+                    facts=tuple(facts),
+                )
+            )
+            facts = []
+        # a conversation (not a reply: its intent decided) whose objection is about price
+        priced = next(
+            (
+                (f, word)
+                for f in state.get("facts", [])
+                if f.type is FactType.OBJECTION and (word := pricing.matches(f.span or ""))
+            ),
+            None,
+        )
+        if priced is not None and spoken and intent is None:
+            objection, word = priced
+            detected.append(
+                Detected(
+                    K.PRICING_OBJECTION,
+                    account,
+                    str(contact or sid),
+                    (sid,),
+                    at,
+                    f"pricing objection (“{word}”) in a {state['kind'].replace('_', ' ')}: "
+                    f"“{objection.value[:120]}”",
+                    contact_id=contact,
+                    data={"pricing_word": word},
                     facts=tuple(facts),
                 )
             )

@@ -6,7 +6,12 @@ bulk and the text graph for text signals (model calls happen here, outside any w
 transaction, through a recorder built for the run), then in one transaction claim the signals,
 store facts, field events (each routed to its agent) and the memory effects, and record the
 model calls. A signal is claimed once, so re-running, or two workers at once, never applies it
-twice. After the signals: inactivity and governance deviations, as of the clock's now.
+twice. After the signals: renewals coming up, inactivity and governance deviations, as of the
+clock's now.
+
+An event no installed agent handles for the account falls back to the general kind it refines
+(a ``pricing_objection`` with the deal desk turned off, or from a churned account, is raised
+as an ``objection``): a refinement never loses an event an agent used to act on.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from revfield.detect import (
     build_text_graph,
     deduplicate,
     detect_inactivity,
+    detect_renewals,
     detect_structured,
 )
 from revfield.domain import CustomerState, Detected, EventStatus, FieldEventKind
@@ -44,6 +50,7 @@ from revfield.memory import (
     champion_contacts,
     claim_signals,
     count_undetected,
+    current_subscriptions,
     customer_states,
     last_raised,
     last_usage_of_customers,
@@ -72,6 +79,8 @@ RULE_KINDS = frozenset(
     }
 )
 """Signal kinds a structured rule reads the payload of (other payloads are not decoded)."""
+FALLBACK = {FieldEventKind.PRICING_OBJECTION: FieldEventKind.OBJECTION}
+"""A refined event kind → the kind it refines, raised instead when no agent handles it."""
 
 
 @dataclass
@@ -129,9 +138,10 @@ def run_detection(
     on_progress: Callable[[int], None] | None = None,
     router: Router | None = None,
 ) -> DetectionReport:
-    """Detect field events in every pending signal (at most ``limit``), then inactivity and
-    governance deviations, and route each to its agent (``router``: the installed agents the
-    pack leaves on, by default). Returns what was found."""
+    """Detect field events in every pending signal (at most ``limit``), then renewals coming
+    up and (``governance``) inactivity and governance deviations, and route each to its agent
+    (``router``: the installed agents the pack leaves on, by default). Returns what was
+    found."""
     report = DetectionReport()
     started = time.perf_counter()
     if router is None:
@@ -144,8 +154,7 @@ def run_detection(
             break
         if on_progress:
             on_progress(report.signals)
-    if governance:
-        runner.account_level()
+    runner.account_level(governance=governance)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -164,7 +173,7 @@ class _Runner:
         self.router = router
         self.spec = pack.detection
         self.model = Recorder(model)
-        self.graph = build_text_graph(self.model)
+        self.graph = build_text_graph(self.model, self.spec)
         self.after = 0
         """Within one run, continue after the last signal read instead of rescanning every
         processed signal from the start (a later run starts over and catches signals that
@@ -292,11 +301,15 @@ class _Runner:
                     per_signal[trigger]["facts"] += 1
             if d.kind is None:
                 continue
-            agent = self.router.route(d.kind, states.get(d.account_id, CustomerState.PROSPECT))
+            kind, state = d.kind, states.get(d.account_id, CustomerState.PROSPECT)
+            agent = self.router.route(kind, state)
+            if agent is None and kind in FALLBACK:
+                kind = FALLBACK[kind]
+                agent = self.router.route(kind, state)
             events.append(
                 NewFieldEvent(
                     account_id=d.account_id,
-                    kind=d.kind.value,
+                    kind=kind.value,
                     key=d.key,
                     signal_ids=d.signal_ids,
                     detail=d.detail,
@@ -309,11 +322,11 @@ class _Runner:
                     deal_id=d.deal_id,
                 )
             )
-            self.report.events[d.kind.value] += 1
+            self.report.events[kind.value] += 1
             self.report.routed[agent or "none"] += 1
             if trigger is not None:
                 per_signal[trigger]["events"] += 1
-                if d.kind is FieldEventKind.MODEL_FAULT:
+                if kind is FieldEventKind.MODEL_FAULT:
                     per_signal[trigger]["fault"] = 1
                     self.report.model_faults += 1
         add_facts(session, new_facts, now=now)
@@ -349,14 +362,19 @@ class _Runner:
 
     # -- after the signals: account-level situations --------------------------------------------
 
-    def account_level(self) -> None:
+    def account_level(self, *, governance: bool = True) -> None:
+        """Situations of accounts rather than of one signal, as of now: renewals coming up
+        (every run: one query, and a churn risk the signals just opened counts), then with
+        ``governance`` inactivity and governance deviations."""
         now = self.clock.now()
         with self.store.read() as session:
-            lookback = now - timedelta(days=self.spec.inactivity.lookback_days)
-            last_usage = last_usage_of_customers(session, lookback)
-            accounts = account_snaps(session, last_usage)
-            found = detect_inactivity(last_usage, accounts, now, self.spec)
-            if self.pack.stages or self.pack.icp:
+            found = detect_renewals(current_subscriptions(session, now), now, self.spec)
+            if governance:
+                lookback = now - timedelta(days=self.spec.inactivity.lookback_days)
+                last_usage = last_usage_of_customers(session, lookback)
+                accounts = account_snaps(session, last_usage)
+                found += detect_inactivity(last_usage, accounts, now, self.spec)
+            if governance and (self.pack.stages or self.pack.icp):
                 found += governance_report(session, self.pack, now).field_events()
         if found:
             with self.store.session() as session:

@@ -16,13 +16,15 @@ __all__ = ["FieldSummary", "field_summary", "high_water"]
 @dataclass
 class FieldSummary:
     """What the field did, read back from memory: field events, actions by their first
-    decision, guardrail trips, what waits for people, what the outbox executed, and how much
-    the onboarding handovers carried across the close."""
+    decision (and the discounts among them), guardrail trips, what waits for people, what the
+    outbox executed, and how much the onboarding handovers carried across the close."""
 
     events: Counter[str] = field(default_factory=Counter)
     """Field events raised, by kind."""
     verdicts: Counter[str] = field(default_factory=Counter)
     """Actions by their first decision."""
+    discounts: Counter[str] = field(default_factory=Counter)
+    """``offer_discount`` actions (the deal desk's, or submitted) by their first decision."""
     guardrail_trips: Counter[str] = field(default_factory=Counter)
     """Guardrail id → decisions it made stricter."""
     pending_reviews: int = 0
@@ -81,12 +83,14 @@ def field_summary(session: Session, since: tuple[int, int] = (0, 0)) -> FieldSum
         .subquery()
     )
     rows = session.execute(
-        sa.select(DECISIONS.c.verdict, DECISIONS.c.guardrails).join(
-            first, first.c.id == DECISIONS.c.id
-        )
+        sa.select(DECISIONS.c.verdict, DECISIONS.c.guardrails, ACTIONS.c.kind)
+        .join(first, first.c.id == DECISIONS.c.id)
+        .join(ACTIONS, ACTIONS.c.id == DECISIONS.c.action_id)
     ).all()
-    for verdict, guardrails in rows:
+    for verdict, guardrails, kind in rows:
         s.verdicts[verdict] += 1
+        if kind == "offer_discount":
+            s.discounts[verdict] += 1
         for g in guardrails:
             if g.get("tightened"):
                 s.guardrail_trips[g["id"]] += 1

@@ -11,8 +11,10 @@ from revfield.detect._rules import (
     AccountSnap,
     History,
     SignalSnap,
+    SubscriptionSnap,
     deduplicate,
     detect_inactivity,
+    detect_renewals,
     detect_structured,
 )
 from revfield.domain import DealClosed, DealOutcome
@@ -236,3 +238,193 @@ def test_the_cooldown_counts_events_already_stored():
 )
 def test_the_router_chooses_by_customer_state_and_kind(kind, state, agent):
     assert build_router(discover_agents()).route(kind, state) == agent
+
+
+# -- renewals -----------------------------------------------------------------------------------
+
+
+def subscription(payload: dict, *, risk: int | None = None, account: str = "a"):
+    return SubscriptionSnap(account, 40, T - timedelta(days=200), payload, risk)
+
+
+def ending_in(days: int) -> dict:
+    return {"subscription_id": "s-1", "end_date": (T + timedelta(days=days)).date().isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("days", "raised"), [(-1, False), (0, True), (1, True), (60, True), (61, False)]
+)
+def test_a_renewal_is_due_within_the_notice_period_never_after_the_end(days, raised):
+    found = detect_renewals([subscription(ending_in(days))], T, SPEC)
+    assert [d.kind for d in found] == ([K.RENEWAL_DUE] if raised else [])
+    if raised:
+        (d,) = found
+        end = (T + timedelta(days=days)).date().isoformat()
+        assert d.key == f"s-1:{end}" and d.signal_ids == (40,)
+        assert d.data == {
+            "subscription_id": "s-1",
+            "end_date": end,
+            "days_left": days,
+            "notice_days": 60,
+        }
+        assert d.detail.startswith(f"subscription s-1 ends on {end}, ")
+
+
+def test_the_notice_period_is_the_packs():
+    spec = SPEC.model_copy(update={"renewal": SPEC.renewal.model_copy(update={"notice_days": 90})})
+    assert detect_renewals([subscription(ending_in(80))], T, SPEC) == []
+    assert [d.kind for d in detect_renewals([subscription(ending_in(80))], T, spec)] == [
+        K.RENEWAL_DUE
+    ]
+
+
+def test_with_a_churn_risk_open_the_renewal_is_also_at_risk_for_the_deal_desk():
+    due, at_risk = detect_renewals([subscription(ending_in(30), risk=4)], T, SPEC)
+    assert (due.kind, at_risk.kind) == (K.RENEWAL_DUE, K.RENEWAL_AT_RISK)
+    assert at_risk.key == due.key and at_risk.data["risk_id"] == 4
+    assert at_risk.detail.endswith("while churn risk #4 is open")
+
+
+@pytest.mark.parametrize(
+    "ended",
+    [
+        {"status": "cancelled"},
+        {"status": "Churned"},
+        {"churned": True},
+        {"cancelled": True},
+        {"churn": True},
+        {"canceled": True},
+    ],
+)
+def test_a_subscription_that_churned_or_was_cancelled_renews_nothing(ended):
+    assert detect_renewals([subscription(ending_in(20) | ended, risk=1)], T, SPEC) == []
+
+
+@pytest.mark.parametrize(
+    "end_date",
+    [
+        "soon",
+        "",
+        "2026-13-45",
+        "31/12/2026",
+        20261201,
+        None,
+        True,
+        {"date": "2026-12-01"},
+        ["2026-12-01"],
+        "2026-12-01" * 20,
+    ],
+)
+def test_an_end_date_that_is_not_a_date_raises_nothing_and_breaks_nothing(end_date):
+    payloads = [{"subscription_id": "s-1", "end_date": end_date}, ending_in(10)]
+    found = detect_renewals(
+        [subscription(payloads[0]), subscription(payloads[1], account="b")], T, SPEC
+    )
+    assert [(d.account_id, d.kind) for d in found] == [("b", K.RENEWAL_DUE)]
+
+
+def test_an_end_date_with_a_time_and_zone_counts_by_its_utc_day():
+    found = detect_renewals(
+        [subscription({"end_date": "2026-11-03T01:00:00+05:00"})], T, SPEC
+    )  # 2026-11-02 20:00 UTC: today
+    assert found[0].data["days_left"] == 0 and found[0].key == "signal 40:2026-11-02"
+
+
+def test_a_renewal_is_raised_once_per_subscription_end_whatever_the_cooldown():
+    (due,) = detect_renewals([subscription(ending_in(50))], T, SPEC)
+    seen = {("a", "renewal_due", due.key): T - timedelta(days=45)}  # long past the cooldown
+    assert deduplicate([due], dict(seen), SPEC.cooldown_days) == []
+    renewed = detect_renewals(
+        [subscription({"subscription_id": "s-1", "end_date": "2027-12-01"})],
+        T + timedelta(days=340),
+        SPEC,
+    )
+    assert deduplicate(renewed, dict(seen), SPEC.cooldown_days) == renewed  # a new end: news
+
+
+# -- pricing objections -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("Honestly it looks too expensive for us right now", "expensive"),
+        ("The PRICING is hard to justify.", "pricing"),
+        ("It is simply too much for a team of five", "too much"),
+        ("Our budget is frozen", "budget"),
+        ("Not a priority this quarter", None),
+        ("This is priceless and expensively built", None),  # whole words only
+        ("We already use Clari", None),
+    ],
+)
+def test_a_pricing_objection_is_one_of_the_packs_words(text, word):
+    assert SPEC.pricing_objection.matches(text) == word
+
+
+def test_the_packs_pricing_words_are_words(tmp_path):
+    from tests.agents.world import pack_with
+
+    custom = pack_with(
+        tmp_path / "ok", "detection.yaml", "words: [price,", "words: [Licence  Fee, price,"
+    )
+    assert custom.detection.pricing_objection.matches("the licence fee is high") == "licence fee"
+    from revfield.policies import PackError
+
+    with pytest.raises(PackError, match="add-on"):
+        pack_with(tmp_path / "bad", "detection.yaml", "words: [price,", "words: [add-on, price,")
+
+
+def _read(kind: str, text: str, facts=None):
+    from revfield.detect import build_text_graph
+    from revfield.llm import OfflineModel
+
+    state = build_text_graph(OfflineModel(), SPEC).invoke(
+        {
+            "signal_id": 9,
+            "kind": kind,
+            "text": text,
+            "account_id": "a",
+            "contact_id": 3,
+            "occurred_at": T,
+        }
+    )
+    return state["detected"]
+
+
+def test_a_reply_objecting_to_the_price_is_a_pricing_objection_that_keeps_its_fact():
+    (d,) = _read("email_replied", "Honestly it looks too expensive for us, our budget is frozen.")
+    assert d.kind is K.PRICING_OBJECTION and d.key == "3"
+    assert d.data["pricing_word"] == "budget" and "pricing objection" in d.detail
+    assert [(f.type.value, f.subject) for f in d.facts if f.type.value == "objection"] == [
+        ("objection", "price")
+    ]
+
+
+def test_other_objections_stay_objections():
+    (d,) = _read("email_replied", "Not a priority this quarter, maybe revisit next year.")
+    assert d.kind is K.OBJECTION and "pricing_word" not in d.data
+
+
+def test_a_call_where_the_objection_is_the_price_raises_a_pricing_objection():
+    text = (
+        "We need one forecast the board trusts. The pricing is more than we can justify. "
+        "We are also evaluating Clari for the same budget."
+    )
+    (d,) = _read("call_transcript", text)
+    assert d.kind is K.PRICING_OBJECTION and d.key == "3"
+    assert d.detail == (
+        "pricing objection (“pricing”) in a call transcript: “The pricing is more than we can "
+        "justify”"
+    )
+    assert {f.type.value for f in d.facts} >= {"objection", "pain", "competitor"}
+
+
+def test_a_call_too_expensive_to_renew_is_a_churn_risk_and_a_pricing_objection():
+    found = _read("meeting_held", "Honestly it is too expensive, we will not renew.")
+    assert [d.kind for d in found] == [K.CHURN_RISK, K.PRICING_OBJECTION]
+    assert found[0].facts and not found[1].facts  # each fact is stored once
+
+
+def test_a_call_that_only_mentions_a_budget_raises_nothing():
+    found = _read("call_transcript", "We are also evaluating Clari for the same budget.")
+    assert [d.kind for d in found] == [None]  # the competitor fact is remembered, no event

@@ -257,3 +257,167 @@ def test_ravenstack_and_tickets_yield_usage_churn_risk_and_ticket_cluster_events
     assert report.events["churn_risk"] > 0
     assert report.events["ticket_cluster"] > 0
     assert report.facts > 1000 and report.routed["expansion_retention"] > 0
+
+
+# -- the deal desk's events -----------------------------------------------------------------------
+
+
+def test_a_reply_objecting_to_the_price_goes_to_the_deal_desk_with_its_objection_fact(store, clock):
+    ingest_signals([reply(1, "Honestly it is too expensive for us.")], store=store, clock=clock)
+    report = run_detection(store, PACK, OfflineModel(), clock)
+    assert events(store) == {("pricing_objection", "deal_desk", "pending")}
+    assert report.routed["deal_desk"] == 1
+    (fact,) = [f for f in rows(store, Fact) if f["type"] == "objection"]
+    assert fact["subject"] == "price" and "too expensive" in fact["span"]
+
+
+def test_with_the_deal_desk_off_a_pricing_objection_is_an_objection_as_before(
+    store, clock, tmp_path
+):
+    from tests.agents.world import pack_with
+
+    off = pack_with(
+        tmp_path,
+        "default.yaml",
+        "  deal_desk:\n    settings:",
+        "  deal_desk:\n    enabled: false\n    settings:",
+    )
+    ingest_signals([reply(1, "Honestly it is too expensive for us.")], store=store, clock=clock)
+    run_detection(store, off, OfflineModel(), clock)
+    assert events(store) == {("objection", "outreach", "pending")}
+
+
+def subscription_signal(n: int, end_date, *, account: str = "acme", days_ago: int = 100, **extra):
+    return signal(
+        n,
+        kind="subscription_change",
+        account_domain=None,
+        account_id=account,
+        occurred_at=(T0 - timedelta(days=days_ago, minutes=-n)).isoformat(),
+        payload={"subscription_id": f"s-{account}", "plan": "Pro", "end_date": end_date, **extra},
+    )
+
+
+def in_days(days: int) -> str:
+    return (T0 + timedelta(days=days)).date().isoformat()
+
+
+def renewals(store) -> list[tuple[str, str, str, str]]:
+    return sorted(
+        (e["account_id"], e["kind"], e["agent"], e["key"])
+        for e in rows(store, FieldEvent)
+        if e["kind"].startswith("renewal")
+    )
+
+
+def test_a_customer_whose_subscription_ends_soon_gets_one_renewal_event(store, clock):
+    make_account(store, "acme", customer_state="customer")
+    make_account(store, "globex", customer_state="customer")
+    ingest_signals(
+        [
+            subscription_signal(1, in_days(30)),
+            subscription_signal(2, in_days(200), account="globex"),
+        ],
+        store=store,
+        clock=clock,
+    )
+    report = run_detection(store, PACK, OfflineModel(), clock, governance=False)
+    assert renewals(store) == [
+        ("acme", "renewal_due", "expansion_retention", f"s-acme:{in_days(30)}")
+    ]
+    assert report.events["renewal_due"] == 1
+    (event,) = [e for e in rows(store, FieldEvent) if e["kind"] == "renewal_due"]
+    assert event["detail"] == f"subscription s-acme ends on {in_days(30)}, in 30 days"
+    assert event["data"]["end_date"] == in_days(30) and len(event["signal_ids"]) == 1
+    for days in (1, 20, 29):  # every later run, within the cooldown and past it
+        clock.set(T0 + timedelta(days=days))
+        assert run_detection(store, PACK, OfflineModel(), clock).events["renewal_due"] == 0
+    assert len(renewals(store)) == 1
+
+
+def test_the_renewal_of_a_customer_at_risk_also_goes_to_the_deal_desk_when_the_risk_opens(
+    store, clock
+):
+    make_account(store, "acme", customer_state="customer")
+    ingest_signals([subscription_signal(1, in_days(40))], store=store, clock=clock)
+    run_detection(store, PACK, OfflineModel(), clock)
+    clock.advance(timedelta(days=3))
+    ingest_signals(
+        [
+            signal(
+                2, kind="nps_response", account_domain=None, account_id="acme", payload={"score": 2}
+            )
+        ],
+        store=store,
+        clock=clock,
+    )
+    run_detection(store, PACK, OfflineModel(), clock)  # the detractor opens the risk, then…
+    key = f"s-acme:{in_days(40)}"
+    assert renewals(store) == [
+        ("acme", "renewal_at_risk", "deal_desk", key),
+        ("acme", "renewal_due", "expansion_retention", key),  # raised once, 3 days earlier
+    ]
+    (at_risk,) = [e for e in rows(store, FieldEvent) if e["kind"] == "renewal_at_risk"]
+    assert at_risk["detail"].endswith(
+        f"in 37 days, while churn risk #{at_risk['data']['risk_id']} is open"
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "end", "extra"),
+    [
+        ("customer", -1, {}),  # ended yesterday
+        ("customer", 61, {}),  # beyond the notice period
+        ("churned", 20, {}),
+        ("prospect", 20, {}),
+        ("customer", 20, {"status": "cancelled"}),
+        ("customer", 20, {"churned": True}),
+    ],
+)
+def test_no_renewal_for_a_past_far_or_ended_subscription_or_a_non_customer(
+    store, clock, state, end, extra
+):
+    make_account(store, "acme", customer_state=state)
+    make_account(store, "globex", customer_state="customer")  # ends soon: raised
+    ingest_signals(
+        [
+            subscription_signal(1, in_days(end), **extra),
+            subscription_signal(2, in_days(20), account="globex"),
+        ],
+        store=store,
+        clock=clock,
+    )
+    run_detection(store, PACK, OfflineModel(), clock)
+    assert [r[0] for r in renewals(store)] == ["globex"]
+
+
+def test_a_malformed_end_date_raises_nothing_and_the_sweep_goes_on(store, clock):
+    make_account(store, "acme", customer_state="customer")
+    make_account(store, "globex", customer_state="customer")
+    ingest_signals(
+        [
+            subscription_signal(1, "next spring"),
+            subscription_signal(2, in_days(10), account="globex"),
+        ],
+        store=store,
+        clock=clock,
+    )
+    report = run_detection(store, PACK, OfflineModel(), clock)
+    assert report.signals == 2 and [r[0] for r in renewals(store)] == ["globex"]
+
+
+def test_the_newest_subscription_record_decides(store, clock):
+    make_account(store, "acme", customer_state="customer")
+    make_account(store, "globex", customer_state="customer")
+    ingest_signals(
+        [
+            subscription_signal(1, in_days(20), days_ago=300),
+            subscription_signal(2, in_days(380), days_ago=10),  # renewed for a year
+            subscription_signal(3, in_days(380), account="globex", days_ago=300),
+            subscription_signal(4, in_days(20), account="globex", days_ago=10),  # shortened
+        ],
+        store=store,
+        clock=clock,
+    )
+    run_detection(store, PACK, OfflineModel(), clock)
+    assert [r[0] for r in renewals(store)] == ["globex"]

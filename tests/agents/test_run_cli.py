@@ -126,7 +126,7 @@ def test_openai_base_url_routes_every_model_call_through_the_adapter(db_url, mon
     assert {c["model"] for c in calls} == {"test-model-1"} and all(
         c["prompt_tokens"] == 100 for c in calls
     )
-    assert kinds == ["objection"]
+    assert kinds == ["pricing_objection"]  # "too expensive": the deal desk's
 
 
 def test_openai_without_a_key_is_a_clear_error(db_url, monkeypatch):
