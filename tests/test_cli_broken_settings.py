@@ -60,6 +60,7 @@ ARGS: dict[str, list[str]] = {
     "policy diff": ["PACK", "PACK"],
     "risk list": [],
     "risk resolve": ["1", "--reason", "renewed"],
+    "submit": [json.dumps({"kind": "create_task", "subject": "Call back", "account": "acme.com"})],
 }
 """Each command's minimal arguments: enough to reach the setting under test (SIGNALS: a signal
 file, EXPORT: a folder, PACK: the pack of the settings)."""
@@ -70,6 +71,7 @@ WITH_PACK = {
     "run",
     "approve",
     "reject",
+    "submit",
     "governance",
     "policy check",
     "policy test",

@@ -1,13 +1,16 @@
-"""The field from the command line: ``inbox``, ``approve``, ``reject``, and the agent part of
-``run``. Every command that answers resumes the paused agent run and carries out what the
-answer released through the outbox."""
+"""The field from the command line: ``inbox``, ``approve``, ``reject``, ``submit``, and the
+agent part of ``run``. Every command that answers resumes the paused agent run and carries out
+what the answer released through the outbox; ``submit`` puts one action through the same path
+as an agent's proposal."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from revfield.cli._app import State, app, console, fail, pack_help, state
-from revfield.field import Field, open_checkpointer
+from revfield.domain import ProposalError
+from revfield.field import Field, SubmitResult, open_checkpointer
 from revfield.llm import ModelError, make_model
 from revfield.outbox import OutboxReport, load_executor
 from revfield.policies import PackError, load_pack
@@ -215,3 +219,144 @@ def reject(
     if not reason.strip():
         fail("--reason must say why")
     _answer(review_id, approve=False, as_user=as_user, reason=reason)
+
+
+SUBMIT_FIELDS = ("account", "contact", "cites", "idempotency_key")
+"""What ``revfield submit`` reads beside the action's own fields."""
+
+
+def _no_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"`{key}` is given twice; JSON keys must be unique (which is meant?)")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"`{name}` is not a JSON number; send a finite number")
+
+
+def _read_submission(raw: str) -> tuple[str, dict[str, Any]]:
+    """The JSON object ``raw`` names (the text itself, ``@FILE`` or ``-`` for stdin), and
+    where it came from for error messages."""
+    if raw == "-":
+        where, text = "stdin", sys.stdin.read()
+    elif raw.startswith("@"):
+        where = raw[1:]
+        try:
+            text = Path(where).read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"{where}: {exc.strerror or exc}\n  help: name a JSON file as @FILE")
+        except UnicodeDecodeError as exc:
+            fail(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+    else:
+        where, text = "ACTION_JSON", raw
+    try:
+        data = json.loads(text, object_pairs_hook=_no_twice, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        fail(
+            f"{where}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}\n"
+            "  help: give one JSON object, e.g. "
+            """'{"kind": "offer_discount", "discount_pct": 10, "account": "acme.com"}', """
+            "or @FILE, or - to read it from stdin"
+        )
+    except ValueError as exc:
+        fail(f"{where}: {exc}")
+    if not isinstance(data, dict):
+        fail(
+            f"{where}: expected a JSON object (the action's fields, `account`…), "
+            f"got {type(data).__name__ if data is not None else 'null'}"
+        )
+    return where, data
+
+
+def _submission(where: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of :meth:`Field.submit` from a submission object; a wrong one fails."""
+    account = data.pop("account", None)
+    if not isinstance(account, str) or not account.strip():
+        fail(f"{where}: `account` is missing: the account's id, domain or name")
+    contact = data.pop("contact", None)
+    if contact is not None and (isinstance(contact, bool) or not isinstance(contact, (int, str))):
+        fail(f"{where}: `contact` is a contact id or email, not {json.dumps(contact)}")
+    cites = data.pop("cites", [])
+    if not isinstance(cites, list) or any(
+        isinstance(c, bool) or not isinstance(c, int) for c in cites
+    ):
+        fail(f"{where}: `cites` is a list of fact ids, e.g. [12, 15]")
+    key = data.pop("idempotency_key", None)
+    if key is not None and not isinstance(key, str):
+        fail(f"{where}: `idempotency_key` is a string")
+    if "kind" not in data:
+        fail(f"{where}: `kind` is missing: the kind of action (offer_discount, send_email…)")
+    return {
+        "action": data,
+        "account": account,
+        "contact": contact,
+        "cites": cites,
+        "idempotency_key": key,
+    }
+
+
+def _submitted_json(result: SubmitResult, delivered: OutboxReport) -> str:
+    out = {
+        **{k: v for k, v in result.__dict__.items() if k != "deadline"},
+        "rules": list(result.rules),
+        "deadline": result.deadline.isoformat() if result.deadline else None,
+        "message": result.message,
+        "outbox": {"executed": delivered.sent, "failed": delivered.failed},
+    }
+    return json.dumps(out, indent=2)
+
+
+@app.command()
+def submit(
+    action_json: Annotated[
+        str,
+        typer.Argument(
+            metavar="ACTION_JSON",
+            help="The action as a JSON object (or @FILE, or - for stdin): its fields (`kind`, "
+            "`discount_pct`…) plus `account`, and optionally `contact` (id or email), `cites` "
+            "(fact ids) and `idempotency_key`.",
+        ),
+    ],
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Submit as this user.", metavar="USER")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Put one action through the field: the policy decides, a person reviews it when the pack
+    says so, and the outbox carries it out. The same idempotency key (default: the action
+    itself) is the same action: submitting it again says what became of it."""
+    where, data = _read_submission(action_json)
+    args = _submission(where, data)
+    st = state()
+    with open_field(st) as field:
+        with st.store().read() as session:
+            try:
+                actor = resolve_actor(session, as_user)
+            except ReviewError as exc:
+                fail(str(exc))
+        try:
+            result = field.submit(**args, source=f"cli:{actor.id}")
+        except (ProposalError, ReviewError) as exc:
+            fail(f"the action was refused: {exc}")
+        delivered = field.deliver()
+    if as_json:
+        typer.echo(_submitted_json(result, delivered))
+        return
+    style = {
+        "pending_review": "yellow",
+        "blocked": "bold red",
+        "queued": "green",
+        "executed": "green",
+    }.get(result.status, "")
+    console.print(Text(result.message, style=style), soft_wrap=True)
+    if delivered.sent or delivered.failed:
+        console.print(
+            f"outbox: {delivered.sent} executed"
+            + (f", {delivered.failed} failed" if delivered.failed else "")
+        )
+    for e in delivered.errors:
+        console.print(Text(f"  {e}", style="red"))

@@ -156,7 +156,7 @@ class ActionCatalog:
     def _unknown_kind(self, kind: str) -> ProposalError:
         return ProposalError(
             f"unknown action kind `{kind}`; known: {', '.join(self.kinds)}\n"
-            "help: declare it under `actions:` in the policy pack"
+            "  help: declare it under `actions:` in the policy pack"
         )
 
     def check(self, action: ProposedAction) -> ProposedAction:

@@ -292,9 +292,17 @@ class Field:
                 f"run {thread} does not wait on interrupt {interrupt_id} (answered, or "
                 "replaced by a newer one); read the run's state again"
             )
-        action_id = (asked.value.get("revfield") or {}).get("action_id")
+        about = asked.value.get("revfield") if isinstance(asked.value, dict) else None
+        if not isinstance(about, dict):  # one interrupt for a whole run: an earlier revfield's
+            raise ReviewError(
+                f"run {thread} was paused by an earlier revfield with one interrupt for all its "
+                "items; answer them by review id (`revfield approve ID`, Field.approve), which "
+                "resumes it"
+            )
+        action_id = about.get("action_id")
         config = self._config(agent, event_id)
         config["configurable"]["revfield_user"] = actor.id
+        config["configurable"]["revfield_actor"] = actor  # as given, like `answer`'s actor
         self.graphs[agent].invoke(
             Command(resume={interrupt_id: answer}), config, durability=self.durability
         )

@@ -26,6 +26,7 @@ from revfield.domain import (
     ProposedAction,
 )
 from revfield.memory import (
+    AccountNotFoundError,
     NewFieldEvent,
     Session,
     actions_of_run,
@@ -111,7 +112,10 @@ def prepare_submission(
     """The field event that carries a submitted action, with the action checked against the
     pack's catalog. Raises :class:`~revfield.domain.ProposalError` naming what is wrong (an
     unknown account, contact, kind, field or cited fact); nothing is stored."""
-    account_id = find_account_id(session, account)
+    try:
+        account_id = find_account_id(session, account)
+    except AccountNotFoundError as exc:
+        raise ProposalError(str(exc)) from None
     data = action.model_dump(mode="json") if isinstance(action, ProposedAction) else dict(action)
     given = sorted(_CALLER_FIELDS & set(data) - {"account_id", "contact_id", "cited_fact_ids"})
     if given:
@@ -141,6 +145,11 @@ def prepare_submission(
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "action"
+        if err["type"] == "extra_forbidden":
+            raise ProposalError(
+                f"unknown action field `{where}` (the fields of a kind the pack declares go "
+                "in `payload`)"
+            ) from None
         raise ProposalError(f"action field `{where}`: {err['msg']}") from None
     proposed = pack.catalog.check(proposed)
     key = idempotency_key or proposed.digest()

@@ -10,19 +10,33 @@ Each interrupt first records which item it asks about (the only write before it 
 an answer is bound to what its person saw, and an answer is taken or refused once: when the
 node runs again from its top (as LangGraph does on every resume), what was decided then is
 reused, never decided again.
+
+An answer addressed to an interrupt the item has replaced since (it was re-escalated, moved up
+the ladder or refused an answer, and asks again) is refused: LangGraph hands an answer keyed by
+a task's *first* interrupt id to the task's current interrupt (for graphs of its older
+versions), which would apply what a person said about one question to another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph.config import get_config
 from langgraph.types import interrupt
 
+try:  # LangGraph ≥ 1.2 gives each interrupt of a task its own id, by position (internals:
+    # guarded, so a LangGraph that moved them only loses the check below)
+    from langgraph._internal._constants import CONFIG_KEY_RESUME_MAP, CONFIG_KEY_SCRATCHPAD
+    from langgraph.types import _interrupt_id
+except ImportError:  # pragma: no cover
+    _interrupt_id = None  # type: ignore[assignment]
+    CONFIG_KEY_RESUME_MAP = CONFIG_KEY_SCRATCHPAD = ""
+
 from revfield.clock import Clock
 from revfield.domain import ActionStatus, ReviewStatus
 from revfield.memory import (
+    Session,
     Store,
     asked_item,
     get_action,
@@ -33,6 +47,7 @@ from revfield.memory import (
 from revfield.policies import CompiledPack
 from revfield.review import (
     RESPONSE_SCHEMA,
+    Actor,
     ReviewError,
     answer_review,
     describe_item,
@@ -53,13 +68,25 @@ def outcome_of(status: ActionStatus) -> str:
 
 
 def _who(answer_user: str | None) -> str | None:
-    """Who answers through a LangGraph client: the answer's ``user``, else the run config's
-    ``revfield_user`` (or the LangGraph server's authenticated user)."""
-    if answer_user:
-        return answer_user
+    """Who answers through a LangGraph client: the run config's ``revfield_user`` (what
+    :meth:`Field.answer_interrupt` sets for its ``actor``) or the LangGraph server's
+    authenticated user; the answer's own ``user`` only when the config names nobody — an
+    answer can't speak for someone other than whoever resumes the run."""
     conf = get_config().get("configurable", {})
     user = conf.get("revfield_user") or conf.get("langgraph_auth_user_id")
-    return str(user) if user else None
+    if user:
+        return str(user)
+    return answer_user or None
+
+
+def _actor(session: Session, user: str) -> Actor:
+    """The person answering: the :class:`Actor` :meth:`Field.answer_interrupt` was given
+    (``revfield_actor`` in the run's config, in-process only: a value that isn't an ``Actor``
+    is ignored), else the user of that id in memory."""
+    given = get_config().get("configurable", {}).get("revfield_actor")
+    if isinstance(given, Actor) and given.id == user:
+        return given
+    return resolve_actor(session, user)
 
 
 def await_review(
@@ -93,7 +120,37 @@ def await_review(
         if is_recorded(value):  # answered in memory already (command line, ladder…): look again
             error = None
             continue
+        if _to_a_replaced_interrupt():
+            error = (
+                "that answer was given to an earlier question of this run, which review "
+                f"#{item.id} has replaced (re-escalated, moved up the ladder, or an answer was "
+                "refused); nothing was changed: read the run's state and answer its newest "
+                "interrupt"
+            )
+            with store.session() as session:
+                settle_answer(session, key, outcome="refused", message=error, now=clock.now())
+            continue
         error = _take(store, pack(), clock, key, item.id, value, kind, request)
+
+
+def _to_a_replaced_interrupt() -> bool:
+    """Whether the answer the current interrupt just received was addressed to the task's
+    first interrupt while the task asks a later question: LangGraph hands an answer keyed by
+    a task's first interrupt id to its current interrupt (older LangGraph versions gave every
+    interrupt of a task that id), so an answer to a replaced question would land here."""
+    if _interrupt_id is None:
+        return False
+    conf = get_config()["configurable"]
+    answers, pad = conf.get(CONFIG_KEY_RESUME_MAP), conf.get(CONFIG_KEY_SCRATCHPAD)
+    if not isinstance(answers, Mapping) or pad is None:
+        return False
+    position = len(pad.resume) - 1  # the answer just taken is the task's last
+    ns = str(conf.get("checkpoint_ns", ""))
+    return (
+        position > 0
+        and _interrupt_id(ns, position) not in answers
+        and _interrupt_id(ns, 0) in answers
+    )
 
 
 def _take(
@@ -131,7 +188,7 @@ def _take(
                     pack,
                     review_id,
                     approve=answer.approve,
-                    actor=resolve_actor(session, user),
+                    actor=_actor(session, user),
                     now=now,
                     edits=answer.edits or None,
                     note=answer.reason or None,

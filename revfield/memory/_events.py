@@ -190,7 +190,17 @@ def add_field_events(session: Session, events: Sequence[NewFieldEvent]) -> None:
 
 def add_field_event_once(session: Session, event: NewFieldEvent) -> tuple[int, bool]:
     """Store one field event unless the account already has one of its kind and key;
-    ``(id, stored now)``. What makes a resubmitted action the same action."""
+    ``(id, stored now)``. What makes a resubmitted action the same action: on PostgreSQL,
+    submissions of one key wait for each other (a transaction-scoped advisory lock), so
+    retries arriving at the same moment store one event."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.select(
+                sa.func.pg_advisory_xact_lock(
+                    sa.func.hashtextextended(f"{event.account_id}|{event.kind}|{event.key}", 0)
+                )
+            )
+        )
     found = session.execute(
         sa.select(EVENTS.c.id).where(
             EVENTS.c.account_id == event.account_id,

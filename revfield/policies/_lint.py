@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lark import Token, Tree
@@ -68,13 +68,17 @@ class Atom:
     """A literal, or a tuple of literals for ``in``."""
 
 
-def _field(path: str) -> FieldSpec | None:
+def _field(path: str, kinds: tuple[str, ...] | None = None) -> FieldSpec | None:
+    """The schema of ``path``; ``action.kind`` takes ``kinds`` (the pack's catalog: the
+    built-in kinds and those the pack declares) when given."""
     parts = path.split(".")
     spec = SCHEMA.get(parts[0])
     for part in parts[1:]:
         if spec is None or spec.fields is None:
             return None
         spec = spec.fields.get(part)
+    if path == "action.kind" and spec is not None and kinds is not None:
+        return replace(spec, values=kinds)
     return spec
 
 
@@ -195,7 +199,7 @@ def _interval(atom: Atom) -> tuple[float, float, bool, bool] | None:
     }[atom.op]
 
 
-def _never(atoms: list[Atom]) -> str | None:
+def _never(atoms: list[Atom], kinds: tuple[str, ...] | None = None) -> str | None:
     texts = {a.text for a in atoms}
     for a in atoms:
         if a.op == "const" and a.value is False:
@@ -203,7 +207,7 @@ def _never(atoms: list[Atom]) -> str | None:
         if a.text.startswith("!") and a.text[1:].strip() in texts:
             return f"it requires both `{a.text[1:].strip()}` and `{a.text}`"
         if a.path and a.op in ("==", "in"):
-            spec = _field(a.path)
+            spec = _field(a.path, kinds)
             if spec and spec.values:
                 wanted = a.value if a.op == "in" else (a.value,)
                 if all(isinstance(w, str) and w not in spec.values for w in wanted):
@@ -269,16 +273,17 @@ def lint_pack(pack: CompiledPack) -> list[LintFinding]:
     policy check``). Reasons about each condition's top-level ``&&`` chain, definitions
     expanded, so a finding is always real and silence is not a proof."""
     defs = pack.spec.definitions
+    kinds = pack.catalog.kinds  # the built-in kinds and those the pack declares
     atoms = {r.id: conjuncts(r.condition.source, defs) for r in pack.rules}
     findings: list[LintFinding] = []
     for rule in pack.rules:
-        reason = _never(atoms[rule.id])
+        reason = _never(atoms[rule.id], kinds)
         if reason:
             findings.append(
                 LintFinding(rule.pos, rule.id, "never-matches", f"can never match: {reason}")
             )
     for metric in pack.counter_metrics:
-        reason = _never(conjuncts(metric.condition.source, defs))
+        reason = _never(conjuncts(metric.condition.source, defs), kinds)
         if reason:
             findings.append(
                 LintFinding(

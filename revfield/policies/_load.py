@@ -33,7 +33,10 @@ from revfield.policies._yaml import Located, PathKey, Pos, YamlError, read_yaml
 __all__ = ["CompiledCriterion", "CompiledPack", "CompiledRule", "load_pack", "pack_files"]
 
 LIST_SECTIONS = ("rules", "capabilities")
-MAP_SECTIONS = ("definitions",)
+_ENTRY = {"definitions": "definition", "actions": "action kind", "agents": "agent"}
+MAP_SECTIONS = tuple(_ENTRY)
+"""Sections whose entries may be spread across files (each name once): a plug-in ships its
+own pack file declaring its action kinds and its agent's settings."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def _merge(docs: list[Located], problems: list[PackProblem]) -> _Merged:
                         problems.append(
                             PackProblem(
                                 doc.keys[(key, name)],
-                                f"definition `{name}` is defined twice "
+                                f"{_ENTRY[key]} `{name}` is defined twice "
                                 f"(also in {merged.owner[f'{key}.{name}']})",
                             )
                         )

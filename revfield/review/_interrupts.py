@@ -57,7 +57,11 @@ RESPONSE_SCHEMA: dict[str, Any] = {
                 "edits": {"type": "object"},
                 "reason": {"type": "string"},
                 "digest": {"type": "string", "description": "the action digest you saw"},
-                "user": {"type": "string", "description": "who answers"},
+                "user": {
+                    "type": "string",
+                    "description": "who answers, when the run's config does not say "
+                    "(revfield_user, or the LangGraph server's authenticated user)",
+                },
             },
             "required": ["decision"],
         },
@@ -133,7 +137,7 @@ def _args_edits(kind: str, shown: Mapping[str, Any], edited: object, where: str)
     name = edited.get("name", edited.get("action"))
     if name is not None and name != kind:
         raise AnswerFormError(
-            f"{where}: the edit turns a {kind} into `{name}`; an edit may change fields, "
+            f"{where}: the edit turns this {kind} into `{name}`; an edit may change fields, "
             "not the kind of action"
         )
     args = edited.get("args")
