@@ -193,3 +193,29 @@ def test_a_missing_pack_is_a_clear_error(tmp_path):
     assert "no such policy file or folder" in refused(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     assert "holds no .yaml policy files" in refused(tmp_path / "empty")
+
+
+def test_a_plug_in_ships_its_own_file_with_its_action_kinds_and_agent_settings(write_pack):
+    pack = load_pack(
+        write_pack(
+            a="agents:\n  deal_desk: {settings: {max_pct: 20}}\n",
+            b=(
+                "actions:\n  book_demo:\n    fields:\n      minutes: {type: int, max: 90}\n"
+                "agents:\n  demo_booker: {enabled: false}\n"
+            ),
+        )
+    )
+    assert "book_demo" in pack.catalog.kinds
+    assert pack.playbook.settings("deal_desk") == {"max_pct": 20}
+    assert not pack.agent_enabled("demo_booker") and pack.agent_enabled("outreach")
+
+
+def test_an_action_kind_declared_in_two_files_is_refused(write_pack):
+    kind = "actions:\n  book_demo:\n    fields: {}\n"
+    message = refused(write_pack(a=kind, b=kind))
+    assert "action kind `book_demo` is defined twice (also in" in message
+
+
+def test_an_action_kind_named_like_a_built_in_one_is_refused(write_pack):
+    message = refused(write_pack(a="actions:\n  send_email:\n    fields: {}\n"))
+    assert "action kind `send_email` is built in" in message
