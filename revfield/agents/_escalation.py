@@ -8,7 +8,7 @@ from datetime import datetime
 from revfield.agents._common import EventView, Proposal, fault
 from revfield.agents._playbook import Playbook
 from revfield.agents._spec import AgentSpec
-from revfield.domain import CustomerState, FieldEventKind, Motion
+from revfield.domain import FieldEventKind, Motion
 from revfield.llm import Model
 from revfield.memory import AccountMemory
 from revfield.route import Handles
@@ -19,13 +19,10 @@ __all__ = ["AGENT", "propose"]
 def propose(
     memory: AccountMemory, event: EventView, model: Model, playbook: Playbook, now: datetime
 ) -> Proposal:
-    motion = (
-        Motion.ACQUISITION
-        if memory.account.customer_state is CustomerState.PROSPECT
-        else Motion.RETENTION_EXPANSION
-    )
     reason = str(event.data.get("error") or event.detail)
-    return fault(event, "detection", reason, model.name, motion)
+    return fault(
+        event, "detection", reason, model.name, Motion.of_state(memory.account.customer_state)
+    )
 
 
 AGENT = AgentSpec(

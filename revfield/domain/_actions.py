@@ -45,6 +45,13 @@ class Motion(StrEnum):
     ACQUISITION = "acquisition"
     RETENTION_EXPANSION = "retention_expansion"
 
+    @classmethod
+    def of_state(cls, customer_state: str) -> Motion:
+        """The motion an account's customer state puts an action in when nothing else says:
+        a prospect's is acquisition, a customer's (or a churned account's) retention &
+        expansion."""
+        return cls.ACQUISITION if customer_state == "prospect" else cls.RETENTION_EXPANSION
+
 
 class Verdict(IntEnum):
     """What happens to a proposed action, ordered: the most restrictive verdict wins."""

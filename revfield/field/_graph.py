@@ -41,7 +41,6 @@ from langgraph.types import Send, interrupt
 from revfield.agents import AgentSpec, Proposal, fault
 from revfield.clock import Clock
 from revfield.domain import (
-    CustomerState,
     Motion,
     ProposalError,
     ProposedAction,
@@ -104,12 +103,7 @@ def _call(data: dict[str, Any]) -> RecordedCall:
 
 
 def _refused(agent: str, event: Any, memory: Any, reason: str, model: str) -> Proposal:
-    motion = (
-        Motion.ACQUISITION
-        if memory.account.customer_state is CustomerState.PROSPECT
-        else Motion.RETENTION_EXPANSION
-    )
-    return fault(event, agent, reason, model, motion)
+    return fault(event, agent, reason, model, Motion.of_state(memory.account.customer_state))
 
 
 def build_agent_graph(

@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from revfield.domain import (
-    CustomerState,
     EventStatus,
     FieldEventKind,
     Motion,
@@ -137,8 +136,7 @@ def prepare_submission(
             data["motion"] = spec.motion.value
         else:
             state = recall(session, account_id, signals=0, count_signals=False)
-            prospect = state.account.customer_state is CustomerState.PROSPECT
-            data["motion"] = (Motion.ACQUISITION if prospect else Motion.RETENTION_EXPANSION).value
+            data["motion"] = Motion.of_state(state.account.customer_state).value
     data.setdefault("model", f"submitted:{source}")
     try:
         proposed = ProposedAction.model_validate(data)
