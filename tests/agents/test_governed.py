@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
@@ -20,6 +19,7 @@ import revfield
 from revfield.clock import ManualClock
 from revfield.memory.models import ActionRecord, AuditEntry, DecisionRecord, OutboxItem, table_of
 from revfield.outbox import LogExecutor
+from tests.agents import world
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "governed_discount.py"
 ACT, DEC, OB, AUD = (table_of(m) for m in (ActionRecord, DecisionRecord, OutboxItem, AuditEntry))
@@ -35,11 +35,6 @@ def _example():
 
 
 ex = _example()
-
-
-def _rows(store, table):
-    with store.read() as s:
-        return s.execute(sa.select(table).order_by(table.c.id)).mappings().all()
 
 
 @pytest.fixture
@@ -104,13 +99,13 @@ def test_a_big_discount_pauses_for_the_manager_whose_langchain_edit_is_decided_a
     tool_reply = next(m for m in result["messages"] if isinstance(m, ToolMessage))
     assert tool_reply.content == "offered 12% to acme.io"
     assert result["messages"][-1].content == "Done: offered 12% to acme.io"
-    (action,) = _rows(store, ACT)
+    (action,) = world.rows(store, ACT)
     assert action["status"] == "executed" and action["proposal"]["discount_pct"] == 12.0
-    assert [d["verdict"] for d in _rows(store, DEC)] == ["escalate", "review"]  # decided again
-    (item,) = _rows(store, OB)
+    assert [d["verdict"] for d in world.rows(store, DEC)] == ["escalate", "review"]  # decided again
+    (item,) = world.rows(store, OB)
     assert item["executor"] == "caller" and item["status"] == "sent"
     assert item["result"] == {"output": "offered 12% to acme.io"}
-    events = [a["event"] for a in _rows(store, AUD) if a["action_id"] == action["id"]]
+    events = [a["event"] for a in world.rows(store, AUD) if a["action_id"] == action["id"]]
     assert events[:2] == ["proposed", "review_opened"] and "action_edited" in events
     assert field.deliver().sent == 0  # the caller ran it; the outbox never delivers it again
     assert not (tmp_path / "outbox.jsonl").exists()
@@ -135,7 +130,7 @@ def test_a_rejection_is_told_to_the_model_and_nothing_runs(field, store):
     assert ex.OFFERS == []
     reply = next(m for m in result["messages"] if isinstance(m, ToolMessage)).content
     assert reply == "not done: rejected by mia: Hold the price; offer onboarding help instead"
-    assert [a["status"] for a in _rows(store, ACT)] == ["rejected"]
+    assert [a["status"] for a in world.rows(store, ACT)] == ["rejected"]
 
 
 def test_a_stale_answer_is_refused_and_the_new_item_is_asked(field, store):
@@ -171,7 +166,7 @@ def test_a_blocked_call_never_runs_and_the_model_reads_why(field, store):
     assert "__interrupt__" not in result and ex.OFFERS == []
     reply = next(m for m in result["messages"] if isinstance(m, ToolMessage)).content
     assert reply.startswith("not done: blocked by policy") and "discount-beyond-limit" in reply
-    assert [a["status"] for a in _rows(store, ACT)] == ["blocked"]
+    assert [a["status"] for a in world.rows(store, ACT)] == ["blocked"]
 
 
 def test_an_auto_call_runs_at_once_and_a_replayed_call_does_not_run_again(field, store):
@@ -204,7 +199,7 @@ def test_an_auto_call_runs_at_once_and_a_replayed_call_does_not_run_again(field,
     result = graph.invoke({"messages": []}, {"configurable": {"thread_id": "tasks"}})
     assert ran == ["Call Pat"]  # the rule tasks-and-followups: auto, and once
     assert [m.content for m in result["messages"]] == ["task 1", "task 1"]
-    (action,) = _rows(store, ACT)
+    (action,) = world.rows(store, ACT)
     assert action["kind"] == "create_task" and action["status"] == "executed"
 
 
@@ -229,7 +224,7 @@ def test_a_call_revfield_cannot_take_is_told_to_the_model(field, store):
     assert (
         "not done: revfield refused the call" in reply.content and "nope.example" in reply.content
     )
-    assert _rows(store, ACT) == []
+    assert world.rows(store, ACT) == []
 
 
 def test_the_example_runs_as_a_script(tmp_path):

@@ -75,14 +75,6 @@ def _asked(fld, thread: str) -> dict:
     return {i.value["action_requests"][0]["name"]: i for i in state.interrupts}
 
 
-def _rows(store, table, **where):
-    with store.read() as s:
-        q = sa.select(table)
-        for k, v in where.items():
-            q = q.where(table.c[k] == v)
-        return s.execute(q.order_by(table.c.id)).mappings().all()
-
-
 def _counts(store) -> list[int]:
     with store.read() as s:
         return [
@@ -107,9 +99,9 @@ def test_each_item_pauses_with_its_own_interrupt_describing_it_for_any_client(
     email, stage = asked["send_email"], asked["advance_stage"]
     assert email.id != stage.id
 
-    (action,) = _rows(store, ACT, kind="send_email")
-    (review,) = _rows(store, R, action_id=action["id"])
-    (decision,) = _rows(store, DEC, action_id=action["id"])
+    (action,) = world.rows(store, ACT, kind="send_email")
+    (review,) = world.rows(store, R, action_id=action["id"])
+    (decision,) = world.rows(store, DEC, action_id=action["id"])
     ours = email.value["revfield"]
     assert (ours["review_id"], ours["action_id"]) == (review["id"], action["id"])
     assert ours["action_digest"] == review["action_digest"] == action["digest"]
@@ -164,7 +156,7 @@ def test_two_items_answered_in_reverse_order_both_resume_and_the_run_ends_after_
         status = fld.answer_interrupt(
             thread, first["advance_stage"].id, {"decisions": [{"type": "approve"}]}, actor=ANA
         )
-        assert status == "waiting" and _rows(store, EV)[0]["status"] == "waiting"
+        assert status == "waiting" and world.rows(store, EV)[0]["status"] == "waiting"
         still = _asked(fld, thread)
         assert list(still) == ["send_email"]
         assert still["send_email"].id == first["send_email"].id  # its id did not change
@@ -175,13 +167,13 @@ def test_two_items_answered_in_reverse_order_both_resume_and_the_run_ends_after_
         assert status == "done" and _asked(fld, thread) == {}
         assert fld.deliver().sent == 3
         assert fld.deliver().sent == 0
-    assert _rows(store, EV)[0]["status"] == "done"
+    assert world.rows(store, EV)[0]["status"] == "done"
     assert sorted(x["kind"] for x in _sent(tmp_path)) == [
         "advance_stage",
         "schedule_followup",
         "send_email",
     ]
-    assert {a["kind"]: a["status"] for a in _rows(store, ACT)} == {
+    assert {a["kind"]: a["status"] for a in world.rows(store, ACT)} == {
         "send_email": "executed",
         "advance_stage": "executed",
         "schedule_followup": "executed",
@@ -205,7 +197,7 @@ def test_two_items_answered_in_reverse_order_straight_through_the_graph(
         edit = {"decision": "edit", "edits": {"subject": "Tuesday at 10?"}}
         result = graph.invoke(Command(resume={first["send_email"].id: edit}), config)
         assert "__interrupt__" not in result and result["done"]
-        assert _rows(store, EV)[0]["status"] == "done"  # the run's last step closed its event
+        assert world.rows(store, EV)[0]["status"] == "done"  # the run's last step closed its event
         assert fld.deliver().sent == 3
     email = next(x for x in _sent(tmp_path) if x["kind"] == "send_email")
     assert email["action"]["subject"] == "Tuesday at 10?"
@@ -289,9 +281,9 @@ def test_every_answer_form_is_taken_like_an_answer_at_the_command_line(
             asked = _asked(fld, thread)["offer_discount"]
             shown = asked.value["action_requests"][0]["args"]
             assert fld.answer_interrupt(thread, asked.id, make(shown), actor=ANA) == "done", form
-            action = _rows(store, ACT, id=sent.action_id)[0]
-            (review,) = _rows(store, R, action_id=sent.action_id)
-            decisions = _rows(store, DEC, action_id=sent.action_id)
+            action = world.rows(store, ACT, id=sent.action_id)[0]
+            (review,) = world.rows(store, R, action_id=sent.action_id)
+            decisions = world.rows(store, DEC, action_id=sent.action_id)
             assert (review["status"], review["answered_by"]) == (outcome, "ana"), form
             if outcome == "rejected":
                 assert action["status"] == "rejected" and review["note"] == detail, form
@@ -345,9 +337,9 @@ def test_an_edit_in_any_form_is_decided_again_up_the_ladder_and_cannot_loosen(
         ]
         assert fld.answer_interrupt(thread, third.id, to_35, actor=MIA) == "done"
         assert fld.deliver().sent == 0
-    (action,) = _rows(store, ACT)
+    (action,) = world.rows(store, ACT)
     assert action["status"] == "blocked"
-    assert [d["verdict"] for d in _rows(store, DEC)] == ["review", "escalate", "block"]
+    assert [d["verdict"] for d in world.rows(store, DEC)] == ["review", "escalate", "block"]
     assert _sent(tmp_path) == []
 
 
@@ -389,7 +381,7 @@ def test_a_malformed_answer_is_refused_nothing_is_saved_and_the_item_asks_again(
             assert why in str(refused.value)
             # no answer, edit, decision, delivery or audit entry
             assert _counts(store) == before, why
-            assert [r["status"] for r in _rows(store, R)] == ["pending", "pending"], why
+            assert [r["status"] for r in world.rows(store, R)] == ["pending", "pending"], why
             again = _asked(fld, thread)["send_email"]  # asked again, saying why
             assert again.id != asked.id and why in again.value["revfield"]["error"]
             assert again.value["description"].startswith("Your last answer was refused: ")
@@ -398,7 +390,7 @@ def test_a_malformed_answer_is_refused_nothing_is_saved_and_the_item_asks_again(
         assert fld.answer_interrupt(thread, asked.id, {"decision": "approve"}, actor=ANA) == (
             "waiting"
         )
-    (action,) = _rows(store, ACT, kind="send_email")
+    (action,) = world.rows(store, ACT, kind="send_email")
     assert action["status"] == "approved"
 
 
@@ -441,12 +433,12 @@ def test_a_stale_answer_is_refused(store, clock, tmp_path, discount, monkeypatch
             "that answer was given to an earlier question of this run"
             in (asked.value["revfield"]["error"])
         )
-        assert [r["status"] for r in _rows(store, R)] == ["superseded", "pending"]
+        assert [r["status"] for r in world.rows(store, R)] == ["superseded", "pending"]
         # … and so is an answer in revfield's form bound to the digest of what she saw
         stale = {"decision": "approve", "digest": old.value["revfield"]["action_digest"]}
         with pytest.raises(ReviewError, match="now shows a different action than the one you saw"):
             fld.answer_interrupt(thread, asked.id, stale, actor=MIA)
-        assert [r["status"] for r in _rows(store, R)] == ["superseded", "pending"]
+        assert [r["status"] for r in world.rows(store, R)] == ["superseded", "pending"]
         assert fld.deliver().sent == 0
 
         current = _asked(fld, thread)["offer_discount"]
@@ -480,7 +472,7 @@ def test_an_answer_from_nobody_known_or_who_may_not_answer_is_refused(
             asked = _asked(fld, thread)["offer_discount"]
             with pytest.raises(ReviewError, match=r"ana \(seller\) may not answer review #1"):
                 fld.answer_interrupt(thread, asked.id, answer, actor=ANA)
-        assert [r["status"] for r in _rows(store, R)] == ["pending"]
+        assert [r["status"] for r in world.rows(store, R)] == ["pending"]
         assert fld.deliver().sent == 0
         # with nobody named by the run, the answer says who answers
         asked = _asked(fld, thread)["offer_discount"]
@@ -489,7 +481,7 @@ def test_an_answer_from_nobody_known_or_who_may_not_answer_is_refused(
         )
         assert "__interrupt__" not in result
         assert fld.deliver().sent == 1
-    (review,) = _rows(store, R)
+    (review,) = world.rows(store, R)
     assert (review["status"], review["answered_by"]) == ("approved", "mia")
 
 
@@ -513,5 +505,5 @@ def test_the_actor_given_to_answer_interrupt_answers_as_with_approve(
             thread, asked.id, {"decision": "approve"}, actor=LOCAL_ADMIN
         ) == ("done")
         assert fld.deliver().sent == 1
-    (review,) = _rows(store, R)
+    (review,) = world.rows(store, R)
     assert (review["status"], review["answered_by"]) == ("approved", "local-admin")

@@ -53,14 +53,6 @@ def fld(old_store: Store, clock, tmp_path: Path) -> Iterator[Field]:
         yield Field(old_store, world.PACK, OfflineModel(), clock, saver, executor=executor)
 
 
-def _rows(store, table, **where):
-    with store.read() as s:
-        q = sa.select(table)
-        for k, v in where.items():
-            q = q.where(table.c[k] == v)
-        return s.execute(q.order_by(table.c.id)).mappings().all()
-
-
 def _interrupts(fld: Field) -> list:
     return list(
         fld.graphs["outreach"].get_state({"configurable": {"thread_id": THREAD}}).interrupts
@@ -77,7 +69,7 @@ def test_the_fixture_is_a_run_paused_under_the_old_payload(old_store, fld):
         assert s.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0008"
     (old,) = _interrupts(fld)
     assert old.value == {"event_id": 1, "waiting": [1, 2]}
-    assert [(r["id"], r["action_id"], r["status"]) for r in _rows(old_store, R)] == [
+    assert [(r["id"], r["action_id"], r["status"]) for r in world.rows(old_store, R)] == [
         (1, 1, "pending"),
         (2, 2, "pending"),
     ]
@@ -89,17 +81,17 @@ def test_answering_both_items_resumes_the_old_run_and_executes_each_action_once(
 ):
     first, second = order
     assert fld.approve(first, actor=ANA).outcome == "approved"
-    assert _rows(old_store, EV)[0]["status"] == "waiting"
+    assert world.rows(old_store, EV)[0]["status"] == "waiting"
     (left,) = _interrupts(fld)  # the other item now waits on a typed interrupt of its own
     assert left.value["revfield"]["review_id"] == second
     assert left.value["revfield"]["action_id"] == second
     assert fld.deliver().sent == 0  # the run acts once both are answered
 
     assert fld.approve(second, actor=ANA).outcome == "approved"
-    assert _rows(old_store, EV)[0]["status"] == "done" and _interrupts(fld) == []
+    assert world.rows(old_store, EV)[0]["status"] == "done" and _interrupts(fld) == []
     assert fld.deliver().sent == 3
     assert fld.deliver().sent == 0
-    assert {a["id"]: a["status"] for a in _rows(old_store, ACT)} == {
+    assert {a["id"]: a["status"] for a in world.rows(old_store, ACT)} == {
         1: "executed",
         2: "executed",
         3: "executed",
@@ -107,17 +99,17 @@ def test_answering_both_items_resumes_the_old_run_and_executes_each_action_once(
     sent = _sent(tmp_path)
     assert sorted(sent) == ["advance_stage", "schedule_followup", "send_email"]
     assert sent.index("send_email") < sent.index("schedule_followup")  # the email first
-    assert [o["status"] for o in _rows(old_store, OB)] == ["sent"] * 3
+    assert [o["status"] for o in world.rows(old_store, OB)] == ["sent"] * 3
 
 
 def test_a_rejected_item_of_the_old_run_takes_its_follow_up_along(old_store, fld, tmp_path):
     rejected = fld.reject(1, actor=ANA, reason="they asked us to wait until January")
     assert rejected.outcome == "rejected" and rejected.cancelled == (3,)
     assert fld.approve(2, actor=ANA).outcome == "approved"
-    assert _rows(old_store, EV)[0]["status"] == "done"
+    assert world.rows(old_store, EV)[0]["status"] == "done"
     assert fld.deliver().sent == 1
     assert _sent(tmp_path) == ["advance_stage"]
-    assert {a["id"]: a["status"] for a in _rows(old_store, ACT)} == {
+    assert {a["id"]: a["status"] for a in world.rows(old_store, ACT)} == {
         1: "rejected",
         2: "executed",
         3: "cancelled",
@@ -128,7 +120,7 @@ def test_the_old_interrupt_is_answered_by_review_id_not_through_the_interrupt(ol
     (old,) = _interrupts(fld)
     with pytest.raises(ReviewError, match="paused by an earlier revfield"):
         fld.answer_interrupt(THREAD, old.id, {"decision": "approve"}, actor=ANA)
-    assert [r["status"] for r in _rows(old_store, R)] == ["pending", "pending"]
+    assert [r["status"] for r in world.rows(old_store, R)] == ["pending", "pending"]
     assert _interrupts(fld)[0].value == {"event_id": 1, "waiting": [1, 2]}
 
 
@@ -136,9 +128,9 @@ def test_answers_recorded_while_nothing_resumed_are_picked_up(old_store, fld, tm
     with old_store.session() as s:  # the answering process died before resuming the run
         for review_id in (2, 1):
             answer_review(s, world.PACK, review_id, approve=True, actor=ANA, now=T0)
-    assert _rows(old_store, EV)[0]["status"] == "waiting"
+    assert world.rows(old_store, EV)[0]["status"] == "waiting"
     assert fld.resume_answered() == 1
-    assert _rows(old_store, EV)[0]["status"] == "done"
+    assert world.rows(old_store, EV)[0]["status"] == "done"
     assert fld.resume_answered() == 0
     assert fld.deliver().sent == 3
     assert sorted(_sent(tmp_path)) == ["advance_stage", "schedule_followup", "send_email"]

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from revfield.agents import AgentError, discover_agents
@@ -145,14 +144,6 @@ def _pack_folder(tmp_path: Path, text: str) -> Path:
     return folder
 
 
-def _rows(store, table, **where):
-    with store.read() as s:
-        q = sa.select(table)
-        for k, v in where.items():
-            q = q.where(table.c[k] == v)
-        return s.execute(q.order_by(table.c.id)).mappings().all()
-
-
 def _meeting_booked(store, clock, pack) -> str:
     """A meeting booked with the prospect, through detection: the agent it is routed to."""
     ingest_signals(
@@ -169,7 +160,7 @@ def _meeting_booked(store, clock, pack) -> str:
         store=store,
     )
     run_detection(store, pack, OfflineModel(), clock)
-    (event,) = _rows(store, EV, kind="meeting_booked")
+    (event,) = world.rows(store, EV, kind="meeting_booked")
     return str(event["agent"])
 
 
@@ -205,9 +196,9 @@ def test_a_plug_in_agent_proposes_a_declared_kind_decided_edited_approved_and_ex
         assert answer.outcome == "approved"
         assert fld.deliver().sent == 1
         assert fld.deliver().sent == 0  # once
-    (action,) = _rows(store, ACT)
+    (action,) = world.rows(store, ACT)
     assert action["status"] == "executed" and action["proposal"]["payload"]["minutes"] == 45
-    decisions = _rows(store, DEC, action_id=action["id"])
+    decisions = world.rows(store, DEC, action_id=action["id"])
     assert [(d["verdict"], d["matched_rules"]) for d in decisions] == [
         ("review", ["long-demo"]),
         ("review", ["long-demo"]),  # the edit was decided again
@@ -229,9 +220,9 @@ def test_a_short_demo_the_pack_lets_through_is_booked_by_itself(
     with world.field(store, clock, tmp_path, pack=pack) as fld:
         assert fld.run_agents().finished == 1
         assert fld.deliver().sent == 1
-    (action,) = _rows(store, ACT)
+    (action,) = world.rows(store, ACT)
     assert action["status"] == "executed"
-    assert _rows(store, DEC)[0]["matched_rules"] == ["short-demo"]
+    assert world.rows(store, DEC)[0]["matched_rules"] == ["short-demo"]
 
 
 def test_the_pack_turns_agents_off_and_their_events_go_elsewhere(
@@ -248,7 +239,7 @@ def test_the_pack_turns_agents_off_and_their_events_go_elsewhere(
     assert _meeting_booked(store, clock, pack) == "outreach"
     with world.field(store, clock, tmp_path, pack=pack) as fld:
         fld.run_agents()
-    assert "book_demo" not in {a["kind"] for a in _rows(store, ACT)}
+    assert "book_demo" not in {a["kind"] for a in world.rows(store, ACT)}
 
 
 def test_a_plug_in_agent_that_raises_escalates_with_the_reason_and_nothing_is_automated(
@@ -266,7 +257,7 @@ def test_a_plug_in_agent_that_raises_escalates_with_the_reason_and_nothing_is_au
     assert item.proposal["model_fault"] == (
         "the agent failed: RuntimeError: calendar API answered 503"
     )
-    assert [a["kind"] for a in _rows(store, ACT)] == ["notify"]  # no booking was guessed
+    assert [a["kind"] for a in world.rows(store, ACT)] == ["notify"]  # no booking was guessed
     assert not (tmp_path / "outbox.jsonl").exists()
 
 
@@ -290,7 +281,7 @@ def test_a_proposal_the_pack_does_not_declare_is_refused_naming_what(
             (item,) = inbox(s)
     assert item.kind == "notify" and item.verdict == "escalate"
     assert item.proposal["model_fault"].startswith(refusal)
-    assert [a["kind"] for a in _rows(store, ACT)] == ["notify"]
+    assert [a["kind"] for a in world.rows(store, ACT)] == ["notify"]
 
 
 def test_an_entry_point_that_is_not_an_agent_is_a_clear_error(

@@ -41,14 +41,6 @@ def objection(store) -> int:
     return world.fact(store, "acme.io", FactType.OBJECTION, "Too expensive for a team our size")
 
 
-def _rows(store, table, **where):
-    with store.read() as s:
-        q = sa.select(table)
-        for k, v in where.items():
-            q = q.where(table.c[k] == v)
-        return s.execute(q.order_by(table.c.id)).mappings().all()
-
-
 def _counts(store) -> list[int]:
     with store.read() as s:
         return [
@@ -108,12 +100,14 @@ def test_a_20_percent_discount_waits_for_the_manager_whose_edit_to_12_executes_o
         assert _counts(store) == before  # no new event, action, decision, review or delivery
         assert fld.deliver().sent == 0
 
-    decisions = _rows(store, DEC, action_id=sent.action_id)
+    decisions = world.rows(store, DEC, action_id=sent.action_id)
     assert [(d["verdict"], d["matched_rules"]) for d in decisions] == [
         ("escalate", ["big-discount"]),
         ("review", ["small-discount"]),
     ]
-    assert [(r["assignee_role"], r["status"]) for r in _rows(store, R)] == [("manager", "approved")]
+    assert [(r["assignee_role"], r["status"]) for r in world.rows(store, R)] == [
+        ("manager", "approved")
+    ]
     (line,) = (tmp_path / "outbox.jsonl").read_text().splitlines()
     delivered = json.loads(line)
     assert delivered["kind"] == "offer_discount" and delivered["action"]["discount_pct"] == 12
@@ -122,7 +116,7 @@ def test_a_20_percent_discount_waits_for_the_manager_whose_edit_to_12_executes_o
     assert delivered["trace"]["edits"] == {"discount_pct": 12}
     assert delivered["trace"]["fact_ids"] == [objection]
     assert delivered["trace"]["event_kind"] == "action_submitted"
-    assert _rows(store, EV)[0]["status"] == "done"
+    assert world.rows(store, EV)[0]["status"] == "done"
 
 
 def test_without_a_key_the_same_action_is_the_same_and_another_is_new(
@@ -142,7 +136,7 @@ def test_without_a_key_the_same_action_is_the_same_and_another_is_new(
         assert (same.action_id, same.new) == (first.action_id, False)
         assert other.action_id != first.action_id and other.new
         assert fld.deliver().sent == 2
-    assert len(_rows(store, ACT)) == 2
+    assert len(world.rows(store, ACT)) == 2
 
 
 WRONG = [
@@ -182,7 +176,7 @@ def test_a_blocked_submission_says_why_and_nothing_goes_out(store, clock, tmp_pa
         f"action #{blocked.action_id} is blocked: block: rule `discount-beyond-limit`: "
         "Discounts above 30% are never offered."
     )
-    assert _rows(store, OB) == [] and _rows(store, EV)[0]["status"] == "done"
+    assert world.rows(store, OB) == [] and world.rows(store, EV)[0]["status"] == "done"
 
 
 def test_the_same_key_submitted_at_once_from_several_places_is_one_action(
@@ -211,5 +205,5 @@ def test_the_same_key_submitted_at_once_from_several_places_is_one_action(
             (item,) = inbox(s, MIA)
         assert fld.approve(item.review_id, actor=MIA).outcome == "approved"
         assert fld.deliver().sent == 1
-    assert [len(_rows(store, t)) for t in (EV, ACT, R, OB)] == [1, 1, 1, 1]
-    assert _rows(store, EV)[0]["status"] == "done"
+    assert [len(world.rows(store, t)) for t in (EV, ACT, R, OB)] == [1, 1, 1, 1]
+    assert world.rows(store, EV)[0]["status"] == "done"

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from revfield.agents import AgentSpec
 from revfield.clock import ManualClock
 from revfield.domain import FactType
@@ -184,3 +186,12 @@ def pack_with(tmp_path: Path, file: str, old: str, new: str) -> CompiledPack:
     assert old in text, f"{old!r} is not in {file}"
     (folder / file).write_text(text.replace(old, new))
     return load_pack(folder)
+
+
+def rows(store: Store, table: Any, **where: Any) -> list[Any]:
+    """The rows of ``table`` (matching ``where``, column = value), in id order."""
+    with store.read() as s:
+        q = sa.select(table)
+        for k, v in where.items():
+            q = q.where(table.c[k] == v)
+        return list(s.execute(q.order_by(table.c.id)).mappings().all())
