@@ -2,9 +2,10 @@
 modules, and every stage imports only the stages to its left in the flow
 
     domain → llm → memory → ingest → detect → route → agents → policies → review → outbox
-    → field → demo → cli
+    → field → demo, evals → cli
 
-(with ``revfield._text``, ``_json``, ``clock``, ``errors`` and ``config`` below them all).
+(with ``revfield._text``, ``_yaml``, ``_json``, ``clock``, ``errors`` and ``config`` below them
+all).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "revfield"
 
 FOUNDATION = (
     "revfield._text",
+    "revfield._yaml",
     "revfield._json",
     "revfield.clock",
     "revfield.errors",
@@ -37,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("revfield.review",),
     ("revfield.outbox",),
     ("revfield.field",),
-    ("revfield.testing", "revfield.demo"),
+    ("revfield.testing", "revfield.demo", "revfield.evals"),
     ("revfield.cli",),
 )
 """Stages in flow order: a module may import its own stage and the stages before it."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from revfield._yaml import Pos
 from revfield.errors import RevfieldError
-from revfield.policies._yaml import Pos
 
 __all__ = ["PackError", "PackProblem"]
 

@@ -20,10 +20,10 @@ from typing import Any
 from lark import Token, Tree
 
 from revfield._text import did_you_mean
+from revfield._yaml import Pos
 from revfield.policies._cel import LiteralError, decode_string, parse_tree
 from revfield.policies._context import SCHEMA, FieldSpec
 from revfield.policies._load import CompiledPack
-from revfield.policies._yaml import Pos
 
 __all__ = ["LintFinding", "lint_pack"]
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from revfield._text import did_you_mean
+from revfield._yaml import Located, PathKey, Pos, YamlError, read_yaml
 from revfield.agents import Capability, Playbook
 from revfield.detect import DetectionSpec
 from revfield.domain import ActionCatalog, Verdict
@@ -28,7 +29,6 @@ from revfield.policies._schema import (
     ReviewSpec,
     RuleSpec,
 )
-from revfield.policies._yaml import Located, PathKey, Pos, YamlError, read_yaml
 
 __all__ = ["CompiledCriterion", "CompiledPack", "CompiledRule", "load_pack", "pack_files"]
 

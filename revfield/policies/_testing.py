@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from revfield._yaml import Pos, YamlError, read_yaml
 from revfield.policies._context import ContextError, merge_context
 from revfield.policies._errors import PackError, PackProblem
 from revfield.policies._evaluate import Decision, decide
 from revfield.policies._load import CompiledPack
-from revfield.policies._yaml import Pos, YamlError, read_yaml
 
 __all__ = ["CaseResult", "TestReport", "run_policy_tests"]
 
