@@ -91,12 +91,13 @@ def check_draft(draft: Draft, items: Sequence[CitedItem]) -> DraftCheck:
 
 def pick_contact(memory: AccountMemory, event: EventView) -> ContactView | None:
     """Who to write to: the event's own contact, else the champion, else the first contact
-    with a role, else any contact; opted-out contacts only if nobody else is there (the
-    policy then blocks it)."""
+    with a role, else any contact; contacts who can't be reached (opted out, left the
+    company) only if nobody else is there (the policy then blocks it)."""
     contacts = {c.id: c for c in memory.contacts}
     reachable = [c for c in memory.contacts if not c.do_not_contact and c.email]
-    if event.contact_id in contacts:
-        return contacts[event.contact_id]
+    own = contacts.get(event.contact_id) if event.contact_id is not None else None
+    if own is not None and (not own.do_not_contact or not reachable):
+        return own
     champions: list[FactView] = memory.facts.get(FactType.CHAMPION, [])
     for f in champions:
         if f.contact_id in contacts and not contacts[f.contact_id].do_not_contact:

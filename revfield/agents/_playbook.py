@@ -57,11 +57,20 @@ class Playbook:
 
 
 def check_promise(text: str, catalog: Sequence[Capability]) -> dict[str, Any]:
-    """Which capability a promise names, and whether the product supports it."""
+    """Which capability a promise names, and whether the product supports it. A promise that
+    names several is as good as the worst of them: an unsupported one wins ("the Salesforce
+    sync, on-prem" is an on-prem promise)."""
     low = " " + re.sub(r"\s+", " ", text.lower()) + " "
+    found: dict[str, Any] | None = None
     for cap in catalog:
         for kw in cap.keywords:
             if re.search(r"(?<![\w])" + re.escape(kw) + r"(?![\w])", low):
                 status = "supported" if cap.supported else "unsupported"
-                return {"capability": cap.id, "name": cap.name, "status": status, "keyword": kw}
+                match = {"capability": cap.id, "name": cap.name, "status": status, "keyword": kw}
+                if not cap.supported:
+                    return match
+                found = found or match
+                break
+    if found is not None:
+        return found
     return {"capability": None, "name": None, "status": "unknown", "keyword": None}

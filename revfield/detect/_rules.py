@@ -26,8 +26,10 @@ from revfield.detect._spec import DetectionSpec
 from revfield.domain import (
     BecameCustomer,
     DealClosed,
+    DealMoved,
     DealOutcome,
     Detected,
+    DoNotContact,
     Effect,
     FactDraft,
     FactType,
@@ -141,6 +143,7 @@ def _intent(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> l
             (s.id,),
             s.occurred_at,
             f"buying intent on “{topic}” at {score:.0f}{lift}",
+            contact_id=s.contact_id,
             data={"score": score, "topic": topic},
         )
     ]
@@ -330,9 +333,17 @@ def _contact_change(
         "left",
         "departed",
     )
-    if not left or s.contact_id is None or s.contact_id not in h.champions.get(a.id, set()):
+    if not left or s.contact_id is None:
         return []
+    if s.contact_id not in h.champions.get(a.id, set()):  # no event: just not reachable now
+        return [
+            Detected(
+                None, a.id, "", (s.id,), s.occurred_at, "", effects=(DoNotContact(s.contact_id),)
+            )
+        ]
     detail = "the champion left the company"
+    # a customer's champion leaving is a churn risk; a prospect's, a risk to the deal
+    subject = "churn: champion left" if a.customer_state == "customer" else "deal: champion left"
     return [
         Detected(
             K.CHAMPION_LEFT,
@@ -342,7 +353,8 @@ def _contact_change(
             s.occurred_at,
             detail,
             contact_id=s.contact_id,
-            facts=(_risk(s, "churn: champion left", detail),),
+            facts=(_risk(s, subject, detail),),
+            effects=(DoNotContact(s.contact_id),),  # their address reaches nobody now
         )
     ]
 
@@ -370,6 +382,9 @@ def _stage(s: SignalSnap, a: AccountSnap, h: History, spec: DetectionSpec) -> li
     if stage in LOST_STAGES and deal_id:  # no event, but the memory learns the outcome
         lost = DealClosed(deal_id, "closed_lost", DealOutcome.LOST, s.occurred_at)
         return [Detected(None, a.id, "", (s.id,), s.occurred_at, "", effects=(lost,))]
+    if stage and deal_id:  # the memory follows the CRM; governance checks what was skipped
+        moved = DealMoved(deal_id, stage[:64], s.occurred_at)
+        return [Detected(None, a.id, "", (s.id,), s.occurred_at, "", effects=(moved,))]
     return []
 
 

@@ -18,6 +18,7 @@ from revfield.domain._catalog import ActionCatalog, ActionKindSpec, PayloadField
 from revfield.domain._events import (
     BecameCustomer,
     DealClosed,
+    DealMoved,
     Detected,
     DoNotContact,
     Effect,
@@ -54,6 +55,7 @@ __all__ = [
     "BecameCustomer",
     "CustomerState",
     "DealClosed",
+    "DealMoved",
     "DealOutcome",
     "Detected",
     "DoNotContact",

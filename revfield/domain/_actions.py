@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -139,11 +140,27 @@ class ProposedAction(BaseModel):
         unknown = sorted(set(edits) - set(EDITABLE))
         if unknown:
             raise ValueError(f"`{unknown[0]}` can't be edited; editable: {', '.join(EDITABLE)}")
-        return ProposedAction.model_validate({**self.model_dump(), **edits})
+        action = ProposedAction.model_validate({**self.model_dump(), **edits})
+        old, new = self.discount_pct, action.discount_pct
+        if old is None or new is None or old == new:
+            return action
+        # the text states the offer: a changed percentage is changed where it says it too
+        restated = {
+            name: _restate(text, old, new)
+            for name in ("subject", "body")
+            if name not in edits and (text := getattr(action, name))
+        }
+        return action.model_copy(update=restated)
 
 
 _SHOWN = {*EDITABLE, "kind", "motion", "account_id", "contact_id", "deal_id", "tags", "payload"}
 """What a person sees of an action: a change to any of it is a different action."""
+
+
+def _restate(text: str, old: float, new: float) -> str:
+    """``text`` with the percentage ``old`` (``15%``, ``15.0 %``) said as ``new``."""
+    number = re.escape(f"{old:g}") + r"(?:\.0+)?"
+    return re.sub(rf"(?<![\d.]){number}(\s?%)", lambda m: f"{new:g}{m.group(1)}", text)
 
 
 def idempotency_key(action_id: int, digest: str) -> str:

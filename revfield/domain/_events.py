@@ -13,6 +13,7 @@ from revfield.domain._vocabulary import DealOutcome, FactType
 __all__ = [
     "BecameCustomer",
     "DealClosed",
+    "DealMoved",
     "Detected",
     "DoNotContact",
     "Effect",
@@ -67,7 +68,8 @@ class FactDraft:
 
 @dataclass(frozen=True, slots=True)
 class DoNotContact:
-    """The contact asked not to be contacted again (an unsubscribe)."""
+    """The contact can't be contacted any more: they asked not to be (an unsubscribe), or
+    they left the company (their address reaches nobody)."""
 
     kind: ClassVar[str] = "do_not_contact"
     contact_id: int
@@ -93,6 +95,18 @@ class DealClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class DealMoved:
+    """The CRM moved an open deal to another stage at ``at`` (won or lost is
+    :class:`DealClosed`). A move older than the deal's current stage changes nothing; the
+    governance sweep then checks the exit criteria the move skipped."""
+
+    kind: ClassVar[str] = "deal_moved"
+    deal_id: str
+    stage: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RiskRecovered:
     """Signals the pack counts as recovery (a promoter NPS, usage back up): the account's
     churn risk is resolved, with the reason."""
@@ -102,7 +116,7 @@ class RiskRecovered:
     reason: str
 
 
-Effect = DoNotContact | BecameCustomer | DealClosed | RiskRecovered
+Effect = DoNotContact | BecameCustomer | DealClosed | DealMoved | RiskRecovered
 """A change detection makes to memory, kept as data until the detection run applies it."""
 
 

@@ -34,7 +34,15 @@ from revfield.detect import (
     detect_renewals,
     detect_structured,
 )
-from revfield.domain import CustomerState, Detected, EventStatus, FieldEventKind
+from revfield.domain import (
+    CustomerState,
+    Detected,
+    EventStatus,
+    FactDraft,
+    FactType,
+    FieldEventKind,
+    is_churn_risk,
+)
 from revfield.llm import Model, Recorder
 from revfield.memory import (
     AccountSnap,
@@ -277,13 +285,20 @@ class _Runner:
         effects = [e for d in kept for e in d.effects]
         apply_effects(session, effects, now)
         self.report.effects.update(e.kind for e in effects)
-        states = customer_states(session, {d.account_id for d in kept if d.kind is not None})
+        states = customer_states(
+            session,
+            {d.account_id for d in kept if d.kind is not None or any(map(_churn, d.facts))},
+        )
         per_signal: dict[int, Counter[str]] = defaultdict(Counter)
         events: list[NewFieldEvent] = []
         new_facts: list[NewFact] = []
         for d in kept:
             trigger = d.signal_ids[0] if d.signal_ids else None
+            state = states.get(d.account_id, CustomerState.PROSPECT)
             for fact in d.facts:
+                if _churn(fact) and state != CustomerState.CUSTOMER:
+                    continue  # only a customer can churn: a prospect's "too expensive" is its
+                    # objection (recorded beside it), not a retention risk
                 new_facts.append(
                     NewFact(
                         d.account_id,
@@ -301,7 +316,7 @@ class _Runner:
                     per_signal[trigger]["facts"] += 1
             if d.kind is None:
                 continue
-            kind, state = d.kind, states.get(d.account_id, CustomerState.PROSPECT)
+            kind = d.kind
             agent = self.router.route(kind, state)
             if agent is None and kind in FALLBACK:
                 kind = FALLBACK[kind]
@@ -379,3 +394,7 @@ class _Runner:
         if found:
             with self.store.session() as session:
                 self._write(session, found, set(), now)
+
+
+def _churn(fact: FactDraft) -> bool:
+    return fact.type is FactType.RISK and is_churn_risk(fact.subject)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from revfield.domain import (
     BecameCustomer,
     CustomerState,
+    DealMoved,
     DealOutcome,
     DoNotContact,
     Effect,
@@ -259,7 +260,8 @@ def note_detections(session: Session, counts: Sequence[tuple[int, int, int, str 
 
 
 def apply_effects(session: Session, effects: Iterable[Effect], now: datetime) -> None:
-    """Apply what detection learned: an opted-out contact, a new customer, a closed deal."""
+    """Apply what detection learned: an opted-out contact, a new customer, a deal moved or
+    closed."""
     for effect in effects:
         if isinstance(effect, DoNotContact):
             session.execute(
@@ -270,6 +272,19 @@ def apply_effects(session: Session, effects: Iterable[Effect], now: datetime) ->
         elif isinstance(effect, RiskRecovered):
             for risk in current_risks(session, [effect.account_id]).values():
                 resolve_risk(session, risk.id, by="detection", reason=effect.reason, now=now)
+        elif isinstance(effect, DealMoved):
+            session.execute(
+                sa.update(DEALS)
+                .where(
+                    DEALS.c.id == effect.deal_id,
+                    DEALS.c.outcome == DealOutcome.OPEN.value,
+                    sa.or_(
+                        DEALS.c.stage_entered_at.is_(None),
+                        DEALS.c.stage_entered_at <= effect.at,
+                    ),
+                )
+                .values(stage=effect.stage, stage_entered_at=effect.at, updated_at=now)
+            )
         elif isinstance(effect, BecameCustomer):
             session.execute(
                 sa.update(ACCOUNTS)

@@ -428,3 +428,45 @@ def test_a_call_too_expensive_to_renew_is_a_churn_risk_and_a_pricing_objection()
 def test_a_call_that_only_mentions_a_budget_raises_nothing():
     found = _read("call_transcript", "We are also evaluating Clari for the same budget.")
     assert [d.kind for d in found] == [None]  # the competitor fact is remembered, no event
+
+
+def test_an_intent_surge_is_about_the_contact_who_was_reading():
+    (found,) = detect_structured(
+        [sig("intent_surge", {"score": 90, "baseline": 40}, contact=12)], ACC, History(), SPEC
+    )
+    assert found.contact_id == 12  # the outreach agent writes to that person, not the first one
+
+
+def test_a_contact_who_left_is_no_longer_reachable_and_a_prospects_champion_is_a_deal_risk():
+    h = History()
+    h.champions["a"] = {7}
+    prospect = {"a": AccountSnap("a", "prospect")}
+    (champion,) = detect_structured(
+        [sig("contact_change", {"left": True}, contact=7)], prospect, h, SPEC
+    )
+    assert champion.facts[0].subject == "deal: champion left"  # a prospect can't churn
+    assert [(e.kind, e.contact_id) for e in champion.effects] == [("do_not_contact", 7)]
+    (customer,) = detect_structured(
+        [sig("contact_change", {"left": True}, contact=7)], ACC, h, SPEC
+    )
+    assert customer.facts[0].subject == "churn: champion left"
+    (other,) = detect_structured([sig("contact_change", {"left": True}, contact=8)], ACC, h, SPEC)
+    assert other.kind is None and [e.kind for e in other.effects] == ["do_not_contact"]
+
+
+def test_a_crm_move_to_a_middle_stage_moves_the_deal_in_memory_without_an_event():
+    (moved,) = detect_structured(
+        [sig("crm_stage_change", {"to_stage": "Proposal", "deal_id": "d1"})], ACC, History(), SPEC
+    )
+    assert moved.kind is None
+    (effect,) = moved.effects
+    assert (effect.kind, effect.deal_id, effect.stage, effect.at) == (
+        "deal_moved",
+        "d1",
+        "proposal",
+        T,
+    )
+    assert (
+        detect_structured([sig("crm_stage_change", {"to_stage": "Proposal"})], ACC, History(), SPEC)
+        == []
+    )
