@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test bench lint fmt clean
+.PHONY: help demo test eval cassettes bench lint fmt clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(STAMP)  ## fresh SQLite, the sample book of business, the field loop; of
 
 test: $(STAMP)  ## the whole suite (SQLite always; PostgreSQL when REVFIELD_TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest -q
+
+eval: $(STAMP)  ## replay the recorded scenarios (evals/scenarios) and print the report
+	$(BIN)/revfield eval
+
+cassettes: $(STAMP)  ## re-record the OpenAI scenarios' cassettes against revfield's local server
+	$(BIN)/revfield eval --record
 
 bench: $(STAMP)  ## every performance figure beside its floor -> benchmarks/results.json
 	$(BIN)/python -m benchmarks

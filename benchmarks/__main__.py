@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_agents, bench_detection, bench_governed, bench_memory, bench_policy
+from benchmarks import (
+    bench_agents,
+    bench_detection,
+    bench_evals,
+    bench_governed,
+    bench_memory,
+    bench_policy,
+)
 from benchmarks._report import Figure, console, save, show
 
 SUITES = {
@@ -14,6 +21,7 @@ SUITES = {
     "detection": bench_detection.bench_detection,
     "agents": bench_agents.bench_agents,
     "governed": bench_governed.bench_governed,
+    "evals": bench_evals.bench_evals,
 }
 
 

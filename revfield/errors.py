@@ -20,7 +20,10 @@ The errors the packages export, with the package that raises each and when::
     ├── ContextError          policies: a context given by hand breaks the schema [ValueError]
     ├── ReviewError           review: an answer can't be taken (not yours, answered, a bad edit)
     │   └── AnswerFormError   review: an interrupt's answer in no form revfield takes
-    └── DeliveryError         outbox: an executor could not carry an action out (retry or refused)
+    ├── DeliveryError         outbox: an executor could not carry an action out (retry or refused)
+    ├── ScenarioError         evals: a scenario file refused (file, line, field of each problem)
+    ├── EvalError             evals: a scenario can't be run as written (a pack change, a cassette)
+    └── CassetteError         evals: a cassette file can't be read (not JSON, wrong shape)
 """
 
 from __future__ import annotations

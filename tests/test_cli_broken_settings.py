@@ -58,6 +58,8 @@ ARGS: dict[str, list[str]] = {
     "policy test": [],
     "policy explain": [ACTION],
     "policy diff": ["PACK", "PACK"],
+    "policy backtest": ["PACK", "PACK"],
+    "eval": ["--only", "smb-intent-surge-automated-outreach"],
     "risk list": [],
     "risk resolve": ["1", "--reason", "renewed"],
     "submit": [json.dumps({"kind": "create_task", "subject": "Call back", "account": "acme.com"})],
@@ -65,7 +67,8 @@ ARGS: dict[str, list[str]] = {
 """Each command's minimal arguments: enough to reach the setting under test (SIGNALS: a signal
 file, EXPORT: a folder, PACK: the pack of the settings)."""
 
-WITHOUT_DATABASE = {"policy check", "policy test"}
+WITHOUT_DATABASE = {"policy check", "policy test", "eval"}
+"""``eval`` runs each scenario in a database of its own."""
 WITH_PACK = {
     "demo",
     "run",
@@ -77,8 +80,11 @@ WITH_PACK = {
     "policy test",
     "policy explain",
     "policy diff",
+    "policy backtest",
+    "eval",
 }
-"""The commands that read the policy pack of the settings (``policy diff``: the packs given)."""
+"""The commands that read the policy pack of the settings (``policy diff`` and ``backtest``:
+the packs given)."""
 
 
 def test_every_command_has_its_minimal_arguments_here():
@@ -211,14 +217,21 @@ BROKEN = [
         "REVFIELD_POLICIES",
         _settings({"REVFIELD_POLICIES": "/no/such/pack"}),
         commands=lambda c: c in WITH_PACK,
-        says_for={"policy diff": "is `/no/such/pack` the path you meant?"},
+        says_for={
+            "policy diff": "is `/no/such/pack` the path you meant?",
+            "policy backtest": "is `/no/such/pack` the path you meant?",
+        },
     ),
     Broken(
         "outside the checkout (no ./policies)",
         "REVFIELD_POLICIES",
         _settings({}),
-        commands=lambda c: c in WITH_PACK - {"demo"},  # the demo uses the pack it ships with
-        says_for={"policy diff": "is `policies` the path you meant?"},
+        # the demo and the evals use the pack revfield ships with
+        commands=lambda c: c in WITH_PACK - {"demo", "eval"},
+        says_for={
+            "policy diff": "is `policies` the path you meant?",
+            "policy backtest": "is `policies` the path you meant?",
+        },
     ),
     Broken(
         "a setting that isn't valid",

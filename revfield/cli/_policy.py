@@ -17,11 +17,15 @@ from rich.text import Text
 from revfield.cli._app import app, console, fail, pack_help, state
 from revfield.domain import ProposedAction
 from revfield.policies import (
+    BacktestExample,
+    BacktestReport,
     CompiledPack,
     ContextError,
     Decision,
     PackError,
+    RuleGroup,
     RuleOutcome,
+    backtest_packs,
     build_context,
     decide,
     diff_packs,
@@ -303,6 +307,157 @@ def diff(
             c.new_explanation,
         )
     console.print(detail)
+
+
+@policy_app.command("backtest")
+def backtest(
+    old: Annotated[Path, typer.Argument(help="The pack in force.")],
+    new: Annotated[Path, typer.Argument(help="The changed pack.")],
+    as_json: Annotated[
+        str | None,
+        typer.Option(
+            "--json",
+            metavar="FILE|-",
+            help="Write the report as JSON to FILE (the tables are printed too), or with `-` "
+            "print only the JSON.",
+        ),
+    ] = None,
+    examples: Annotated[
+        int, typer.Option(min=0, help="Examples kept per rule (the tables show one).")
+    ] = 3,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Replay only the newest N answered items.")
+    ] = None,
+) -> None:
+    """Score a pack change against what people answered: every review item they approved,
+    edited or rejected, decided again by both packs. Reports, by the new pack's rule, what it
+    would run by itself that people rejected or edited, and what it still asks people who
+    always approved unchanged. It reports; it doesn't judge (exit code 0)."""
+    before, after = _pack(old), _pack(new)
+    with state().store().read() as session:
+        report = backtest_packs(session, before, after, examples=examples, limit=limit)
+    if as_json is not None:
+        text = json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+        if as_json == "-":
+            typer.echo(text)
+            return
+        Path(as_json).write_text(text + "\n", encoding="utf-8")
+    _backtest_tables(report)
+    if as_json is not None:
+        console.print(f"the report is in {as_json}", soft_wrap=True)
+
+
+def _backtest_tables(report: BacktestReport) -> None:
+    """``policy backtest`` for a person: what was replayed, the two findings, the verdict."""
+    a = report.answers
+    console.print(
+        f"replayed {report.replayed:,} answered review items: {report.old_version} → "
+        f"{report.new_version} (approved {a['approved']:,}, edited {a['edited']:,}, "
+        f"rejected {a['rejected']:,})",
+        soft_wrap=True,
+    )
+    changed = sorted(
+        ((o, n, c) for (o, n), c in report.transitions.items() if o != n), key=lambda t: -t[2]
+    )
+    if changed:
+        moves = Table(
+            title="answered items whose decision changes", box=box.SIMPLE_HEAD, title_justify="left"
+        )
+        for col in ("from", "to", "items"):
+            moves.add_column(col, justify="right" if col == "items" else "left")
+        for o, n, c in changed:
+            moves.add_row(_verdict(o), _verdict(n), f"{c:,}")
+        console.print(moves)
+    against = Table(
+        title="would automate what people rejected or edited",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    for col in ("rule", "rejected", "edited", "example"):
+        against.add_column(
+            col, overflow="fold", justify="right" if col in ("rejected", "edited") else "left"
+        )
+    by_rule: dict[str, list[RuleGroup | None]] = {}
+    for g in report.automated_rejected:
+        by_rule.setdefault(g.rule, [None, None])[0] = g
+    for g in report.automated_edited:
+        by_rule.setdefault(g.rule, [None, None])[1] = g
+    for rule, (rejected, edited) in by_rule.items():
+        first = [e for g in (rejected, edited) if g for e in g.examples][:1]
+        against.add_row(
+            Text(rule, style="bold"),
+            Text(f"{rejected.count:,}" if rejected else "0", style="red" if rejected else ""),
+            Text(f"{edited.count:,}" if edited else "0", style="yellow" if edited else ""),
+            _example_line(first[0]) if first else "",
+        )
+    if by_rule:
+        console.print(against)
+    else:
+        console.print("[green]automates nothing people rejected or edited[/]", markup=True)
+    asked = Table(
+        title="would still ask people who always approved unchanged",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    for col in ("rule", "decision", "approved", "of answered", "example"):
+        asked.add_column(
+            col, overflow="fold", justify="right" if col in ("approved", "of answered") else "left"
+        )
+    for g in report.asked_always_approved:
+        asked.add_row(
+            Text(g.rule, style="bold"),
+            _verdict(g.verdict),
+            f"{g.count:,}",
+            f"{g.share:.1%}",
+            _example_line(g.examples[0]) if g.examples else "",
+        )
+    if report.asked_always_approved:
+        console.print(asked)
+    for g in report.blocked_approved:
+        console.print(
+            Text.assemble(
+                ("newly blocked", "bold red"),
+                f" by {g.rule}: {g.count:,} item{'s' if g.count != 1 else ''} people approved",
+                f", e.g. {_example_line(g.examples[0])}" if g.examples else "",
+            ),
+            soft_wrap=True,
+        )
+    console.print(Text.assemble(("verdict: ", "bold"), _backtest_verdict(report)), soft_wrap=True)
+
+
+def _example_line(e: BacktestExample) -> str:
+    """``#12 acme.io offer_discount: rejected — too early (was review)``."""
+    what = e.answer
+    if e.edits:
+        what += " (" + ", ".join(f"{k} {v}" for k, v in e.edits.items()) + ")"
+    if e.note:
+        what += f" — {e.note}"
+    return f"#{e.review_id} {e.account_id} {e.action_kind}: {what} (was {e.old})"
+
+
+def _backtest_verdict(report: BacktestReport) -> str:
+    """One line: what the change would do against people's answers."""
+    if not report.replayed:
+        return "no answered review items to score against; nothing to report"
+    against = report.automated_against_people
+    rules = len({g.rule for g in (*report.automated_rejected, *report.automated_edited)})
+    parts = [
+        f"would automate {against:,} item{'s' if against != 1 else ''} people rejected or "
+        f"edited ({rules} rule{'s' if rules != 1 else ''})"
+        if against
+        else "automates nothing people rejected or edited"
+    ]
+    asked = report.still_asked_always_approved
+    if asked:
+        n = len(report.asked_always_approved)
+        parts.append(
+            f"still asks people about {asked:,} item{'s' if asked != 1 else ''} they always "
+            f"approved unchanged ({n} rule{'s' if n != 1 else ''})"
+        )
+    if report.newly_blocked_approved:
+        n = report.newly_blocked_approved
+        parts.append(f"newly blocks {n:,} item{'s' if n != 1 else ''} people approved")
+    return "; ".join(parts) + f", of {report.replayed:,} answered"
 
 
 @app.command()

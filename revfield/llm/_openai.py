@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import TypeVar
 
+import httpx
 import openai
 from pydantic import BaseModel, ValidationError
 
@@ -44,10 +45,18 @@ class OpenAIModel:
         base_url: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 2,
+        http_client: httpx.Client | None = None,
     ) -> None:
+        """``http_client``, when given, is the httpx client the SDK sends every request through
+        (the eval cassettes record through one); ``None`` lets the SDK make its own. Either
+        way :meth:`close` closes it."""
         self.name = model
         self._client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
         )
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from revfield.memory._actions import (
     record_decision,
     stored_decisions,
 )
+from revfield.memory._answered import AnsweredItem, AnswerKind, answered_items
 from revfield.memory._answers import (
     AskedItem,
     DecisionShown,
@@ -94,6 +95,14 @@ from revfield.memory._outbox import (
     queued_already,
     write_queue,
 )
+from revfield.memory._outcome import (
+    ActionOutcome,
+    EventOutcome,
+    FactOutcome,
+    ItemOutcome,
+    RunOutcome,
+    run_outcome,
+)
 from revfield.memory._recall import (
     AccountMemory,
     AccountNotFoundError,
@@ -159,6 +168,9 @@ __all__ = [
     "AccountNotFoundError",
     "AccountSnap",
     "AccountView",
+    "ActionOutcome",
+    "AnswerKind",
+    "AnsweredItem",
     "AskedItem",
     "ChurnRiskView",
     "Claimed",
@@ -167,15 +179,19 @@ __all__ = [
     "DealView",
     "DecisionRef",
     "DecisionShown",
+    "EventOutcome",
     "EventView",
+    "FactOutcome",
     "FactView",
     "FieldSummary",
+    "ItemOutcome",
     "NewContact",
     "NewDecision",
     "NewFact",
     "NewFieldEvent",
     "PendingReview",
     "Queueable",
+    "RunOutcome",
     "Session",
     "SignalRow",
     "SignalSnap",
@@ -200,6 +216,7 @@ __all__ = [
     "add_field_event_once",
     "add_field_events",
     "add_prospect_accounts",
+    "answered_items",
     "answered_while_waiting",
     "apply_effects",
     "asked_item",
@@ -267,6 +284,7 @@ __all__ = [
     "refused_row",
     "resolve_risk",
     "reviews_of",
+    "run_outcome",
     "rung_holder",
     "runnable_events",
     "settle_answer",

@@ -8,6 +8,13 @@ decision.verdict, decision.matched, decision.explanation
 """
 
 from revfield.domain import Verdict
+from revfield.policies._backtest import (
+    BacktestExample,
+    BacktestReport,
+    RuleGroup,
+    backtest,
+    backtest_packs,
+)
 from revfield.policies._build import build_context
 from revfield.policies._context import SCHEMA, ContextError, default_context, merge_context
 from revfield.policies._diff import DiffReport, diff_packs
@@ -29,6 +36,8 @@ from revfield.policies._watch import PackWatcher
 
 __all__ = [
     "SCHEMA",
+    "BacktestExample",
+    "BacktestReport",
     "CompiledPack",
     "CompiledRule",
     "ContextError",
@@ -42,9 +51,12 @@ __all__ = [
     "PackProblem",
     "PackWatcher",
     "RuleError",
+    "RuleGroup",
     "RuleOutcome",
     "TestReport",
     "Verdict",
+    "backtest",
+    "backtest_packs",
     "build_context",
     "decide",
     "default_context",
