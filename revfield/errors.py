@@ -14,6 +14,7 @@ The errors the packages export, with the package that raises each and when::
     ├── StoreError            memory: database unreachable or its schema not current [RuntimeError]
     │   └── TransitionError   memory: a status change the table never allows (a caller's bug)
     ├── AccountNotFoundError  memory: no account has that id, name or domain [LookupError]
+    ├── UserError             memory: a user can't be added or found (id taken, unknown team)
     ├── IngestFileError       ingest: a signal file can't be read at all (bad rows: dead letters)
     ├── CrmImportError        ingest: a CRM export can't be imported (unknown kind, missing file)
     ├── PackError             policies: the pack (or its tests) was refused; none of it is in force

@@ -63,6 +63,11 @@ ARGS: dict[str, list[str]] = {
     "risk list": [],
     "risk resolve": ["1", "--reason", "renewed"],
     "submit": [json.dumps({"kind": "create_task", "subject": "Call back", "account": "acme.com"})],
+    "serve": ["--port", "0"],
+    "user add": ["Ana Lima", "--role", "seller"],
+    "user list": [],
+    "user revoke": ["ana-lima"],
+    "audit": [],
 }
 """Each command's minimal arguments: enough to reach the setting under test (SIGNALS: a signal
 file, EXPORT: a folder, PACK: the pack of the settings)."""

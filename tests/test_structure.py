@@ -2,7 +2,7 @@
 modules, and every stage imports only the stages to its left in the flow
 
     domain → llm → memory → ingest → detect → route → agents → policies → review → outbox
-    → field → demo, evals → cli
+    → field → demo, evals, service → cli
 
 (with ``revfield._text``, ``_yaml``, ``_json``, ``clock``, ``errors`` and ``config`` below them
 all).
@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("revfield.review",),
     ("revfield.outbox",),
     ("revfield.field",),
-    ("revfield.testing", "revfield.demo", "revfield.evals"),
+    ("revfield.testing", "revfield.demo", "revfield.evals", "revfield.service"),
     ("revfield.cli",),
 )
 """Stages in flow order: a module may import its own stage and the stages before it."""

@@ -1,6 +1,6 @@
 """The ``revfield`` command line."""
 
-from revfield.cli import _demo, _eval, _field, _memory, _policy, _risk, _run  # noqa: F401  (commands)
+from revfield.cli import _demo, _eval, _field, _memory, _policy, _risk, _run, _serve, _users  # noqa: F401  (commands)
 from revfield.cli._app import app
 from revfield.cli._app import run as _run_app
 

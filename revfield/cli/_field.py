@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,12 +20,19 @@ from rich.table import Table
 from rich.text import Text
 
 from revfield.cli._app import State, app, console, fail, pack_help, state
+from revfield.cli._users import operator
 from revfield.domain import ProposalError
 from revfield.field import Field, SubmitResult, open_checkpointer
 from revfield.llm import ModelError, make_model
 from revfield.outbox import OutboxReport, load_executor
 from revfield.policies import PackError, load_pack
-from revfield.review import AnswerResult, ReviewError, inbox, resolve_actor
+from revfield.review import Actor, AnswerResult, ReviewError, inbox, resolve_actor
+
+
+def _acting(actor: Actor, as_user: str | None) -> Actor:
+    """``--as USER``: the operator at this terminal acts as USER, and the audit trail
+    records both."""
+    return replace(actor, operator=operator()) if as_user else actor
 
 
 @contextmanager
@@ -150,7 +158,13 @@ def _answer(
             except ReviewError as exc:
                 fail(str(exc))
         try:
-            result = field.answer(review_id, approve=approve, actor=actor, edits=edits, note=reason)
+            result = field.answer(
+                review_id,
+                approve=approve,
+                actor=_acting(actor, as_user),
+                edits=edits,
+                note=reason,
+            )
         except ReviewError as exc:
             fail(str(exc))
         delivered = field.deliver()
@@ -339,7 +353,8 @@ def submit(
             except ReviewError as exc:
                 fail(str(exc))
         try:
-            result = field.submit(**args, source=f"cli:{actor.id}")
+            by = f" (operator {operator()})" if as_user else ""
+            result = field.submit(**args, source=f"cli:{actor.id}{by}")
         except (ProposalError, ReviewError) as exc:
             fail(f"the action was refused: {exc}")
         delivered = field.deliver()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from revfield.memory.models import (
     Account,
     ActionRecord,
+    ApiToken,
     AuditEntry,
     ChurnRisk,
     Contact,
@@ -28,6 +29,7 @@ from revfield.memory.models import (
 __all__ = [
     "ACCOUNTS",
     "ACTIONS",
+    "API_TOKENS",
     "AUDIT",
     "CHURN_RISKS",
     "CONTACTS",
@@ -48,6 +50,7 @@ __all__ = [
 
 ACCOUNTS = table_of(Account)
 ACTIONS = table_of(ActionRecord)
+API_TOKENS = table_of(ApiToken)
 AUDIT = table_of(AuditEntry)
 CHURN_RISKS = table_of(ChurnRisk)
 CONTACTS = table_of(Contact)

@@ -21,6 +21,7 @@ from revfield.memory._types import UTCDateTime, enum_column
 __all__ = [
     "Account",
     "ActionRecord",
+    "ApiToken",
     "AuditEntry",
     "Base",
     "ChurnRisk",
@@ -454,3 +455,21 @@ class InterruptAnswer(Base):
     """``taken`` or ``refused``."""
     message: Mapped[str] = mapped_column(sa.Text)
     answered_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A user's bearer token for the HTTP API and the web inbox. Only the SHA-256 of the token
+    is kept (see :mod:`revfield.memory._users` for why a fast hash is right for it); the token
+    itself is shown once, when it is issued."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    """Hex SHA-256 of the whole token (``rvf_…``)."""
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    """When it stopped working (``revfield user revoke``); a revoked token is unknown."""
+    last_used_at: Mapped[datetime | None]
+    """When it was last presented, to the minute (written at most once a minute)."""

@@ -20,11 +20,16 @@ class ReviewError(RevfieldError):
 
 @dataclass(frozen=True)
 class Actor:
-    """The person answering: their user id, role and team."""
+    """The person answering: their user id, role and team (and the operator acting for
+    them, if any)."""
 
     id: str
     role: str
     team_id: str | None = None
+    operator: str | None = None
+    """Who gave the answer on this person's behalf, when it is not the person: the command
+    line's ``--as USER`` puts the local machine's user here (``pat@laptop``). The audit entry
+    of the answer names both: the actor, and ``operator`` in its detail."""
 
 
 LOCAL_ADMIN = Actor("local-admin", Role.REVOPS.value)

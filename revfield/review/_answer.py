@@ -136,6 +136,7 @@ def answer_review(
         edits=edits,
         verdict=decision.verdict.label,
         rules=list(decision.matched),
+        **_operator(actor),
     )
     if decision.verdict is Verdict.BLOCK:
         return _close(
@@ -184,6 +185,11 @@ def answer_review(
             new_id,
         )
     return _close(session, review, action, "approved", actor, now, edits=edits)
+
+
+def _operator(actor: Actor) -> dict[str, str]:
+    """The audit detail naming who answered on the actor's behalf (``--as``), if anyone."""
+    return {} if actor.operator is None else {"operator": actor.operator}
 
 
 def _shown(edits: dict[str, Any] | None) -> str:
@@ -254,6 +260,7 @@ def _close(
         review_id=review.id,
         note=note,
         edits=edits or {},
+        **_operator(actor),
     )
     message = {"approved": "", "rejected": f"reason: {note}", "blocked": note}[outcome]
     cancelled: tuple[int, ...] = ()
