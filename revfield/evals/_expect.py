@@ -73,6 +73,11 @@ class Judgement:
         return not self.failures
 
 
+def _miscounted(n: int, count: int | None) -> bool:
+    """Whether ``n`` matches miss an expectation of exactly ``count`` (None: at least one)."""
+    return n == 0 if count is None else n != count
+
+
 def _describe(select: Selector) -> str:
     parts = [
         f"{k} {v}"
@@ -229,7 +234,7 @@ def _check_events(run: ScenarioRun, j: Judgement) -> None:
         n = sum(_event_matches(ev, e) for ev in events)
         words = f" naming {', '.join(e.detail_contains)}" if e.detail_contains else ""
         where = f" on {e.account}" if e.account else ""
-        if (e.count is None and n == 0) or (e.count is not None and n != e.count):
+        if _miscounted(n, e.count):
             want = f"{e.count} × " if e.count is not None else ""
             j.failures.append(
                 Failure(f"{want}field event {e.kind}{where}{words}", f"{n} raised (events: {seen})")
@@ -265,7 +270,7 @@ def _check_facts(run: ScenarioRun, j: Judgement) -> None:
     facts = run.outcome.facts
     for e in run.scenario.expect.facts:
         n = sum(_fact_matches(f, e) for f in facts)
-        if (e.count is None and n == 0) or (e.count is not None and n != e.count):
+        if _miscounted(n, e.count):
             held = "; ".join(
                 f"{f.type}{f' ({f.subject})' if f.subject else ''}: {f.value[:60]}"
                 for f in facts
@@ -326,7 +331,7 @@ def _check_guardrails(run: ScenarioRun, j: Judgement) -> None:
             if e.id in a.guardrails and (e.account is None or a.account_id == e.account)
         ]
         n = len(tripped)
-        if (e.count is None and n == 0) or (e.count is not None and n != e.count):
+        if _miscounted(n, e.count):
             want = f"{e.count} × " if e.count is not None else ""
             j.failures.append(
                 Failure(
@@ -388,7 +393,7 @@ def _check_outbox(run: ScenarioRun, j: Judgement) -> None:
     listing = "; ".join(f"{a.kind} on {a.account_id} {a.outbox_status}" for a in in_outbox[:8])
     for e in expect.outbox:
         n = sum(_outbox_matches(a, e) for a in run.outcome.actions)
-        if (e.count is None and n == 0) or (e.count is not None and n != e.count):
+        if _miscounted(n, e.count):
             what = " ".join(x for x in (e.kind, e.account and f"on {e.account}") if x) or "item"
             want = f"{e.count} × " if e.count is not None else ""
             j.failures.append(
