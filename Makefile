@@ -20,6 +20,7 @@ demo: $(STAMP)  ## fresh SQLite, the sample book of business, the field loop; of
 	$(BIN)/revfield demo
 
 test: $(STAMP)  ## the whole suite (SQLite always; PostgreSQL when REVFIELD_TEST_DATABASE_URL is set)
+	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || true)
 	$(BIN)/python -m pytest -q
 
 eval: $(STAMP)  ## replay the recorded scenarios (evals/scenarios) and print the report

@@ -11,6 +11,7 @@ from benchmarks import (
     bench_governed,
     bench_memory,
     bench_policy,
+    bench_service,
 )
 from benchmarks._report import Figure, console, save, show
 
@@ -22,6 +23,7 @@ SUITES = {
     "agents": bench_agents.bench_agents,
     "governed": bench_governed.bench_governed,
     "evals": bench_evals.bench_evals,
+    "service": bench_service.bench_service,
 }
 
 

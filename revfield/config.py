@@ -68,12 +68,20 @@ class Settings(BaseSettings):
     """The ``log`` executor's file: one JSON line per executed action. Unset: next to the
     SQLite database, named after it (``revfield.db`` → ``revfield-outbox.jsonl``); with
     PostgreSQL, in the user's data folder (``~/.local/share/revfield``)."""
+    notify_executor: Literal["log", "webhook"] = "log"
+    """How people hear that an overdue item climbed to their rung: ``log`` (one JSON line per
+    notification beside the database, ``revfield.db`` → ``revfield-notifications.jsonl``) or
+    ``webhook`` (POSTed, signed, to ``webhook_url``)."""
     webhook_url: str | None = None
     """Where the ``webhook`` executor POSTs each action."""
     webhook_secret: SecretStr | None = None
     """The HMAC-SHA256 key for ``X-Revfield-Signature``."""
     webhook_retries: int = Field(default=3, ge=0, le=10)
     """Retries on timeouts, 429 and 5xx (exponential backoff from 0.5 s)."""
+    secret_key: SecretStr | None = None
+    """Signs the web inbox's session cookies (``revfield serve``). Unset: a random secret for
+    each server process, so everyone signs in again after a restart (and replicas behind one
+    address need the same key)."""
     outbox_lease_seconds: int = Field(default=300, ge=1)
     """How long an outbox item claimed by a worker stays claimed; after that (the worker
     died mid-delivery) it is delivered again, with the same idempotency key."""

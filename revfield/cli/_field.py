@@ -26,7 +26,7 @@ from revfield.field import Field, SubmitResult, open_checkpointer
 from revfield.llm import ModelError, make_model
 from revfield.outbox import OutboxReport, load_executor
 from revfield.policies import PackError, load_pack
-from revfield.review import Actor, AnswerResult, ReviewError, inbox, resolve_actor
+from revfield.review import Actor, AnswerResult, ReviewError, inbox_page, resolve_actor
 
 
 def _acting(actor: Actor, as_user: str | None) -> Actor:
@@ -88,11 +88,12 @@ def inbox_command(
             actor = resolve_actor(session, as_user)
         except ReviewError as exc:
             fail(str(exc))
-        items = inbox(session, actor if as_user else None)
+        page = inbox_page(session, actor, limit=limit)  # no --as: the operator (RevOps) sees all
+    items, total = page.items, page.total
     if as_json:
         typer.echo(
             json.dumps(
-                [{**i.__dict__, "deadline_at": i.deadline_at.isoformat()} for i in items[:limit]],
+                [{**i.__dict__, "deadline_at": i.deadline_at.isoformat()} for i in items],
                 indent=2,
                 default=str,
             )
@@ -101,12 +102,12 @@ def inbox_command(
     if not items:
         console.print("the inbox is empty" + (f" for {as_user}" if as_user else ""))
         return
-    title = f"inbox: {len(items)} waiting" + (f" for {as_user}" if as_user else "")
+    title = f"inbox: {total} waiting" + (f" for {as_user}" if as_user else "")
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_lines=True)
     t.add_column("#", justify="right", no_wrap=True)
     t.add_column("action", ratio=3)
     t.add_column("why it waits", ratio=2)
-    for i in items[:limit]:
+    for i in items:
         verdict_style = "bold red" if i.verdict == "escalate" else "yellow"
         what = Text()
         what.append(i.account_name, style="bold")
@@ -122,8 +123,8 @@ def inbox_command(
         )
         t.add_row(str(i.review_id), what, why)
     console.print(t)
-    if len(items) > limit:
-        console.print(f"[dim]… and {len(items) - limit} more (--limit)[/]", markup=True)
+    if total > len(items):
+        console.print(f"[dim]… and {total - len(items)} more (--limit)[/]", markup=True)
     console.print(
         "[dim]answer with `revfield approve ID [--edit FIELD=VALUE]` "
         "or `revfield reject ID --reason TEXT`[/]",

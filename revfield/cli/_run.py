@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -10,12 +12,18 @@ from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from revfield.cli._app import app, console, state
+from revfield.cli._app import State, app, console, fail, state
 from revfield.cli._field import open_field
 from revfield.cli._render import counts_chart
 from revfield.field import AgentReport, DetectionReport, pending_signals, run_detection
 from revfield.memory import FieldSummary, field_summary, high_water
-from revfield.outbox import OutboxReport
+from revfield.outbox import (
+    Notifier,
+    NotifyReport,
+    OutboxReport,
+    deliver_notifications,
+    load_notifier,
+)
 
 
 @app.command()
@@ -35,7 +43,7 @@ def run(
     with provenance, field events routed by customer state), then one agent run per field
     event, decisions by the policy pack, review items for people, and the outbox."""
     st = state()
-    with open_field(st) as fld:
+    with open_field(st) as fld, _notifying(st, agents) as notifier:
         store, pack, model = fld.store, fld.pack, fld.model
         with store.read() as session:
             before = high_water(session)
@@ -63,10 +71,12 @@ def run(
                 on_progress=lambda n: bar.update(task, completed=n),
             )
         console.print(render_detection(report, model.backend))
-        if not agents:
+        if not agents or notifier is None:
             return
         resumed = fld.resume_answered()
         moved = fld.climb_ladder()
+        # these climbs' notifications, and any an earlier pass left undelivered
+        notified = deliver_notifications(store, notifier, st.clock)
         events = fld.pending_events()
         with Progress(
             TextColumn("[bold]agents[/]"),
@@ -82,7 +92,33 @@ def run(
         delivered = fld.deliver()
         with store.read() as session:
             summary = field_summary(session, before)
-    console.print(render_agents(runs, summary, delivered, resumed=resumed, moved=len(moved)))
+    console.print(
+        render_agents(
+            runs, summary, delivered, resumed=resumed, moved=len(moved), notified=notified
+        )
+    )
+
+
+@contextmanager
+def _notifying(st: State, wanted: bool) -> Iterator[Notifier | None]:
+    """The configured ``notify`` executor while the block runs (the ``log`` one writes
+    beside the database; None when not ``wanted``), or one ``error:`` line saying what is
+    missing."""
+    if not wanted:
+        yield None
+        return
+    try:
+        notifier = load_notifier(
+            st.settings.notify_executor,
+            st.settings,
+            log=st.store().beside("notifications.jsonl"),
+        )
+    except ValueError as exc:
+        fail(f"notify executor: {exc}")
+    try:
+        yield notifier
+    finally:
+        notifier.close()
 
 
 def render_agents(
@@ -92,6 +128,7 @@ def render_agents(
     *,
     resumed: int = 0,
     moved: int = 0,
+    notified: NotifyReport | None = None,
 ) -> Group:
     head = Table(box=box.SIMPLE_HEAD, show_header=False, title="agents", title_justify="left")
     head.add_column()
@@ -106,6 +143,12 @@ def render_agents(
         head.add_row("resumed from an earlier answer", f"{resumed:,}", "")
     if moved:
         head.add_row("moved up the review ladder", f"{moved:,}", "deadline passed")
+    if notified is not None and (notified.sent or notified.failed):
+        head.add_row(
+            "escalations notified",
+            f"{notified.sent:,}",
+            f"{notified.failed} failed, tried again next run" if notified.failed else "",
+        )
     head.add_row("actions proposed", f"{summary.actions:,}", "")
     for verdict in ("auto", "review", "escalate", "block"):
         head.add_row(f"  decided {verdict}", f"{summary.verdicts.get(verdict, 0):,}", "")

@@ -16,7 +16,7 @@ from revfield.cli._app import app, console, fail, pack_help, state
 from revfield.llm import ModelError, make_model
 from revfield.outbox import load_executor
 from revfield.policies import PackError, PackWatcher
-from revfield.service import create_app
+from revfield.service import configure_logging, create_app
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -107,7 +107,10 @@ def serve(
             f"pack {watcher.current().version}, executor {executor.name}); Ctrl-C stops it"
         )
         console.file.flush()
-        server = uvicorn.Server(uvicorn.Config(api, log_level="info", proxy_headers=False))
+        configure_logging("info")  # JSON lines, request ids, secrets redacted (uvicorn's too)
+        server = uvicorn.Server(
+            uvicorn.Config(api, log_level="info", log_config=None, proxy_headers=False)
+        )
         server.run(sockets=[sock])
         sock.close()
         if not server.started:  # its lifespan failed (uvicorn logged why)

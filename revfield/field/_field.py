@@ -48,7 +48,13 @@ from revfield.memory import (
     transition,
     waiting_events,
 )
-from revfield.outbox import Executor, OutboxReport, process_outbox
+from revfield.outbox import (
+    Executor,
+    Notifier,
+    OutboxReport,
+    deliver_notifications,
+    process_outbox,
+)
 from revfield.policies import CompiledPack
 from revfield.review import (
     RECORDED,
@@ -404,9 +410,11 @@ class Field:
             if agent in self.graphs
         )
 
-    def climb_ladder(self) -> list[tuple[int, int]]:
-        """Move unanswered items past their deadline one rung up; their runs' interrupts
-        show the new rung."""
+    def climb_ladder(self, notifier: Notifier | None = None) -> list[tuple[int, int]]:
+        """Move unanswered items past their deadline one rung up (each step audited, and a
+        notification for the new rung stored with it); their runs' interrupts show the new
+        rung. With ``notifier``, pending notifications (these and any an earlier process left
+        undelivered) are then delivered through it."""
         with self.store.session() as session:
             moved = climb_ladder(session, self.pack, self.clock.now())
         for _old, new in moved:
@@ -414,6 +422,8 @@ class Field:
                 item = get_review(session, new)
             if item is not None:
                 self.resume(item.action_id)
+        if notifier is not None:
+            deliver_notifications(self.store, notifier, self.clock)
         return moved
 
     def deliver(self, *, limit: int | None = None) -> OutboxReport:

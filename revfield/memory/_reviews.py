@@ -10,7 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from revfield.domain import ReviewStatus, Role
 from revfield.memory._audit import audit
@@ -26,6 +29,7 @@ __all__ = [
     "open_review",
     "pending_review_id",
     "pending_reviews",
+    "pending_reviews_for",
     "rung_holder",
     "user_ids",
 ]
@@ -153,16 +157,9 @@ def pending_review_id(session: Session, action_id: int) -> int | None:
     return None if found is None else int(found)
 
 
-def pending_reviews(
-    session: Session,
-    *,
-    created_before: datetime | None = None,
-    due_before: datetime | None = None,
-    below_level: int | None = None,
-) -> list[PendingReview]:
-    """Pending items, oldest deadline first (``due_before``: past their deadline then, and
-    ``below_level``: not yet on that rung; ``created_before``: opened before then)."""
-    query = (
+def _pending_query() -> sa.Select[Any]:
+    """Pending items with what an inbox shows of them (their action, account, owner's team)."""
+    return (
         sa.select(
             REVIEWS,
             ACCOUNTS.c.name.label("account_name"),
@@ -179,17 +176,11 @@ def pending_reviews(
         )
         .where(REVIEWS.c.status == ReviewStatus.PENDING)
     )
-    if created_before is not None:
-        query = query.where(REVIEWS.c.created_at < created_before)
-    if due_before is not None:
-        query = query.where(REVIEWS.c.deadline_at < due_before)
-    if below_level is not None:
-        query = query.where(REVIEWS.c.level < below_level)
-    order = (
-        (REVIEWS.c.id,) if due_before or created_before else (REVIEWS.c.deadline_at, REVIEWS.c.id)
-    )
+
+
+def _pending(rows: Any) -> list[PendingReview]:
     out = []
-    for r in session.execute(query.order_by(*order)).mappings():
+    for r in rows:
         review = StoredReview.of({c.name: r[c.name] for c in REVIEWS.columns})
         out.append(
             PendingReview(
@@ -203,6 +194,120 @@ def pending_reviews(
             )
         )
     return out
+
+
+def pending_reviews(
+    session: Session,
+    *,
+    created_before: datetime | None = None,
+    due_before: datetime | None = None,
+    below_level: int | None = None,
+) -> list[PendingReview]:
+    """Pending items, oldest deadline first (``due_before``: past their deadline then, and
+    ``below_level``: not yet on that rung; ``created_before``: opened before then)."""
+    query = _pending_query()
+    if created_before is not None:
+        query = query.where(REVIEWS.c.created_at < created_before)
+    if due_before is not None:
+        query = query.where(REVIEWS.c.deadline_at < due_before)
+    if below_level is not None:
+        query = query.where(REVIEWS.c.level < below_level)
+    order = (
+        (REVIEWS.c.id,) if due_before or created_before else (REVIEWS.c.deadline_at, REVIEWS.c.id)
+    )
+    return _pending(session.execute(query.order_by(*order)).mappings())
+
+
+class _Unindexed(sa.sql.expression.ColumnElement[Any]):
+    """A column SQLite must not look up by index (written ``+column``, SQLite's documented
+    way to take a term out of index selection); the plain column elsewhere."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, column: sa.ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _plain(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _plus(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + compiler.process(element.column, **kw)
+
+
+def _scope(role: str, user_id: str, team_id: str | None) -> sa.ColumnElement[bool]:
+    """Which pending items a person may answer, in SQL: the rules of
+    :func:`revfield.review.may_answer` (RevOps every item; a manager their team's owner- and
+    manager-rung items; anyone else their own accounts' owner-rung items).
+
+    A seller's or a manager's items are found from their accounts (the owner's index, the
+    actions' account index, the reviews' action index: the action and its item name the
+    same account), not by walking every pending item: SQLite, which keeps no statistics,
+    would otherwise pick the (status, rung) index and read the whole field's pending items
+    for one person's page."""
+    if role == Role.REVOPS.value:
+        return REVIEWS.c.status == ReviewStatus.PENDING
+    pending = _Unindexed(REVIEWS.c.status) == ReviewStatus.PENDING.value
+    via_actions = ACTIONS.c.account_id == ACCOUNTS.c.id
+    rung = _Unindexed(REVIEWS.c.assignee_role)
+    if role == Role.MANAGER.value:
+        if team_id is None:
+            return sa.false()
+        return sa.and_(
+            pending, via_actions, rung.in_(("owner", "manager")), _OWNER.c.team_id == team_id
+        )
+    return sa.and_(pending, via_actions, rung == "owner", ACCOUNTS.c.owner_id == user_id)
+
+
+_JOINED = (
+    REVIEWS.join(ACTIONS, ACTIONS.c.id == REVIEWS.c.action_id)
+    .join(ACCOUNTS, ACCOUNTS.c.id == REVIEWS.c.account_id)
+    .outerjoin(_OWNER, _OWNER.c.id == ACCOUNTS.c.owner_id)
+)
+
+
+def pending_reviews_for(
+    session: Session,
+    *,
+    role: str,
+    user_id: str,
+    team_id: str | None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[PendingReview], int]:
+    """One page of the pending items a person (``role``, ``user_id``, ``team_id``) may
+    answer, oldest deadline first, and how many there are on every page: the scope is
+    :func:`revfield.review.may_answer`'s, applied by the database, so a page reads only the
+    person's own items."""
+    scope = _scope(role, user_id, team_id)
+    query = (
+        sa.select(
+            REVIEWS,
+            ACCOUNTS.c.name.label("account_name"),
+            ACCOUNTS.c.owner_id.label("owner_id"),
+            _OWNER.c.team_id.label("owner_team"),
+            ACTIONS.c.kind.label("kind"),
+            ACTIONS.c.motion.label("motion"),
+            ACTIONS.c.proposal.label("proposal"),
+        )
+        .select_from(_JOINED)
+        .where(scope)
+        .order_by(REVIEWS.c.deadline_at, REVIEWS.c.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    items = _pending(session.execute(query).mappings())
+    if offset == 0 and (limit is None or len(items) < limit):
+        return items, len(items)  # the page holds them all
+    counted = sa.select(sa.func.count()).select_from(_JOINED).where(scope)
+    return items, int(session.execute(counted).scalar_one())
 
 
 def account_owner(session: Session, account_id: str) -> tuple[str | None, str | None]:

@@ -17,6 +17,7 @@ from revfield.memory.models import (
     FieldEvent,
     InterruptAnswer,
     ModelCall,
+    Notification,
     OutboxItem,
     Review,
     Signal,
@@ -41,6 +42,7 @@ __all__ = [
     "FACTS",
     "INTERRUPT_ANSWERS",
     "MODEL_CALLS",
+    "NOTIFICATIONS",
     "OUTBOX",
     "REVIEWS",
     "SIGNALS",
@@ -62,6 +64,7 @@ EVENTS = table_of(FieldEvent)
 FACTS = table_of(Fact)
 INTERRUPT_ANSWERS = table_of(InterruptAnswer)
 MODEL_CALLS = table_of(ModelCall)
+NOTIFICATIONS = table_of(Notification)
 OUTBOX = table_of(OutboxItem)
 REVIEWS = table_of(Review)
 SIGNALS = table_of(Signal)

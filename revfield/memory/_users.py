@@ -46,15 +46,19 @@ from revfield.memory._types import as_utc
 __all__ = [
     "LAST_USED_EVERY",
     "TOKEN_PREFIX",
+    "TokenCheck",
     "UserError",
     "UserListing",
     "add_user",
     "audit_login",
+    "check_token",
     "issue_token",
     "list_users",
+    "note_token_used",
     "resolve_user_id",
     "revoke_tokens",
     "user_for_token",
+    "user_for_token_hash",
     "user_id_from_name",
 ]
 
@@ -254,13 +258,27 @@ def issue_token(
     return token
 
 
-def user_for_token(session: Session, token: str, *, now: datetime) -> UserRow | None:
-    """The user a bearer token belongs to; None when it is unknown, malformed or revoked.
-    Notes when it was used (``last_used_at``), at most once per :data:`LAST_USED_EVERY`, so
-    checking a token is one indexed read and only rarely a write: call it in a session that
-    may write (:meth:`~revfield.memory.Store.session`)."""
+@dataclass(frozen=True, slots=True)
+class TokenCheck:
+    """A working token's user, and whether its ``last_used_at`` is due to move."""
+
+    user: UserRow
+    token_id: int
+    due: bool
+    """True when the token was last noted :data:`LAST_USED_EVERY` ago or more (or never):
+    :func:`note_token_used` should write it."""
+
+
+def check_token(session: Session, token: str, *, now: datetime) -> TokenCheck | None:
+    """The user a bearer token belongs to, read only (any session, :meth:`~revfield.memory.
+    Store.read` too): None when it is unknown, malformed or revoked. ``due`` says whether to
+    note the use (:func:`note_token_used`, in a short write of its own)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > _MAX_TOKEN:
         return None
+    return _check_hash(session, _hash(token), now=now)
+
+
+def _check_hash(session: Session, token_hash: str, *, now: datetime) -> TokenCheck | None:
     row = session.execute(
         sa.select(
             API_TOKENS.c.id,
@@ -270,21 +288,56 @@ def user_for_token(session: Session, token: str, *, now: datetime) -> UserRow | 
             USERS.c.team_id,
         )
         .select_from(API_TOKENS.join(USERS, USERS.c.id == API_TOKENS.c.user_id))
-        .where(API_TOKENS.c.token_hash == _hash(token), API_TOKENS.c.revoked_at.is_(None))
+        .where(API_TOKENS.c.token_hash == token_hash, API_TOKENS.c.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
+    last = row.last_used_at
+    due = last is None or as_utc(last) <= now - LAST_USED_EVERY
+    return TokenCheck(UserRow(row.uid, Role(row.role), row.team_id), int(row.id), due)
+
+
+def note_token_used(session: Session, token_id: int, *, now: datetime) -> None:
+    """Note that the token ``token_id`` was used at ``now``, unless it was noted less than
+    :data:`LAST_USED_EVERY` before (concurrent requests write it once)."""
     stale = now - LAST_USED_EVERY
-    if row.last_used_at is None or row.last_used_at <= stale:
-        session.execute(  # conditional: concurrent requests write it once
-            sa.update(API_TOKENS)
-            .where(
-                API_TOKENS.c.id == row.id,
-                sa.or_(API_TOKENS.c.last_used_at.is_(None), API_TOKENS.c.last_used_at <= stale),
-            )
-            .values(last_used_at=now)
+    session.execute(
+        sa.update(API_TOKENS)
+        .where(
+            API_TOKENS.c.id == token_id,
+            sa.or_(API_TOKENS.c.last_used_at.is_(None), API_TOKENS.c.last_used_at <= stale),
         )
-    return UserRow(row.uid, Role(row.role), row.team_id)
+        .values(last_used_at=now)
+    )
+
+
+def user_for_token(session: Session, token: str, *, now: datetime) -> UserRow | None:
+    """The user a bearer token belongs to; None when it is unknown, malformed or revoked.
+    Notes when it was used (``last_used_at``), at most once per :data:`LAST_USED_EVERY`, so
+    checking a token is one indexed read and only rarely a write: call it in a session that
+    may write (:meth:`~revfield.memory.Store.session`). A service that checks a token on
+    every request reads with :func:`check_token` and writes with :func:`note_token_used`
+    only when it is due."""
+    found = check_token(session, token, now=now)
+    if found is None:
+        return None
+    if found.due:
+        note_token_used(session, found.token_id, now=now)
+    return found.user
+
+
+def user_for_token_hash(session: Session, token_hash: str) -> UserRow | None:
+    """The user whose working token has this SHA-256 (hex, as the memory keeps it); None once
+    the token is revoked. Read only. For a session that keeps the token's hash and not the
+    token (the web inbox's cookie): revoking the token ends the session at its next request."""
+    if len(token_hash) != 64:
+        return None
+    row = session.execute(
+        sa.select(USERS.c.id, USERS.c.role, USERS.c.team_id)
+        .select_from(API_TOKENS.join(USERS, USERS.c.id == API_TOKENS.c.user_id))
+        .where(API_TOKENS.c.token_hash == token_hash, API_TOKENS.c.revoked_at.is_(None))
+    ).first()
+    return None if row is None else UserRow(row.id, Role(row.role), row.team_id)
 
 
 def revoke_tokens(

@@ -32,6 +32,7 @@ __all__ = [
     "Fact",
     "FieldEvent",
     "ModelCall",
+    "Notification",
     "OutboxItem",
     "Review",
     "Signal",
@@ -473,3 +474,30 @@ class ApiToken(Base):
     """When it stopped working (``revfield user revoke``); a revoked token is unknown."""
     last_used_at: Mapped[datetime | None]
     """When it was last presented, to the minute (written at most once a minute)."""
+
+
+class Notification(Base):
+    """A person to tell that an item reached their rung of the ladder: written in the same
+    transaction as the climb, delivered through the ``notify`` executor at least once (always
+    under the same idempotency key) and then marked ``sent``."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    """``escalated:<new review id>``: the same on every delivery of this notification."""
+    review_id: Mapped[int] = mapped_column(sa.ForeignKey("reviews.id"))
+    """The item opened on the new rung."""
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
+    recipient_id: Mapped[str | None] = mapped_column(sa.ForeignKey("users.id"))
+    """Who holds the new rung for the account (None: nobody does)."""
+    rung: Mapped[str] = mapped_column(sa.String(16))
+    payload: Mapped[dict[str, Any]]
+    """What the notification says: the step (from, to), the action, the deadline, the reason."""
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """``pending`` (not delivered yet) or ``sent``."""
+    attempts: Mapped[int]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

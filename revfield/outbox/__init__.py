@@ -11,6 +11,15 @@ from revfield.outbox._executors import (
     load_executor,
     sign,
 )
+from revfield.outbox._notify import (
+    LogNotifier,
+    Notice,
+    Notifier,
+    NotifyReport,
+    WebhookNotifier,
+    deliver_notifications,
+    load_notifier,
+)
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -18,10 +27,17 @@ __all__ = [
     "DeliveryError",
     "Executor",
     "LogExecutor",
+    "LogNotifier",
+    "Notice",
+    "Notifier",
+    "NotifyReport",
     "OutboxReport",
     "WebhookExecutor",
+    "WebhookNotifier",
     "available_executors",
+    "deliver_notifications",
     "load_executor",
+    "load_notifier",
     "process_outbox",
     "sign",
 ]

@@ -7,7 +7,7 @@ Answering from Python (the same as the CLI): :meth:`revfield.field.Field.approve
 
 from revfield.review._access import LOCAL_ADMIN, Actor, ReviewError, may_answer, resolve_actor
 from revfield.review._answer import AnswerResult, answer_review
-from revfield.review._inbox import InboxItem, inbox
+from revfield.review._inbox import InboxItem, InboxPage, inbox, inbox_page
 from revfield.review._interrupts import (
     RECORDED,
     RESPONSE_SCHEMA,
@@ -29,11 +29,13 @@ __all__ = [
     "AnswerResult",
     "HumanAnswer",
     "InboxItem",
+    "InboxPage",
     "ReviewError",
     "answer_review",
     "climb_ladder",
     "describe_item",
     "inbox",
+    "inbox_page",
     "is_recorded",
     "may_answer",
     "open_review_item",

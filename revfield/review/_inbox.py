@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from revfield.memory import Session, pending_reviews
+from revfield.memory import PendingReview, Session, pending_reviews, pending_reviews_for
 from revfield.review._access import Actor, may_answer
 
-__all__ = ["InboxItem", "inbox"]
+__all__ = ["InboxItem", "InboxPage", "inbox", "inbox_page"]
 
 
 @dataclass(frozen=True)
@@ -37,35 +37,64 @@ class InboxItem:
     proposal: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of someone's inbox, and how many items wait for them on every page."""
+
+    items: list[InboxItem]
+    total: int
+
+
+def _item(p: PendingReview) -> InboxItem:
+    r = p.review
+    summary = (
+        p.proposal.get("subject")
+        or p.proposal.get("payload", {}).get("title")
+        or p.kind.replace("_", " ")
+    )
+    return InboxItem(
+        r.id,
+        r.action_id,
+        r.account_id,
+        p.account_name,
+        p.owner_id,
+        p.kind,
+        p.motion,
+        str(summary),
+        r.verdict,
+        r.assignee_role,
+        r.assignee_id,
+        r.reason,
+        r.deadline_at,
+        r.action_digest,
+        p.proposal,
+    )
+
+
 def inbox(session: Session, actor: Actor | None = None) -> list[InboxItem]:
     """Pending items, oldest deadline first; with an actor, only those they may answer."""
+    if actor is None:
+        return [_item(p) for p in pending_reviews(session)]
+    return inbox_page(session, actor).items
+
+
+def inbox_page(
+    session: Session, actor: Actor, *, limit: int | None = None, offset: int = 0
+) -> InboxPage:
+    """The items ``actor`` may answer (:func:`~revfield.review.may_answer`), oldest deadline
+    first: ``limit`` of them from ``offset`` (all of them without a limit), and the total.
+    The database applies the scope and the page, so a page costs the same however many items
+    wait for others."""
+    found, total = pending_reviews_for(
+        session,
+        role=actor.role,
+        user_id=actor.id,
+        team_id=actor.team_id,
+        limit=limit,
+        offset=offset,
+    )
     items = []
-    for p in pending_reviews(session):
-        r = p.review
-        if actor is not None and not may_answer(actor, r.assignee_role, p.owner_id, p.owner_team):
-            continue
-        summary = (
-            p.proposal.get("subject")
-            or p.proposal.get("payload", {}).get("title")
-            or p.kind.replace("_", " ")
-        )
-        items.append(
-            InboxItem(
-                r.id,
-                r.action_id,
-                r.account_id,
-                p.account_name,
-                p.owner_id,
-                p.kind,
-                p.motion,
-                str(summary),
-                r.verdict,
-                r.assignee_role,
-                r.assignee_id,
-                r.reason,
-                r.deadline_at,
-                r.action_digest,
-                p.proposal,
-            )
-        )
-    return items
+    for p in found:  # may_answer stays the rule: the query only narrows what is read
+        if may_answer(actor, p.review.assignee_role, p.owner_id, p.owner_team):
+            items.append(_item(p))
+    return InboxPage(items, total)

@@ -1,5 +1,10 @@
 """The escalation ladder (owner → manager → RevOps by default): opening an item on the rung a
-decision calls for, and moving unanswered items one rung up once their deadline passes."""
+decision calls for, and moving unanswered items one rung up once their deadline passes.
+
+Each step up is recorded in the audit trail (``escalated``, actor ``ladder``) and leaves a
+notification for the new rung's person, both in the climb's own transaction: the step, its
+record and the notice to deliver exist together or not at all. The notification is delivered
+afterwards (``revfield.outbox.deliver_notifications``) under the key ``escalated:<new item>``."""
 
 from __future__ import annotations
 
@@ -9,15 +14,20 @@ from datetime import datetime, timedelta
 from revfield.domain import ReviewStatus, Verdict
 from revfield.memory import (
     Session,
+    audit,
     get_action,
     open_review,
     pending_reviews,
+    queue_notification,
     rung_holder,
     transition,
 )
 from revfield.policies import CompiledPack, Decision
 
 __all__ = ["climb_ladder", "open_review_item", "rung_for"]
+
+_ACTOR = "ladder"
+"""Who the audit trail names for a step up the ladder."""
 
 
 def rung_for(pack: CompiledPack, verdict: Verdict, escalate_to: str | None) -> tuple[int, str]:
@@ -67,8 +77,9 @@ def open_review_item(
 
 def climb_ladder(session: Session, pack: CompiledPack, now: datetime) -> list[tuple[int, int]]:
     """Items past their deadline move one rung up the ladder (owner → manager → revops):
-    the old item is superseded and a new one opened for the same action. Returns
-    (old, new) review ids. Items already on the top rung stay where they are."""
+    the old item is superseded and a new one opened for the same action; the step is audited
+    (``escalated``) and a notification for the new rung's person stored, all in ``session``.
+    Returns (old, new) review ids. Items already on the top rung stay where they are."""
     ladder = list(pack.review.ladder)
     moved = []
     for due in pending_reviews(session, due_before=now, below_level=len(ladder) - 1):
@@ -84,6 +95,8 @@ def climb_ladder(session: Session, pack: CompiledPack, now: datetime) -> list[tu
         ):
             continue
         action = get_action(session, r.action_id)
+        assignee = rung_holder(session, r.account_id, rung)
+        deadline = now + timedelta(hours=pack.review.deadline_hours)
         new_id = open_review(
             session,
             action_id=r.action_id,
@@ -93,9 +106,46 @@ def climb_ladder(session: Session, pack: CompiledPack, now: datetime) -> list[tu
             verdict=r.verdict,
             rung=rung,
             level=r.level + 1,
-            assignee_id=rung_holder(session, r.account_id, rung),
+            assignee_id=assignee,
             reason=r.reason,
-            deadline_at=now + timedelta(hours=pack.review.deadline_hours),
+            deadline_at=deadline,
+            now=now,
+        )
+        step = {
+            "from_rung": r.assignee_role,
+            "from_review": r.id,
+            "from_assignee": r.assignee_id,
+            "to_rung": rung,
+            "to_review": new_id,
+            "assignee": assignee,
+            "deadline_at": deadline,
+        }
+        audit(
+            session,
+            actor=_ACTOR,
+            event="escalated",
+            at=now,
+            account_id=r.account_id,
+            action_id=r.action_id,
+            review_id=new_id,
+            missed_deadline=r.deadline_at,
+            **step,
+        )
+        queue_notification(
+            session,
+            key=f"escalated:{new_id}",
+            review_id=new_id,
+            account_id=r.account_id,
+            recipient_id=assignee,
+            rung=rung,
+            payload={
+                **step,
+                "account_id": r.account_id,
+                "account_name": due.account_name,
+                "action_id": r.action_id,
+                "kind": due.kind,
+                "reason": r.reason,
+            },
             now=now,
         )
         moved.append((r.id, new_id))

@@ -15,5 +15,6 @@ account's memory and its action chains (``GET /accounts/{id}``), governance, ``/
 """
 
 from revfield.service._app import create_app
+from revfield.service._logs import configure_logging, redact, redact_event
 
-__all__ = ["create_app"]
+__all__ = ["configure_logging", "create_app", "redact", "redact_event"]

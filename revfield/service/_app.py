@@ -35,6 +35,7 @@ from revfield.service import _accounts, _health, _reviews, _signals, _threads
 from revfield.service._errors import ApiError, ErrorBody, Problem
 from revfield.service._metrics import CountingModel, Metrics
 from revfield.service._state import Service
+from revfield.service._web import router as web_router
 
 __all__ = ["create_app"]
 
@@ -109,6 +110,7 @@ def create_app(
     app.state.service = svc
     for module in (_signals, _reviews, _accounts, _threads, _health):
         app.include_router(module.router)
+    app.include_router(web_router)  # the web inbox: HTML pages, cookie sessions
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http_error)

@@ -32,13 +32,13 @@ from revfield.memory import (
     get_review,
 )
 from revfield.outbox import OutboxReport
-from revfield.review import Actor, AnswerResult, ReviewError, inbox, may_answer
+from revfield.review import Actor, AnswerResult, ReviewError, inbox_page, may_answer
 from revfield.service._auth import CurrentActor, sees_account
 from revfield.service._errors import ApiError, error_responses
 from revfield.service._state import Service, service
 from revfield.service._storable import Body
 
-__all__ = ["router"]
+__all__ = ["answer_item", "item_action", "router"]
 
 router = APIRouter(tags=["reviews"])
 
@@ -178,7 +178,7 @@ def get_inbox(
     items, a manager's team's, everything for RevOps."""
     now = svc.clock.now()
     with svc.store.read() as session:
-        items = inbox(session, actor)
+        found = inbox_page(session, actor, limit=limit, offset=offset)
     page = [
         InboxEntry(
             review_id=i.review_id,
@@ -198,12 +198,12 @@ def get_inbox(
             digest=i.digest,
             proposal=i.proposal,
         )
-        for i in items[offset : offset + limit]
+        for i in found.items
     ]
-    return Inbox(items=page, total=len(items), limit=limit, offset=offset)
+    return Inbox(items=page, total=found.total, limit=limit, offset=offset)
 
 
-def _check_scope(svc: Service, actor: Actor, review_id: int) -> ProposedAction:
+def item_action(svc: Service, actor: Actor, review_id: int) -> ProposedAction:
     """The item's action, if the caller may answer the item (404 otherwise, as if absent)."""
     with svc.store.read() as session:
         review = get_review(session, review_id)
@@ -215,7 +215,7 @@ def _check_scope(svc: Service, actor: Actor, review_id: int) -> ProposedAction:
         return ProposedAction.model_validate(get_action(session, review.action_id).proposal)
 
 
-def _answer(
+def answer_item(
     svc: Service,
     actor: Actor,
     review_id: int,
@@ -225,7 +225,10 @@ def _answer(
     edits: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> AnswerOut:
-    action = _check_scope(svc, actor, review_id)
+    """Answer item ``review_id`` as ``actor`` (the REST endpoints and the web inbox): a 404
+    outside the caller's scope, a 422 for an edit the kind's declaration refuses, a 409 for a
+    stale digest or an item answered already; else the run resumes and the outbox delivers."""
+    action = item_action(svc, actor, review_id)
     if edits:
         try:  # typed by the kind's declaration before anything is recorded
             svc.pack().catalog.edit(action, edits)
@@ -269,14 +272,14 @@ _ANSWERS = error_responses(401, 404, 409, 422)
 @router.post("/reviews/{review_id}/approve", response_model=AnswerOut, responses=_ANSWERS)
 def approve(review_id: ReviewId, body: Answer, actor: CurrentActor, svc: ServiceDep) -> AnswerOut:
     """Approve the action as shown; its agent run resumes and the outbox carries it out."""
-    return _answer(svc, actor, review_id, body.expected_digest, approve=True)
+    return answer_item(svc, actor, review_id, body.expected_digest, approve=True)
 
 
 @router.post("/reviews/{review_id}/reject", response_model=AnswerOut, responses=_ANSWERS)
 def reject(review_id: ReviewId, body: Rejection, actor: CurrentActor, svc: ServiceDep) -> AnswerOut:
     """Reject the action, with the reason; it is never carried out, and what waits for it
     is cancelled."""
-    return _answer(
+    return answer_item(
         svc, actor, review_id, body.expected_digest, approve=False, reason=body.reason.strip()
     )
 
@@ -285,7 +288,7 @@ def reject(review_id: ReviewId, body: Rejection, actor: CurrentActor, svc: Servi
 def edit(review_id: ReviewId, body: Edit, actor: CurrentActor, svc: ServiceDep) -> AnswerOut:
     """Approve with changes. The edited action is decided again: an edit that needs a higher
     rung re-escalates the item (a new item waits there), one the policy blocks blocks it."""
-    return _answer(svc, actor, review_id, body.expected_digest, approve=True, edits=body.edits)
+    return answer_item(svc, actor, review_id, body.expected_digest, approve=True, edits=body.edits)
 
 
 @router.post("/actions", response_model=SubmitOut, responses=error_responses(401, 404, 422))

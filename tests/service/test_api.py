@@ -466,7 +466,7 @@ def test_an_error_nobody_expected_is_a_json_500_without_a_traceback(api: Api, mo
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(reviews, "inbox", broken)
+    monkeypatch.setattr(reviews, "inbox_page", broken)
     failed = api.get("/inbox", "ana", headers={"X-Request-ID": "req-42"})
     assert failed.status_code == 500
     assert failed.json() == {
