@@ -36,6 +36,7 @@ __all__ = [
     "Delivery",
     "DeliveryError",
     "Executor",
+    "JsonlOnce",
     "LogExecutor",
     "WebhookExecutor",
     "available_executors",
@@ -100,6 +101,38 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+class JsonlOnce:
+    """A JSON-lines file that holds each idempotency key once: what the ``log`` executor and
+    the ``log`` notifier write to (the keys already in the file are read on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: set[str] | None = None
+
+    def _keys(self) -> set[str]:
+        if self._seen is None:
+            self._seen = set()
+            if self.path.exists():
+                for line in self.path.read_text(encoding="utf-8").splitlines():
+                    try:
+                        self._seen.add(json.loads(line)["idempotency_key"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+        return self._seen
+
+    def append(self, key: str, body: dict[str, Any]) -> bool:
+        """Write ``body`` (which carries ``idempotency_key``) unless ``key`` is in the file
+        already; returns whether it was written."""
+        keys = self._keys()
+        if key in keys:
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(body, sort_keys=True, default=str) + "\n")
+        keys.add(key)
+        return True
+
+
 class LogExecutor:
     """Appends each action as one JSON line to a file: the demo's and a dry run's executor.
     A key already in the file is not written again."""
@@ -114,28 +147,13 @@ class LogExecutor:
                 "revfield.toml)"
             )
         self.path = found
-        self._seen: set[str] | None = None
-
-    def _keys(self) -> set[str]:
-        if self._seen is None:
-            self._seen = set()
-            if self.path.exists():
-                for line in self.path.read_text(encoding="utf-8").splitlines():
-                    try:
-                        self._seen.add(json.loads(line)["idempotency_key"])
-                    except (ValueError, KeyError, TypeError):
-                        continue
-        return self._seen
+        self._file = JsonlOnce(found)
 
     def execute(self, delivery: Delivery) -> dict[str, Any]:
-        keys = self._keys()
-        if delivery.idempotency_key in keys:
-            return {"written": False, "path": str(self.path), "duplicate": True}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(delivery.body(), sort_keys=True, default=str) + "\n")
-        keys.add(delivery.idempotency_key)
-        return {"written": True, "path": str(self.path)}
+        written = self._file.append(delivery.idempotency_key, delivery.body())
+        return {"written": written, "path": str(self.path)} | (
+            {} if written else {"duplicate": True}
+        )
 
     def close(self) -> None:
         return None

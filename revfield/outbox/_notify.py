@@ -30,7 +30,7 @@ from revfield.memory import (
     note_notify_failure,
     pending_notifications,
 )
-from revfield.outbox._executors import SIGNATURE_HEADER, DeliveryError, sign
+from revfield.outbox._executors import SIGNATURE_HEADER, DeliveryError, JsonlOnce, sign
 
 __all__ = [
     "LogNotifier",
@@ -90,28 +90,11 @@ class LogNotifier:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._seen: set[str] | None = None
-
-    def _keys(self) -> set[str]:
-        if self._seen is None:
-            self._seen = set()
-            if self.path.exists():
-                for line in self.path.read_text(encoding="utf-8").splitlines():
-                    try:
-                        self._seen.add(json.loads(line)["idempotency_key"])
-                    except (ValueError, KeyError, TypeError):
-                        continue
-        return self._seen
+        self._file = JsonlOnce(path)
 
     def notify(self, notice: Notice) -> dict[str, Any]:
-        keys = self._keys()
-        if notice.idempotency_key in keys:
-            return {"written": False, "duplicate": True}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(notice.body(), sort_keys=True, default=str) + "\n")
-        keys.add(notice.idempotency_key)
-        return {"written": True}
+        written = self._file.append(notice.idempotency_key, notice.body())
+        return {"written": True} if written else {"written": False, "duplicate": True}
 
     def close(self) -> None:
         return None
