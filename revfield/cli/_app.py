@@ -20,9 +20,18 @@ from typer.core import TyperGroup
 from revfield.clock import Clock, SystemClock
 from revfield.config import Settings, load_settings
 from revfield.errors import RevfieldError
-from revfield.memory import Store, StoreError
+from revfield.memory import AccountNotFoundError, Session, Store, StoreError, find_account_id
 
-__all__ = ["State", "app", "console", "fail", "pack_help", "state", "stderr"]
+__all__ = [
+    "State",
+    "account_filter",
+    "app",
+    "console",
+    "fail",
+    "pack_help",
+    "state",
+    "stderr",
+]
 
 # Markup is off: what the CLI prints quotes accounts, signal text, file names and policy
 # files, and a `[/b]` in any of them must print as written. Styled output says so itself
@@ -174,6 +183,17 @@ def fail(message: str, code: int = 1) -> NoReturn:
     plain text: it often quotes the user's input, so any ``[…]`` in it is printed as written."""
     stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def account_filter(session: Session, account: str | None) -> str | None:
+    """The id of the account an ``--account`` option names (its id, name or domain), None
+    without one; an unknown account is one clear error."""
+    if account is None:
+        return None
+    try:
+        return find_account_id(session, account)
+    except AccountNotFoundError as exc:
+        fail(str(exc))
 
 
 def pack_help(path: Path, option: str | None = None) -> str:

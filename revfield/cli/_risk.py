@@ -11,9 +11,9 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from revfield.cli._app import app, console, fail, state
+from revfield.cli._app import account_filter, app, console, fail, state
 from revfield.domain import RiskStatus
-from revfield.memory import AccountNotFoundError, ChurnRiskView, find_account_id, list_risks
+from revfield.memory import ChurnRiskView, list_risks
 from revfield.review import ReviewError, resolve_actor, resolve_churn_risk
 
 risk_app = typer.Typer(
@@ -43,10 +43,7 @@ def risk_list(
     except ValueError:
         fail(f"--status `{status}`: one of {', '.join(s.value for s in RiskStatus)}")
     with state().store().read() as session:
-        try:
-            account_id = find_account_id(session, account) if account else None
-        except AccountNotFoundError as exc:
-            fail(str(exc))
+        account_id = account_filter(session, account)
         risks = list_risks(session, status=wanted, account_id=account_id, limit=limit)
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in risks], indent=2, default=str))

@@ -18,14 +18,12 @@ from rich.table import Table
 from rich.text import Text
 
 from revfield._text import shorten
-from revfield.cli._app import app, console, fail, state
+from revfield.cli._app import account_filter, app, console, fail, state
 from revfield.memory import (
-    AccountNotFoundError,
     AuditView,
     UserError,
     add_user,
     audit_trail,
-    find_account_id,
     issue_token,
     list_users,
     resolve_user_id,
@@ -211,10 +209,7 @@ def audit_command(
     """The audit trail, newest first: every decision, review answer, edit, execution and
     login, who did it and when. The database refuses to change or delete an entry."""
     with state().store().read() as session:
-        try:
-            account_id = find_account_id(session, account) if account else None
-        except AccountNotFoundError as exc:
-            fail(str(exc))
+        account_id = account_filter(session, account)
         entries = audit_trail(session, account_id=account_id, action_id=action, limit=limit)
     if as_json:
         typer.echo(json.dumps([_entry_json(e) for e in entries], indent=2, default=str))
