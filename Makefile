@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test eval cassettes bench lint fmt clean
+.PHONY: help demo test soak eval cassettes bench lint fmt clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -22,6 +22,10 @@ demo: $(STAMP)  ## fresh SQLite, the sample book of business, the field loop; of
 test: $(STAMP)  ## the whole suite (SQLite always; PostgreSQL when REVFIELD_TEST_DATABASE_URL is set)
 	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || true)
 	$(BIN)/python -m pytest -q
+
+soak: $(STAMP)  ## the long soak: 4 workers on PostgreSQL, a 4x book, faults and kills, then the invariant checker
+	@test -n "$$REVFIELD_TEST_DATABASE_URL" || (echo "set REVFIELD_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"; exit 2)
+	SOAK=long $(BIN)/python -m pytest -q -s tests/worker/test_soak.py
 
 eval: $(STAMP)  ## replay the recorded scenarios (evals/scenarios) and print the report
 	$(BIN)/revfield eval

@@ -12,6 +12,7 @@ from benchmarks import (
     bench_memory,
     bench_policy,
     bench_service,
+    bench_workers,
 )
 from benchmarks._report import Figure, console, save, show
 
@@ -24,6 +25,7 @@ SUITES = {
     "governed": bench_governed.bench_governed,
     "evals": bench_evals.bench_evals,
     "service": bench_service.bench_service,
+    "workers": bench_workers.bench_workers,
 }
 
 

@@ -68,6 +68,8 @@ ARGS: dict[str, list[str]] = {
     "user list": [],
     "user revoke": ["ana-lima"],
     "audit": [],
+    "worker": ["--once"],
+    "check": [],
 }
 """Each command's minimal arguments: enough to reach the setting under test (SIGNALS: a signal
 file, EXPORT: a folder, PACK: the pack of the settings)."""
@@ -87,6 +89,8 @@ WITH_PACK = {
     "policy diff",
     "policy backtest",
     "eval",
+    "worker",
+    "check",
 }
 """The commands that read the policy pack of the settings (``policy diff`` and ``backtest``:
 the packs given)."""

@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("revfield.review",),
     ("revfield.outbox",),
     ("revfield.field",),
-    ("revfield.testing", "revfield.demo", "revfield.evals", "revfield.service"),
+    ("revfield.testing", "revfield.demo", "revfield.evals", "revfield.service", "revfield.worker"),
     ("revfield.cli",),
 )
 """Stages in flow order: a module may import its own stage and the stages before it."""

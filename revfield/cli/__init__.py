@@ -1,6 +1,18 @@
 """The ``revfield`` command line."""
 
-from revfield.cli import _demo, _eval, _field, _memory, _policy, _risk, _run, _serve, _users  # noqa: F401  (commands)
+from revfield.cli import (  # noqa: F401  (each module registers its commands)
+    _check,
+    _demo,
+    _eval,
+    _field,
+    _memory,
+    _policy,
+    _risk,
+    _run,
+    _serve,
+    _users,
+    _worker,
+)
 from revfield.cli._app import app
 from revfield.cli._app import run as _run_app
 

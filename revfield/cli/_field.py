@@ -24,6 +24,7 @@ from revfield.cli._users import operator
 from revfield.domain import ProposalError
 from revfield.field import Field, SubmitResult, open_checkpointer
 from revfield.llm import ModelError, make_model
+from revfield.memory import Claims
 from revfield.outbox import OutboxReport, load_executor
 from revfield.policies import PackError, load_pack
 from revfield.review import Actor, AnswerResult, ReviewError, inbox_page, resolve_actor
@@ -36,8 +37,9 @@ def _acting(actor: Actor, as_user: str | None) -> Actor:
 
 
 @contextmanager
-def open_field(st: State) -> Iterator[Field]:
-    """The configured field: database, pack, model, executor and checkpointer."""
+def open_field(st: State, claims: Claims | None = None) -> Iterator[Field]:
+    """The configured field: database, pack, model, executor and checkpointer (``claims``:
+    a worker's own)."""
     store = st.store()
     try:
         pack = load_pack(st.settings.policies)
@@ -59,7 +61,7 @@ def open_field(st: State) -> Iterator[Field]:
         fail(f"executor: {exc}")
     try:
         with open_checkpointer(store) as saver:
-            yield Field(
+            fld = Field(
                 store,
                 pack,
                 model,
@@ -67,7 +69,12 @@ def open_field(st: State) -> Iterator[Field]:
                 saver,
                 executor=executor,
                 lease=timedelta(seconds=st.settings.outbox_lease_seconds),
+                claims=claims,
             )
+            try:
+                yield fld
+            finally:
+                fld.close()
     finally:
         executor.close()
         model.close()

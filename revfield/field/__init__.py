@@ -9,7 +9,12 @@ node on an action's review item.
 """
 
 from revfield.field._checkpoints import CHECKPOINT_TABLES, open_checkpointer
-from revfield.field._detection import DetectionReport, pending_signals, run_detection
+from revfield.field._detection import (
+    DetectionReport,
+    Detector,
+    pending_signals,
+    run_detection,
+)
 from revfield.field._field import AgentReport, Field
 from revfield.field._governed import governed
 from revfield.field._submit import SubmitResult
@@ -19,6 +24,7 @@ __all__ = [
     "CHECKPOINT_TABLES",
     "AgentReport",
     "DetectionReport",
+    "Detector",
     "Field",
     "SubmitResult",
     "await_review",

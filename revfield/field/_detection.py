@@ -62,6 +62,7 @@ from revfield.memory import (
     customer_states,
     last_raised,
     last_usage_of_customers,
+    lock_buckets,
     note_detections,
     record_model_calls,
     signal_series,
@@ -70,7 +71,7 @@ from revfield.memory import (
 from revfield.policies import CompiledPack, governance_report
 from revfield.route import Router
 
-__all__ = ["DetectionReport", "pending_signals", "run_detection"]
+__all__ = ["DetectionReport", "Detector", "pending_signals", "run_detection"]
 
 RULE_KINDS = frozenset(
     {
@@ -117,6 +118,8 @@ class DetectionReport:
     """Changes to the memory itself, by kind (a contact marked do-not-contact, an account
     become customer, a deal closed)."""
     seconds: float = 0.0
+    last_id: int = 0
+    """The newest signal id read: a later call may go on after it (``start_after``)."""
 
     @property
     def rate(self) -> float:
@@ -149,12 +152,65 @@ def run_detection(
     """Detect field events in every pending signal (at most ``limit``), then renewals coming
     up and (``governance``) inactivity and governance deviations, and route each to its agent
     (``router``: the installed agents the pack leaves on, by default). Returns what was
-    found."""
-    report = DetectionReport()
-    started = time.perf_counter()
+    found. (A worker uses a :class:`Detector`, one bucket of accounts at a time.)"""
     if router is None:
         router = build_router(discover_agents(), pack.agent_enabled)
-    runner = _Runner(store, pack, model, clock, report, router)
+    runner = _Runner(store, pack, model, clock, DetectionReport(), router)
+    return _drive(
+        runner,
+        batch_size=batch_size,
+        limit=limit,
+        on_progress=on_progress,
+        governance=governance,
+    )
+
+
+class Detector:
+    """Detection kept ready between calls (its text graph built once), for a worker that
+    detects one batch of one bucket at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        pack: CompiledPack,
+        model: Model,
+        clock: Clock,
+        *,
+        router: Router | None = None,
+    ) -> None:
+        self.pack = pack
+        if router is None:
+            router = build_router(discover_agents(), pack.agent_enabled)
+        self._runner = _Runner(store, pack, model, clock, DetectionReport(), router)
+
+    def detect(
+        self, *, batch_size: int, bucket: int | None = None, start_after: int = 0
+    ) -> DetectionReport:
+        """One batch of pending signals (of ``bucket``, after signal ``start_after``)."""
+        return _drive(
+            self._runner,
+            batch_size=batch_size,
+            limit=batch_size,
+            bucket=bucket,
+            start_after=start_after,
+            account_level=False,
+        )
+
+
+def _drive(
+    runner: _Runner,
+    *,
+    batch_size: int,
+    limit: int | None,
+    bucket: int | None = None,
+    start_after: int = 0,
+    account_level: bool = True,
+    governance: bool = True,
+    on_progress: Callable[[int], None] | None = None,
+) -> DetectionReport:
+    report = runner.report = DetectionReport()
+    started = time.perf_counter()
+    runner.bucket, runner.after = bucket, start_after
     while limit is None or report.signals < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.signals)
         done = runner.batch(size)
@@ -162,7 +218,9 @@ def run_detection(
             break
         if on_progress:
             on_progress(report.signals)
-    runner.account_level(governance=governance)
+    report.last_id = runner.after
+    if account_level:
+        runner.account_level(governance=governance)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -176,8 +234,11 @@ class _Runner:
         clock: Clock,
         report: DetectionReport,
         router: Router,
+        *,
+        bucket: int | None = None,
     ) -> None:
         self.store, self.pack, self.clock, self.report = store, pack, clock, report
+        self.bucket = bucket
         self.router = router
         self.spec = pack.detection
         self.model = Recorder(model)
@@ -192,7 +253,11 @@ class _Runner:
     def batch(self, size: int) -> int:
         with self.store.read() as session:
             snaps, unattributed = undetected_signals(
-                session, after=self.after, size=size, payload_kinds=RULE_KINDS
+                session,
+                after=self.after,
+                size=size,
+                payload_kinds=RULE_KINDS,
+                bucket=self.bucket,
             )
             if not snaps and not unattributed:
                 return 0
@@ -281,6 +346,9 @@ class _Runner:
     def _write(
         self, session: Session, found: list[Detected], claimed: set[int], now: datetime
     ) -> None:
+        # one writer per bucket of accounts at a time: the cooldown read below sees every
+        # event an earlier writer raised for these accounts (PostgreSQL; SQLite has one writer)
+        lock_buckets(session, {d.account_id for d in found})
         kept = self._deduplicate(session, found)
         effects = [e for d in kept for e in d.effects]
         apply_effects(session, effects, now)

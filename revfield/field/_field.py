@@ -38,6 +38,8 @@ from revfield.field._graph import AgentDeps, build_agent_graph, outcome_of, thre
 from revfield.field._submit import SubmitResult, prepare_submission, submission_result
 from revfield.llm import Model
 from revfield.memory import (
+    ClaimKind,
+    Claims,
     Store,
     add_field_event_once,
     event_of_action,
@@ -46,7 +48,7 @@ from revfield.memory import (
     get_review,
     runnable_events,
     transition,
-    waiting_events,
+    waiting_with_answers,
 )
 from revfield.outbox import (
     Executor,
@@ -68,6 +70,9 @@ from revfield.review import (
 log = structlog.get_logger("revfield.field")
 
 __all__ = ["AgentReport", "Field", "SubmitResult"]
+
+SUBMIT_WAIT = 30.0
+"""Seconds a submission waits for another process deciding the same action (same key)."""
 
 
 @dataclass
@@ -114,8 +119,14 @@ class Field:
         lease: timedelta = timedelta(minutes=5),
         durability: Durability = "sync",
         agents: Mapping[str, AgentSpec] | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.store = store
+        self.claims = claims if claims is not None else Claims(store)
+        self._settled: dict[int, frozenset[int]] = {}
+        """Runs :meth:`resume_answered` settled, with the answered items it saw then."""
+        """What this process works on: a run (its thread) is run, resumed or answered by one
+        process at a time (see :class:`~revfield.memory.Claims`)."""
         self._pack = pack if callable(pack) else (lambda: pack)
         self.model = model
         self.clock = clock
@@ -138,6 +149,10 @@ class Field:
     def pack(self) -> CompiledPack:
         return self._pack()
 
+    def close(self) -> None:
+        """Release this process's claims (and their connection)."""
+        self.claims.close()
+
     # -- runs -----------------------------------------------------------------------------
 
     def _config(self, agent: str, event_id: int) -> dict[str, Any]:
@@ -147,23 +162,38 @@ class Field:
         with self.store.session() as session:
             transition(session, event_id, status)
 
-    def run_event(self, event_id: int, agent: str, *, started: bool = False) -> str:
-        """Run the agent on one field event; returns ``waiting`` or ``done``.
+    def run_event(self, event_id: int, agent: str, *, wait: float = 0.0) -> str:
+        """Run the agent on one field event; returns ``waiting`` or ``done`` (``busy``:
+        another process is running it; ``skipped``: it was run since it was listed).
 
-        ``started`` says the event was taken up before (its status is ``running``: the
-        process died mid-run): its checkpoint decides whether it waits for a person, is
-        finished, or starts again (the steps before the pause are idempotent)."""
+        An event taken up before (``running``: the process died mid-run) is taken up again:
+        its checkpoint decides whether it waits for a person, is finished, or starts again
+        (the steps before the pause are idempotent). ``wait``: seconds to wait for another
+        process or thread that runs it to let go (then its outcome is read)."""
+        with self.claims.holding(ClaimKind.THREAD, event_id, wait=wait) as mine:
+            if not mine:
+                return "busy"
+            with self.store.read() as session:
+                status = event_status(session, event_id)
+            if status not in (EventStatus.PENDING, EventStatus.RUNNING):
+                return "skipped"  # run by another process since it was listed
+            return self._run_event(event_id, agent, started=status is EventStatus.RUNNING)
+
+    def _run_event(self, event_id: int, agent: str, *, started: bool) -> str:
         graph = self.graphs[agent]
         config = self._config(agent, event_id)
+        run_input: dict[str, int] | None = {"event_id": event_id}
         if started:
             snapshot = graph.get_state(config)
-            if snapshot.next:  # paused already: never start it over
+            if snapshot.interrupts:  # paused already: never start it over
                 self._set_status(event_id, EventStatus.WAITING)
                 return "waiting"
-            if snapshot.values.get("done"):
+            if snapshot.next:  # cut off between two steps: go on from the last checkpoint
+                run_input = None
+            elif snapshot.values.get("done"):
                 self._set_status(event_id, EventStatus.DONE)
                 return "done"
-        result = graph.invoke({"event_id": event_id}, config, durability=self.durability)
+        result = graph.invoke(run_input, config, durability=self.durability)
         if result.get("__interrupt__"):
             self._set_status(event_id, EventStatus.WAITING)
             return "waiting"
@@ -180,12 +210,14 @@ class Field:
         """One run per pending field event."""
         report = AgentReport()
         started = time.perf_counter()
-        for n, (event_id, agent, cut_off) in enumerate(self.pending_events(limit), 1):
+        for n, (event_id, agent, _cut_off) in enumerate(self.pending_events(limit), 1):
             if agent not in self.graphs:
                 log.warning("agent not installed", agent=agent, event_id=event_id)
                 report.unknown_agent += 1
                 continue
-            status = self.run_event(event_id, agent, started=cut_off)
+            status = self.run_event(event_id, agent)
+            if status not in ("waiting", "done"):
+                continue  # another process runs it, or ran it since it was listed
             report.runs += 1
             report.by_agent[agent] += 1
             report.paused += status == "waiting"
@@ -236,7 +268,9 @@ class Field:
         with self.store.read() as session:
             status = event_status(session, event_id)
         if status in (EventStatus.PENDING, EventStatus.RUNNING):
-            self.run_event(event_id, "submitted", started=status is EventStatus.RUNNING)
+            # the same key submitted at once from several places: one runs it, the others
+            # wait for its outcome
+            self.run_event(event_id, "submitted", wait=SUBMIT_WAIT)
         with self.store.read() as session:
             return submission_result(session, event_id, new=new)
 
@@ -258,6 +292,12 @@ class Field:
                 outcome = outcome_of(get_action(session, action_id).status)
         if agent not in self.graphs:
             return "waiting"
+        with self.claims.holding(ClaimKind.THREAD, event_id) as mine:
+            if not mine:  # another process works on the run: it reads the answer from memory
+                return "waiting"
+            return self._resume(agent, event_id, action_id, outcome)
+
+    def _resume(self, agent: str, event_id: int, action_id: int, outcome: str) -> str:
         state = self._state(agent, event_id)
         if not state.next:
             return "done"  # nothing waits (answered and resumed before)
@@ -291,6 +331,23 @@ class Field:
         if agent not in self.graphs or not event.isdigit():
             raise ReviewError(f"no agent run `{thread}`")
         event_id = int(event)
+        with self.claims.holding(ClaimKind.THREAD, event_id) as mine:
+            if not mine:
+                raise ReviewError(
+                    f"run {thread} is being worked on by another process right now; "
+                    "answer again in a moment"
+                )
+            return self._answer_interrupt(agent, event_id, thread, interrupt_id, answer, actor)
+
+    def _answer_interrupt(
+        self,
+        agent: str,
+        event_id: int,
+        thread: str,
+        interrupt_id: str,
+        answer: object,
+        actor: Actor,
+    ) -> str:
         state = self._state(agent, event_id)
         asked = next((i for i in state.interrupts if i.id == interrupt_id), None)
         if asked is None:
@@ -379,8 +436,21 @@ class Field:
 
     def _settle_thread(self, agent: str, event_id: int) -> int:
         """Resume the run's interrupts whose items are answered (or moved) in memory."""
+        with self.claims.holding(ClaimKind.THREAD, event_id) as mine:
+            return self._settle(agent, event_id) if mine else 0
+
+    def _settle(self, agent: str, event_id: int) -> int:
+        state = self._state(agent, event_id)
+        if state.next and not state.interrupts:
+            # cut off between two steps after an answer (the database went away mid-resume):
+            # go on from the last checkpoint
+            result = self.graphs[agent].invoke(
+                None, self._config(agent, event_id), durability=self.durability
+            )
+            self._after(agent, event_id, result)
+            return 1
         resumed = 0
-        for intr in self._state(agent, event_id).interrupts:
+        for intr in state.interrupts:
             value = intr.value if isinstance(intr.value, dict) else {}
             about = value.get("revfield") or {}
             if about:
@@ -403,12 +473,16 @@ class Field:
         """Resume runs whose items were answered (or moved) in memory while nothing resumed
         them (the answering process died in between)."""
         with self.store.read() as session:
-            waiting = waiting_events(session)
-        return sum(
-            self._settle_thread(agent, event_id)
-            for event_id, agent in waiting
-            if agent in self.graphs
-        )
+            waiting = waiting_with_answers(session)
+        resumed = 0
+        for event_id, (agent, answered) in waiting.items():
+            if agent not in self.graphs or self._settled.get(event_id) == answered:
+                continue  # looked at since its last answer: nothing new to resume
+            with self.claims.holding(ClaimKind.THREAD, event_id) as mine:
+                if mine:  # else another process works on the run, and reads memory itself
+                    resumed += self._settle(agent, event_id)
+                    self._settled[event_id] = answered
+        return resumed
 
     def climb_ladder(self, notifier: Notifier | None = None) -> list[tuple[int, int]]:
         """Move unanswered items past their deadline one rung up (each step audited, and a

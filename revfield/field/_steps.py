@@ -21,7 +21,9 @@ from revfield.memory import (
     cancel_dependants,
     first_verdict,
     get_action,
+    lock_account,
     lock_event,
+    lock_motions,
     pending_review_id,
     provenance,
     queue_entry,
@@ -70,6 +72,13 @@ def record_proposals(
     Each action and its decision are written before the next proposal is decided (its
     counters see them); the outbox rows and audit entries are written once, at the end."""
     event, status = lock_event(session, event_id)
+    # deciding for the account is serial: counters, caps and budgets read below see what
+    # every earlier decision for it wrote (other accounts decide in parallel)
+    lock_account(session, event.account_id)
+    # a motion's daily budget spans accounts: its lock is taken only once a proposal would
+    # be automated against it (then decided again), and held to the end of the transaction
+    budgeted = {p.motion.value for p in proposals} & set(pack.guardrails.motion_budgets)
+    budgets_held = False
     existing = (
         {}
         if status is EventStatus.PENDING
@@ -89,6 +98,11 @@ def record_proposals(
             ids[found.kind] = found.id
             continue
         decision = decide(pack, build_context(session, pack, p, now, cache))
+        if decision.verdict is Verdict.AUTO and p.motion.value in budgeted and not budgets_held:
+            lock_motions(session, budgeted)  # every one this run may spend, in one order
+            budgets_held = True
+            cache = {}  # what other accounts spent meanwhile
+            decision = decide(pack, build_context(session, pack, p, now, cache))
         action = record_action(
             session,
             p,

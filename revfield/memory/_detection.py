@@ -26,6 +26,7 @@ from revfield.domain import (
     RiskRecovered,
     RiskStatus,
 )
+from revfield.memory._claims import bucket_expr
 from revfield.memory._risks import current_risks, resolve_risk
 from revfield.memory._sql import chunks, insert_ignore
 from revfield.memory._tables import (
@@ -91,11 +92,18 @@ def count_undetected(session: Session) -> int:
 
 
 def undetected_signals(
-    session: Session, *, after: int, size: int, payload_kinds: Collection[str]
+    session: Session,
+    *,
+    after: int,
+    size: int,
+    payload_kinds: Collection[str],
+    bucket: int | None = None,
 ) -> tuple[list[SignalSnap], list[int]]:
     """Up to ``size`` signals not yet through detection with ids above ``after``, oldest
     first: snapshots of those attributed to an account (payloads decoded only for
-    ``payload_kinds``), and the ids of those that name no account."""
+    ``payload_kinds``), and the ids of those that name no account. With ``bucket``
+    (PostgreSQL), only the signals of that bucket of accounts (see
+    :func:`~revfield.memory.bucket_expr`)."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     # most signals are visits and opens: their payloads are not decoded at all
     payload = sa.type_coerce(SIGNALS.c.payload, sa.Text) if sqlite else SIGNALS.c.payload
@@ -113,6 +121,8 @@ def undetected_signals(
         .order_by(SIGNALS.c.id)
         .limit(size)
     )
+    if bucket is not None and not sqlite:
+        query = query.where(bucket_expr(SIGNALS.c.account_id) == bucket)
     rows = session.execute(query).all()
     snaps = [
         SignalSnap(

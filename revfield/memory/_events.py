@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
-from revfield.domain import ActionStatus, EventStatus, initial
+from revfield.domain import ActionStatus, EventStatus, ReviewStatus, initial
 from revfield.memory._sql import chunks
-from revfield.memory._tables import ACTIONS, DEALS, EVENTS
+from revfield.memory._tables import ACTIONS, DEALS, EVENTS, REVIEWS
 from revfield.memory._types import as_utc
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "lock_event",
     "runnable_events",
     "waiting_events",
+    "waiting_with_answers",
 ]
 
 
@@ -131,6 +132,29 @@ def answered_while_waiting(session: Session) -> list[tuple[int, ActionStatus, st
         .order_by(ACTIONS.c.id)
     )
     return [(r.id, ActionStatus(r.status), r.agent, r.field_event_id) for r in rows]
+
+
+def waiting_with_answers(session: Session) -> dict[int, tuple[str, frozenset[int]]]:
+    """Runs that wait for a person although some of their review items were answered or
+    moved on: ``event id → (agent, the ids of those items)``. (A run is resumed on each
+    answer; these are left when the answering process died before it resumed the run.)"""
+    rows = session.execute(
+        sa.select(EVENTS.c.id, EVENTS.c.agent, REVIEWS.c.id.label("review_id"))
+        .select_from(
+            EVENTS.join(ACTIONS, ACTIONS.c.field_event_id == EVENTS.c.id).join(
+                REVIEWS, REVIEWS.c.action_id == ACTIONS.c.id
+            )
+        )
+        .where(
+            EVENTS.c.status == EventStatus.WAITING,
+            EVENTS.c.agent.is_not(None),
+            REVIEWS.c.status != ReviewStatus.PENDING,
+        )
+    )
+    found: dict[int, tuple[str, set[int]]] = {}
+    for r in rows:
+        found.setdefault(r.id, (r.agent, set()))[1].add(r.review_id)
+    return {e: (agent, frozenset(ids)) for e, (agent, ids) in found.items()}
 
 
 def last_raised(

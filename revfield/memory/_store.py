@@ -387,7 +387,7 @@ _SQLITE_FAILURES: Failures = (
         "  help: another process holds its write lock; run the command again when it is done",
     ),
     (
-        ("disk is full", "disk i/o error"),
+        ("disk i/o error",),
         "cannot write to the database",
         "  help: is the disk full, or the file on a failing or network drive?",
     ),
@@ -403,16 +403,56 @@ _POSTGRES_FAILURES: Failures = (
         "cannot write to the database",
         "  help: the server is a read-only replica; connect to the primary",
     ),
-    (
-        ("no space left",),
-        "cannot write to the database",
-        "  help: the server's disk is full",
-    ),
 )
+
+
+_FULL_SQLITE = ("database or disk is full", "disk is full")
+"""SQLITE_FULL's words: the disk (or the file's size limit) left no room for a write."""
+_FULL_POSTGRES = ("no space left", "disk full")
+"""PostgreSQL's words when the server's disk is full (``could not extend file …``)."""
+_AGAIN = (
+    "then run the same command again: everything written before this error is kept and "
+    "the rest is taken up where it stopped (sending the same file again stores each row once)"
+)
+
+
+def _disk_full(url: str, message: str) -> str | None:
+    """The message for a database whose disk is full (SQLite's ``SQLITE_FULL``, PostgreSQL's
+    ``No space left on device``), naming the file or server and what to do; None for any
+    other failure."""
+    lowered = message.lower()
+    if url.startswith("sqlite"):
+        if not any(words in lowered for words in _FULL_SQLITE):
+            return None
+        try:
+            path = _file_of(sa.make_url(url))
+        except sa.exc.ArgumentError:
+            path = None
+        if path is None:  # in memory: its "disk" is the process's memory
+            return (
+                f"the database {url} is full: {message}\n"
+                f"  help: give revfield more memory, or use a database file; {_AGAIN}"
+            )
+        shown = path.absolute()
+        return (
+            f"the disk holding the database {shown} is full: {message}\n"
+            f"  help: free space on the disk holding {shown.parent} (or move the database to "
+            f"a larger one and point --db at it), {_AGAIN}"
+        )
+    if not any(words in lowered for words in _FULL_POSTGRES):
+        return None
+    first = (message.splitlines() or [message])[0].strip()
+    return (
+        f"the disk of the PostgreSQL server holding {url} is full: {first}\n"
+        f"  help: free space on the server's data volume (or grow it), {_AGAIN}"
+    )
 
 
 def _failure(url: str, message: str, *, opening: bool = False) -> str:
     """One message for a database failure: what failed, where, and what to do."""
+    full = _disk_full(url, message)
+    if full is not None:
+        return full
     lowered = message.lower()
     sqlite = url.startswith("sqlite")
     for needles, what, hint in _SQLITE_FAILURES if sqlite else _POSTGRES_FAILURES:

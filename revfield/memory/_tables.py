@@ -20,10 +20,12 @@ from revfield.memory.models import (
     Notification,
     OutboxItem,
     Review,
+    Schedule,
     Signal,
     SignalDetection,
     Team,
     User,
+    Worker,
     table_of,
 )
 
@@ -45,9 +47,11 @@ __all__ = [
     "NOTIFICATIONS",
     "OUTBOX",
     "REVIEWS",
+    "SCHEDULES",
     "SIGNALS",
     "TEAMS",
     "USERS",
+    "WORKERS",
 ]
 
 ACCOUNTS = table_of(Account)
@@ -67,6 +71,8 @@ MODEL_CALLS = table_of(ModelCall)
 NOTIFICATIONS = table_of(Notification)
 OUTBOX = table_of(OutboxItem)
 REVIEWS = table_of(Review)
+SCHEDULES = table_of(Schedule)
 SIGNALS = table_of(Signal)
 TEAMS = table_of(Team)
 USERS = table_of(User)
+WORKERS = table_of(Worker)

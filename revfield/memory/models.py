@@ -35,10 +35,12 @@ __all__ = [
     "Notification",
     "OutboxItem",
     "Review",
+    "Schedule",
     "Signal",
     "SignalDetection",
     "Team",
     "User",
+    "Worker",
     "table_of",
 ]
 
@@ -501,3 +503,38 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class Worker(Base):
+    """One ``revfield worker`` process: its heartbeat, and the database session (``backend_pid``)
+    that holds its claims. A worker whose heartbeat is older than the lease is cut off (its
+    session terminated, which frees its claims) and marked ``lost``."""
+
+    __tablename__ = "workers"
+    __table_args__ = (sa.Index("ix_workers_status_beat_at", "status", "beat_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    """``<host>:<pid>:<random>``."""
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int]
+    backend_pid: Mapped[int | None]
+    """The PostgreSQL backend of the connection that holds the worker's claims."""
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    """The database's time of the last heartbeat (one clock for every host)."""
+    stopped_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """``running``, ``stopped`` (shut down cleanly) or ``lost`` (cut off by another worker)."""
+    units: Mapped[int] = mapped_column(sa.BigInteger)
+    """Units of work done so far."""
+
+
+class Schedule(Base):
+    """When a periodic sweep last ran (whichever worker ran it): a sweep runs once per period."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_at: Mapped[datetime]
+    """The business clock's time of the last run."""
+    worker_id: Mapped[str | None] = mapped_column(sa.String(120))

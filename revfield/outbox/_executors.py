@@ -17,6 +17,7 @@ A class there is called with the :class:`~revfield.config.Settings`.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -103,34 +104,43 @@ class Executor(Protocol):
 
 class JsonlOnce:
     """A JSON-lines file that holds each idempotency key once: what the ``log`` executor and
-    the ``log`` notifier write to (the keys already in the file are read on first use)."""
+    the ``log`` notifier write to. Several processes (workers) may append to it: each append
+    holds the file's lock, and reads what the others appended since, first."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._seen: set[str] | None = None
+        self._seen: set[str] = set()
+        self._read = 0
+        """Bytes of the file already read into ``_seen``."""
 
-    def _keys(self) -> set[str]:
-        if self._seen is None:
-            self._seen = set()
-            if self.path.exists():
-                for line in self.path.read_text(encoding="utf-8").splitlines():
-                    try:
-                        self._seen.add(json.loads(line)["idempotency_key"])
-                    except (ValueError, KeyError, TypeError):
-                        continue
-        return self._seen
+    def _catch_up(self, f: IO[str]) -> None:
+        f.seek(self._read)
+        for line in f.read().splitlines():
+            try:
+                self._seen.add(json.loads(line)["idempotency_key"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        self._read = f.tell()
 
     def append(self, key: str, body: dict[str, Any]) -> bool:
         """Write ``body`` (which carries ``idempotency_key``) unless ``key`` is in the file
         already; returns whether it was written."""
-        keys = self._keys()
-        if key in keys:
+        if key in self._seen:
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(body, sort_keys=True, default=str) + "\n")
-        keys.add(key)
-        return True
+        with self.path.open("a+", encoding="utf-8") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                self._catch_up(f)
+                if key in self._seen:
+                    return False
+                f.write(json.dumps(body, sort_keys=True, default=str) + "\n")
+                f.flush()
+                self._read = f.tell()
+                self._seen.add(key)
+                return True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class LogExecutor:

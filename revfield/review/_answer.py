@@ -27,6 +27,8 @@ from revfield.memory import (
     edit_action,
     get_action,
     get_review,
+    lock_account,
+    lock_motions,
     pending_review_id,
     transition,
 )
@@ -122,6 +124,9 @@ def answer_review(
         name: edited.payload[name] if name not in EDITABLE else getattr(edited, name)
         for name in edits
     }
+    lock_account(session, action.account_id)  # decided again: serially, like any decision
+    if edited.motion.value in pack.guardrails.motion_budgets:
+        lock_motions(session, [edited.motion.value])
     decision = decide(pack, build_context(session, pack, edited, now))
     decision_id = record_decision(session, decision, decided_at=now, action_id=action.id)
     edit_action(session, edited, action.id, now)

@@ -98,6 +98,8 @@ def create_app(
             try:
                 yield
             finally:
+                if svc.field is not None:
+                    svc.field.close()
                 svc.field = None
 
     app = FastAPI(

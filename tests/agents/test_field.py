@@ -527,3 +527,41 @@ def test_an_escalated_handover_names_the_promises_in_the_reason_the_inbox_and_th
     )
     traced = next(a for a in chain if a["kind"] == "handover_brief")
     assert len(traced["concerns"]) == 2 and traced["decisions"][0]["verdict"] == "escalate"
+
+
+def test_a_run_cut_off_between_two_steps_goes_on_from_its_checkpoint(
+    store, clock, tmp_path, enterprise_prospect, monkeypatch
+):
+    """The process dies (or loses its database) after the decision's checkpoint but before
+    the run paused for the owner: the next process goes on from that checkpoint — the run
+    pauses, nothing is drafted or decided twice — instead of leaving it waiting for nothing."""
+    import revfield.field._graph as graph_module
+
+    ev = world.event(
+        store, "globex.com", "intent_surge", "outreach", contact_id=enterprise_prospect
+    )
+    real = graph_module.await_review
+    cut = {"once": True}
+
+    def dies_once(*args, **kwargs):
+        if cut.pop("once", False):
+            raise ConnectionError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(graph_module, "await_review", dies_once)
+    model = ScriptedModel()
+    with world.field(store, clock, tmp_path, model=model) as fld:
+        with pytest.raises(ConnectionError):
+            fld.run_agents()
+        assert _rows(store, E)[0]["status"] == "running"  # cut off
+        drafted = len(model.calls)
+        report = fld.run_agents()  # the next worker
+        assert (report.runs, report.paused) == (1, 1)
+        assert _rows(store, E)[0]["status"] == "waiting"
+        assert len(model.calls) == drafted  # not drafted again
+        assert len(_rows(store, ACT)) == 2 and len(_rows(store, table_of(DecisionRecord))) == 2
+        with store.read() as s:
+            (item,) = inbox(s, Actor("ana", "seller", "team-a"))
+        fld.approve(item.review_id, actor=Actor("ana", "seller", "team-a"))
+        assert _rows(store, E, id=ev)[0]["status"] == "done"
+        assert fld.deliver().sent == 2
