@@ -71,7 +71,8 @@ def _prepare(name: str) -> tuple[str, int]:
 
 
 def _postgres_cpu() -> float:
-    """CPU seconds every PostgreSQL process of this machine has used so far."""
+    """CPU seconds every PostgreSQL process of this machine has used so far, ended backends
+    included (they are in the server's children's times)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for pid in os.listdir("/proc"):
@@ -84,7 +85,7 @@ def _postgres_cpu() -> float:
             if not name.startswith("postgres"):
                 continue
             values = fields[1].split()
-            total += (int(values[11]) + int(values[12])) / tick
+            total += sum(int(v) for v in values[11:15]) / tick  # utime stime cutime cstime
         except (OSError, IndexError, ValueError):
             continue
     return total
@@ -179,9 +180,11 @@ def _figures(results: dict[str, dict[str, Any]]) -> list[Figure]:
         speedup = rate / one_runs
         clean = not r["violations"] and r["runs"] == floor["runs"]
         target = (
-            "≥ 1.5× one worker, nothing lost or doubled" if n == 2 else "nothing lost or doubled"
+            "≥ 1.5× `revfield run`, nothing lost or doubled"
+            if n == 2
+            else "nothing lost or doubled"
         )
-        met = clean and (speedup >= 1.5 if n == 2 else True)
+        met = clean and (rate / floor_runs >= 1.5 if n == 2 else True)
         figures.append(
             Figure(
                 f"agent runs/s, {n} worker{'s' if n > 1 else ''} (PostgreSQL)",

@@ -362,10 +362,17 @@ def worker_rows(session: Session) -> list[Any]:
 
 
 def claim_schedule(
-    session: Session, name: str, *, now: datetime, every: timedelta, worker_id: str
+    session: Session,
+    name: str,
+    *,
+    now: datetime,
+    every: timedelta,
+    worker_id: str,
+    first: bool = True,
 ) -> bool:
-    """Whether this worker runs sweep ``name`` now: yes when it never ran or last ran
-    ``every`` ago or more (by the business clock); at most one worker gets yes per period."""
+    """Whether this worker runs sweep ``name`` now: yes when it last ran ``every`` ago or
+    more (by the business clock), or (``first``) never ran; at most one worker gets yes per
+    period."""
     updated = session.execute(
         sa.update(SCHEDULES)
         .where(SCHEDULES.c.name == name, SCHEDULES.c.last_at <= now - every)
@@ -376,7 +383,7 @@ def claim_schedule(
     exists = session.execute(
         sa.select(SCHEDULES.c.name).where(SCHEDULES.c.name == name).with_for_update()
     ).first()
-    if exists is not None:
+    if exists is not None or not first:
         return False
     dialect = session.get_bind().dialect.name
     inserted = session.execute(

@@ -39,6 +39,7 @@ from revfield.memory import (
     StoreError,
     beat,
     claim_schedule,
+    count_undetected,
     cut_off_lost_workers,
     new_worker_id,
     register_worker,
@@ -283,13 +284,19 @@ class Worker:
     def _sweeps(self, fld: Field) -> int:
         done = 0
         with self._unit("sweep"):
+            # a sweep reads what detection made of the signals: it waits for detection to
+            # catch up, unless signals never stop coming (then it runs at twice its period)
+            with self.store.read() as session:
+                behind = count_undetected(session) > 0
+            every = self.options.sweep_every * (2 if behind else 1)
             with self.store.session() as session:
                 due = claim_schedule(
                     session,
                     "account-level",
                     now=self.clock.now(),
-                    every=self.options.sweep_every,
+                    every=every,
                     worker_id=self.id,
+                    first=not behind,
                 )
             if due:
                 report = run_detection(
@@ -328,7 +335,7 @@ class Worker:
             if agent not in fld.graphs:
                 continue
             with self._unit("agent_runs"):
-                status = fld.run_event(event_id, agent)
+                status = fld.run_event(event_id, agent)  # "busy": another worker has it
                 if status in ("waiting", "done"):
                     ran += 1
                     self.report.units["runs"] += 1
