@@ -36,7 +36,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from revfield.memory._sql import insert_ignore
-from revfield.memory._store import Store
+from revfield.memory._store import Store, StoreError
 from revfield.memory._tables import SCHEDULES, WORKERS
 from revfield.memory._types import as_utc
 
@@ -168,7 +168,19 @@ class Claims:
         if not self.postgres:
             return None
         with self._lock:
-            return int(self._connection().execute(sa.select(sa.func.pg_backend_pid())).scalar_one())
+            return int(self._run(sa.select(sa.func.pg_backend_pid())))
+
+    def _run(self, statement: sa.Select[tuple[Any]]) -> Any:
+        """One statement on the claims' connection. A connection that broke (the database
+        restarted, the worker was cut off) took every claim with it: it is dropped, and the
+        failure is a :class:`StoreError`, which a worker answers by reconnecting."""
+        try:
+            return self._connection().execute(statement).scalar_one()
+        except sa.exc.SQLAlchemyError as exc:
+            self._drop()
+            raise StoreError(
+                f"lost the connection that holds this process's claims: {str(exc).splitlines()[0]}"
+            ) from exc
 
     def try_claim(self, kind: ClaimKind, key: int) -> bool:
         """Claim a unit unless another process (or another thread of this one) holds it;
@@ -179,11 +191,7 @@ class Claims:
             if k in self._held:
                 return False
             if self.postgres:
-                got = (
-                    self._connection()
-                    .execute(sa.select(sa.func.pg_try_advisory_lock(_CLASS + k[0], k[1])))
-                    .scalar_one()
-                )
+                got = self._run(sa.select(sa.func.pg_try_advisory_lock(_CLASS + k[0], k[1])))
                 if not got:
                     return False
             self._held[k] = threading.get_ident()
@@ -199,7 +207,7 @@ class Claims:
             if self.postgres and self._conn is not None and not self._conn.closed:
                 try:
                     self._conn.execute(sa.select(sa.func.pg_advisory_unlock(_CLASS + k[0], k[1])))
-                except sa.exc.DBAPIError:  # the connection is gone: so is the claim
+                except sa.exc.SQLAlchemyError:  # the connection is gone: so is the claim
                     self._drop()
                     return
                 if not self._held and not self.keep:
@@ -237,8 +245,10 @@ class Claims:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            with suppress(sa.exc.DBAPIError):
+            with suppress(sa.exc.SQLAlchemyError):
                 self._conn.invalidate()
+            with suppress(sa.exc.SQLAlchemyError):
+                self._conn.close()
         self._conn = None
         self._held.clear()
 
@@ -256,8 +266,8 @@ class Claims:
                     if self.postgres and not self._conn.closed:
                         self._conn.execute(sa.select(sa.func.pg_advisory_unlock_all()))
                     self._conn.close()
-                except sa.exc.DBAPIError:
-                    pass
+                except sa.exc.SQLAlchemyError:
+                    self._drop()
             self._conn = None
             self._held.clear()
 
