@@ -217,6 +217,7 @@ class DecisionRecord(Base):
         sa.Index("ix_decisions_account_id_decided_at", "account_id", "decided_at"),
         sa.Index("ix_decisions_contact_id_decided_at", "contact_id", "decided_at"),
         sa.Index("ix_decisions_motion_verdict_decided_at", "motion", "verdict", "decided_at"),
+        sa.Index("ix_decisions_action_id", "action_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -403,7 +404,10 @@ class ChurnRisk(Base):
     signals the pack counts as recovery."""
 
     __tablename__ = "churn_risks"
-    __table_args__ = (sa.Index("ix_churn_risks_account_id_status", "account_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_churn_risks_account_id_status", "account_id", "status"),
+        sa.Index("ix_churn_risks_save_play_action_id", "save_play_action_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
