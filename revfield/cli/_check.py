@@ -15,8 +15,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from revfield.cli._app import app, console, fail, pack_help, state
-from revfield.policies import PackError, load_pack
+from revfield.cli._app import app, console, fail, state
+from revfield.cli._field import configured_pack
 from revfield.worker import InvariantReport, check_invariants
 
 SHOWN = 20
@@ -80,13 +80,7 @@ def check(
     complete. Exits 1 if any is broken."""
     st = state()
     store = st.store()
-    try:
-        pack = load_pack(st.settings.policies)
-    except PackError as exc:
-        fail(
-            f"the policy pack at {st.settings.policies} was refused\n{exc}"
-            + pack_help(st.settings.policies)
-        )
+    pack = configured_pack(st)
     applied = read_effects(effects) if effects is not None else None
     report = check_invariants(
         store,

@@ -26,7 +26,7 @@ from revfield.field import Field, SubmitResult, open_checkpointer
 from revfield.llm import ModelError, make_model
 from revfield.memory import Claims
 from revfield.outbox import OutboxReport, load_executor
-from revfield.policies import PackError, load_pack
+from revfield.policies import CompiledPack, PackError, load_pack
 from revfield.review import Actor, AnswerResult, ReviewError, inbox_page, resolve_actor
 
 
@@ -36,18 +36,23 @@ def _acting(actor: Actor, as_user: str | None) -> Actor:
     return replace(actor, operator=operator()) if as_user else actor
 
 
-@contextmanager
-def open_field(st: State, claims: Claims | None = None) -> Iterator[Field]:
-    """The configured field: database, pack, model, executor and checkpointer (``claims``:
-    a worker's own)."""
-    store = st.store()
+def configured_pack(st: State) -> CompiledPack:
+    """The policy pack the settings name, or one ``error:`` line saying why it was refused."""
     try:
-        pack = load_pack(st.settings.policies)
+        return load_pack(st.settings.policies)
     except PackError as exc:
         fail(
             f"the policy pack at {st.settings.policies} was refused\n{exc}"
             + pack_help(st.settings.policies)
         )
+
+
+@contextmanager
+def open_field(st: State, claims: Claims | None = None) -> Iterator[Field]:
+    """The configured field: database, pack, model, executor and checkpointer (``claims``:
+    a worker's own)."""
+    store = st.store()
+    pack = configured_pack(st)
     try:
         model = make_model(st.settings)
     except ModelError as exc:
