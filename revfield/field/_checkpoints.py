@@ -8,8 +8,10 @@ in the checkpoint tables, so it survives the process that started it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -23,6 +25,26 @@ CHECKPOINT_TABLES = {
     "postgresql": ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations"),
 }
 """Tables the savers create next to revfield's own (not managed by revfield's migrations)."""
+
+SETUP_LOCK = 0x5246_0000_0000_0001
+"""The PostgreSQL advisory lock that lets one process at a time set the saver's tables up."""
+
+
+def _one_at_a_time(pg: Any, setup: Callable[[], None]) -> None:
+    """Run ``setup`` while holding :data:`SETUP_LOCK`. Waiting is a poll, not a blocking
+    lock: the saver creates its indexes ``CONCURRENTLY``, which waits for every open statement,
+    a blocked lock request included (a deadlock)."""
+    for _ in range(600):
+        row = pg.execute("SELECT pg_try_advisory_lock(%s) AS got", (SETUP_LOCK,)).fetchone()
+        if row and row["got"]:
+            break
+        time.sleep(0.1)  # noqa: TID251 — another process is creating the tables right now
+    else:
+        raise TimeoutError("another process held the checkpoint tables' setup for 60 s")
+    try:
+        setup()
+    finally:
+        pg.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
 
 
 @contextmanager
@@ -56,7 +78,9 @@ def open_checkpointer(store: Store) -> Iterator[BaseCheckpointSaver[str]]:
             conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
         ) as pg:
             saver_pg = PostgresSaver(pg)
-            saver_pg.setup()
+            # workers starting at once on a new database would all create the saver's tables:
+            # one at a time (the others then find them made)
+            _one_at_a_time(pg, saver_pg.setup)
             yield saver_pg
         return
     raise ValueError(f"no durable checkpointer for {store.dialect}")

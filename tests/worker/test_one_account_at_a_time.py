@@ -6,6 +6,7 @@ show that without the lock they do both pass."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
@@ -240,3 +241,35 @@ def test_claims_are_per_thread_in_one_process(store):
     assert seen == [False]
     assert claims.try_claim(ClaimKind.THREAD, 1)  # released when the block ended
     claims.close()
+
+
+@pytest.mark.postgres
+def test_workers_starting_at_once_on_a_new_database_all_start(store):
+    """Each worker sets LangGraph's checkpoint tables up when it starts: on a new database,
+    several at once used to collide (a duplicate key, or a deadlock with the saver's
+    concurrent index builds) and a worker died at start."""
+    if store.dialect != "postgresql":
+        pytest.skip("the PostgreSQL saver's setup")
+    from revfield.field import open_checkpointer
+
+    name = f"revfield_setup_race_{os.getpid()}"
+    admin = sa.create_engine(store.engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    fresh = Store.from_url(store.engine.url.set(database=name).render_as_string(False))
+    try:
+        fresh.migrate()
+        start = threading.Barrier(5)
+
+        def open_one() -> None:
+            start.wait()
+            with open_checkpointer(fresh):
+                pass
+
+        assert _at_once(*[open_one] * 5) == [None] * 5
+    finally:
+        fresh.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
