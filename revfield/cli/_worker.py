@@ -92,18 +92,16 @@ def worker(
         fail(f"--lease {lease:g} must be at least twice --heartbeat {heartbeat:g}")
     st = state()
     store = st.store()
+    if concurrency > 1 and store.dialect != "postgresql":
+        fail(
+            f"--concurrency {concurrency} needs PostgreSQL: SQLite has one writer at a time"
+            "\n  help: run one worker, or set REVFIELD_DATABASE_URL=postgresql+psycopg://…"
+        )
+    with open_field(st):  # a pack, model or executor that can't work: one error, before any start
+        pass
     if concurrency > 1:
-        if store.dialect != "postgresql":
-            fail(
-                f"--concurrency {concurrency} needs PostgreSQL: SQLite has one writer at a time"
-                "\n  help: run one worker, or set REVFIELD_DATABASE_URL=postgresql+psycopg://…"
-            )
-        with open_field(st):  # a pack, model or executor that can't work: one error, now
-            pass
         _supervise(st, concurrency, once=once, args=_child_args(locals()), report=report)
         return
-    with open_field(st):  # checked before the worker starts (each reopen uses it again)
-        pass
     configure_logging(log_level)
     options = WorkerOptions(
         once=once,
