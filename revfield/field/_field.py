@@ -35,6 +35,7 @@ from revfield.agents import AgentSpec, discover_agents
 from revfield.clock import Clock
 from revfield.domain import ActionStatus, EventStatus
 from revfield.field._graph import AgentDeps, build_agent_graph, outcome_of, thread_id
+from revfield.field._step_commits import StepCommits
 from revfield.field._submit import SubmitResult, prepare_submission, submission_result
 from revfield.llm import Model
 from revfield.memory import (
@@ -140,8 +141,13 @@ class Field:
         self.deps = AgentDeps(store, self._pack, model, clock, executor=name)
         self.agents = dict(agents) if agents is not None else discover_agents()
         """The agents that run here (the installed ones by default), by name."""
+        self.saver = StepCommits(checkpointer) if checkpointer is not None else None
+        """The checkpointer, saving what a run must keep in few transactions (see
+        :class:`~revfield.field._step_commits.StepCommits`)."""
+        if self.saver is not None:
+            self.deps.saved = self.saver.flush
         self.graphs = {
-            name: build_agent_graph(spec, self.deps, checkpointer)
+            name: build_agent_graph(spec, self.deps, self.saver)
             for name, spec in self.agents.items()
         }
 
@@ -157,6 +163,27 @@ class Field:
 
     def _config(self, agent: str, event_id: int) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id(agent, event_id)}}
+
+    def _checkpointed(self, config: Any) -> bool:
+        """Whether the run of ``config`` has a checkpoint."""
+        return self.saver is not None and self.saver.get_tuple(config) is not None
+
+    def _invoke(self, agent: str, run_input: Any, config: dict[str, Any]) -> Any:
+        """Invoke an agent's graph on one thread; what the invocation saved without a step's
+        checkpoint after it (a pause's interrupts, an error) is saved when it returns."""
+        thread = config["configurable"]["thread_id"]
+        try:
+            result = self.graphs[agent].invoke(run_input, config, durability=self.durability)
+        except BaseException:
+            if self.saver is not None:
+                try:
+                    self.saver.flush(thread)
+                except Exception:  # the database went away too: the step runs again
+                    self.saver.drop(thread)
+            raise
+        if self.saver is not None:
+            self.saver.flush(thread)
+        return result
 
     def _set_status(self, event_id: int, status: EventStatus) -> None:
         with self.store.session() as session:
@@ -183,7 +210,9 @@ class Field:
         graph = self.graphs[agent]
         config = self._config(agent, event_id)
         run_input: dict[str, int] | None = {"event_id": event_id}
-        if started:
+        if started or (self.saver is not None and self._checkpointed(config)):
+            # taken up before (the process died mid-run, maybe right after drafting, before
+            # the event was marked running): its checkpoint says where it is
             snapshot = graph.get_state(config)
             if snapshot.interrupts:  # paused already: never start it over
                 self._set_status(event_id, EventStatus.WAITING)
@@ -193,7 +222,7 @@ class Field:
             elif snapshot.values.get("done"):
                 self._set_status(event_id, EventStatus.DONE)
                 return "done"
-        result = graph.invoke(run_input, config, durability=self.durability)
+        result = self._invoke(agent, run_input, config)
         if result.get("__interrupt__"):
             self._set_status(event_id, EventStatus.WAITING)
             return "waiting"
@@ -301,21 +330,19 @@ class Field:
         state = self._state(agent, event_id)
         if not state.next:
             return "done"  # nothing waits (answered and resumed before)
-        graph, config = self.graphs[agent], self._config(agent, event_id)
+        config = self._config(agent, event_id)
         for intr in state.interrupts:
             value = intr.value if isinstance(intr.value, dict) else {}
             if value.get("revfield", {}).get("action_id") == action_id:
-                result = graph.invoke(
-                    Command(resume={intr.id: RECORDED}), config, durability=self.durability
-                )
+                result = self._invoke(agent, Command(resume={intr.id: RECORDED}), config)
                 return self._after(agent, event_id, result)
             if action_id in value.get("waiting", ()):  # a run paused by an earlier revfield
                 if outcome not in ("approved", "rejected", "blocked", "cancelled"):
                     return "waiting"
-                result = graph.invoke(
+                result = self._invoke(
+                    agent,
                     Command(resume={intr.id: {"action_id": action_id, "outcome": outcome}}),
                     config,
-                    durability=self.durability,
                 )
                 return self._after(agent, event_id, result)
         return "waiting"
@@ -366,9 +393,7 @@ class Field:
         config = self._config(agent, event_id)
         config["configurable"]["revfield_user"] = actor.id
         config["configurable"]["revfield_actor"] = actor  # as given, like `answer`'s actor
-        self.graphs[agent].invoke(
-            Command(resume={interrupt_id: answer}), config, durability=self.durability
-        )
+        self._invoke(agent, Command(resume={interrupt_id: answer}), config)
         refused = next(
             (
                 i.value["revfield"]["error"]
@@ -444,9 +469,7 @@ class Field:
         if state.next and not state.interrupts:
             # cut off between two steps after an answer (the database went away mid-resume):
             # go on from the last checkpoint
-            result = self.graphs[agent].invoke(
-                None, self._config(agent, event_id), durability=self.durability
-            )
+            result = self._invoke(agent, None, self._config(agent, event_id))
             self._after(agent, event_id, result)
             return 1
         resumed = 0

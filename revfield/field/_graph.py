@@ -86,6 +86,9 @@ class AgentDeps:
     clock: Clock
     executor: str = "log"
     context_signals: int = 20
+    saved: Callable[[str], None] | None = None
+    """Makes what the checkpointer holds for a thread durable (see
+    :class:`~revfield.field._step_commits.StepCommits`); called before deciding on a draft."""
 
 
 def thread_id(agent: str, event_id: int) -> str:
@@ -142,6 +145,8 @@ def build_agent_graph(
     def decide(state: AgentState) -> dict[str, Any]:
         proposals = [ProposedAction.model_validate(p) for p in state.get("proposals", [])]
         calls = [_call(c) for c in state.get("calls", [])]
+        if deps.saved is not None:  # the draft is durable before anything is decided on it
+            deps.saved(thread_id(agent, state["event_id"]))
         with deps.store.session() as session:
             record_model_calls(session, calls, deps.clock.now())
             actions = record_proposals(

@@ -101,7 +101,8 @@ def record_proposals(
         if decision.verdict is Verdict.AUTO and p.motion.value in budgeted and not budgets_held:
             lock_motions(session, budgeted)  # every one this run may spend, in one order
             budgets_held = True
-            cache = {}  # what other accounts spent meanwhile
+            # counters are read afresh (what other accounts spent meanwhile); the cache holds
+            # only this account's rows, which its lock keeps as they were
             decision = decide(pack, build_context(session, pack, p, now, cache))
         action = record_action(
             session,

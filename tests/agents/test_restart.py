@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from revfield.domain import FactType
@@ -106,3 +107,78 @@ def test_a_paused_run_survives_sigkill_and_resumes_in_a_new_process(store, db_ur
             .one()
         )
     assert email["status"] == "executed"
+
+
+CUT_OFF = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    import revfield.field._graph as graph
+    from revfield.field._checkpoints import open_checkpointer
+    from revfield.field._field import Field
+    from revfield.clock import ManualClock
+    from revfield.llm import OfflineModel
+    from revfield.memory import Store
+    from revfield.outbox import LogExecutor
+    from revfield.policies import load_pack
+    from tests.factories import T0
+
+    real, when = graph.record_proposals, sys.argv[4]
+
+    def cut_off(*args, **kwargs):
+        if when == "before":  # drafted; nothing decided yet
+            os.kill(os.getpid(), signal.SIGKILL)
+        out = real(*args, **kwargs)
+        args[0].commit()  # the decision is in memory; the run's checkpoint after it is not
+        os.kill(os.getpid(), signal.SIGKILL)
+        return out
+
+    graph.record_proposals = cut_off
+    store = Store.from_url(sys.argv[1])
+    with open_checkpointer(store) as saver:
+        field = Field(store, load_pack(sys.argv[3]), OfflineModel(), ManualClock(T0), saver,
+                      executor=LogExecutor(path=Path(sys.argv[2])))
+        field.run_agents()
+""")
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_run_killed_after_drafting_goes_on_without_drafting_again(
+    store, db_url, clock, tmp_path, when
+):
+    """SIGKILL right after the agent drafted (before, or just after, its proposals were decided
+    and recorded): the next process goes on from the draft — the model is not called again —
+    and nothing is decided, recorded or executed twice."""
+    world.people(store)
+    world.account(store, "acme.io")
+    pat = world.contact(store, "acme.io")
+    world.fact(store, "acme.io", FactType.PAIN, "We struggle to get one forecast the board trusts")
+    world.event(store, "acme.io", "intent_surge", "outreach", contact_id=pat)
+    log = tmp_path / "outbox.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-c", CUT_OFF, db_url, str(log), str(world.POLICIES), when],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    with store.read() as s:
+        status = s.execute(sa.select(table_of(FieldEvent).c.status)).scalar_one()
+        # decided and recorded: the event is closed with the decision, whatever the checkpoint
+        assert status == ("pending" if when == "before" else "done")
+        recorded = s.execute(sa.select(sa.func.count()).select_from(table_of(ActionRecord)))
+        assert recorded.scalar_one() == (0 if when == "before" else 2)
+
+    model = ScriptedModel()  # the next process: a model that counts its calls
+    with world.field(store, clock, tmp_path, model=model, executor=LogExecutor(path=log)) as fld:
+        report = fld.run_agents()
+        assert (report.runs, report.finished) == ((1, 1) if when == "before" else (0, 0))
+        assert fld.deliver().sent == 2
+    assert model.calls == []  # went on from the draft
+    with store.read() as s:
+        kinds = s.execute(sa.select(table_of(ActionRecord).c.kind)).scalars().all()
+        assert sorted(kinds) == ["schedule_followup", "send_email"]  # each once
+        assert s.execute(sa.select(table_of(FieldEvent).c.status)).scalar_one() == "done"
+    assert len(log.read_text().splitlines()) == 2

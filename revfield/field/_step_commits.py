@@ -1,0 +1,157 @@
+"""Few commits per run: a checkpointer wrapper that holds what LangGraph saves for a thread
+and writes it in one transaction when it has to be durable.
+
+LangGraph (``durability="sync"``) saves the input as a checkpoint, then, for every step,
+each task's writes as the task ends and the step's checkpoint. ``PostgresSaver`` on an
+autocommit connection makes each row its own transaction: eight commits for an agent run of
+two steps, each a WAL flush, the bulk of a run's cost on PostgreSQL.
+
+:class:`StepCommits` holds them and saves what it holds, in one transaction, when
+
+- a node calls :meth:`StepCommits.flush` before it acts on what the steps before it produced
+  (the agent graph's ``decide`` does, so the draft is durable before anything is decided on
+  it: a run cut off after drafting resumes from the draft, without calling the model again);
+- the invocation returns or raises: whoever invokes the graph calls :meth:`flush` then
+  (:class:`~revfield.field.Field` does), so a pause's interrupts and the last step are
+  saved before anyone else may resume the run;
+- the thread is read (``get_tuple``, ``list``), so a read sees every write made here.
+
+A step held when the process is cut off is lost, as a step cut off midway is: the run goes
+on from the last durable checkpoint, and every step of the agent graph is idempotent
+(memory finds what it already did). Nothing else changes: the same rows, in the same order.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+
+__all__ = ["StepCommits"]
+
+_Key = tuple[str, str]
+
+
+def _key(config: RunnableConfig) -> _Key:
+    conf = config.get("configurable", {})
+    return str(conf.get("thread_id", "")), str(conf.get("checkpoint_ns", ""))
+
+
+class StepCommits(BaseCheckpointSaver[str]):
+    """``inner``, saving each step of a thread in one transaction (see the module)."""
+
+    def __init__(self, inner: BaseCheckpointSaver[str]) -> None:
+        super().__init__(serde=inner.serde)
+        self.inner = inner
+        self._lock = threading.RLock()
+        self._held: dict[_Key, list[tuple[str, tuple[Any, ...]]]] = {}
+
+    # -- what LangGraph saves ---------------------------------------------------------------
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        key = _key(config)
+        with self._lock:
+            self._held.setdefault(key, []).append(
+                ("put", (config, checkpoint, dict(metadata), dict(new_versions)))
+            )
+        return {
+            "configurable": {
+                "thread_id": key[0],
+                "checkpoint_ns": key[1],
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        with self._lock:
+            self._held.setdefault(_key(config), []).append(
+                ("writes", (config, list(writes), task_id, task_path))
+            )
+
+    def flush(self, thread_id: str | None = None, checkpoint_ns: str | None = None) -> None:
+        """Save what is held for a thread (every namespace of it unless ``checkpoint_ns``;
+        every thread without ``thread_id``), in one transaction where the saver allows."""
+        with self._lock:
+            keys = [
+                k
+                for k in self._held
+                if (thread_id is None or k[0] == thread_id)
+                and (checkpoint_ns is None or k[1] == checkpoint_ns)
+            ]
+            held = [op for k in keys for op in self._held.pop(k)]
+            if not held:
+                return
+            with self._transaction():
+                for name, args in held:
+                    if name == "put":
+                        self.inner.put(*args)
+                    else:
+                        self.inner.put_writes(*args)
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        conn = getattr(self.inner, "conn", None)
+        transaction = getattr(conn, "transaction", None)
+        if getattr(conn, "autocommit", False) and callable(transaction):
+            return transaction()  # type: ignore[no-any-return]  # psycopg: one BEGIN … COMMIT
+        return nullcontext()  # SQLite's saver commits each call (cheap in WAL mode)
+
+    def drop(self, thread_id: str) -> None:
+        """Forget what is held for a thread (its invocation failed before saving it)."""
+        with self._lock:
+            for k in [k for k in self._held if k[0] == thread_id]:
+                del self._held[k]
+
+    # -- reads and the rest: the inner saver's, after saving what is held ---------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        self.flush(*_key(config))
+        return self.inner.get_tuple(config)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        self.flush(*_key(config)) if config else self.flush()
+        return self.inner.list(config, filter=filter, before=before, limit=limit)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.drop(thread_id)
+        self.inner.delete_thread(thread_id)
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        return self.inner.get_next_version(current, channel)
+
+    @property
+    def config_specs(self) -> builtins.list[Any]:
+        return self.inner.config_specs
+
+    def get_delta_channel_history(self, *, config: RunnableConfig, channels: Sequence[str]) -> Any:
+        self.flush(*_key(config))
+        return self.inner.get_delta_channel_history(config=config, channels=channels)
