@@ -3,7 +3,8 @@
 Each worker is a process of its own (Python runs one thread of Python at a time, and an agent
 run is mostly Python), started as ``revfield worker --concurrency 1`` with the same settings.
 The supervisor passes SIGTERM and SIGINT on, restarts a worker that died (unless running
-``once``), and exits 0 when every worker stopped cleanly.
+``once``), and exits 0 when every worker stopped cleanly (a worker still starting, which the
+signal ends before it took any work, stopped cleanly too).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Supervisor:
         self.reports = reports
         self.env = {**os.environ, **(env or {})}
         self.stop = threading.Event()
+        self.forwarded: int | None = None
+        """The signal passed on to the workers, once told to stop."""
         self.children: dict[int, subprocess.Popen[bytes]] = {}
         self.restarts = 0
 
@@ -60,6 +63,7 @@ class Supervisor:
         )
 
     def _signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.forwarded = signum
         self.stop.set()
         for child in self.children.values():
             if child.poll() is None:
@@ -86,6 +90,14 @@ class Supervisor:
                         if not self.stop.is_set():
                             self._start(slot)
                             continue
+                    if (
+                        self.stop.is_set()
+                        and self.forwarded is not None
+                        and code == -self.forwarded
+                    ):
+                        # ended by the stop itself before it could take it (still starting:
+                        # nothing claimed yet; a started worker finishes its unit, exits 0)
+                        code = 0
                     codes[slot] = code
                 self.stop.wait(0.1)
             return 0 if all(c == 0 for c in codes.values()) else 1
