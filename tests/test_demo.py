@@ -298,9 +298,7 @@ def test_the_demo_path_option_wins_over_the_database_setting(small_demo, capsys,
     assert (small_demo / "d.db").is_file() and not (small_demo / "mine.db").exists()
 
 
-@pytest.mark.parametrize(
-    "url", ["postgresql+psycopg://revfield@db.internal:5432/revfield", "sqlite://"]
-)
+@pytest.mark.parametrize("url", ["sqlite://"])  # PostgreSQL: tests/demo/test_demo_postgres.py
 def test_the_demo_refuses_a_database_setting_it_cannot_use_rather_than_ignore_it(
     small_demo, url, capsys, monkeypatch
 ):

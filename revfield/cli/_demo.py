@@ -1,33 +1,34 @@
-"""``revfield demo``: a fresh embedded SQLite memory, a generated book of business, 30 days
-replayed through the whole field, and a summary. Offline; no API key."""
+"""``revfield demo``: a fresh memory (an embedded SQLite file, or a PostgreSQL database), a
+generated book of business, 30 days replayed through the whole field, and a summary. Offline;
+no API key.
+
+What the command needs beyond Typer is imported when it runs: importing the CLI stays fast
+for every other command."""
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections import Counter
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand
 
 from revfield.cli._app import app, console, fail, pack_help, state
-from revfield.cli._render import counts_chart
-from revfield.clock import ManualClock
-from revfield.config import Settings
 from revfield.demo.book import DAYS, SEED, START, Book, generate_book
-from revfield.demo.replay import ReplayReport, load_book, replay
-from revfield.field import Field, open_checkpointer
-from revfield.llm import OfflineModel
-from revfield.memory import FieldSummary, Store, field_summary
-from revfield.outbox import LogExecutor
-from revfield.policies import GovernanceReport, PackError, governance_report, load_pack
+
+if TYPE_CHECKING:
+    from revfield.config import Settings
+    from revfield.demo.replay import ReplayReport
+    from revfield.memory import FieldSummary, Store
+    from revfield.policies import CompiledPack, GovernanceReport
 
 DEMO_APPLICATION_ID = 0x52564644  # "RVFD" in SQLite's header: this file is a revfield demo
 
@@ -67,26 +68,50 @@ def demo(
         Path | None,
         typer.Option(
             help=(
-                "SQLite file for the demo memory (default: the file --db or "
+                "SQLite file for the demo memory (default: the database `revfield --db` or "
                 "REVFIELD_DATABASE_URL names, else revfield.db)."
             ),
             metavar="FILE",
             show_default=False,
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help=(
+                "Database for the demo memory, instead of --path: sqlite:///FILE or "
+                "postgresql+psycopg://user@host/NAME (created if missing; NAME defaults to "
+                "revfield_demo). An existing database is used only if it is empty or an "
+                "earlier demo made it."
+            ),
+            metavar="URL",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
-        bool, typer.Option(help="Replace the file even if it isn't a demo database.")
+        bool,
+        typer.Option(help="Replace the SQLite file even if it isn't a demo database."),
     ] = False,
     days: Annotated[int, typer.Option(help="Days of the book to replay.", min=1, max=DAYS)] = DAYS,
     seed: Annotated[int, typer.Option(help="Seed of the generated book of business.")] = SEED,
 ) -> None:
-    """Fresh SQLite memory, a generated book of business ({accounts} accounts: {prospects}
-    prospects, {customers} customers, with the default seed), {days} days of signals replayed
-    through detection → agents → policies → people → outbox; prints what the field did and
-    leaves the database so `revfield inbox` shows what waits. Offline, no API key."""
+    """Fresh memory (a SQLite file, or a PostgreSQL database with --db), a generated book of
+    business ({accounts} accounts: {prospects} prospects, {customers} customers, with the
+    default seed), {days} days of signals replayed through detection → agents → policies →
+    people → outbox; prints what the field did and leaves the database so `revfield inbox`
+    shows what waits. Offline, no API key."""
+    from revfield.demo.database import demo_store
+    from revfield.policies import PackError, load_pack
+
     st = state()
-    path = path or _demo_file(st.settings)
-    st.database_url = f"sqlite:///{path}"
+    if path is not None and db is not None:
+        fail(
+            "--path and --db both name the demo's database; pass one\n"
+            "  help: --path FILE for a SQLite file, --db URL for SQLite or PostgreSQL"
+        )
+    url = _demo_url(path, db, st.settings)
+    st.database_url = url
     pack_dir = st.settings.policies
     if not pack_dir.exists():
         if "policies" in st.settings.model_fields_set:  # named, and not there: say so
@@ -96,19 +121,72 @@ def demo(
         pack = load_pack(pack_dir)
     except PackError as exc:
         fail(f"the policy pack was refused\n{exc}")
-    store = Store.from_url(st.database_url)  # connects only when first used
+    store = demo_store(url)  # connects only when first used
+    st.database_url = store.engine.url.render_as_string(hide_password=False)
     log = st.settings.outbox_log or store.beside("outbox.jsonl")
-    _reset(path, force=force, outbox_log=log)
+    try:
+        _make_room(store, force=force, outbox_log=log)
+        _run(store, pack, log, days=days, seed=seed)
+    finally:
+        store.dispose()
+    # answering decides again, so later commands need the pack the demo used
+    use_pack = (
+        "" if pack_dir == st.settings.policies else f"  export REVFIELD_POLICIES={pack_dir}\n"
+    )
+    console.print(_next_steps(store, use_pack), soft_wrap=True)  # commands to copy whole
+
+
+def _make_room(store: Store, *, force: bool, outbox_log: Path) -> None:
+    """Make the demo's database ready for a fresh replay, or refuse with what to do: a SQLite
+    file is replaced if it is a demo's (or ``force``); a PostgreSQL database is created, or
+    used if empty, or reset if a demo made it, and any other is left alone (``force`` or not).
+    The outbox log of a database made afresh starts afresh."""
+    from revfield.demo.database import DemoDatabaseError, prepare_postgres
+
+    file = store.file
+    if file is not None:
+        _reset(file, force=force, outbox_log=outbox_log)
+        return
+    try:
+        prepared = prepare_postgres(store)
+    except DemoDatabaseError as exc:
+        fail(str(exc))
+    # the log named after this database is the demo's; one named in the settings is removed
+    # only when the demo's own database was reset, as for a SQLite file
+    if prepared == "reset" or outbox_log == store.beside("outbox.jsonl"):
+        outbox_log.unlink(missing_ok=True)
+
+
+def _run(store: Store, pack: CompiledPack, log: Path, *, days: int, seed: int) -> None:
+    """Migrate the demo's fresh database, replay ``days`` of the book of ``seed`` into it, and
+    print what the field did."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from revfield.cli._render import counts_chart
+    from revfield.clock import ManualClock
+    from revfield.demo.replay import load_book, replay
+    from revfield.field import Field, open_checkpointer
+    from revfield.llm import OfflineModel
+    from revfield.memory import field_summary
+    from revfield.outbox import LogExecutor
+    from revfield.policies import governance_report
+
     started = time.perf_counter()
     store.migrate()
-    store.set_application_id(DEMO_APPLICATION_ID)
+    if store.file is not None:
+        store.set_application_id(DEMO_APPLICATION_ID)
     console.rule(Text.from_markup("[bold]revfield demo[/] — one revenue field, offline"))
     book = generate_book(seed)
     load_book(store, book)
     clock = ManualClock(START)
-    model = OfflineModel()
     with open_checkpointer(store) as saver:
-        fld = Field(store, pack, model, clock, saver, executor=LogExecutor(path=log))
+        fld = Field(store, pack, OfflineModel(), clock, saver, executor=LogExecutor(path=log))
         with Progress(
             TextColumn("[bold]replay[/]"),
             BarColumn(),
@@ -135,37 +213,55 @@ def demo(
         f"executed actions are in {escape(str(log))}[/]",
         markup=True,
     )
-    # answering decides again, so later commands need the pack the demo used
-    use_pack = (
-        "" if pack_dir == st.settings.policies else f"  export REVFIELD_POLICIES={pack_dir}\n"
-    )
-    console.print(
-        Text.assemble(
-            "\nthe memory is in ",
-            (str(path), "bold"),
-            f"; try\n{use_pack}"
-            f"  revfield --db sqlite:///{path} inbox\n"
-            f"  revfield --db sqlite:///{path} approve <#>\n"
-            f"  revfield --db sqlite:///{path} account show <account>\n",
-        )
-    )
 
 
-def _demo_file(settings: Settings) -> Path:
-    """The demo's file when ``--path`` isn't given: the SQLite file the database setting
-    names, when it is set (``--db``, ``REVFIELD_DATABASE_URL``, revfield.toml); the demo
-    refuses any other database rather than ignore it."""
-    if "database_url" not in settings.model_fields_set:
-        return Path("revfield.db")
-    url = settings.database_url
-    file = Store.sqlite_file(url)
-    if file is None:
+def _demo_url(path: Path | None, db: str | None, settings: Settings) -> str:
+    """The URL of the demo's database: ``--path``'s file, else ``--db``'s database, else the
+    database setting's (``--db`` before the command, ``REVFIELD_DATABASE_URL``,
+    revfield.toml) when it is set, else ``revfield.db``. A database the demo can't keep its
+    memory in (SQLite in memory) is refused rather than ignored."""
+    from revfield.memory import Store
+
+    if path is not None:
+        return f"sqlite:///{path}"
+    if db is not None:
+        url, source = db, "--db"
+    elif "database_url" in settings.model_fields_set:
+        url, source = settings.database_url, "--db, REVFIELD_DATABASE_URL or revfield.toml"
+    else:
+        return "sqlite:///revfield.db"
+    if Store.sqlite_file(url) is None and url.partition(":")[0].startswith("sqlite"):
         fail(
-            f"the demo keeps its memory in an embedded SQLite file, and `{url}` (from --db, "
-            "REVFIELD_DATABASE_URL or revfield.toml) is not one\n"
+            f"the demo keeps its memory in an embedded SQLite file, and `{url}` (from "
+            f"{source}) is not one\n"
             "  help: pass --path FILE, or --db sqlite:///FILE, for the demo's database"
         )
-    return file
+    return url
+
+
+def _next_steps(store: Store, use_pack: str) -> Text:
+    """Where the memory is, and the commands that use it next."""
+    file = store.file
+    if file is not None:
+        where = str(file)
+        shown = shlex.quote(f"sqlite:///{file}")
+    else:
+        url = store.engine.url
+        where = f"the PostgreSQL database {url.database} on {url.host or 'localhost'}"
+        shown = shlex.quote(store.url)  # without the password, if the URL had one
+    password = (
+        "  (the password is left out: set PGPASSWORD, or put it back in the URL)\n"
+        if file is None and store.engine.url.password
+        else ""
+    )
+    return Text.assemble(
+        "\nthe memory is in ",
+        (where, "bold"),
+        f"; try\n{use_pack}{password}"
+        f"  revfield --db {shown} inbox\n"
+        f"  revfield --db {shown} approve <#>\n"
+        f"  revfield --db {shown} account show <account>\n",
+    )
 
 
 def bundled_policies() -> Path:
@@ -280,4 +376,6 @@ def _reset(path: Path, *, force: bool, outbox_log: Path | None = None) -> None:
 
 
 def _is_demo(path: Path) -> bool:
+    from revfield.memory import Store
+
     return Store.application_id_of(path) == DEMO_APPLICATION_ID

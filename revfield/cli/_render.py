@@ -256,13 +256,13 @@ def account_panel(ctx: AccountMemory) -> RenderableType:
 
 
 def counts_chart(title: str, counts: Counter[str], column: str = "kind") -> Table:
-    """``counts`` as a table of bars, largest first (field events by kind, …)."""
+    """``counts`` as a table of bars, largest first, ties by name (field events by kind, …)."""
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     t.add_column(column)
     t.add_column("events", justify="right")
     t.add_column("", style="cyan")
     top = max(counts.values(), default=1)
-    for key, n in counts.most_common():
+    for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         t.add_row(key, f"{n:,}", "█" * max(1, round(30 * n / top)))
     return t
 
