@@ -23,24 +23,53 @@ The names below are the public API; each package exports a little more for its o
         field.run_agents()
 """
 
-from revfield.clock import Clock, ManualClock, SystemClock
-from revfield.config import Settings, load_settings
-from revfield.domain import ActionKind, Motion, ProposedAction, Verdict
-from revfield.errors import RevfieldError
-from revfield.field import (
-    Field,
-    SubmitResult,
-    await_review,
-    governed,
-    open_checkpointer,
-    run_detection,
-)
-from revfield.ingest import ingest_file, ingest_signals, run_import
-from revfield.llm import Model, OfflineModel, OpenAIModel, make_model
-from revfield.memory import AccountMemory, Store, recall
-from revfield.outbox import Executor, LogExecutor, WebhookExecutor, load_executor
-from revfield.policies import CompiledPack, Decision, decide, load_pack, merge_context
-from revfield.review import Actor, InboxItem, answer_review, inbox
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from revfield.clock import Clock, ManualClock, SystemClock
+    from revfield.config import Settings, load_settings
+    from revfield.domain import ActionKind, Motion, ProposedAction, Verdict
+    from revfield.errors import RevfieldError
+    from revfield.field import (
+        Field,
+        SubmitResult,
+        await_review,
+        governed,
+        open_checkpointer,
+        run_detection,
+    )
+    from revfield.ingest import ingest_file, ingest_signals, run_import
+    from revfield.llm import Model, OfflineModel, OpenAIModel, make_model
+    from revfield.memory import AccountMemory, Store, recall
+    from revfield.outbox import Executor, LogExecutor, WebhookExecutor, load_executor
+    from revfield.policies import CompiledPack, Decision, decide, load_pack, merge_context
+    from revfield.review import Actor, InboxItem, answer_review, inbox
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "revfield.clock": ("Clock", "ManualClock", "SystemClock"),
+    "revfield.config": ("Settings", "load_settings"),
+    "revfield.domain": ("ActionKind", "Motion", "ProposedAction", "Verdict"),
+    "revfield.errors": ("RevfieldError",),
+    "revfield.field": (
+        "Field",
+        "SubmitResult",
+        "await_review",
+        "governed",
+        "open_checkpointer",
+        "run_detection",
+    ),
+    "revfield.ingest": ("ingest_file", "ingest_signals", "run_import"),
+    "revfield.llm": ("Model", "OfflineModel", "OpenAIModel", "make_model"),
+    "revfield.memory": ("AccountMemory", "Store", "recall"),
+    "revfield.outbox": ("Executor", "LogExecutor", "WebhookExecutor", "load_executor"),
+    "revfield.policies": ("CompiledPack", "Decision", "decide", "load_pack", "merge_context"),
+    "revfield.review": ("Actor", "InboxItem", "answer_review", "inbox"),
+}
+"""Where each public name lives. A name is imported the first time it is used (PEP 562), so
+``import revfield`` (and the CLI, which needs only a little of it) does not load LangGraph,
+the OpenAI SDK or FastAPI until something asks for them."""
+_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __version__ = "0.1.0"
 
@@ -85,3 +114,17 @@ __all__ = [
     "run_detection",
     "run_import",
 ]
+
+
+if not typing.TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
+
+    def __getattr__(name: str) -> object:
+        module = _SOURCE.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # once: later uses find it without this hook
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

@@ -22,7 +22,6 @@ The errors the packages export, with the package that raises each and when::
     ├── ReviewError           review: an answer can't be taken (not yours, answered, a bad edit)
     │   └── AnswerFormError   review: an interrupt's answer in no form revfield takes
     ├── DeliveryError         outbox: an executor could not carry an action out (retry or refused)
-    ├── DemoDatabaseError     demo: the database named for the demo holds other data (untouched)
     ├── ScenarioError         evals: a scenario file refused (file, line, field of each problem)
     ├── EvalError             evals: a scenario can't be run as written (a pack change, a cassette)
     └── CassetteError         evals: a cassette file can't be read (not JSON, wrong shape)

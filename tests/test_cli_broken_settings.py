@@ -171,19 +171,17 @@ BROKEN = [
         "a driver that isn't installed",
         "the database driver `pg8000`",
         _db("postgresql+pg8000://u@127.0.0.1/revfield"),
-        says_for={"demo": NOT_SQLITE},
     ),
     Broken(
         "an asyncio driver",
         "`asyncpg` (in `postgresql+asyncpg://u@127.0.0.1/revfield`) is an asyncio driver",
         _db("postgresql+asyncpg://u@127.0.0.1/revfield"),
-        says_for={"demo": NOT_SQLITE},
     ),
     Broken(
         "a server that refuses",
         "cannot open the database postgresql+psycopg://revfield@127.0.0.1:1/revfield",
         _db("postgresql+psycopg://revfield@127.0.0.1:1/revfield"),
-        says_for={"demo": NOT_SQLITE},
+        says_for={"demo": "cannot open the database `revfield` on 127.0.0.1:1"},
     ),
     Broken(
         "a folder that doesn't exist",

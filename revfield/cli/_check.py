@@ -8,7 +8,7 @@ import json
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -17,7 +17,9 @@ from rich.text import Text
 
 from revfield.cli._app import app, console, fail, state
 from revfield.cli._field import configured_pack
-from revfield.worker import InvariantReport, check_invariants
+
+if TYPE_CHECKING:  # the worker package, imported by the command itself
+    from revfield.worker import InvariantReport
 
 SHOWN = 20
 """Violations printed per invariant (``--json`` gives them all)."""
@@ -78,6 +80,8 @@ def check(
     run once, every automated or approved action executed exactly once, every review answered
     at most once, no fatigue cap or motion budget passed by automation, and the audit trail
     complete. Exits 1 if any is broken."""
+    from revfield.worker import check_invariants
+
     st = state()
     store = st.store()
     pack = configured_pack(st)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -16,15 +16,9 @@ from rich.text import Text
 from revfield.cli._app import app, console, fail, pack_help, state
 from revfield.cli._demo import bundled_policies
 from revfield.errors import RevfieldError
-from revfield.evals import (
-    Recording,
-    Scenario,
-    ScenarioError,
-    SuiteReport,
-    Workspace,
-    load_scenarios,
-    run_suite,
-)
+
+if TYPE_CHECKING:  # the eval suite (the whole field, LangGraph, the OpenAI SDK) loads to run
+    from revfield.evals import Recording, Scenario, SuiteReport, Workspace
 
 
 def bundled_scenarios() -> Path:
@@ -105,6 +99,8 @@ def eval_(
     check every expectation and print the report: pass rate, decision accuracy, escalation
     precision and recall, guardrail violations, information conservation, model calls.
     Exits 1 when a scenario fails."""
+    from revfield.evals import Recording, Workspace
+
     scenarios = _scenarios(paths, only)
     pack_dir = _pack_dir(pack)
     if record and not any(s.model.backend == "openai" for s in scenarios):
@@ -138,6 +134,8 @@ def eval_(
 
 
 def _scenarios(paths: list[Path] | None, only: list[str] | None) -> list[Scenario]:
+    from revfield.evals import ScenarioError, load_scenarios
+
     if not paths:
         local = Path("evals/scenarios")
         paths = [local if local.is_dir() else bundled_scenarios()]
@@ -174,6 +172,8 @@ def _pack_dir(pack: Path | None) -> Path:
 def _run(
     scenarios: list[Scenario], workspace: Workspace, repeat: int, recording: Recording | None
 ) -> SuiteReport:
+    from revfield.evals import run_suite
+
     with Progress(
         TextColumn("[bold]eval[/]"),
         BarColumn(),

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -22,12 +22,15 @@ from rich.text import Text
 from revfield.cli._app import State, app, console, fail, pack_help, state
 from revfield.cli._users import operator
 from revfield.domain import ProposalError
-from revfield.field import Field, SubmitResult, open_checkpointer
-from revfield.llm import ModelError, make_model
 from revfield.memory import Claims
-from revfield.outbox import OutboxReport, load_executor
-from revfield.policies import CompiledPack, PackError, load_pack
 from revfield.review import Actor, AnswerResult, ReviewError, inbox_page, resolve_actor
+
+if TYPE_CHECKING:
+    # The field (LangGraph), the pack's compiler and the executors are imported by the
+    # commands that use them: `inbox` and `--help` start without them.
+    from revfield.field import Field, SubmitResult
+    from revfield.outbox import OutboxReport
+    from revfield.policies import CompiledPack
 
 
 def _acting(actor: Actor, as_user: str | None) -> Actor:
@@ -38,6 +41,8 @@ def _acting(actor: Actor, as_user: str | None) -> Actor:
 
 def configured_pack(st: State) -> CompiledPack:
     """The policy pack the settings name, or one ``error:`` line saying why it was refused."""
+    from revfield.policies import PackError, load_pack
+
     try:
         return load_pack(st.settings.policies)
     except PackError as exc:
@@ -51,6 +56,10 @@ def configured_pack(st: State) -> CompiledPack:
 def open_field(st: State, claims: Claims | None = None) -> Iterator[Field]:
     """The configured field: database, pack, model, executor and checkpointer (``claims``:
     a worker's own)."""
+    from revfield.field import Field, open_checkpointer
+    from revfield.llm import ModelError, make_model
+    from revfield.outbox import load_executor
+
     store = st.store()
     pack = configured_pack(st)
     try:

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -15,27 +15,16 @@ from rich.table import Table
 from rich.text import Text
 
 from revfield.cli._app import app, console, fail, pack_help, state
-from revfield.domain import ProposedAction
-from revfield.policies import (
-    BacktestExample,
-    BacktestReport,
-    CompiledPack,
-    ContextError,
-    Decision,
-    PackError,
-    RuleGroup,
-    RuleOutcome,
-    backtest_packs,
-    build_context,
-    decide,
-    diff_packs,
-    governance_report,
-    lint_pack,
-    load_pack,
-    merge_context,
-    run_policy_tests,
-)
-from revfield.policies import explain as explain_rules
+
+if TYPE_CHECKING:  # the pack compiler (CEL, YAML) loads with the command that needs it
+    from revfield.policies import (
+        BacktestExample,
+        BacktestReport,
+        CompiledPack,
+        Decision,
+        RuleGroup,
+        RuleOutcome,
+    )
 
 policy_app = typer.Typer(help="Write, test and explain RevOps policy packs.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
@@ -50,6 +39,8 @@ def _pack(path: Path | None, how: str = "--pack PATH") -> CompiledPack:
     """The pack at ``path`` (default: the ``policies`` setting). A refusal lists its problems;
     a pack that isn't there says how to name it: ``how`` (the command's option) or
     REVFIELD_POLICIES for the setting, or asks whether a path given was the one meant."""
+    from revfield.policies import PackError, load_pack
+
     where = path or state().settings.policies
     try:
         return load_pack(where)
@@ -74,6 +65,8 @@ def _verdict(label: str) -> Text:
 @policy_app.command("check")
 def check(path: PathArg = None) -> None:
     """Validate the pack and lint it: duplicate ids, rules that never match, shadowed rules."""
+    from revfield.policies import lint_pack
+
     pack = _pack(path, "the pack as PATH")
     findings = lint_pack(pack)
     console.print(
@@ -96,6 +89,8 @@ def run_tests(
     ] = None,
 ) -> None:
     """Run the policy tests (given a context, expect a decision and rule ids)."""
+    from revfield.policies import PackError, run_policy_tests
+
     pack_path = path or state().settings.policies
     pack = _pack(path, "the pack as PATH")
     folder = tests or (pack_path if pack_path.is_dir() else pack_path.parent) / "tests"
@@ -166,6 +161,10 @@ def explain(
     ] = False,
 ) -> None:
     """Every rule matched or not, the guardrail effects, the decision and why."""
+    from revfield.domain import ProposedAction
+    from revfield.policies import ContextError, build_context, decide, merge_context
+    from revfield.policies import explain as explain_rules
+
     pack = _pack(path)
     data = _read_json(action_json)
     st = state()
@@ -274,6 +273,8 @@ def diff(
     show: Annotated[int, typer.Option(help="How many changed decisions to list.")] = 30,
 ) -> None:
     """Replay the stored decisions through both packs and report every decision that changes."""
+    from revfield.policies import diff_packs
+
     before, after = _pack(old), _pack(new)
     with state().store().read() as session:
         report = diff_packs(session, before, after, limit=limit)
@@ -333,6 +334,8 @@ def backtest(
     edited or rejected, decided again by both packs. Reports, by the new pack's rule, what it
     would run by itself that people rejected or edited, and what it still asks people who
     always approved unchanged. It reports; it doesn't judge (exit code 0)."""
+    from revfield.policies import backtest_packs
+
     before, after = _pack(old), _pack(new)
     with state().store().read() as session:
         report = backtest_packs(session, before, after, examples=examples, limit=limit)
@@ -476,6 +479,8 @@ def governance(
     ] = None,
 ) -> None:
     """Governance deviations computed from memory, and ICP adherence."""
+    from revfield.policies import governance_report
+
     pack = _pack(path)
     st = state()
     when = st.clock.now()

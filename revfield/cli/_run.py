@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -15,15 +15,11 @@ from rich.table import Table
 from revfield.cli._app import State, app, console, fail, state
 from revfield.cli._field import open_field
 from revfield.cli._render import counts_chart
-from revfield.field import AgentReport, DetectionReport, pending_signals, run_detection
 from revfield.memory import FieldSummary, field_summary, high_water
-from revfield.outbox import (
-    Notifier,
-    NotifyReport,
-    OutboxReport,
-    deliver_notifications,
-    load_notifier,
-)
+
+if TYPE_CHECKING:  # imported by the command itself: the field loads LangGraph
+    from revfield.field import AgentReport, DetectionReport
+    from revfield.outbox import Notifier, NotifyReport, OutboxReport
 
 
 @app.command()
@@ -42,6 +38,9 @@ def run(
     """Process pending work once: detection (rules in bulk, free text through the model, facts
     with provenance, field events routed by customer state), then one agent run per field
     event, decisions by the policy pack, review items for people, and the outbox."""
+    from revfield.field import pending_signals, run_detection
+    from revfield.outbox import deliver_notifications
+
     st = state()
     with open_field(st) as fld, _notifying(st, agents) as notifier:
         store, pack, model = fld.store, fld.pack, fld.model
@@ -107,6 +106,8 @@ def _notifying(st: State, wanted: bool) -> Iterator[Notifier | None]:
     if not wanted:
         yield None
         return
+    from revfield.outbox import load_notifier
+
     try:
         notifier = load_notifier(
             st.settings.notify_executor,

@@ -13,10 +13,6 @@ from typing import Annotated
 import typer
 
 from revfield.cli._app import app, console, fail, pack_help, state
-from revfield.llm import ModelError, make_model
-from revfield.outbox import load_executor
-from revfield.policies import PackError, PackWatcher
-from revfield.service import configure_logging, create_app
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -66,7 +62,13 @@ def serve(
     actions, accounts, governance, /healthz, /metrics, and the Agent Protocol subset that
     LangGraph clients (Agent Inbox, the LangGraph SDK) use. The pack reloads when its files
     change; a refused reload keeps the last good pack (see /healthz). Ctrl-C stops it."""
+    # FastAPI, uvicorn and the field load only for this command, not at every CLI start
     import uvicorn
+
+    from revfield.llm import ModelError, make_model
+    from revfield.outbox import load_executor
+    from revfield.policies import PackError, PackWatcher
+    from revfield.service import configure_logging, create_app
 
     st = state()
     settings = st.settings

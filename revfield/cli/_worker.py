@@ -25,8 +25,6 @@ from revfield.cli._app import State, app, console, fail, state
 from revfield.cli._field import open_field
 from revfield.cli._run import _notifying
 from revfield.memory import Claims
-from revfield.service import configure_logging
-from revfield.worker import Supervisor, Worker, WorkerOptions, command_for, read_reports
 
 
 @contextmanager
@@ -88,6 +86,9 @@ def worker(
     ladder, resume answered runs, run the agents and deliver the outbox. Each unit is claimed,
     so any number of workers share one PostgreSQL database; decisions for one account are
     made one at a time. SIGTERM (or Ctrl-C) finishes the current unit and exits 0."""
+    from revfield.service import configure_logging
+    from revfield.worker import Worker, WorkerOptions
+
     if heartbeat * 2 > lease:
         fail(f"--lease {lease:g} must be at least twice --heartbeat {heartbeat:g}")
     st = state()
@@ -158,6 +159,8 @@ def _child_args(options: dict[str, Any]) -> list[str]:
 
 
 def _supervise(st: State, count: int, *, once: bool, args: list[str], report: Path | None) -> None:
+    from revfield.worker import Supervisor, command_for, read_reports
+
     env = {"REVFIELD_DATABASE_URL": st.settings.database_url}
     with tempfile.TemporaryDirectory(prefix="revfield-workers-") as folder:
         sup = Supervisor(command_for(args), count, once=once, reports=Path(folder), env=env)

@@ -5,6 +5,9 @@ leaving), a sweep over subscriptions coming up for renewal, and the model over f
 run reads the memory, calls these, and writes what they found.
 """
 
+import importlib
+import typing
+
 from revfield.detect._rules import (
     ONCE,
     AccountSnap,
@@ -17,7 +20,9 @@ from revfield.detect._rules import (
     detect_structured,
 )
 from revfield.detect._spec import DetectionSpec
-from revfield.detect._text import TEXT_KINDS, build_text_graph
+
+if typing.TYPE_CHECKING:
+    from revfield.detect._text import TEXT_KINDS, build_text_graph
 
 __all__ = [
     "ONCE",
@@ -33,3 +38,20 @@ __all__ = [
     "detect_renewals",
     "detect_structured",
 ]
+
+_LAZY = {"TEXT_KINDS": "revfield.detect._text", "build_text_graph": "revfield.detect._text"}
+"""Names imported the first time they are used (PEP 562): the text graph is a LangGraph graph,
+and loading LangGraph takes a second that reading a policy pack or the CLI does not need."""
+
+if not typing.TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # once: later uses find it without this hook
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

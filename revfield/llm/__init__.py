@@ -15,7 +15,6 @@ import typing
 
 from revfield.llm._errors import ModelError, ModelFault
 from revfield.llm._offline import OfflineModel
-from revfield.llm._openai import OpenAIModel
 from revfield.llm._protocol import Model
 from revfield.llm._recording import RecordedCall, Recorder, report_usage
 from revfield.llm._types import (
@@ -34,6 +33,7 @@ from revfield.llm._types import (
 
 if typing.TYPE_CHECKING:
     from revfield.config import Settings
+    from revfield.llm._openai import OpenAIModel
 
 __all__ = [
     "CallRecord",
@@ -65,6 +65,8 @@ def make_model(settings: Settings) -> Model:
         return OfflineModel()
     if settings.openai_api_key is None:
         raise ModelError("config", "REVFIELD_LLM=openai needs OPENAI_API_KEY")
+    from revfield.llm._openai import OpenAIModel  # the OpenAI SDK: only when it is used
+
     return OpenAIModel(
         api_key=settings.openai_api_key.get_secret_value(),
         model=settings.model,
@@ -72,3 +74,19 @@ def make_model(settings: Settings) -> Model:
         timeout=settings.model_timeout,
         max_retries=settings.model_max_retries,
     )
+
+
+if not typing.TYPE_CHECKING:  # mypy sees the import above; a typo stays an error for it
+
+    def __getattr__(name: str) -> object:
+        """:class:`OpenAIModel` is imported the first time it is used (PEP 562): importing the
+        OpenAI SDK takes most of a second, and the offline model and the CLI never need it."""
+        if name != "OpenAIModel":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from revfield.llm._openai import OpenAIModel
+
+        globals()[name] = OpenAIModel
+        return OpenAIModel
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

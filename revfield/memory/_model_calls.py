@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.llm import RecordedCall
 from revfield.memory._tables import MODEL_CALLS
+
+if typing.TYPE_CHECKING:  # the model layer is not needed to store what it did
+    from revfield.llm import RecordedCall
 
 __all__ = ["record_model_calls"]
 

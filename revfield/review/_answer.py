@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -32,9 +32,11 @@ from revfield.memory import (
     pending_review_id,
     transition,
 )
-from revfield.policies import CompiledPack, build_context, decide, record_decision
 from revfield.review._access import RANK, Actor, ReviewError, may_answer
 from revfield.review._ladder import open_review_item, rung_for
+
+if TYPE_CHECKING:
+    from revfield.policies import CompiledPack
 
 __all__ = ["AnswerResult", "answer_review"]
 
@@ -124,6 +126,9 @@ def answer_review(
         name: edited.payload[name] if name not in EDITABLE else getattr(edited, name)
         for name in edits
     }
+    # imported here: listing the inbox (which imports this package) needs no pack compiler
+    from revfield.policies import build_context, decide, record_decision
+
     lock_account(session, action.account_id)  # decided again: serially, like any decision
     if edited.motion.value in pack.guardrails.motion_budgets:
         lock_motions(session, [edited.motion.value])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from revfield.domain import ReviewStatus, Verdict
 from revfield.memory import (
@@ -22,7 +23,9 @@ from revfield.memory import (
     rung_holder,
     transition,
 )
-from revfield.policies import CompiledPack, Decision
+
+if TYPE_CHECKING:  # only annotations: the inbox reads review items without the pack compiler
+    from revfield.policies import CompiledPack, Decision
 
 __all__ = ["climb_ladder", "open_review_item", "rung_for"]
 

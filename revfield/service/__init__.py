@@ -14,7 +14,30 @@ account's memory and its action chains (``GET /accounts/{id}``), governance, ``/
     uvicorn.run(app, host="127.0.0.1", port=8000)
 """
 
-from revfield.service._app import create_app
+import importlib
+import typing
+
 from revfield.service._logs import configure_logging, redact, redact_event
 
+if typing.TYPE_CHECKING:
+    from revfield.service._app import create_app
+
 __all__ = ["configure_logging", "create_app", "redact", "redact_event"]
+
+_LAZY = {"create_app": "revfield.service._app"}
+"""Imported the first time it is used (PEP 562): the app is FastAPI's, which a worker that only
+wants :func:`configure_logging` does not need."""
+
+
+if not typing.TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # once: later uses find it without this hook
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

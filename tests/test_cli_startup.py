@@ -1,0 +1,193 @@
+"""The CLI starts without the heavy half of revfield: parsing a command, ``--help`` and the
+listing commands never import LangGraph, the OpenAI SDK, FastAPI, Alembic or the policy
+compiler; they load when a command that runs the field needs them. The public API is the same
+names as before, each resolved on first use.
+
+Each check runs in a fresh interpreter: this test process has imported everything already."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from revfield.memory import Store, StoreError
+from revfield.memory._store import _scanned_head
+
+HEAVY = (
+    "langgraph",
+    "langchain_core",
+    "openai",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "alembic",
+    "celpy",
+    "httpx",
+)
+"""What a command that only reads the memory must not pay for at start."""
+
+SAMPLES = Path(__file__).resolve().parents[1] / "revfield" / "samples" / "signals.jsonl"
+
+
+def _fresh(code: str, *argv: str) -> dict[str, object]:
+    """Run ``code`` in a new interpreter; it prints one JSON object on its last line."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+RUN_CLI = f"""
+    import contextlib, io, json, sys
+    from revfield.cli import main
+
+    runs = []
+    for argv in json.loads(sys.argv[1]):  # one after another, in this one interpreter
+        sys.argv = ["revfield", *argv]
+        out = io.StringIO()
+        code = 0
+        with contextlib.redirect_stdout(out):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code or 0
+        heavy = [m for m in {HEAVY!r} if m in sys.modules]
+        runs.append({{"argv": argv, "code": code, "heavy": heavy, "out": out.getvalue()}})
+    print(json.dumps({{"runs": runs}}))
+"""
+
+
+def _commands(*commands: list[str]) -> list[dict[str, object]]:
+    """Run revfield ``commands`` in turn in one new interpreter: for each, its exit code, its
+    output, and the heavy modules imported by then."""
+    runs = _fresh(RUN_CLI, json.dumps(commands))["runs"]
+    assert isinstance(runs, list)
+    return runs
+
+
+def test_importing_the_cli_imports_nothing_heavy():
+    found = _fresh(f"""
+        import json, sys
+        import revfield.cli
+        print(json.dumps({{"heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
+    """)
+    assert found["heavy"] == []
+
+
+def test_help_imports_nothing_heavy():
+    [found] = _commands(["--help"])
+    assert found["code"] == 0
+    assert "inbox" in str(found["out"]) and "approve" in str(found["out"])
+    assert found["heavy"] == []
+
+
+@pytest.fixture
+def small_db(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated SQLite file (its schema current), and ``tiny.jsonl`` beside it."""
+    path = tmp_path / "small.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    lines = SAMPLES.read_text(encoding="utf-8").splitlines()[:5]
+    (tmp_path / "tiny.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return f"sqlite:///{path}"
+
+
+def test_ingesting_and_reading_the_memory_import_nothing_heavy(small_db, tmp_path):
+    db = ["--db", small_db]
+    runs = _commands(
+        [*db, "ingest", str(tmp_path / "tiny.jsonl")],
+        [*db, "inbox"],
+        [*db, "inbox", "--json"],
+        [*db, "account", "show", "northwind.io"],
+        [*db, "account", "list"],
+        [*db, "approve", "--help"],
+        [*db, "reject", "--help"],
+    )
+    assert [(r["argv"], r["code"], r["heavy"]) for r in runs] == [(r["argv"], 0, []) for r in runs]
+    assert "northwind.io" in str(runs[3]["out"])
+
+
+def test_approving_loads_the_field_when_it_answers(small_db):
+    """approve resumes a LangGraph run: it imports LangGraph then, and says what is wrong."""
+    [found] = _commands(["--db", small_db, "approve", "999"])
+    assert found["code"] == 1
+    assert "langgraph" in found["heavy"]  # type: ignore[operator]
+
+
+def test_the_public_api_resolves_every_name_on_first_use():
+    found = _fresh("""
+        import json, sys
+        import revfield
+
+        before = "langgraph" in sys.modules or "openai" in sys.modules
+        from revfield import Field, OpenAIModel
+        import revfield.field, revfield.llm._openai
+        same = Field is revfield.field.Field and OpenAIModel is revfield.llm._openai.OpenAIModel
+        missing = [n for n in revfield.__all__ if not hasattr(revfield, n)]
+        listed = set(revfield.__all__) <= set(dir(revfield))
+        try:
+            revfield.Feild
+            typo = "no error"
+        except AttributeError as exc:
+            typo = str(exc)
+        print(json.dumps({"before": before, "same": same, "missing": missing,
+                          "listed": listed, "typo": typo}))
+    """)
+    assert found == {
+        "before": False,
+        "same": True,
+        "missing": [],
+        "listed": True,
+        "typo": "module 'revfield' has no attribute 'Feild'",
+    }
+
+
+@pytest.mark.parametrize(
+    ("package", "name", "home"),
+    [
+        ("revfield.llm", "OpenAIModel", "revfield.llm._openai"),
+        ("revfield.detect", "build_text_graph", "revfield.detect._text"),
+        ("revfield.detect", "TEXT_KINDS", "revfield.detect._text"),
+        ("revfield.service", "create_app", "revfield.service._app"),
+        ("revfield.worker", "Worker", "revfield.worker._loop"),
+    ],
+)
+def test_a_lazy_name_of_a_package_is_its_homes(package, name, home):
+    found = _fresh(f"""
+        import importlib, json, sys
+        package = importlib.import_module({package!r})
+        loaded_early = {home!r} in sys.modules
+        value = getattr(package, {name!r})
+        same = value is getattr(importlib.import_module({home!r}), {name!r})
+        listed = {name!r} in package.__all__
+        print(json.dumps({{"early": loaded_early, "same": same, "all": listed}}))
+    """)
+    assert found == {"early": False, "same": True, "all": True}
+
+
+def test_the_schema_head_read_from_the_migration_files_is_alembics(tmp_path):
+    store = Store.from_url(f"sqlite:///{tmp_path / 'x.db'}")
+    assert _scanned_head() == store.head_revision()
+    store.dispose()
+
+
+def test_a_database_behind_the_code_is_still_refused_with_the_fix(tmp_path):
+    store = Store.from_url(f"sqlite:///{tmp_path / 'old.db'}")
+    head = store.head_revision()
+    store.migrate("0011")
+    assert store.current_revision() == "0011"
+    with pytest.raises(StoreError, match=rf"is at 0011; the code expects {head}(.|\n)*init"):
+        store.check_current()
+    store.migrate()
+    store.check_current()
+    store.dispose()
