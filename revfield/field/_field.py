@@ -182,7 +182,8 @@ class Field:
                     self.saver.drop(thread)
             raise
         if self.saver is not None:
-            self.saver.flush(thread)
+            # the last step, or a pause's interrupts: runs again from the step before if lost
+            self.saver.flush(thread, wait=False)
         return result
 
     def _set_status(self, event_id: int, status: EventStatus) -> None:

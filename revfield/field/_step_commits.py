@@ -26,7 +26,7 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -91,9 +91,19 @@ class StepCommits(BaseCheckpointSaver[str]):
                 ("writes", (config, list(writes), task_id, task_path))
             )
 
-    def flush(self, thread_id: str | None = None, checkpoint_ns: str | None = None) -> None:
+    def flush(
+        self, thread_id: str | None = None, checkpoint_ns: str | None = None, *, wait: bool = True
+    ) -> None:
         """Save what is held for a thread (every namespace of it unless ``checkpoint_ns``;
-        every thread without ``thread_id``), in one transaction where the saver allows."""
+        every thread without ``thread_id``), in one transaction where the saver allows.
+
+        ``wait=False`` (PostgreSQL): commit without waiting for the disk
+        (``synchronous_commit = off`` for this transaction). For what only saves time —
+        a step after which nothing irreversible happened that memory does not hold — it is
+        as durable: a process cut off loses nothing committed; only a database server that
+        crashes within a fraction of a second loses it, and then the step runs again from the
+        checkpoint before it, idempotently. Any later commit that waits (memory's are all
+        synchronous) puts it on disk too, as the log is written in order."""
         with self._lock:
             keys = [
                 k
@@ -104,19 +114,24 @@ class StepCommits(BaseCheckpointSaver[str]):
             held = [op for k in keys for op in self._held.pop(k)]
             if not held:
                 return
-            with self._transaction():
+            with self._transaction(wait):
                 for name, args in held:
                     if name == "put":
                         self.inner.put(*args)
                     else:
                         self.inner.put_writes(*args)
 
-    def _transaction(self) -> AbstractContextManager[Any]:
+    @contextmanager
+    def _transaction(self, wait: bool) -> Iterator[None]:
         conn = getattr(self.inner, "conn", None)
         transaction = getattr(conn, "transaction", None)
-        if getattr(conn, "autocommit", False) and callable(transaction):
-            return transaction()  # type: ignore[no-any-return]  # psycopg: one BEGIN … COMMIT
-        return nullcontext()  # SQLite's saver commits each call (cheap in WAL mode)
+        if not (getattr(conn, "autocommit", False) and callable(transaction)):
+            yield  # SQLite's saver commits each call (cheap in WAL mode)
+            return
+        with transaction():  # psycopg: one BEGIN … COMMIT
+            if not wait:
+                conn.execute("SET LOCAL synchronous_commit TO OFF")  # type: ignore[union-attr]
+            yield
 
     def drop(self, thread_id: str) -> None:
         """Forget what is held for a thread (its invocation failed before saving it)."""
