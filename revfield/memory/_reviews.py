@@ -306,7 +306,12 @@ def pending_reviews_for(
     items = _pending(session.execute(query).mappings())
     if offset == 0 and (limit is None or len(items) < limit):
         return items, len(items)  # the page holds them all
-    counted = sa.select(sa.func.count()).select_from(_JOINED).where(scope)
+    # RevOps' scope is the reviews' own status: count there (the joins are required keys)
+    counted = (
+        sa.select(sa.func.count()).select_from(REVIEWS).where(scope)
+        if role == Role.REVOPS.value
+        else sa.select(sa.func.count()).select_from(_JOINED).where(scope)
+    )
     return items, int(session.execute(counted).scalar_one())
 
 

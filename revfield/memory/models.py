@@ -125,6 +125,7 @@ class Contact(Base):
 
 class Deal(Base):
     __tablename__ = "deals"
+    __table_args__ = (sa.Index("ix_deals_account_id_outcome", "account_id", "outcome"),)
 
     id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
     account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
@@ -314,6 +315,7 @@ class ActionRecord(Base):
         sa.Index("ix_actions_status", "status"),
         sa.Index("ix_actions_contact_id_updated_at", "contact_id", "updated_at"),
         sa.Index("ix_actions_account_id_updated_at", "account_id", "updated_at"),
+        sa.Index("ix_actions_after_action_id", "after_action_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -348,7 +350,10 @@ class Review(Base):
     """An action waiting for a person: who should answer, why, by when, and the answer."""
 
     __tablename__ = "reviews"
-    __table_args__ = (sa.Index("ix_reviews_status_assignee_role", "status", "assignee_role"),)
+    __table_args__ = (
+        sa.Index("ix_reviews_status_assignee_role", "status", "assignee_role"),
+        sa.Index("ix_reviews_status_deadline_at_id", "status", "deadline_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     action_id: Mapped[int] = mapped_column(sa.ForeignKey("actions.id"), index=True)
