@@ -6,11 +6,13 @@ import sys
 
 from benchmarks import (
     bench_agents,
+    bench_cli,
     bench_detection,
     bench_evals,
     bench_governed,
     bench_memory,
     bench_policy,
+    bench_scale,
     bench_service,
     bench_workers,
 )
@@ -26,6 +28,8 @@ SUITES = {
     "evals": bench_evals.bench_evals,
     "service": bench_service.bench_service,
     "workers": bench_workers.bench_workers,
+    "scale": bench_scale.bench_scale,
+    "cli": bench_cli.bench_cli,
 }
 
 

@@ -273,9 +273,31 @@ def _slug(text: str) -> str:
 
 
 def generate_book(
-    seed: int = SEED, *, prospects: int = 150, customers: int = 90, days: int = DAYS
+    seed: int = SEED,
+    *,
+    prospects: int = 150,
+    customers: int = 90,
+    days: int = DAYS,
+    scale: int = 1,
 ) -> Book:
-    rng = random.Random(seed)
+    """The book for ``seed``: ``prospects`` then ``customers`` drawn at random (an account
+    whose domain is taken already is left out, so a few fewer than asked), ``days`` of their
+    signals, and the teams that own them.
+
+    ``scale``: a book that many times larger, made of ``scale`` shards of the same size and
+    mix. Shard 1 is the book ``scale=1`` gives, byte for byte; every further shard is drawn
+    from its own stream of the seed, with two more sellers per team, and its accounts'
+    names and domains carry the shard's number (``Northwind Analytics 2``,
+    ``northwind-2.io``), so every account, contact, deal and signal is distinct. (One shard
+    draws its names from a few thousand; for a larger book, raise ``scale``.)"""
+    if scale < 1:
+        raise ValueError(f"a book's scale is a whole number ≥ 1, not {scale}")
+    room = len(PREFIX) * len(SUFFIX) * len(KIND)
+    if prospects + customers > room:
+        raise ValueError(
+            f"{prospects + customers:,} accounts in one shard of the book is more than its "
+            f"names allow (at most {room:,}); ask for fewer and a larger `scale`"
+        )
     book = Book()
     created = START - timedelta(days=400)
     teams = [("team-west", "West"), ("team-east", "East"), ("team-enterprise", "Enterprise")]
@@ -318,7 +340,6 @@ def generate_book(
         }
     )
 
-    names: set[str] = set()
     serial = 0
 
     def sig(
@@ -348,6 +369,53 @@ def generate_book(
             record["text"] = text
         book.signals.append(record)
 
+    _shard(random.Random(seed), book, sellers, prospects, customers, sig, created, "")
+    # a stream of its own: the book above stays what it was for the seed
+    _deal_desk(random.Random(f"deal-desk-{seed}"), book.accounts, book.contacts, sig)
+    for shard in range(2, scale + 1):
+        mark = f"-{shard}"
+        own: dict[str, list[str]] = {}
+        for i, (tid, _) in enumerate(teams):
+            for j in range(2):
+                uid = f"seller-{tid.split('-')[1]}-{2 * shard + j - 1}"
+                book.users.append(
+                    {
+                        "id": uid,
+                        "name": f"{FIRST[(i * 3 + j * 7 + shard * 5) % len(FIRST)]} "
+                        f"{LAST[(i * 5 + j + shard * 3) % len(LAST)]}",
+                        "email": f"{uid}@revfield.example",
+                        "role": "seller",
+                        "team_id": tid,
+                        "created_at": created,
+                    }
+                )
+                own.setdefault(tid, []).append(uid)
+        part = Book()
+        _shard(
+            random.Random(f"book-{seed}{mark}"), part, own, prospects, customers, sig, created, mark
+        )
+        _deal_desk(random.Random(f"deal-desk-{seed}{mark}"), part.accounts, part.contacts, sig)
+        book.accounts += part.accounts
+        book.contacts += part.contacts
+        book.deals += part.deals
+    book.signals.sort(key=lambda s: (s["occurred_at"], s["external_id"]))
+    return book
+
+
+def _shard(
+    rng: random.Random,
+    book: Book,
+    sellers: dict[str, list[str]],
+    prospects: int,
+    customers: int,
+    sig: Any,
+    created: datetime,
+    mark: str,
+) -> None:
+    """``prospects`` then ``customers`` into ``book``, owned by ``sellers``; ``mark`` (``-2``)
+    ends each account's name and domain label in a shard after the first."""
+    names: set[str] = set()
+    taken: set[str] = set()
     for n in range(prospects + customers):
         is_customer = n >= prospects
         while True:
@@ -355,7 +423,9 @@ def generate_book(
             if name not in names:
                 names.add(name)
                 break
-        domain = _slug(name.split()[0]) + rng.choice(TLD)
+        domain = _slug(name.split()[0]) + mark + rng.choice(TLD)
+        if mark:
+            name += f" {mark[1:]}"
         segment = rng.choices(("smb", "mid_market", "enterprise"), (45, 35, 20))[0]
         employees = {
             "smb": rng.randint(8, 150),
@@ -384,8 +454,9 @@ def generate_book(
             "seats": int(seats * rng.uniform(0.6, 1.3)) if is_customer else None,
             "mrr": round(mrr * rng.uniform(0.7, 1.5), 2) if is_customer else None,
         }
-        if domain in {a["id"] for a in book.accounts}:
+        if domain in taken:
             continue
+        taken.add(domain)
         book.accounts.append(account)
         people = []
         for k in range(rng.randint(2, 4)):
@@ -404,10 +475,6 @@ def generate_book(
             _customer(rng, account, people, included, sig)
         else:
             _prospect(rng, book, account, people, sig, n)
-    # a stream of its own: the book above stays what it was for the seed
-    _deal_desk(random.Random(f"deal-desk-{seed}"), book, sig)
-    book.signals.sort(key=lambda s: (s["occurred_at"], s["external_id"]))
-    return book
 
 
 def _transcript(rng: random.Random, champion: dict[str, Any], closer: bool) -> str:
@@ -541,7 +608,7 @@ def _prospect(
             rng.uniform(5, 29),
             contact=champion,
             source="calendar",
-            starts_at=(START + timedelta(days=rng.randint(10, 35))).date().isoformat(),
+            starts_at=(START + timedelta(days=rng.randint(10, 35), hours=15)).isoformat(),
         )
     if closer:
         sig(
@@ -618,7 +685,7 @@ def _customer(
             contact=rng.choice(people),
             source="zendesk",
             text=rng.choice(TICKETS),
-            priority="high" if cluster else "normal",
+            priority="high" if cluster else "medium",
         )
     if rng.random() < 0.3:
         score = rng.choice((2, 4, 5, 6)) if rng.random() < 0.4 else rng.randint(7, 10)
@@ -652,14 +719,16 @@ def _customer(
         )
 
 
-def _deal_desk(rng: random.Random, book: Book, sig: Any) -> None:
+def _deal_desk(
+    rng: random.Random, accounts: list[dict[str, Any]], contacts: list[dict[str, Any]], sig: Any
+) -> None:
     """What the deal desk acts on: pricing objections from prospects, customers' current
     subscriptions (some ending within the renewal notice period), and up to three enterprise
-    customers whose renewal is at risk over price."""
+    customers (per shard of the book) whose renewal is at risk over price."""
     people: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for c in book.contacts:
+    for c in contacts:
         people[c["account_id"]].append(c)
-    for account in book.accounts:
+    for account in accounts:
         if account["customer_state"] == "prospect" and rng.random() < 0.12:
             sig(
                 "email_replied",
@@ -669,7 +738,7 @@ def _deal_desk(rng: random.Random, book: Book, sig: Any) -> None:
                 source="gmail",
                 text=rng.choice(PRICE_OBJECTIONS),
             )
-    customers = [a for a in book.accounts if a["customer_state"] == "customer"]
+    customers = [a for a in accounts if a["customer_state"] == "customer"]
     enterprise = [a for a in customers if a["segment"] == "enterprise"]
     tough = {a["id"] for a in rng.sample(enterprise, min(3, len(enterprise)))}
     for account in customers:

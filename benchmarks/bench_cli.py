@@ -1,0 +1,132 @@
+"""How fast the command line answers: the wall time of whole commands, as a user runs them,
+beside the floor of starting Python itself (``python -c pass``) in the same run.
+
+The commands run against a small SQLite database seeded the way the field fills one (agent
+runs that pause for a person), so ``inbox`` lists real items and ``approve``/``reject`` answer
+them and resume their runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.progress import Progress
+
+from benchmarks._report import Figure, console
+from benchmarks.bench_agents import PACK, T0, _world
+
+WORK = Path(__file__).parent / ".work" / "cli"
+ROOT = Path(__file__).resolve().parents[1]
+REPEATS = 5
+START_TARGET = 0.5
+"""Seconds: the issue's target for a command to start (and, for these, to finish)."""
+
+
+def _seed(db: Path, n: int) -> list[int]:
+    """n enterprise prospects whose outreach waits for a person; their review ids."""
+    from revfield.clock import ManualClock
+    from revfield.field import Field, open_checkpointer
+    from revfield.llm import OfflineModel
+    from revfield.memory import Store
+    from revfield.memory.models import Account, table_of
+    from revfield.outbox import LogExecutor
+    from revfield.policies import load_pack
+    from revfield.review import inbox
+
+    store = Store.from_url(f"sqlite:///{db}")
+    store.migrate()
+    _world(store, n)
+    with store.session() as s:
+        s.execute(sa.update(table_of(Account)).values(segment="enterprise", employees=5000))
+    clock = ManualClock(T0 + timedelta(hours=1))
+    with open_checkpointer(store) as saver:
+        fld = Field(
+            store,
+            load_pack(PACK),
+            OfflineModel(),
+            clock,
+            saver,
+            executor=LogExecutor(path=WORK / "outbox.jsonl"),
+        )
+        fld.run_agents()
+        fld.close()
+    with store.read() as s:
+        ids = [item.review_id for item in inbox(s)]
+    store.dispose()
+    return ids
+
+
+def _time(argv: Sequence[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        list(argv), cwd=WORK, env=env, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr[-400:]}")
+    return seconds
+
+
+def bench_cli() -> list[Figure]:
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    db = WORK / "cli.db"
+    reviews = _seed(db, 2 * REPEATS + 2)
+    signals = WORK / "signals.jsonl"
+    shutil.copy(ROOT / "revfield" / "samples" / "signals.jsonl", signals)
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "REVFIELD_DATABASE_URL": f"sqlite:///{db}",
+        "REVFIELD_POLICIES": str(PACK),
+    }
+    revfield = [sys.executable, "-m", "revfield.cli"]
+    commands: dict[str, list[list[str]]] = {
+        "--help": [[*revfield, "--help"]] * REPEATS,
+        "inbox --json": [[*revfield, "inbox", "--json"]] * REPEATS,
+        "account show": [[*revfield, "account", "show", "a0.io"]] * REPEATS,
+        "ingest (the 76-signal sample, again)": [[*revfield, "ingest", str(signals)]] * REPEATS,
+        "approve (resumes the run)": [
+            [*revfield, "approve", str(r), "--as", "ana"] for r in reviews[:REPEATS]
+        ],
+        "reject (resumes the run)": [
+            [*revfield, "reject", str(r), "--as", "ana", "--reason", "not now"]
+            for r in reviews[REPEATS : 2 * REPEATS]
+        ],
+    }
+    floor: list[float] = []
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("command line", total=REPEATS * (len(commands) + 1))
+        for i in range(REPEATS):  # interleaved, so the machine's other work falls on all alike
+            floor.append(_time([sys.executable, "-c", "pass"], env))
+            bar.advance(task)
+            for name, runs in commands.items():
+                times[name].append(_time(runs[i], env))
+                bar.advance(task)
+    python = statistics.median(floor)
+    figures = []
+    for name, got in times.items():
+        median = statistics.median(got)
+        figures.append(
+            Figure(
+                f"`revfield {name}` wall time (median of {REPEATS})",
+                median,
+                "s",
+                f"≤ {START_TARGET} s",
+                median <= START_TARGET,
+                "`python -c pass`",
+                python,
+                python / median,
+                f"range {min(got):.2f}–{max(got):.2f} s",
+            )
+        )
+    return figures
