@@ -1,9 +1,11 @@
 """Idempotent, batched ingestion of signals into the account memory.
 
-Flow per batch: validate rows → resolve identities (create prospect accounts and contacts
-as needed) → insert signals with ``ON CONFLICT DO NOTHING`` → classify the rows that were
-not inserted (an identical re-send is a duplicate; different content under a stored key is a
-conflict and is dead-lettered) → store dead letters → commit. A batch commits whole or not at
+Flow per batch: validate rows → when the batch looks re-sent (a sample of its keys is
+stored), look all its keys up and set aside the rows stored with the same content →
+resolve identities of the others (create prospect accounts and contacts as needed) → insert
+signals with ``ON CONFLICT DO NOTHING`` → classify the rows that were not inserted (an
+identical re-send is a duplicate; different content under a stored key is a conflict and is
+dead-lettered) → store dead letters → commit. A batch commits whole or not at
 all, so a run killed half-way and run again ends in the same state as one clean run.
 """
 
@@ -57,6 +59,8 @@ __all__ = ["DeadLetterNote", "IngestReport", "ingest_file", "ingest_signals"]
 DEFAULT_BATCH = 5000
 MAX_ATTEMPTS = 5
 KEEP_NOTES = 20
+RESEND_SAMPLE = 32
+"""Keys of a batch looked up first to tell a re-sent batch from a new one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,12 +346,22 @@ class _Ingestor:
     ) -> _BatchResult:
         result = _BatchResult(dead=list(invalid))
         now = self.clock.now()
+        # A re-sent batch: a row stored before with the same content is a duplicate before
+        # anything else is done for it (its account and contact were resolved when it was
+        # stored); only the other rows are resolved and inserted.
+        known = _stored_if_resent(session, candidates)
+        repeats: list[_Candidate] = []
+        if known:
+            fresh: list[_Candidate] = []
+            for cand in candidates:
+                hit = known.get((cand.rec.source, cand.rec.external_id))
+                (repeats if hit is not None and hit[1] == cand.digest else fresh).append(cand)
+            candidates = fresh
         resolved = self._resolve(session, candidates, result, now)
 
         # Each key is inserted once per batch; keys already stored and repeats are judged
         # against what is stored: the same content is a duplicate, other content a conflict.
         first: dict[tuple[str, str], _Candidate] = {}
-        repeats: list[_Candidate] = []
         for cand in resolved:
             key = (cand.rec.source, cand.rec.external_id)
             if key in first:
@@ -370,7 +384,11 @@ class _Ingestor:
             )
             for key, c in first.items()
         }
-        inserted, stored = insert_signals(session, rows, now=now)
+        if known:
+            inserted, stored = insert_signals(session, rows, now=now, stored=known)
+            stored = {**known, **stored}
+        else:
+            inserted, stored = insert_signals(session, rows, now=now)
         for key, cand in first.items():
             if key in inserted:
                 result.accepted += 1
@@ -510,6 +528,25 @@ class _Ingestor:
         result.domains = domains
         result.contacts = contacts
         return resolved
+
+
+def _stored_if_resent(
+    session: Session, candidates: list[_Candidate]
+) -> dict[tuple[str, str], tuple[int, str]] | None:
+    """``(source, external_id) → (id, digest)`` of the batch's stored keys when the batch looks
+    like a re-send (some of its keys are stored), else None.
+
+    A sample of :data:`RESEND_SAMPLE` keys tells: when none is stored the batch goes straight
+    to the insert, which finds any stored key by itself at no extra cost; when one is,
+    all are looked up at once, so duplicates skip identity resolution and the insert."""
+    keys = list(dict.fromkeys((c.rec.source, c.rec.external_id) for c in candidates))
+    if not keys:
+        return None
+    sample = keys[:: -(-len(keys) // RESEND_SAMPLE)]
+    found = stored_signals(session, sample)
+    if found and len(sample) < len(keys):
+        found = stored_signals(session, keys)
+    return found or None
 
 
 def _candidate(row: RawRow) -> _Candidate:

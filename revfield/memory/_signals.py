@@ -4,13 +4,16 @@ signals stored once per ``(source, external_id)``.
 Lookups run in sorted chunks, and inserts go in sorted order, so two writers take their
 locks in the same order. On SQLite the signals go in through the driver's ``executemany``;
 on PostgreSQL through ``COPY`` into a temporary table. Both store the payload as the same
-canonical JSON text, so the two backends hold the same values.
+canonical JSON text, so the two backends hold the same values. Stored keys are looked up with
+the ids of a source as one parameter (a JSON array on SQLite, an array joined on PostgreSQL):
+one statement per source, whatever the number of ids, each id one probe of the unique index.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeAlias
 
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from revfield.domain import CustomerState
 from revfield.memory._sql import chunks, insert_ignore
-from revfield.memory._tables import ACCOUNTS, CONTACTS, SIGNALS
+from revfield.memory._tables import ACCOUNTS, CONTACTS
 
 __all__ = [
     "NewContact",
@@ -37,6 +40,8 @@ __all__ = [
 
 LOOKUP_CHUNK = 2000
 INSERT_CHUNK = LOOKUP_CHUNK // 4
+SIGNAL_LOOKUP_CHUNK = 10_000
+"""External ids per statement when looking up stored signals (they go as one parameter)."""
 
 SignalKey: TypeAlias = tuple[str, str]
 """``(source, external_id)``: a signal's identity."""
@@ -141,33 +146,70 @@ def add_contacts(session: Session, contacts: Iterable[NewContact], *, now: datet
 
 
 def stored_signals(session: Session, keys: Iterable[SignalKey]) -> dict[SignalKey, StoredSignal]:
-    """``(source, external_id) → (id, digest)`` of the keys already stored, looked up per
-    source so the unique index on ``(source, external_id)`` serves every probe."""
+    """``(source, external_id) → (id, digest)`` of the keys already stored: one statement per
+    source (and chunk of :data:`SIGNAL_LOOKUP_CHUNK` ids), each probing the unique index on
+    ``(source, external_id)`` once per id."""
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
+    if not by_source:
+        return {}
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        sql = (
+            "SELECT external_id, id, digest FROM signals "
+            "WHERE source = ? AND external_id IN (SELECT value FROM json_each(?))"
+        )
+        as_param: Callable[[Sequence[str]], object] = json.dumps
+    else:
+        # One index probe per id, whatever the planner's statistics say: with ``= ANY(%s)`` or
+        # a plain join it may read every signal of the source (a generic plan once the driver
+        # prepares the statement, or row estimates from before a large ingest), a cost that
+        # grows with the book. ``LIMIT 1`` (the key is unique) keeps the probe a nested loop.
+        sql = (
+            "SELECT k.external_id, s.id, s.digest FROM unnest(%s::text[]) AS k(external_id) "
+            "CROSS JOIN LATERAL (SELECT id, digest FROM signals "
+            "WHERE source = %s AND external_id = k.external_id LIMIT 1) AS s"
+        )
+        as_param = list
     found: dict[SignalKey, StoredSignal] = {}
-    for source, ids in by_source.items():
-        for part in chunks(sorted(ids), LOOKUP_CHUNK):
-            query = sa.select(SIGNALS.c.external_id, SIGNALS.c.id, SIGNALS.c.digest).where(
-                SIGNALS.c.source == source, SIGNALS.c.external_id.in_(part)
-            )
-            for external_id, sid, digest in session.execute(query):
+    for source, ids in sorted(by_source.items()):
+        for part in chunks(sorted(set(ids)), SIGNAL_LOOKUP_CHUNK):
+            params = (source, as_param(part)) if sqlite else (as_param(part), source)
+            for external_id, sid, digest in conn.exec_driver_sql(sql, params):
                 found[(source, external_id)] = (sid, digest)
     return found
 
 
 def insert_signals(
-    session: Session, rows: Mapping[SignalKey, SignalRow], *, now: datetime
+    session: Session,
+    rows: Mapping[SignalKey, SignalRow],
+    *,
+    now: datetime,
+    stored: Mapping[SignalKey, StoredSignal] | None = None,
 ) -> tuple[set[SignalKey], dict[SignalKey, StoredSignal]]:
     """Insert each new signal once (``ON CONFLICT DO NOTHING``), received at ``now``; returns
-    the keys inserted and, for keys found already stored, their ``(id, digest)``."""
+    the keys inserted and, for keys found already stored, their ``(id, digest)``.
+
+    ``stored`` is what :func:`stored_signals` found for these keys earlier in the same
+    transaction, when the caller looked them up: the rows under those keys are not sent, and
+    no lookup is repeated for the others (one another writer stores meanwhile is neither
+    inserted nor returned: look it up again)."""
+    known: dict[SignalKey, StoredSignal] = {}
+    if stored is not None:
+        known = {key: stored[key] for key in rows if key in stored}
+        if known:
+            rows = {key: row for key, row in rows.items() if key not in known}
     if session.get_bind().dialect.name == "sqlite":
-        return _insert_signals_sqlite(session, rows, now)
-    stored = stored_signals(session, rows.keys())
-    fresh = [row for key, row in sorted(rows.items()) if key not in stored]
-    inserted = _copy_signals(session, fresh, now) if fresh else set()
-    return inserted, stored
+        inserted, found = _insert_signals_sqlite(session, rows, now)
+    else:
+        found = stored_signals(session, rows.keys()) if stored is None else {}
+        fresh = [row for key, row in sorted(rows.items()) if key not in found]
+        inserted = _copy_signals(session, fresh, now) if fresh else set()
+    if known:
+        found.update(known)
+    return inserted, found
 
 
 SIGNAL_COLUMNS = (
