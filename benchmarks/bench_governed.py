@@ -9,7 +9,7 @@ import statistics
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
@@ -18,7 +18,7 @@ from langgraph.types import Command
 from rich.progress import Progress
 
 from benchmarks._report import Figure, console
-from benchmarks.bench_agents import PACK, T0, _bare_graph
+from benchmarks.bench_agents import PACK, T0
 from revfield.clock import ManualClock
 from revfield.field import Field, governed, open_checkpointer
 from revfield.llm import OfflineModel
@@ -73,6 +73,24 @@ def _node_graph(saver: Any, body: Any) -> Any:
     g.add_node("call", body)
     g.add_edge(START, "call")
     g.add_edge("call", END)
+    return g.compile(checkpointer=saver)
+
+
+class _Bare(TypedDict, total=False):
+    event_id: int
+    step: int
+
+
+def _bare_graph(saver: Any) -> Any:
+    """A bare 4-node graph (what a submission's run passes through) on the same saver."""
+    g = StateGraph(_Bare)
+    for name in ("propose", "decide", "wait", "act"):
+        g.add_node(name, lambda state: {"step": state.get("step", 0) + 1})
+    g.add_edge(START, "propose")
+    g.add_edge("propose", "decide")
+    g.add_edge("decide", "wait")
+    g.add_edge("wait", "act")
+    g.add_edge("act", END)
     return g.compile(checkpointer=saver)
 
 
