@@ -23,8 +23,9 @@ The names below are the public API; each package exports a little more for its o
         field.run_agents()
 """
 
-import importlib
 import typing
+
+from revfield._lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from revfield.clock import Clock, ManualClock, SystemClock
@@ -117,14 +118,4 @@ __all__ = [
 
 
 if not typing.TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
-
-    def __getattr__(name: str) -> object:
-        module = _SOURCE.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # once: later uses find it without this hook
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _lazy_names(__name__, _SOURCE, __all__)

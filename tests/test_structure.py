@@ -4,8 +4,8 @@ modules, and every stage imports only the stages to its left in the flow
     domain → llm → memory → ingest → detect → route → agents → policies → review → outbox
     → field → demo, evals, service → cli
 
-(with ``revfield._text``, ``_yaml``, ``_json``, ``clock``, ``errors`` and ``config`` below them
-all).
+(with ``revfield._text``, ``_yaml``, ``_json``, ``_lazy``, ``clock``, ``errors`` and ``config``
+below them all).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ FOUNDATION = (
     "revfield._text",
     "revfield._yaml",
     "revfield._json",
+    "revfield._lazy",
     "revfield.clock",
     "revfield.errors",
     "revfield.config",

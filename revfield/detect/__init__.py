@@ -5,9 +5,9 @@ leaving), a sweep over subscriptions coming up for renewal, and the model over f
 run reads the memory, calls these, and writes what they found.
 """
 
-import importlib
 import typing
 
+from revfield._lazy import lazy_names as _lazy_names
 from revfield.detect._rules import (
     ONCE,
     AccountSnap,
@@ -44,14 +44,4 @@ _LAZY = {"TEXT_KINDS": "revfield.detect._text", "build_text_graph": "revfield.de
 and loading LangGraph takes a second that reading a policy pack or the CLI does not need."""
 
 if not typing.TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
-
-    def __getattr__(name: str) -> object:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # once: later uses find it without this hook
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

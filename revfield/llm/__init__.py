@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import typing
 
+from revfield._lazy import lazy_names as _lazy_names
 from revfield.llm._errors import ModelError, ModelFault
 from revfield.llm._offline import OfflineModel
 from revfield.llm._protocol import Model
@@ -77,16 +78,6 @@ def make_model(settings: Settings) -> Model:
 
 
 if not typing.TYPE_CHECKING:  # mypy sees the import above; a typo stays an error for it
-
-    def __getattr__(name: str) -> object:
-        """:class:`OpenAIModel` is imported the first time it is used (PEP 562): importing the
-        OpenAI SDK takes most of a second, and the offline model and the CLI never need it."""
-        if name != "OpenAIModel":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from revfield.llm._openai import OpenAIModel
-
-        globals()[name] = OpenAIModel
-        return OpenAIModel
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    # OpenAIModel is imported the first time it is used: importing the OpenAI SDK takes most
+    # of a second, and the offline model and the command line never need it
+    __getattr__, __dir__ = _lazy_names(__name__, {"OpenAIModel": "revfield.llm._openai"}, __all__)

@@ -14,9 +14,9 @@ account's memory and its action chains (``GET /accounts/{id}``), governance, ``/
     uvicorn.run(app, host="127.0.0.1", port=8000)
 """
 
-import importlib
 import typing
 
+from revfield._lazy import lazy_names as _lazy_names
 from revfield.service._logs import configure_logging, redact, redact_event
 
 if typing.TYPE_CHECKING:
@@ -30,14 +30,4 @@ wants :func:`configure_logging` does not need."""
 
 
 if not typing.TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
-
-    def __getattr__(name: str) -> object:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # once: later uses find it without this hook
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

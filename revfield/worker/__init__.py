@@ -6,9 +6,9 @@ worker`` runs it, and :func:`check_invariants` proves afterwards that nothing wa
 twice.
 """
 
-import importlib
 import typing
 
+from revfield._lazy import lazy_names as _lazy_names
 from revfield.worker._invariants import InvariantReport, Violation, check_invariants
 from revfield.worker._supervise import Supervisor, command_for, read_reports
 
@@ -33,14 +33,4 @@ _LAZY = {name: "revfield.worker._loop" for name in ("Worker", "WorkerOptions", "
 
 
 if not typing.TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
-
-    def __getattr__(name: str) -> object:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # once: later uses find it without this hook
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)
