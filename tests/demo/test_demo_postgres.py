@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shlex
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import sqlalchemy as sa
 from revfield.demo.book import generate_book
 from revfield.demo.database import DEMO_MARK, DEMO_TABLES, Refusal, judge
 from revfield.memory import DatabaseContents, FoundTable, Store
+from tests.test_demo import _revfield
 
 T = TypeVar("T")
 PG_URL = os.environ.get("REVFIELD_TEST_DATABASE_URL")
@@ -32,17 +32,6 @@ def needs_postgres(test: T) -> T:
         not PG_URL, reason="REVFIELD_TEST_DATABASE_URL is not set (CI sets it)"
     )
     return pytest.mark.postgres(skip(test))
-
-
-def _revfield(argv: list[str], capsys, monkeypatch) -> tuple[int, str, str]:
-    """``revfield ARGV`` through the console script's entry point, in this process."""
-    from revfield.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["revfield", *argv])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    out = capsys.readouterr()
-    return int(exit_.value.code or 0), out.out, out.err
 
 
 @pytest.fixture
