@@ -150,14 +150,21 @@ class Field:
             name: build_agent_graph(spec, self.deps, self.saver)
             for name, spec in self.agents.items()
         }
+        """Each agent's compiled graph. Run them through this class's methods: a graph invoked
+        directly must be followed by ``saver.flush(thread_id)`` to save what it held."""
 
     @property
     def pack(self) -> CompiledPack:
         return self._pack()
 
     def close(self) -> None:
-        """Release this process's claims (and their connection)."""
-        self.claims.close()
+        """Save what the checkpointer still holds, and release this process's claims (and
+        their connection)."""
+        try:
+            if self.saver is not None:
+                self.saver.flush()
+        finally:
+            self.claims.close()
 
     # -- runs -----------------------------------------------------------------------------
 
