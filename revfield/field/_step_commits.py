@@ -12,8 +12,8 @@ two steps, each a WAL flush, the bulk of a run's cost on PostgreSQL.
   (the agent graph's ``decide`` does, so the draft is durable before anything is decided on
   it: a run cut off after drafting resumes from the draft, without calling the model again);
 - the invocation returns or raises: whoever invokes the graph calls :meth:`flush` then
-  (:class:`~revfield.field.Field` does), so a pause's interrupts and the last step are
-  saved before anyone else may resume the run;
+  (:class:`~revfield.field.Field` does, without waiting for the disk on PostgreSQL), so a
+  pause's interrupts and the last step are saved before anyone else may resume the run;
 - the thread is read (``get_tuple``, ``list``), so a read sees every write made here.
 
 A step held when the process is cut off is lost, as a step cut off midway is: the run goes
@@ -49,7 +49,8 @@ def _key(config: RunnableConfig) -> _Key:
 
 
 class StepCommits(BaseCheckpointSaver[str]):
-    """``inner``, saving each step of a thread in one transaction (see the module)."""
+    """``inner``, holding what a thread saves until it must be durable, then writing it in one
+    transaction (see the module)."""
 
     def __init__(self, inner: BaseCheckpointSaver[str]) -> None:
         super().__init__(serde=inner.serde)
