@@ -16,6 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from rich.progress import Progress
 
 from benchmarks._report import Figure, console
+from benchmarks._stores import fresh_postgres, remove_sqlite
 from revfield.clock import ManualClock
 from revfield.field._checkpoints import open_checkpointer
 from revfield.field._field import Field
@@ -30,7 +31,6 @@ from revfield.policies import load_pack
 WORK = Path(__file__).parent / ".work"
 PACK = Path(__file__).resolve().parents[1] / "policies"
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _world(store: Store, n: int) -> None:
@@ -156,19 +156,6 @@ def _bare_graph(saver: StepCommits, final: dict[str, Any]) -> Any:
     return g.compile(checkpointer=saver)
 
 
-def _fresh_postgres(name: str) -> str | None:
-    """A new empty PostgreSQL database (dropped first), or None without a server."""
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as pg:
-            pg.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            pg.execute(f"CREATE DATABASE {name}")
-    except psycopg.Error:
-        return None
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
 def _write_commits(url: str) -> int:
     """PostgreSQL's transaction-id counter: it moves once per transaction that writes (one
     WAL flush at its commit), and once for this read."""
@@ -238,10 +225,9 @@ def _measure(url: str, n: int, bar: Progress, label: str) -> dict[str, Any]:
 def bench_agents(n: int = 300) -> list[Figure]:
     WORK.mkdir(exist_ok=True)
     db = WORK / "agents.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    remove_sqlite(db)
     targets = {"SQLite": f"sqlite:///{db}"}
-    pg_url = _fresh_postgres("revfield_bench_agents")
+    pg_url = fresh_postgres("revfield_bench_agents")
     if pg_url:
         targets["PostgreSQL"] = pg_url
     figures: list[Figure] = []

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from rich.progress import Progress
 
 from benchmarks._report import Figure, console
+from benchmarks._stores import fresh_sqlite
 from benchmarks.bench_agents import PACK, T0, _world
 
 WORK = Path(__file__).parent / ".work" / "cli"
@@ -35,14 +36,12 @@ def _seed(db: Path, n: int) -> list[int]:
     from revfield.clock import ManualClock
     from revfield.field import Field, open_checkpointer
     from revfield.llm import OfflineModel
-    from revfield.memory import Store
     from revfield.memory.models import Account, table_of
     from revfield.outbox import LogExecutor
     from revfield.policies import load_pack
     from revfield.review import inbox
 
-    store = Store.from_url(f"sqlite:///{db}")
-    store.migrate()
+    store = fresh_sqlite(db)
     _world(store, n)
     with store.session() as s:
         s.execute(sa.update(table_of(Account)).values(segment="enterprise", employees=5000))

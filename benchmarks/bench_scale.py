@@ -45,7 +45,8 @@ import yaml
 from rich.progress import Progress
 
 from benchmarks._report import Figure, console
-from benchmarks.bench_agents import PACK, _fresh_postgres
+from benchmarks._stores import fresh_postgres, fresh_sqlite
+from benchmarks.bench_agents import PACK
 from revfield.clock import ManualClock
 from revfield.demo.book import START, generate_book
 from revfield.demo.replay import load_book, replay
@@ -76,13 +77,7 @@ the page is read in deadline order and stops at 50; only the count grows."""
 
 
 def _fresh(name: str) -> tuple[Store, Path]:
-    WORK.mkdir(exist_ok=True)
-    db = WORK / name
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    store = Store.from_url(f"sqlite:///{db}")
-    store.migrate()
-    return store, db
+    return fresh_sqlite(WORK / name), WORK / name
 
 
 # -- the replay -------------------------------------------------------------------------------
@@ -234,7 +229,7 @@ def _bench_replay() -> list[Figure]:
             ones.append(_replay(1, bar))
             bigger.append(_replay(scale, bar))
         ones.append(_replay(1, bar))
-        pg_url = _fresh_postgres("revfield_bench_scale")
+        pg_url = fresh_postgres("revfield_bench_scale")
         on_pg = _replay(1, bar, url=pg_url) if pg_url else None
     run_floor = statistics.median(r.per_run for r in ones)
     answer_floor = statistics.median(r.per_answer for r in ones)

@@ -33,6 +33,7 @@ import httpx
 from rich.progress import Progress
 
 from benchmarks._report import Figure, console
+from benchmarks._stores import fresh_sqlite
 from benchmarks.bench_agents import PACK
 from revfield.clock import ManualClock
 from revfield.domain import EventStatus, Motion, ProposedAction
@@ -57,13 +58,7 @@ KINDS = ["web_visit", "email_opened", "email_replied", "content_engagement", "no
 
 
 def _fresh(name: str) -> Store:
-    WORK.mkdir(exist_ok=True)
-    db = WORK / name
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    store = Store.from_url(f"sqlite:///{db}")
-    store.migrate()
-    return store
+    return fresh_sqlite(WORK / name)
 
 
 def _signals(n: int) -> list[dict[str, Any]]:
