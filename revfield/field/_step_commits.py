@@ -154,7 +154,10 @@ class StepCommits(BaseCheckpointSaver[str]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        self.flush(*_key(config)) if config else self.flush()
+        if config:
+            self.flush(*_key(config))
+        else:
+            self.flush()
         return self.inner.list(config, filter=filter, before=before, limit=limit)
 
     def delete_thread(self, thread_id: str) -> None:
