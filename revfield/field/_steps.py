@@ -23,7 +23,6 @@ from revfield.memory import (
     get_action,
     lock_account,
     lock_event,
-    lock_motions,
     pending_review_id,
     provenance,
     queue_entry,
@@ -34,7 +33,7 @@ from revfield.memory import (
     write_audit,
     write_queue,
 )
-from revfield.policies import CompiledPack, build_context, decide, record_decision
+from revfield.policies import CompiledPack, decide_within_budget, record_decision
 from revfield.review import open_review_item
 
 __all__ = ["enqueue", "finish_run", "record_proposals"]
@@ -74,11 +73,9 @@ def record_proposals(
     event, status = lock_event(session, event_id)
     # deciding for the account is serial: counters, caps and budgets read below see what
     # every earlier decision for it wrote (other accounts decide in parallel)
+    # (a motion's daily budget spans accounts: an automated decision takes its slot in a
+    # counter of its own, without waiting for other accounts' decisions)
     lock_account(session, event.account_id)
-    # a motion's daily budget spans accounts: its lock is taken only once a proposal would
-    # be automated against it (then decided again), and held to the end of the transaction
-    budgeted = {p.motion.value for p in proposals} & set(pack.guardrails.motion_budgets)
-    budgets_held = False
     existing = (
         {}
         if status is EventStatus.PENDING
@@ -97,13 +94,7 @@ def record_proposals(
             out.append(_recorded(found, verdict, pending_review_id(session, found.id)))
             ids[found.kind] = found.id
             continue
-        decision = decide(pack, build_context(session, pack, p, now, cache))
-        if decision.verdict is Verdict.AUTO and p.motion.value in budgeted and not budgets_held:
-            lock_motions(session, budgeted)  # every one this run may spend, in one order
-            budgets_held = True
-            # counters are read afresh (what other accounts spent meanwhile); the cache holds
-            # only this account's rows, which its lock keeps as they were
-            decision = decide(pack, build_context(session, pack, p, now, cache))
+        decision = decide_within_budget(session, pack, p, now, cache)
         action = record_action(
             session,
             p,

@@ -35,6 +35,7 @@ from revfield.memory._answers import (
     settle_answer,
 )
 from revfield.memory._audit import AuditView, audit, audit_row, audit_trail, write_audit
+from revfield.memory._budgets import budget_spent, reserve_budget
 from revfield.memory._claims import (
     BUCKETS,
     ClaimKind,
@@ -45,7 +46,6 @@ from revfield.memory._claims import (
     cut_off_lost_workers,
     lock_account,
     lock_buckets,
-    lock_motions,
     new_worker_id,
     register_worker,
     stop_worker,
@@ -326,6 +326,7 @@ __all__ = [
     "auto_decisions_since",
     "beat",
     "bucket_expr",
+    "budget_spent",
     "cancel_dependants",
     "champion_contacts",
     "check_token",
@@ -391,7 +392,6 @@ __all__ = [
     "lock_account",
     "lock_buckets",
     "lock_event",
-    "lock_motions",
     "mark_database",
     "mark_notified",
     "new_worker_id",
@@ -416,6 +416,7 @@ __all__ = [
     "record_model_calls",
     "refused_row",
     "register_worker",
+    "reserve_budget",
     "resolve_risk",
     "resolve_user_id",
     "reviews_of",

@@ -9,8 +9,9 @@
   :func:`cut_off_lost_workers`).
 - An **account lock** (:func:`lock_account`) is a *transaction* advisory lock: a transaction
   that decides for an account holds it, so guardrail counters, caps and budgets are read and
-  written serially per account while different accounts run in parallel. A **motion lock**
-  (:func:`lock_motions`) does the same for a motion's daily budget, which spans accounts.
+  written serially per account while different accounts run in parallel. A motion's daily
+  budget, which spans accounts, needs no lock: it is a counter that an automated decision
+  takes a slot of with one conditional update (:func:`~revfield.memory.reserve_budget`).
 
 On SQLite there is one writer at a time (every write transaction starts with ``BEGIN
 IMMEDIATE``), so the locks are not needed and the claims are kept in the process; a second
@@ -50,7 +51,6 @@ __all__ = [
     "cut_off_lost_workers",
     "lock_account",
     "lock_buckets",
-    "lock_motions",
     "new_worker_id",
     "register_worker",
     "stop_worker",
@@ -101,18 +101,6 @@ def lock_account(session: Session, account_id: str) -> None:
                 sa.func.pg_advisory_xact_lock(sa.func.hashtextextended("account:" + account_id, 0))
             )
         )
-
-
-def lock_motions(session: Session, motions: Iterable[str]) -> None:
-    """Hold the motions' daily budgets for the rest of this transaction (taken after the
-    account's lock, in name order, so two deciders never wait for each other in a cycle)."""
-    if _pg(session):
-        for motion in sorted(set(motions)):
-            session.execute(
-                sa.select(
-                    sa.func.pg_advisory_xact_lock(sa.func.hashtextextended("motion:" + motion, 0))
-                )
-            )
 
 
 def lock_buckets(session: Session, account_ids: Iterable[str | None]) -> None:

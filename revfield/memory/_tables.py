@@ -17,6 +17,7 @@ from revfield.memory.models import (
     FieldEvent,
     InterruptAnswer,
     ModelCall,
+    MotionBudgetDay,
     Notification,
     OutboxItem,
     Review,
@@ -44,6 +45,7 @@ __all__ = [
     "FACTS",
     "INTERRUPT_ANSWERS",
     "MODEL_CALLS",
+    "MOTION_BUDGETS",
     "NOTIFICATIONS",
     "OUTBOX",
     "REVIEWS",
@@ -68,6 +70,7 @@ EVENTS = table_of(FieldEvent)
 FACTS = table_of(Fact)
 INTERRUPT_ANSWERS = table_of(InterruptAnswer)
 MODEL_CALLS = table_of(ModelCall)
+MOTION_BUDGETS = table_of(MotionBudgetDay)
 NOTIFICATIONS = table_of(Notification)
 OUTBOX = table_of(OutboxItem)
 REVIEWS = table_of(Review)

@@ -538,6 +538,24 @@ class Worker(Base):
     """Units of work done so far."""
 
 
+class MotionBudgetDay(Base):
+    """A motion's automated actions on one day (UTC), counted against its daily budget.
+
+    A decision that would automate a budgeted motion takes one slot here before it is recorded
+    (:func:`~revfield.memory.reserve_budget`): on PostgreSQL in a transaction of its own, so
+    deciders for different accounts wait for each other only for that one update, never for
+    each other's whole decision. ``spent`` never passes the budget; a slot whose decision was
+    lost (a process killed before its commit) stays spent, so a day can end a slot or two under
+    its budget, never over it."""
+
+    __tablename__ = "motion_budget_days"
+
+    motion: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    spent: Mapped[int]
+    """Slots taken: the automated decisions of the motion that day, and any lost with their run."""
+
+
 class Schedule(Base):
     """When a periodic sweep last ran (whichever worker ran it): a sweep runs once per period."""
 

@@ -31,6 +31,7 @@ from revfield.policies._governance import Deviation, GovernanceReport, deviation
 from revfield.policies._lint import LintFinding, lint_pack
 from revfield.policies._load import CompiledPack, CompiledRule, load_pack
 from revfield.policies._record import record_decision
+from revfield.policies._spend import decide_within_budget
 from revfield.policies._testing import TestReport, run_policy_tests
 from revfield.policies._watch import PackWatcher
 
@@ -59,6 +60,7 @@ __all__ = [
     "backtest_packs",
     "build_context",
     "decide",
+    "decide_within_budget",
     "default_context",
     "deviations",
     "diff_packs",

@@ -15,7 +15,7 @@ from revfield.domain import FactType, ProposedAction, RiskStatus
 from revfield.memory import (
     Session,
     account_rows,
-    auto_decisions_since,
+    budget_spent,
     contact_row,
     current_risk,
     deal_row,
@@ -197,8 +197,7 @@ def _counters(
             out["contact_touches"] = touched(cf, "contact")[0]
         if want_account:
             out["account_touches"] = touched(ac, "account")[1]
-    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    out["motion_auto_today"] = auto_decisions_since(session, action.motion.value, start_of_day)
+    out["motion_auto_today"] = budget_spent(session, action.motion.value, now)
     key = ("risks", action.account_id)
     if key not in cache:
         cache[key] = (

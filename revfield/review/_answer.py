@@ -28,7 +28,6 @@ from revfield.memory import (
     get_action,
     get_review,
     lock_account,
-    lock_motions,
     pending_review_id,
     transition,
 )
@@ -127,12 +126,10 @@ def answer_review(
         for name in edits
     }
     # imported here: listing the inbox (which imports this package) needs no pack compiler
-    from revfield.policies import build_context, decide, record_decision
+    from revfield.policies import decide_within_budget, record_decision
 
     lock_account(session, action.account_id)  # decided again: serially, like any decision
-    if edited.motion.value in pack.guardrails.motion_budgets:
-        lock_motions(session, [edited.motion.value])
-    decision = decide(pack, build_context(session, pack, edited, now))
+    decision = decide_within_budget(session, pack, edited, now)
     decision_id = record_decision(session, decision, decided_at=now, action_id=action.id)
     edit_action(session, edited, action.id, now)
     audit(

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 import revfield.field._steps as steps
+import revfield.policies._spend as spend
 from revfield.clock import ManualClock
 from revfield.demo.book import START, generate_book
 from revfield.demo.replay import load_book, replay
@@ -286,14 +287,18 @@ def _decide_on_one_stale_counter(run: Run, monkeypatch: pytest.MonkeyPatch, n: i
     )
     proposal = ProposedAction.model_validate({**email.proposal, "after": None})
     stale: dict[str, Any] = {}
-    real = steps.build_context
+    real = spend.build_context
 
     def stale_context(session: Any, pack: Any, p: Any, now: Any, cache: Any = None) -> Any:
         if "ctx" not in stale:
             stale["ctx"] = real(session, pack, p, now, cache)
         return copy.deepcopy(stale["ctx"])
 
-    monkeypatch.setattr(steps, "build_context", stale_context)
+    def stale_budget(session: Any, motion: str, now: Any, cap: Any) -> int:
+        return int(stale["ctx"]["counters"]["motion_auto_today"])  # read, never taken
+
+    monkeypatch.setattr(spend, "build_context", stale_context)
+    monkeypatch.setattr(spend, "reserve_budget", stale_budget)
     now = START + timedelta(days=DAYS + 30)  # every earlier touch is out of the window
     ids = []
     for i in range(n):

@@ -2,7 +2,7 @@
 contact at the same moment can never both pass a fatigue cap, and two deciding for different
 accounts can never both spend a motion's last automated action of the day. Each test makes
 the two decisions meet (both read their counters before either writes); the control tests
-show that without the lock they do both pass."""
+show that without the account lock, or without the budget's counter, they do both pass."""
 
 from __future__ import annotations
 
@@ -53,16 +53,16 @@ MEETING = Meeting()
 
 @pytest.fixture
 def meeting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Meeting]:
-    import revfield.field._steps as steps
+    import revfield.policies._spend as spend
 
-    original = steps.build_context
+    original = spend.build_context
 
     def build_context(*args: Any, **kwargs: Any) -> Any:
         context = original(*args, **kwargs)
         MEETING.wait()
         return context
 
-    monkeypatch.setattr(steps, "build_context", build_context)
+    monkeypatch.setattr(spend, "build_context", build_context)
     yield MEETING
     MEETING.barrier = None
 
@@ -177,12 +177,18 @@ def test_two_workers_never_both_spend_the_last_of_a_motion_budget(store, clock, 
 
 
 @pytest.mark.postgres
-def test_without_the_motion_lock_both_would_spend_it(store, clock, tmp_path, meeting, monkeypatch):
+def test_without_the_budget_counter_both_would_spend_it(
+    store, clock, tmp_path, meeting, monkeypatch
+):
     if store.dialect != "postgresql":
         pytest.skip("SQLite has one writer at a time: the two decisions can't meet")
-    import revfield.field._steps as steps
+    import revfield.policies._spend as spend
+    from revfield.memory import budget_spent
 
-    monkeypatch.setattr(steps, "lock_motions", lambda session, motions: None)
+    # a budget read, not taken: both decisions see the slot free
+    monkeypatch.setattr(
+        spend, "reserve_budget", lambda s, motion, now, cap: budget_spent(s, motion, now)
+    )
     assert _budget_race(store, clock, tmp_path) == ["auto", "auto"]
 
 
