@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from revfield.memory._tables import (
     DECISIONS,
     DETECTIONS,
     EVENTS,
+    MOTION_BUDGETS,
     OUTBOX,
     REVIEWS,
     SIGNALS,
@@ -41,6 +42,7 @@ __all__ = [
     "CheckedTouch",
     "checked_actions",
     "checked_audit",
+    "checked_budgets",
     "checked_consistently",
     "checked_decisions",
     "checked_events",
@@ -222,6 +224,12 @@ def checked_decisions(session: Session) -> list[CheckedDecision]:
     return [
         CheckedDecision(*row[:-1], decided_at=as_utc(row[-1])) for row in session.execute(query)
     ]
+
+
+def checked_budgets(session: Session) -> dict[tuple[str, date], int]:
+    """The slots taken of each motion's budget per day: ``(motion, day) → spent``."""
+    t = MOTION_BUDGETS.c
+    return {(m, d): int(n) for m, d, n in session.execute(sa.select(t.motion, t.day, t.spent))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ logic, holds it against seven invariants, each with a stable id:
     see :func:`_capped` for how this is counted so that a single-process run always passes.
 ``motion-budget``
     automated decisions per motion per day (UTC, as the guardrail counts them) stay within the
-    pack's ``motion_budgets``.
+    pack's ``motion_budgets``, and each took a slot of the day's counter (the counter is at
+    least the day's automated decisions).
 ``audit-complete``
     every state change has its audit entry: ``proposed``, ``queued``, ``executed``,
     ``blocked``, ``cancelled``, ``delivery_failed``, ``review_opened``, the answer
@@ -58,6 +59,7 @@ from revfield.memory import (
     checked_actions,
     checked_audit,
     checked_consistently,
+    checked_budgets,
     checked_decisions,
     checked_events,
     checked_keys,
@@ -140,6 +142,8 @@ class Snapshot:
     """Signals of the kinds the pack's fatigue and account caps count."""
     accepted: Mapping[tuple[str, str], int] | None = None
     """Rows stored per key the feeder accepted (a key not stored: 0), when keys were given."""
+    budgets: Mapping[tuple[str, date], int] = field(default_factory=dict)
+    """Slots taken of each motion's daily budget: ``(motion, day) → spent``."""
 
 
 def check_invariants(
@@ -184,6 +188,7 @@ def read_snapshot(
         audit=checked_audit(session),
         touches=checked_touches(session, kinds),
         accepted=None if keys is None or found is None else {k: found.get(k, 0) for k in keys},
+        budgets=checked_budgets(session),
     )
 
 
@@ -553,9 +558,24 @@ def _motion_budget(snap: Snapshot, pack: CompiledPack, report: InvariantReport) 
         if d.verdict == Verdict.AUTO.label:
             per_day[(d.motion, d.decided_at.date())].append(d.id)
     report.checked[inv] = sum(len(v) for v in per_day.values())
+    first: dict[str, date] = {}  # each motion's first day counted in slots
+    for motion, day in sorted(snap.budgets, key=lambda k: k[1], reverse=True):
+        first[motion] = day
     for (motion, day), ids in sorted(per_day.items()):
         budget = pack.guardrails.motion_budgets.get(motion)  # type: ignore[call-overload]
-        if budget is None or Verdict.parse(budget.at_least) == Verdict.AUTO:
+        if budget is None:
+            continue
+        start = first.get(motion)  # None, or a day before it: from before the counter
+        counted = start is not None and day >= start
+        spent = snap.budgets.get((motion, day), 0) if counted else None
+        if spent is not None and spent < len(ids):
+            _add(
+                report,
+                inv,
+                f"{motion} on {day}: {len(ids)} automated decisions but {spent} budget slots "
+                "taken: an automated decision did not take its slot",
+            )
+        if Verdict.parse(budget.at_least) == Verdict.AUTO:
             continue
         if len(ids) > budget.max_auto_per_day:
             _add(

@@ -215,13 +215,19 @@ def test_a_run_left_half_done_or_decided_twice_breaks_event_once(run):
         )
     report = run.check()
     messages = [v.message for v in report.of("event-once")]
-    assert len(report.violations) == len(messages) == 2, report.violations
+    # decided again automatically, it also spent no slot of the day's budget
+    slotless = (
+        1 if first.verdict == "auto" and first.motion in run.pack.guardrails.motion_budgets else 0
+    )
+    assert len(report.of("motion-budget")) == slotless
+    assert len(report.violations) == len(messages) + slotless == 2 + slotless, report.violations
     assert (
         f"action #{action.id} ({action.kind} at {action.account_id}) decided 2 times"
         in (messages[1])
     )
     assert "intent_surge at" in messages[0] and "was left running" in messages[0]
-    assert [v.invariant for v in run.check(drained=False).violations] == ["event-once"]
+    later = run.check(drained=False).violations
+    assert [v.invariant for v in later] == ["event-once"] + ["motion-budget"] * slotless
 
 
 def test_a_doubled_or_phantom_delivery_breaks_executed_once(run):
@@ -275,9 +281,12 @@ def test_an_action_answered_on_two_rungs_breaks_answered_once(run):
     )
 
 
-def _decide_on_one_stale_counter(run: Run, monkeypatch: pytest.MonkeyPatch, n: int) -> list[int]:
+def _decide_on_one_stale_counter(
+    run: Run, monkeypatch: pytest.MonkeyPatch, n: int, *, slots: bool = True
+) -> list[int]:
     """What two workers without the account lock do: each of ``n`` runs decides a copy of an
-    automated email on the counters read before any of them wrote. Returns the actions."""
+    automated email on the counters read before any of them wrote (taking budget slots
+    without looking at the budget; none at all when not ``slots``). Returns the actions."""
     automated = sa.select(DECISIONS.c.action_id).where(DECISIONS.c.verdict == "auto")
     email = run.one(
         ACTIONS,
@@ -295,7 +304,11 @@ def _decide_on_one_stale_counter(run: Run, monkeypatch: pytest.MonkeyPatch, n: i
         return copy.deepcopy(stale["ctx"])
 
     def stale_budget(session: Any, motion: str, now: Any, cap: Any) -> int:
-        return int(stale["ctx"]["counters"]["motion_auto_today"])  # read, never taken
+        if slots:  # a slot taken without looking at the budget
+            real_reserve(session, motion, now, None)
+        return int(stale["ctx"]["counters"]["motion_auto_today"])
+
+    real_reserve = spend.reserve_budget
 
     monkeypatch.setattr(spend, "build_context", stale_context)
     monkeypatch.setattr(spend, "reserve_budget", stale_budget)
@@ -362,6 +375,17 @@ def test_automated_decisions_past_the_days_budget_break_motion_budget(run, monke
         shown = ", ".join(f"#{i}" for i in beyond)
     assert v.message == (
         f"{motion} on {day}: {n} automated decisions, budget {limit}; beyond it: decisions {shown}"
+    )
+
+
+def test_an_automated_decision_that_took_no_budget_slot_breaks_motion_budget(run, monkeypatch):
+    (action_id,) = _decide_on_one_stale_counter(run, monkeypatch, 1, slots=False)
+    motion = run.one(ACTIONS, ACTIONS.c.id == action_id).motion
+    day = (START + timedelta(days=DAYS + 30)).date()
+    (v,) = run.check(drained=False).of("motion-budget")
+    assert v.message == (
+        f"{motion} on {day}: 1 automated decisions but 0 budget slots taken: an automated "
+        "decision did not take its slot"
     )
 
 
