@@ -11,9 +11,10 @@ action               (new) → ``pending_review`` | ``queued`` | ``blocked``;
                      ``failed`` | ``cancelled``
 review item          (new) → ``pending``; ``pending`` → ``approved`` | ``rejected`` |
                      ``superseded``
-outbox item          (new) → ``pending``; ``pending`` → ``sending`` | ``cancelled``;
-                     ``sending`` → ``sent`` | ``pending`` (retry) | ``failed`` | ``sending``
-                     (claimed again once the lease ran out)
+outbox item          (new) → ``pending`` | ``waiting``; ``waiting`` → ``pending`` (what
+                     it waits for was executed) | ``cancelled``; ``pending`` → ``sending`` |
+                     ``cancelled``; ``sending`` → ``sent`` | ``pending`` (retry) | ``failed`` |
+                     ``sending`` (claimed again once the lease ran out)
 field event          (new) → ``pending`` | ``ignored``; ``pending`` → ``running`` | ``done``;
                      ``running`` → ``waiting`` | ``done``; ``waiting`` → ``done``
 churn risk           (new) → ``open``; ``open`` → ``addressed`` (its save play was carried
@@ -84,7 +85,11 @@ class ReviewStatus(StrEnum):
 class OutboxStatus(StrEnum):
     """Where an outbox item stands."""
 
+    WAITING = "waiting"
+    """Its action waits for another (``after_action_id``) not executed yet: not due. It
+    becomes ``pending`` in the transaction that records that action executed."""
     PENDING = "pending"
+    """Due: a worker (or, for an item its caller carries out, the caller) may claim it."""
     SENDING = "sending"
     """Claimed by a worker; claimed again once its lease runs out."""
     SENT = "sent"
@@ -134,7 +139,8 @@ _MOVES: Mapping[type[StrEnum], Mapping[StrEnum | None, frozenset[StrEnum]]] = {
         R.PENDING: frozenset({R.APPROVED, R.REJECTED, R.SUPERSEDED}),
     },
     OutboxStatus: {
-        None: frozenset({OB.PENDING}),
+        None: frozenset({OB.PENDING, OB.WAITING}),
+        OB.WAITING: frozenset({OB.PENDING, OB.CANCELLED}),
         OB.PENDING: frozenset({OB.SENDING, OB.CANCELLED}),
         OB.SENDING: frozenset({OB.SENT, OB.PENDING, OB.FAILED, OB.SENDING}),
     },

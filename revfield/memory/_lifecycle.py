@@ -86,11 +86,13 @@ def transition(
 def cancel_dependants(session: Session, action_id: int, *, actor: str, now: datetime) -> list[int]:
     """Cancel every action that waits, directly or down a chain, for ``action_id`` (which was
     rejected, blocked, cancelled or failed): each one's pending review item is superseded and
-    its pending outbox item cancelled, with the reason, and the action moves to ``cancelled``.
-    Returns the ids of the actions cancelled, nearest first."""
+    its waiting (or pending) outbox item cancelled, with the reason, and the action moves to
+    ``cancelled``. Returns the ids of the actions cancelled, nearest first."""
     cancelled: list[int] = []
     frontier = [action_id]
     pre = ACTIONS.alias("pre")
+    # items no one claimed: ``waiting`` as a rule (pending once their prerequisite executed)
+    unclaimed = (OutboxStatus.WAITING, OutboxStatus.PENDING)
     while frontier:
         rows = session.execute(
             sa.select(
@@ -137,15 +139,13 @@ def cancel_dependants(session: Session, action_id: int, *, actor: str, now: date
             items = (
                 session.execute(
                     sa.select(OUTBOX.c.id).where(
-                        OUTBOX.c.action_id == r.id, OUTBOX.c.status == OutboxStatus.PENDING
+                        OUTBOX.c.action_id == r.id, OUTBOX.c.status.in_(unclaimed)
                     )
                 )
                 .scalars()
                 .all()
             )
-            transition(
-                session, items, OutboxStatus.CANCELLED, frm=OutboxStatus.PENDING, last_error=reason
-            )
+            transition(session, items, OutboxStatus.CANCELLED, frm=unclaimed, last_error=reason)
             trail.append(
                 audit_row(
                     actor=actor,

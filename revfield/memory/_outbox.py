@@ -4,8 +4,13 @@ recording how each delivery went.
 An item is written in the same transaction as the decision or approval that releases it.
 A claim moves items to ``sending`` (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so workers
 share the queue); an item whose claim outlived its lease is claimed again, with the same
-idempotency key. An item whose action waits for another (``after_action_id``) is due only once
-that action was executed.
+idempotency key.
+
+An item whose action waits for another (``after_action_id``: a follow-up waits for its email,
+which may sit in review for days) is written ``waiting``, and becomes ``pending`` in the
+transaction that records that action executed (:func:`finish_delivery`), or is cancelled with
+it (:func:`~revfield.memory.cancel_dependants`). So a claim reads only items that are due,
+oldest first down the ``(status, id)`` index, however many wait.
 """
 
 from __future__ import annotations
@@ -81,16 +86,16 @@ def queue_entry(
     """The outbox row that queues ``action`` and its audit entry, for :func:`write_queue` and
     :func:`~revfield.memory.write_audit` (a run that queues several writes each table once)."""
     key = idempotency_key(action.id, action.digest)
+    after = action.after_action_id
     item = {
         "action_id": action.id,
         "idempotency_key": key,
         "executor": executor,
-        "status": OutboxStatus.PENDING.value,
+        "status": (OutboxStatus.WAITING if after else OutboxStatus.PENDING).value,
         "payload": {"action": action.proposal, "trace": trace},
         "attempts": 0,
         "created_at": now,
     }
-    after = action.after_action_id
     entry = audit_row(
         actor="outbox",
         event="queued",
@@ -105,15 +110,91 @@ def queue_entry(
 
 
 def write_queue(session: Session, items: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows from :func:`queue_entry` in one statement."""
-    if items:
-        session.execute(_INSERT, list(items))
+    """Insert outbox rows from :func:`queue_entry` in one statement. An item written
+    ``waiting`` whose action's prerequisite was executed already is written ``pending``."""
+    if not items:
+        return
+    rows = [dict(i) for i in items]
+    waiting = {r["action_id"]: r for r in rows if r["status"] == OutboxStatus.WAITING}
+    for action_id in _went_out(session, waiting):
+        waiting[action_id]["status"] = OutboxStatus.PENDING.value
+    session.execute(_INSERT, rows)
+
+
+def _went_out(session: Session, action_ids: Collection[int]) -> list[int]:
+    """Those of ``action_ids`` whose prerequisite was executed. On PostgreSQL the
+    prerequisites stay share-locked until this transaction ends: one being marked executed
+    meanwhile waits for it, and then promotes what this transaction wrote ``waiting`` (or,
+    marked first, is read here as executed), so no item waits for an action gone out."""
+    if not action_ids:
+        return []
+    rows = session.execute(
+        sa.select(ACTIONS.c.id, _PRE.c.status)
+        .join(_PRE, _PRE.c.id == ACTIONS.c.after_action_id)
+        .where(ACTIONS.c.id.in_(sorted(action_ids)))
+        .order_by(_PRE.c.id)
+        .with_for_update(read=True, of=_PRE)
+    )
+    return [r.id for r in rows if r.status == ActionStatus.EXECUTED]
+
+
+def _release_waiting(session: Session, action_id: int) -> int:
+    """Make due the items waiting for ``action_id``, which was just executed: the caller
+    holds its row (the update that marked it), so a transaction queuing an item waiting for
+    it either committed before (the item is found here) or reads it executed."""
+    ids = (
+        session.execute(
+            sa.select(OUTBOX.c.id)
+            .join(ACTIONS, ACTIONS.c.id == OUTBOX.c.action_id)
+            .where(
+                ACTIONS.c.after_action_id == action_id,
+                OUTBOX.c.status == OutboxStatus.WAITING,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return transition(session, ids, OutboxStatus.PENDING, frm=OutboxStatus.WAITING)
 
 
 def queued_already(session: Session, action_id: int) -> bool:
     """Whether the action has an outbox item."""
     found = session.execute(sa.select(OUTBOX.c.id).where(OUTBOX.c.action_id == action_id))
     return found.first() is not None
+
+
+def _claimable(
+    session: Session,
+    where: tuple[sa.ColumnElement[bool], ...],
+    size: int,
+    skip: Collection[int],
+) -> Sequence[sa.RowMapping]:
+    """Up to ``size`` outbox items matching ``where`` (one status), oldest first, not carried
+    out by their caller and not in ``skip``; on PostgreSQL locked, skipping those another
+    worker holds."""
+    if size <= 0:
+        return []
+    query = (
+        sa.select(
+            OUTBOX.c.id,
+            OUTBOX.c.action_id,
+            OUTBOX.c.idempotency_key,
+            OUTBOX.c.payload,
+            OUTBOX.c.attempts,
+            OUTBOX.c.status,
+        )
+        .where(
+            *where,
+            OUTBOX.c.executor != CALLER,  # the caller carries those out (a governed tool)
+        )
+        .order_by(OUTBOX.c.id)
+        .limit(size)
+    )
+    if skip:
+        query = query.where(OUTBOX.c.id.not_in(list(skip)))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=OUTBOX, skip_locked=True)
+    return session.execute(query).mappings().all()
 
 
 def claim_outbox(
@@ -124,41 +205,21 @@ def claim_outbox(
     size: int,
     skip: Collection[int] = (),
 ) -> list[Claimed]:
-    """Claim up to ``size`` due items (pending ones whose prerequisite went out, and items
-    whose claim is older than ``lease``), oldest first, leaving out ``skip``."""
-    stale = now - lease
-    query = (
-        sa.select(
-            OUTBOX.c.id,
-            OUTBOX.c.action_id,
-            OUTBOX.c.idempotency_key,
-            OUTBOX.c.payload,
-            OUTBOX.c.attempts,
-            OUTBOX.c.status,
-        )
-        .join(ACTIONS, ACTIONS.c.id == OUTBOX.c.action_id)
-        .where(
-            sa.or_(
-                OUTBOX.c.status == OutboxStatus.PENDING,
-                sa.and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.claimed_at < stale),
-            ),
-            OUTBOX.c.executor != CALLER,  # the caller carries those out (a governed tool)
-            sa.or_(  # an item that waits for another goes once that one went
-                ACTIONS.c.after_action_id.is_(None),
-                sa.exists().where(
-                    _PRE.c.id == ACTIONS.c.after_action_id,
-                    _PRE.c.status == ActionStatus.EXECUTED,
-                ),
-            ),
-        )
-        .order_by(OUTBOX.c.id)
-        .limit(size)
+    """Claim up to ``size`` due items, leaving out ``skip``: first items whose claim is older
+    than ``lease`` (their worker died), then pending ones, oldest first. Items ``waiting`` for
+    another action are not read at all: they become pending when it is executed.
+
+    Each status is read in its own statement, down the ``(status, id)`` index in id order: a
+    claim reads the items it takes, those it leaves out (skipped, or carried out by their
+    caller) and claims still within their lease, never the items that wait."""
+    stale = _claimable(
+        session,
+        (OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.claimed_at < now - lease),
+        size,
+        skip,
     )
-    if skip:
-        query = query.where(OUTBOX.c.id.not_in(list(skip)))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=OUTBOX, skip_locked=True)
-    rows = session.execute(query).mappings().all()
+    due = _claimable(session, (OUTBOX.c.status == OutboxStatus.PENDING,), size - len(stale), skip)
+    rows = [*stale, *due]
     if not rows:
         return []
     transition(
@@ -184,7 +245,8 @@ def claim_outbox(
 def claim_own(session: Session, action_id: int, now: datetime) -> Claimed | dict[str, Any] | None:
     """Claim the caller-executed item of ``action_id`` for its caller. Returns the claim, or
     the item's recorded result when it was carried out already (a replay), or None when the
-    action has no item waiting (not approved, or failed for good)."""
+    action has no item due (not approved, failed for good, or its item still waits for
+    another action)."""
     row = (
         session.execute(
             sa.select(
@@ -248,7 +310,7 @@ def finish_delivery(
 ) -> list[int]:
     """Record how a delivery went: ``sent`` (the action is executed), ``retry`` (the item is
     due again) or ``failed`` (the action failed for good, and what waits for it is cancelled:
-    their ids are returned)."""
+    their ids are returned). Once sent, the items waiting for the action are due."""
     status = {
         "sent": OutboxStatus.SENT,
         "retry": OutboxStatus.PENDING,
@@ -264,7 +326,8 @@ def finish_delivery(
         executed_at=now if outcome == "sent" else None,
     )
     if outcome == "sent":
-        transition(session, item.action_id, ActionStatus.EXECUTED, updated_at=now)
+        if transition(session, item.action_id, ActionStatus.EXECUTED, updated_at=now):
+            _release_waiting(session, item.action_id)
         save_play_carried_out(session, item.action_id, now)
     elif outcome == "failed":
         transition(session, item.action_id, ActionStatus.FAILED, updated_at=now)

@@ -393,8 +393,9 @@ class OutboxItem(Base):
     executor: Mapped[str] = mapped_column(sa.String(32))
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(sa.String(16))
-    """An :class:`~revfield.domain.OutboxStatus`: ``pending``, ``sending`` (claimed),
-    ``sent``, ``failed`` or ``cancelled`` (what its action waited for will never go out)."""
+    """An :class:`~revfield.domain.OutboxStatus`: ``waiting`` (for the action its action waits
+    for), ``pending`` (due), ``sending`` (claimed), ``sent``, ``failed`` or ``cancelled`` (what
+    its action waited for will never go out)."""
     attempts: Mapped[int]
     claimed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)

@@ -14,8 +14,10 @@ logic, holds it against seven invariants, each with a stable id:
     proposed twice, and no action was decided more often than once plus once per edit.
 ``executed-once``
     an action reached the outbox only when automated or approved, with exactly one outbox
-    item whose state agrees with the action's; drained, every item ended ``sent``, ``failed``
-    or ``cancelled`` (unless it still waits for an action in review); with ``effects`` (what
+    item whose state agrees with the action's; an item is ``waiting`` exactly while the
+    action its action waits for is not executed (and still may be), and is never claimed or
+    sent before; drained, every item ended ``sent``, ``failed``, ``cancelled`` or ``waiting``
+    (for an action still in review); with ``effects`` (what
     the receiver applied, per idempotency key) every sent item was applied exactly once, and
     nothing was applied that the outbox did not send.
 ``answered-once``
@@ -58,8 +60,8 @@ from revfield.memory import (
     Store,
     checked_actions,
     checked_audit,
-    checked_consistently,
     checked_budgets,
+    checked_consistently,
     checked_decisions,
     checked_events,
     checked_keys,
@@ -362,6 +364,7 @@ def _event_once(snap: Snapshot, idx: _Index, drained: bool, report: InvariantRep
 _OUT = {ActionStatus.QUEUED.value, ActionStatus.EXECUTED.value, ActionStatus.FAILED.value}
 """Action statuses that need an outbox item."""
 _AGREE = {
+    OutboxStatus.WAITING.value: {ActionStatus.QUEUED.value},
     OutboxStatus.PENDING.value: {ActionStatus.QUEUED.value},
     OutboxStatus.SENDING.value: {ActionStatus.QUEUED.value},
     OutboxStatus.SENT.value: {ActionStatus.EXECUTED.value},
@@ -371,6 +374,10 @@ _AGREE = {
 """Outbox item status → the action statuses that agree with it."""
 _MAY_GO = {ActionStatus.PENDING_REVIEW.value, ActionStatus.APPROVED.value}
 """Statuses of an action still waiting for a person: what waits for it may wait too."""
+_MAY_WAIT = {*_MAY_GO, ActionStatus.QUEUED.value}
+"""Statuses of an action that may yet be executed: an item waiting for it waits rightly."""
+_AFTER = {OutboxStatus.PENDING.value, OutboxStatus.SENDING.value, OutboxStatus.SENT.value}
+"""Item statuses reached only once the action its action waits for was executed."""
 
 
 def _executed_once(
@@ -413,10 +420,10 @@ def _executed_once(
             )
         if action.status not in _AGREE.get(item.status, set()):
             _add(report, inv, f"{what} is {item.status} while its action is {action.status}")
-        if drained and item.status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
-            waits = idx.actions.get(action.after_action_id or 0)
-            if item.executor != CALLER and not (waits is not None and waits.status in _MAY_GO):
-                _add(report, inv, f"{what} was left {item.status} after {item.attempts} attempt(s)")
+        _waited_rightly(item, action, idx, what, report)
+        left = item.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)
+        if drained and left and item.executor != CALLER:
+            _add(report, inv, f"{what} was left {item.status} after {item.attempts} attempt(s)")
     if effects is None:
         return
     for key, n in sorted(effects.items()):
@@ -443,6 +450,28 @@ def _executed_once(
                 f"outbox item #{item.id} (action #{item.action_id}) is sent but the receiver "
                 f"never applied its key {item.idempotency_key}",
             )
+
+
+def _waited_rightly(
+    item: CheckedOutbox, action: CheckedAction, idx: _Index, what: str, report: InvariantReport
+) -> None:
+    """An item waits exactly while what its action waits for may still go out, and is due
+    (claimed, sent) only once that was executed."""
+    inv = "executed-once"
+    pre = idx.actions.get(action.after_action_id or 0)
+    if item.status == OutboxStatus.WAITING:
+        if pre is None:
+            _add(report, inv, f"{what} is waiting, but its action waits for no action")
+        elif pre.status not in _MAY_WAIT:
+            _add(
+                report, inv, f"{what} is still waiting for action #{pre.id}, which is {pre.status}"
+            )
+    elif pre is not None and item.status in _AFTER and pre.status != ActionStatus.EXECUTED:
+        _add(
+            report,
+            inv,
+            f"{what} is {item.status} though action #{pre.id} it waits for is {pre.status}",
+        )
 
 
 # -- answered-once -------------------------------------------------------------------------
