@@ -119,7 +119,11 @@ def test_sigterm_finishes_the_unit_in_hand_and_exits_0(store, db_url, tmp_path):
     assert "worker stopped" in err and "Traceback" not in err
     # nothing half done: no run left running, no claim left held, the worker marked stopped
     assert _count(store, "SELECT count(*) FROM field_events WHERE status = 'running'") == 0
-    assert _count(store, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+    held = (  # in this database: pg_locks is the whole cluster's
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    assert _count(store, held) == 0
     assert _count(store, "SELECT count(*) FROM workers WHERE status = 'stopped'") == 1
     assert _count(store, "SELECT count(*) FROM field_events WHERE status = 'pending'") > 0
     report = check_invariants(store, PACK, effects=_effects(tmp_path), drained=False)
