@@ -1,5 +1,7 @@
 """How fast the command line answers: the wall time of whole commands, as a user runs them,
-beside the floor of starting Python itself (``python -c pass``) in the same run.
+beside the floor of starting Python itself (``python -c pass``) in the same run, and (in each
+figure's note) the floor of a command that reads the memory: importing Typer, SQLAlchemy and
+pydantic.
 
 The commands run against a small SQLite database seeded the way the field fills one (agent
 runs that pause for a person), so ``inbox`` lists real items and ``approve``/``reject`` answer
@@ -29,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 5
 START_TARGET = 0.5
 """Seconds: the issue's target for a command to start (and, for these, to finish)."""
+LIBRARIES = "import typer, sqlalchemy, pydantic"
+"""What any command that reads the memory imports, however little else it loads."""
 
 
 def _seed(db: Path, n: int) -> list[int]:
@@ -102,16 +106,20 @@ def bench_cli() -> list[Figure]:
         ],
     }
     floor: list[float] = []
+    libraries: list[float] = []
     times: dict[str, list[float]] = {name: [] for name in commands}
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("command line", total=REPEATS * (len(commands) + 1))
+        task = bar.add_task("command line", total=REPEATS * (len(commands) + 2))
         for i in range(REPEATS):  # interleaved, so the machine's other work falls on all alike
             floor.append(_time([sys.executable, "-c", "pass"], env))
+            bar.advance(task)
+            libraries.append(_time([sys.executable, "-c", LIBRARIES], env))
             bar.advance(task)
             for name, runs in commands.items():
                 times[name].append(_time(runs[i], env))
                 bar.advance(task)
     python = statistics.median(floor)
+    imports = statistics.median(libraries)
     figures = []
     for name, got in times.items():
         median = statistics.median(got)
@@ -125,7 +133,7 @@ def bench_cli() -> list[Figure]:
                 "`python -c pass`",
                 python,
                 python / median,
-                f"range {min(got):.2f}–{max(got):.2f} s",
+                f"range {min(got):.2f}–{max(got):.2f} s; `python -c '{LIBRARIES}'` {imports:.2f} s",
             )
         )
     return figures

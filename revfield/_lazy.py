@@ -1,5 +1,6 @@
 """Names a package imports the first time they are used (PEP 562), so importing it (and the
-command line) does not load what only some commands need: LangGraph, the OpenAI SDK, FastAPI.
+command line) does not load what only some commands need: LangGraph, the OpenAI SDK, FastAPI,
+even the memory and SQLAlchemy for ``revfield --help``.
 
 Each package keeps its imports under ``typing.TYPE_CHECKING``, so mypy sees every name and a
 typo stays an error, and hands the rest to :func:`lazy_names`::
@@ -7,6 +8,9 @@ typo stays an error, and hands the rest to :func:`lazy_names`::
     if not typing.TYPE_CHECKING:
         __getattr__, __dir__ = lazy_names(__name__, {"create_app": "revfield.service._app"},
                                           __all__)
+
+A module that calls a function of such a package (and lets a test replace it) binds the name
+to :func:`lazy_function` instead, which imports the package at the first call.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-__all__ = ["lazy_names"]
+__all__ = ["lazy_function", "lazy_names"]
 
 
 def lazy_names(
@@ -38,3 +43,23 @@ def lazy_names(
         return sorted({*vars(sys.modules[package]), *listed})
 
     return __getattr__, __dir__
+
+
+def lazy_function(module: str, name: str) -> Callable[..., Any]:
+    """A stand-in for the function ``name`` of ``module`` that imports the module when it is
+    first called, for a module-level name a module calls (and a test may replace) without
+    importing what it needs before it needs it. Type it under ``typing.TYPE_CHECKING`` with the
+    real import::
+
+        if typing.TYPE_CHECKING:
+            from revfield.memory import recall
+        else:
+            recall = lazy_function("revfield.memory", "recall")
+    """
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{module}.{name}``, imported on the first call."
+    return call

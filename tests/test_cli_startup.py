@@ -1,12 +1,15 @@
 """The CLI starts without the heavy half of revfield: parsing a command, ``--help`` and the
 listing commands never import LangGraph, the OpenAI SDK, FastAPI, Alembic or the policy
-compiler; they load when a command that runs the field needs them. The public API is the same
-names as before, each resolved on first use.
+compiler; they load when a command that runs the field needs them. ``--help`` does not even
+load the memory (SQLAlchemy) or the settings (pydantic): a command imports them when it runs.
+The public API is the same names as before, each resolved on first use.
 
 Each check runs in a fresh interpreter: this test process has imported everything already."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import subprocess
 import sys
@@ -30,6 +33,10 @@ HEAVY = (
     "httpx",
 )
 """What a command that only reads the memory must not pay for at start."""
+
+MEMORY = ("revfield.memory", "sqlalchemy", "revfield.config", "pydantic", "pydantic_settings")
+"""What ``--help`` must not pay for: the memory, its SQL toolkit and the settings (a command
+imports them in its own body, never at the top of a CLI module)."""
 
 SAMPLES = Path(__file__).resolve().parents[1] / "revfield" / "samples" / "signals.jsonl"
 
@@ -63,14 +70,17 @@ RUN_CLI = f"""
             except SystemExit as exc:
                 code = exc.code or 0
         heavy = [m for m in {HEAVY!r} if m in sys.modules]
-        runs.append({{"argv": argv, "code": code, "heavy": heavy, "out": out.getvalue()}})
+        memory = [m for m in {MEMORY!r} if m in sys.modules]
+        runs.append({{
+            "argv": argv, "code": code, "heavy": heavy, "memory": memory, "out": out.getvalue()
+        }})
     print(json.dumps({{"runs": runs}}))
 """
 
 
 def _commands(*commands: list[str]) -> list[dict[str, object]]:
     """Run revfield ``commands`` in turn in one new interpreter: for each, its exit code, its
-    output, and the heavy modules imported by then."""
+    output, and the heavy modules (and the memory's) imported by then."""
     runs = _fresh(RUN_CLI, json.dumps(commands))["runs"]
     assert isinstance(runs, list)
     return runs
@@ -80,9 +90,9 @@ def test_importing_the_cli_imports_nothing_heavy():
     found = _fresh(f"""
         import json, sys
         import revfield.cli
-        print(json.dumps({{"heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
+        print(json.dumps({{"loaded": [m for m in {HEAVY + MEMORY!r} if m in sys.modules]}}))
     """)
-    assert found["heavy"] == []
+    assert found["loaded"] == []
 
 
 def test_help_imports_nothing_heavy():
@@ -90,6 +100,65 @@ def test_help_imports_nothing_heavy():
     assert found["code"] == 0
     assert "inbox" in str(found["out"]) and "approve" in str(found["out"])
     assert found["heavy"] == []
+
+
+def test_help_loads_neither_the_memory_nor_the_settings():
+    """Every command's help, listed and printed, from the CLI modules alone."""
+    [found] = _commands(["--help"])
+    assert found["code"] == 0
+    assert "import-crm" in str(found["out"]) and "account" in str(found["out"])
+    assert found["memory"] == []
+
+
+def test_a_commands_help_reads_the_settings_but_not_the_memory():
+    """``revfield COMMAND --help`` reads the settings first (the global options apply), and
+    stops before any command opens the database."""
+    runs = _commands(
+        ["inbox", "--help"],
+        ["account", "show", "--help"],
+        ["ingest", "--help"],
+        ["import-crm", "--help"],
+        ["approve", "--help"],
+    )
+    assert [(r["argv"], r["code"]) for r in runs] == [(r["argv"], 0) for r in runs]
+    loaded = {m for r in runs for m in r["memory"]}
+    assert "revfield.config" in loaded
+    assert not loaded & {"revfield.memory", "sqlalchemy"}
+    assert "Export format:" in str(runs[3]["out"]) and "ravenstack" in str(runs[3]["out"])
+
+
+def test_import_crm_help_names_every_importer():
+    """``import-crm --help`` lists the export formats without importing the importers."""
+    from revfield.cli._memory import IMPORT_KINDS
+    from revfield.ingest import IMPORTERS
+
+    assert tuple(IMPORTERS) == IMPORT_KINDS
+
+
+TYPE_CHECKING = ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
+def _type_checking_imports(package: str) -> dict[str, str]:
+    """Name → module of the imports a package's ``__init__`` makes for mypy only."""
+    init = importlib.import_module(package).__file__
+    assert init is not None
+    found: dict[str, str] = {}
+    for node in ast.parse(Path(init).read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) in TYPE_CHECKING:
+            for statement in node.body:
+                assert isinstance(statement, ast.ImportFrom) and statement.module
+                found.update((alias.name, statement.module) for alias in statement.names)
+    return found
+
+
+@pytest.mark.parametrize("package", ["revfield.memory", "revfield.ingest"])
+def test_a_lazy_package_maps_every_name_it_imports_for_mypy(package):
+    """A name added to the imports mypy reads but not to ``_EXPORTS`` would be missing at run
+    time: each name is in both, and in ``__all__``."""
+    module = importlib.import_module(package)
+    exports = {name: home for home, names in module._EXPORTS.items() for name in names}
+    assert exports == _type_checking_imports(package)
+    assert sorted(exports) == sorted(module.__all__)
 
 
 @pytest.fixture
@@ -160,6 +229,10 @@ def test_the_public_api_resolves_every_name_on_first_use():
         ("revfield.detect", "TEXT_KINDS", "revfield.detect._text"),
         ("revfield.service", "create_app", "revfield.service._app"),
         ("revfield.worker", "Worker", "revfield.worker._loop"),
+        ("revfield.memory", "recall", "revfield.memory._recall"),
+        ("revfield.memory", "Store", "revfield.memory._store"),
+        ("revfield.ingest", "run_import", "revfield.ingest._importers"),
+        ("revfield.ingest", "ingest_file", "revfield.ingest._ingest"),
     ],
 )
 def test_a_lazy_name_of_a_package_is_its_homes(package, name, home):

@@ -65,7 +65,10 @@ def _exported() -> list[tuple[str, str, object]]:
     return out
 
 
-@pytest.mark.parametrize(("package", "name", "obj"), _exported(), ids=lambda v: str(v)[:60])
+@pytest.mark.parametrize(
+    ("package", "name", "obj"),
+    [pytest.param(*e, id=f"{e[0]}.{e[1]}") for e in _exported()],  # ids alike in every process
+)
 def test_every_exported_class_and_function_has_a_docstring(package, name, obj):
     assert _documented(obj), f"{package}.{name} has no docstring"
 

@@ -9,18 +9,19 @@ import traceback
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
 from revfield.clock import Clock, SystemClock
-from revfield.config import Settings, load_settings
 from revfield.errors import RevfieldError
-from revfield.memory import AccountNotFoundError, Session, Store, StoreError, find_account_id
+
+if TYPE_CHECKING:  # the settings and the memory load when a command reads them, not to parse
+    from revfield.config import Settings
+    from revfield.memory import Session, Store
 
 __all__ = [
     "State",
@@ -99,6 +100,8 @@ class State:
         """The configured database; with ``check``, refuse one whose schema isn't current
         (a SQLite file that isn't there is refused without being created)."""
         if self._store is None:
+            from revfield.memory import Store
+
             self._store = Store.from_url(self.settings.database_url)
         if check:
             self._store.check_current()
@@ -129,9 +132,12 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, RevfieldError):
         return str(exc)
     url = _state.database_url if _state is not None else ""
-    failure = StoreError.from_exception(exc, url) if url else None
-    if failure is not None:
-        return str(failure)
+    if url:  # a command ran: the failure may be its database's
+        from revfield.memory import StoreError
+
+        failure = StoreError.from_exception(exc, url)
+        if failure is not None:
+            return str(failure)
     if isinstance(exc, UnicodeDecodeError):
         return (
             f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}); revfield reads "
@@ -149,6 +155,10 @@ def _describe(exc: BaseException) -> str:
 
 
 def _load(**overrides: object) -> Settings:
+    from pydantic import ValidationError
+
+    from revfield.config import load_settings
+
     try:
         return load_settings(**overrides)
     except ValidationError as exc:
@@ -190,6 +200,8 @@ def account_filter(session: Session, account: str | None) -> str | None:
     without one; an unknown account is one clear error."""
     if account is None:
         return None
+    from revfield.memory import AccountNotFoundError, find_account_id
+
     try:
         return find_account_id(session, account)
     except AccountNotFoundError as exc:

@@ -21,16 +21,16 @@ from rich.text import Text
 
 from revfield.cli._app import State, app, console, fail, pack_help, state
 from revfield.cli._users import operator
-from revfield.domain import ProposalError
-from revfield.memory import Claims
-from revfield.review import Actor, AnswerResult, ReviewError, inbox_page, resolve_actor
 
 if TYPE_CHECKING:
-    # The field (LangGraph), the pack's compiler and the executors are imported by the
-    # commands that use them: `inbox` and `--help` start without them.
+    # The field (LangGraph), the pack's compiler, the executors and even the memory are
+    # imported by the commands that use them: `--help` starts without them, and `inbox`
+    # without the field.
     from revfield.field import Field, SubmitResult
+    from revfield.memory import Claims
     from revfield.outbox import OutboxReport
     from revfield.policies import CompiledPack
+    from revfield.review import Actor, AnswerResult
 
 
 def _acting(actor: Actor, as_user: str | None) -> Actor:
@@ -104,6 +104,8 @@ def inbox_command(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many items.")] = 50,
 ) -> None:
     """Actions waiting for a person, oldest deadline first, with the reason for each."""
+    from revfield.review import ReviewError, inbox_page, resolve_actor
+
     with state().store().read() as session:
         try:
             actor = resolve_actor(session, as_user)
@@ -172,6 +174,8 @@ def _answer(
     edits: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> None:
+    from revfield.review import ReviewError, resolve_actor
+
     st = state()
     with open_field(st) as field:
         with st.store().read() as session:
@@ -365,6 +369,9 @@ def submit(
     """Put one action through the field: the policy decides, a person reviews it when the pack
     says so, and the outbox carries it out. The same idempotency key (default: the action
     itself) is the same action: submitting it again says what became of it."""
+    from revfield.domain import ProposalError
+    from revfield.review import ReviewError, resolve_actor
+
     where, data = _read_submission(action_json)
     args = _submission(where, data)
     st = state()

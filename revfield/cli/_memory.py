@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -13,24 +13,31 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from revfield._lazy import lazy_function
 from revfield.cli._app import app, console, fail, state
-from revfield.cli._render import account_panel, import_table, ingest_table
-from revfield.ingest import (
-    IMPORTERS,
-    CrmImportError,
-    IngestFileError,
-    count_lines,
-    ingest_file,
-    run_import,
-)
-from revfield.memory import (
-    AccountNotFoundError,
-    count_dead_letters,
-    find_account_id,
-    list_accounts,
-    recall,
-    recent_dead_letters,
-)
+
+if TYPE_CHECKING:
+    from revfield.ingest import count_lines, ingest_file, run_import
+    from revfield.memory import (
+        count_dead_letters,
+        find_account_id,
+        list_accounts,
+        recall,
+        recent_dead_letters,
+    )
+else:  # module-level (a test may replace one), each loads its package when first called
+    count_lines = lazy_function("revfield.ingest", "count_lines")
+    ingest_file = lazy_function("revfield.ingest", "ingest_file")
+    run_import = lazy_function("revfield.ingest", "run_import")
+    count_dead_letters = lazy_function("revfield.memory", "count_dead_letters")
+    find_account_id = lazy_function("revfield.memory", "find_account_id")
+    list_accounts = lazy_function("revfield.memory", "list_accounts")
+    recall = lazy_function("revfield.memory", "recall")
+    recent_dead_letters = lazy_function("revfield.memory", "recent_dead_letters")
+
+IMPORT_KINDS = ("maven", "olist", "ravenstack", "tickets")
+"""The export formats ``import-crm`` names in its help: ``revfield.ingest.IMPORTERS``'s keys,
+written out so that ``--help`` need not import the importers (a test holds them equal)."""
 
 account_app = typer.Typer(help="Read one account's memory.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
@@ -58,6 +65,9 @@ def ingest(
 
     Exits non-zero only when the file as a whole can't be read.
     """
+    from revfield.cli._render import ingest_table
+    from revfield.ingest import IngestFileError
+
     st = state()
     store = st.store()
     size = batch_size or st.settings.ingest_batch_size
@@ -87,7 +97,7 @@ def ingest(
 
 @app.command("import-crm")
 def import_crm(
-    kind: Annotated[str, typer.Argument(help=f"Export format: {', '.join(IMPORTERS)}.")],
+    kind: Annotated[str, typer.Argument(help=f"Export format: {', '.join(IMPORT_KINDS)}.")],
     directory: Annotated[Path, typer.Argument(help="Folder holding the export's CSV files.")],
     account: Annotated[
         list[str] | None,
@@ -105,6 +115,9 @@ def import_crm(
     Bad rows are dead-lettered with file, line, field and reason, and the good rows around
     them imported; exits non-zero only when the export can't be read as a whole.
     """
+    from revfield.cli._render import import_table
+    from revfield.ingest import CrmImportError
+
     st = state()
     options: dict[str, object] = {}
     if kind == "tickets":
@@ -170,6 +183,9 @@ def account_show(
 ) -> None:
     """Everything the memory knows about one account: contacts, deals, facts, signals, and
     each action with its chain: signal → facts → field event → decision → review → outbox."""
+    from revfield.cli._render import account_panel
+    from revfield.memory import AccountNotFoundError
+
     with state().store().read() as session:
         try:
             found = find_account_id(session, account_id)

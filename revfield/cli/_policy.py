@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -161,6 +160,8 @@ def explain(
     ] = False,
 ) -> None:
     """Every rule matched or not, the guardrail effects, the decision and why."""
+    from pydantic import ValidationError
+
     from revfield.domain import ProposedAction
     from revfield.policies import ContextError, build_context, decide, merge_context
     from revfield.policies import explain as explain_rules

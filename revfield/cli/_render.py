@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -13,8 +13,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from revfield.ingest import ImportReport, IngestReport
-from revfield.memory import AccountMemory
+if TYPE_CHECKING:  # what the commands hand over, loaded by them
+    from revfield.ingest import ImportReport, IngestReport
+    from revfield.memory import AccountMemory
 
 __all__ = ["account_panel", "chain_table", "counts_chart", "import_table", "ingest_table"]
 
@@ -329,7 +330,7 @@ def chain_table(actions: list[dict[str, Any]]) -> RenderableType:
                 done.append(f"review #{r['id']}: {r['status']} by {r['by']}{edits}{note}\n")
         if (o := a["outbox"]) is not None:
             when = f" at {o['executed_at'][:16].replace('T', ' ')}" if o["executed_at"] else ""
-            after = f", after #{o['after']}" if o["after"] and o["status"] == "pending" else ""
+            after = f", after #{o['after']}" if o["after"] and o["status"] == "waiting" else ""
             error = (
                 f": {o['error']}" if o["error"] and o["status"] in ("failed", "cancelled") else ""
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -12,9 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from revfield.cli._app import account_filter, app, console, fail, state
-from revfield.domain import RiskStatus
-from revfield.memory import ChurnRiskView, list_risks
-from revfield.review import ReviewError, resolve_actor, resolve_churn_risk
+
+if TYPE_CHECKING:  # the memory loads with the command that reads it
+    from revfield.memory import ChurnRiskView
 
 risk_app = typer.Typer(
     help="Churn risks: open until a save play works them off or someone resolves them.",
@@ -38,6 +38,9 @@ def risk_list(
 ) -> None:
     """Churn risks, newest first: since when, the facts behind each, its save play, and how
     it was resolved."""
+    from revfield.domain import RiskStatus
+    from revfield.memory import list_risks
+
     try:
         wanted = RiskStatus(status) if status else None
     except ValueError:
@@ -84,6 +87,8 @@ def risk_resolve(
 ) -> None:
     """Resolve a churn risk with a reason: expansion is proposed again for the account (still
     decided by the policy pack)."""
+    from revfield.review import ReviewError, resolve_actor, resolve_churn_risk
+
     st = state()
     with st.store().session() as session:
         try:

@@ -15,10 +15,10 @@ from rich.table import Table
 from revfield.cli._app import State, app, console, fail, state
 from revfield.cli._field import open_field
 from revfield.cli._render import counts_chart
-from revfield.memory import FieldSummary, field_summary, high_water
 
 if TYPE_CHECKING:  # imported by the command itself: the field loads LangGraph
     from revfield.field import AgentReport, DetectionReport
+    from revfield.memory import FieldSummary
     from revfield.outbox import Notifier, NotifyReport, OutboxReport
 
 
@@ -39,6 +39,7 @@ def run(
     with provenance, field events routed by customer state), then one agent run per field
     event, decisions by the policy pack, review items for people, and the outbox."""
     from revfield.field import pending_signals, run_detection
+    from revfield.memory import field_summary, high_water
     from revfield.outbox import deliver_notifications
 
     st = state()

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -19,17 +19,9 @@ from rich.text import Text
 
 from revfield._text import shorten
 from revfield.cli._app import account_filter, app, console, fail, state
-from revfield.memory import (
-    AuditView,
-    UserError,
-    add_user,
-    audit_trail,
-    issue_token,
-    list_users,
-    resolve_user_id,
-    revoke_tokens,
-    user_id_from_name,
-)
+
+if TYPE_CHECKING:  # the memory loads with the command that reads it
+    from revfield.memory import AuditView
 
 __all__ = ["operator"]
 
@@ -83,6 +75,8 @@ def user_add(
 ) -> None:
     """Add a person who answers review items, and print their bearer token (shown only this
     once; revfield stores only its SHA-256)."""
+    from revfield.memory import UserError, add_user, issue_token, user_id_from_name
+
     st = state()
     wanted = user_id if user_id is not None else user_id_from_name(name)
     if not wanted:
@@ -119,6 +113,8 @@ def _when(value: datetime | None) -> str:
 @user_app.command("list")
 def user_list() -> None:
     """Every user: role, team, whether they have a working token, and when it was last used."""
+    from revfield.memory import list_users
+
     with state().store().read() as session:
         users = list_users(session)
     if not users:
@@ -151,6 +147,8 @@ def user_revoke(
 ) -> None:
     """Revoke every token of a user: from now on they are refused. ``--new-token`` issues a
     fresh one in the same step."""
+    from revfield.memory import UserError, issue_token, resolve_user_id, revoke_tokens
+
     st = state()
     now = st.clock.now()
     token = None
@@ -208,6 +206,8 @@ def audit_command(
 ) -> None:
     """The audit trail, newest first: every decision, review answer, edit, execution and
     login, who did it and when. The database refuses to change or delete an entry."""
+    from revfield.memory import audit_trail
+
     with state().store().read() as session:
         account_id = account_filter(session, account)
         entries = audit_trail(session, account_id=account_id, action_id=action, limit=limit)

@@ -24,7 +24,6 @@ from rich.table import Table
 from revfield.cli._app import State, app, console, fail, state
 from revfield.cli._field import open_field
 from revfield.cli._run import _notifying
-from revfield.memory import Claims
 
 
 @contextmanager
@@ -86,6 +85,7 @@ def worker(
     ladder, resume answered runs, run the agents and deliver the outbox. Each unit is claimed,
     so any number of workers share one PostgreSQL database; decisions for one account are
     made one at a time. SIGTERM (or Ctrl-C) finishes the current unit and exits 0."""
+    from revfield.memory import Claims
     from revfield.service import configure_logging
     from revfield.worker import Worker, WorkerOptions
 
