@@ -35,9 +35,10 @@ def test_commands_on_an_uninitialised_database_say_to_run_init(tmp_path):
     assert "revfield init" in result.output
 
 
-def test_ingest_prints_the_summary_and_bad_rows_do_not_fail_the_run(db_url, tmp_path):
-    path = write_jsonl(tmp_path / "s.jsonl", [signal(1), signal(2, kind="web_vist"), signal(1)])
-    result = cli(db_url, "ingest", str(path))
+def test_ingest_prints_the_summary_and_bad_rows_do_not_fail_the_run(db_url, tmp_path, monkeypatch):
+    write_jsonl(tmp_path / "s.jsonl", [signal(1), signal(2, kind="web_vist"), signal(1)])
+    monkeypatch.chdir(tmp_path)  # a short path: a long one wraps in the 80-column panel
+    result = cli(db_url, "ingest", "s.jsonl")
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "accepted 1" in out and "duplicates 1" in out and "dead-lettered 1" in out
