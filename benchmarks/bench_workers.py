@@ -161,7 +161,7 @@ def bench_workers() -> list[Figure]:
             folder = Path(tmp) / label.replace(" ", "_")
             folder.mkdir()
             report = folder / "workers.json"
-            if label != "run":
+            if args[0] == "worker":
                 args = [*args, "--json", str(report)]
             console.print(f"  {label:>3}: {accepted:,} signals pending …")
             timing = _run(url, args, folder)
