@@ -21,7 +21,7 @@ demo: $(STAMP)  ## fresh SQLite, the sample book of business, the field loop; of
 
 test: $(STAMP)  ## the whole suite (SQLite always; PostgreSQL when REVFIELD_TEST_DATABASE_URL is set)
 	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || true)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 soak: $(STAMP)  ## the long soak: 4 workers on PostgreSQL, a 4x book, faults and kills, then the invariant checker
 	@test -n "$$REVFIELD_TEST_DATABASE_URL" || (echo "set REVFIELD_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"; exit 2)
