@@ -33,7 +33,7 @@ from revfield.memory import (
     write_audit,
     write_queue,
 )
-from revfield.policies import CompiledPack, decide_within_budget, record_decision
+from revfield.policies import CompiledPack, RunSlots, decide_within_budget, record_decision
 from revfield.review import open_review_item
 
 __all__ = ["enqueue", "finish_run", "record_proposals"]
@@ -87,6 +87,8 @@ def record_proposals(
     trail: list[dict[str, Any]] = []
     blocked: list[int] = []
     ids: dict[str, int] = {}  # kind → this run's action, for proposals that wait for another
+    # the budget slots this run's automated decisions may need, taken at the first of them
+    slots = RunSlots.for_proposals([p for p in proposals if (p.kind, p.target) not in existing])
     for p in sorted(proposals, key=lambda p: p.after is not None):  # what others wait for first
         found = existing.get((p.kind, p.target))
         if found is not None:  # decided before this node ran again: take what was done
@@ -94,7 +96,7 @@ def record_proposals(
             out.append(_recorded(found, verdict, pending_review_id(session, found.id)))
             ids[found.kind] = found.id
             continue
-        decision = decide_within_budget(session, pack, p, now, cache)
+        decision = decide_within_budget(session, pack, p, now, cache, slots)
         action = record_action(
             session,
             p,
@@ -162,6 +164,7 @@ def record_proposals(
                 concerns=p.concerns,
             )
         out.append(_recorded(action, decision.label, review_id))
+    slots.release(session, now)  # those taken ahead that no decision used
     write_queue(session, queued)
     write_audit(session, trail)
     cancelled = {i for a in blocked for i in cancel_dependants(session, a, actor="policy", now=now)}

@@ -40,7 +40,7 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         settle_answer,
     )
     from revfield.memory._audit import AuditView, audit, audit_row, audit_trail, write_audit
-    from revfield.memory._budgets import budget_spent, reserve_budget
+    from revfield.memory._budgets import budget_spent, release_budget, reserve_budget
     from revfield.memory._claims import (
         BUCKETS,
         ClaimKind,
@@ -266,7 +266,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "settle_answer",
     ),
     "revfield.memory._audit": ("AuditView", "audit", "audit_row", "audit_trail", "write_audit"),
-    "revfield.memory._budgets": ("budget_spent", "reserve_budget"),
+    "revfield.memory._budgets": ("budget_spent", "release_budget", "reserve_budget"),
     "revfield.memory._claims": (
         "BUCKETS",
         "ClaimKind",
@@ -652,6 +652,7 @@ __all__ = [
     "record_model_calls",
     "refused_row",
     "register_worker",
+    "release_budget",
     "reserve_budget",
     "resolve_risk",
     "resolve_user_id",

@@ -11,6 +11,8 @@ the day a slot under budget, never over it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
@@ -20,7 +22,7 @@ from revfield.memory._counters import auto_decisions_since
 from revfield.memory._sql import insert_ignore
 from revfield.memory._tables import DECISIONS, MOTION_BUDGETS
 
-__all__ = ["budget_spent", "reserve_budget"]
+__all__ = ["budget_spent", "release_budget", "reserve_budget"]
 
 _B = sa.bindparam
 _T = MOTION_BUDGETS.c
@@ -32,6 +34,9 @@ _TAKE_CAPPED = (
     .where(*_ROW, _T.spent < _B("b_cap"))
     .values(spent=_T.spent + 1)
     .returning(_T.spent)
+)
+_GIVE = (
+    sa.update(MOTION_BUDGETS).where(*_ROW, _T.spent >= _B("b_n")).values(spent=_T.spent - _B("b_n"))
 )
 _DECIDED = (  # the day's automated decisions so far: where a new day's counter starts
     sa.select(sa.func.count())
@@ -64,26 +69,53 @@ def budget_spent(session: Session, motion: str, now: datetime) -> int:
     return auto_decisions_since(session, motion, _start(day))
 
 
-def reserve_budget(session: Session, motion: str, now: datetime, cap: int | None) -> int | None:
-    """Take one of ``motion``'s slots for the day of ``now`` (UTC), of ``cap`` (None: count it
-    without a cap). Returns how many were taken before this one, or None when all ``cap`` are
-    taken already (nothing is taken then).
+def reserve_budget(
+    session: Session, motion: str, now: datetime, cap: int | None, want: int = 1
+) -> tuple[int, int]:
+    """Take up to ``want`` of ``motion``'s slots for the day of ``now`` (UTC), of ``cap`` (None:
+    count them without a cap). Returns how many were taken before these, and how many were
+    taken (0 when all ``cap`` are taken already).
 
-    On PostgreSQL the slot is taken and committed at once, in a transaction of its own, and
-    stays taken whatever becomes of ``session``'s transaction; on SQLite, whose one writer at a
-    time already serializes deciders, it is part of ``session``'s transaction."""
+    On PostgreSQL the slots are taken and committed at once, in a transaction of their own, and
+    stay taken whatever becomes of ``session``'s transaction (:func:`release_budget` hands back
+    what a run took and did not use); on SQLite, whose one writer at a time already serializes
+    deciders, they are part of ``session``'s transaction."""
+    with _own_transaction(session) as (conn, dialect):
+        first = _take(conn, dialect, motion, now, cap)
+        if first is None:
+            return 0, 0
+        taken = 1
+        while taken < want and _take(conn, dialect, motion, now, cap) is not None:
+            taken += 1
+        return first, taken
+
+
+def release_budget(session: Session, motion: str, now: datetime, slots: int) -> None:
+    """Hand back ``slots`` of ``motion``'s slots for the day of ``now`` that a run took ahead
+    (:func:`reserve_budget`) and did not use; like the taking, in a transaction of its own on
+    PostgreSQL."""
+    if slots <= 0:
+        return
+    with _own_transaction(session) as (conn, _):
+        conn.execute(_GIVE, {"b_motion": motion, "b_day": _day(now), "b_n": slots})
+
+
+@contextmanager
+def _own_transaction(session: Session) -> Iterator[tuple[Session | sa.Connection, str]]:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine):
         with bind.begin() as conn:
             # durable as soon as anything that used the slot commits (WAL is flushed in order)
             conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            return _take(conn, bind.dialect.name, motion, now, cap)
-    return _take(session, bind.dialect.name, motion, now, cap)
+            yield conn, bind.dialect.name
+    else:
+        yield session, bind.dialect.name
 
 
 def _take(
     conn: Session | sa.Connection, dialect: str, motion: str, now: datetime, cap: int | None
 ) -> int | None:
+    """One slot: the count before it, or None when none is left."""
     day = _day(now)
     params: dict[str, object] = {"b_motion": motion, "b_day": day}
     take = _TAKE

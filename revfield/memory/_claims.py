@@ -332,7 +332,10 @@ def cut_off_lost_workers(session: Session, lease: timedelta, *, me: str) -> list
     for row in rows:
         if row.backend_pid is not None and _pg(session):
             session.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = :pid"),
+                # waiting (up to 5 s) until it is gone, and its claims with it
+                sa.text(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = :pid"
+                ),
                 {"pid": row.backend_pid},
             )
         session.execute(

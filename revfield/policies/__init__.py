@@ -31,7 +31,7 @@ from revfield.policies._governance import Deviation, GovernanceReport, deviation
 from revfield.policies._lint import LintFinding, lint_pack
 from revfield.policies._load import CompiledPack, CompiledRule, load_pack
 from revfield.policies._record import record_decision
-from revfield.policies._spend import decide_within_budget
+from revfield.policies._spend import RunSlots, decide_within_budget
 from revfield.policies._testing import TestReport, run_policy_tests
 from revfield.policies._watch import PackWatcher
 
@@ -54,6 +54,7 @@ __all__ = [
     "RuleError",
     "RuleGroup",
     "RuleOutcome",
+    "RunSlots",
     "TestReport",
     "Verdict",
     "backtest",

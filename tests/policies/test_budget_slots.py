@@ -11,7 +11,7 @@ import pytest
 
 from revfield.domain import ActionKind, Motion, ProposedAction
 from revfield.memory import budget_spent
-from revfield.policies import Verdict, decide_within_budget, load_pack
+from revfield.policies import RunSlots, Verdict, decide_within_budget, load_pack
 from tests.factories import make_account
 from tests.policies.test_memory_counters import decide_now
 
@@ -90,3 +90,29 @@ def test_a_budget_that_only_counts_never_holds_an_action_back(store, clock, writ
     assert [_decide(store, clock, pack, task) for _ in range(3)] == [Verdict.AUTO] * 3
     with store.read() as s:
         assert budget_spent(s, "acquisition", clock.now()) == 3
+
+
+def _run(store, clock, pack, proposals) -> list[Verdict]:
+    """Decide ``proposals`` as one agent run does: its slots taken at its first automated
+    decision, the unused handed back at its end."""
+    slots = RunSlots.for_proposals(proposals)
+    with store.session() as s:
+        verdicts = [
+            decide_within_budget(s, pack, p, clock.now(), {}, slots).verdict for p in proposals
+        ]
+        slots.release(s, clock.now())
+    return verdicts
+
+
+def test_a_run_takes_its_slots_at_once_and_hands_back_those_it_did_not_use(
+    store, clock, write_pack, task
+):
+    pack = load_pack(write_pack(p=PACK_TEXT % "review"))
+    note = task.model_copy(update={"kind": ActionKind.NOTIFY})  # no rule automates it
+    assert _run(store, clock, pack, [task, note]) == [Verdict.AUTO, Verdict.REVIEW]
+    with store.read() as s:  # two taken ahead, one handed back
+        assert budget_spent(s, "acquisition", clock.now()) == 1
+    # one slot left: a run of two tasks automates the first; the second waits for a person
+    assert _run(store, clock, pack, [task, task]) == [Verdict.AUTO, Verdict.REVIEW]
+    with store.read() as s:
+        assert budget_spent(s, "acquisition", clock.now()) == 2

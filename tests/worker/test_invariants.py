@@ -303,10 +303,10 @@ def _decide_on_one_stale_counter(
             stale["ctx"] = real(session, pack, p, now, cache)
         return copy.deepcopy(stale["ctx"])
 
-    def stale_budget(session: Any, motion: str, now: Any, cap: Any) -> int:
+    def stale_budget(session: Any, motion: str, now: Any, cap: Any, want: int = 1) -> Any:
         if slots:  # a slot taken without looking at the budget
             real_reserve(session, motion, now, None)
-        return int(stale["ctx"]["counters"]["motion_auto_today"])
+        return int(stale["ctx"]["counters"]["motion_auto_today"]), 1
 
     real_reserve = spend.reserve_budget
 

@@ -187,7 +187,9 @@ def test_without_the_budget_counter_both_would_spend_it(
 
     # a budget read, not taken: both decisions see the slot free
     monkeypatch.setattr(
-        spend, "reserve_budget", lambda s, motion, now, cap: budget_spent(s, motion, now)
+        spend,
+        "reserve_budget",
+        lambda s, motion, now, cap, want=1: (budget_spent(s, motion, now), 1),
     )
     assert _budget_race(store, clock, tmp_path) == ["auto", "auto"]
 
@@ -205,7 +207,7 @@ def test_a_claim_is_one_process_at_a_time_and_ends_with_its_connection(store):
         assert not second.try_claim(ClaimKind.THREAD, 7)
         assert second.try_claim(ClaimKind.THREAD, 8)  # another run: no wait
         with store.engine.connect() as conn:  # the worker's connection dies (SIGKILL)
-            conn.execute(sa.select(sa.func.pg_terminate_backend(first.backend_pid() or 0)))
+            conn.execute(sa.select(sa.func.pg_terminate_backend(first.backend_pid() or 0, 5000)))
         assert second.try_claim(ClaimKind.THREAD, 7)  # taken over at once
     finally:
         first.reset()
