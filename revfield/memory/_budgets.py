@@ -4,9 +4,10 @@
 The counter is what keeps the budget under concurrency. A decision that would automate a
 budgeted motion takes its slot with one conditional update (``spent < cap``); on PostgreSQL that
 update commits in a transaction of its own, so two workers deciding for different accounts wait
-for each other only for the update, not for each other's whole decision. The slot is never
-handed back: a decision lost before its commit (a killed process, a retried transaction) leaves
-the day a slot under budget, never over it.
+for each other only for the update, not for each other's whole decision. A run hands back the
+slots it took ahead and did not use (:func:`release_budget`); a slot whose decision was lost
+before its commit (a killed process, a retried transaction) stays taken, which leaves the day a
+slot under budget, never over it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from datetime import UTC, date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.memory._counters import auto_decisions_since
+from revfield.memory._counters import AUTO_SINCE, auto_decisions_since
 from revfield.memory._sql import insert_ignore
-from revfield.memory._tables import DECISIONS, MOTION_BUDGETS
+from revfield.memory._tables import MOTION_BUDGETS
 
 __all__ = ["budget_spent", "release_budget", "reserve_budget"]
 
@@ -38,16 +39,7 @@ _TAKE_CAPPED = (
 _GIVE = (
     sa.update(MOTION_BUDGETS).where(*_ROW, _T.spent >= _B("b_n")).values(spent=_T.spent - _B("b_n"))
 )
-_DECIDED = (  # the day's automated decisions so far: where a new day's counter starts
-    sa.select(sa.func.count())
-    .select_from(DECISIONS)
-    .where(
-        DECISIONS.c.motion == _B("b_motion"),
-        DECISIONS.c.verdict == "auto",
-        DECISIONS.c.decided_at >= _B("b_since"),
-    )
-    .scalar_subquery()
-)
+_DECIDED = AUTO_SINCE.scalar_subquery()  # where a new day's counter starts
 
 
 def _day(now: datetime) -> date:

@@ -28,6 +28,7 @@ from revfield.memory._tables import (
 from revfield.memory._types import as_utc
 
 __all__ = [
+    "AUTO_SINCE",
     "account_rows",
     "auto_decisions_since",
     "contact_row",
@@ -88,13 +89,14 @@ _OBSERVED_BOTH = sa.select(
     SIGNALS.c.kind.in_(_B("kinds", expanding=True)),
     SIGNALS.c.occurred_at >= _B("since"),
 )
-_AUTO_SINCE = (
+AUTO_SINCE = (
     sa.select(sa.func.count())
     .select_from(DECISIONS)
     .where(
-        DECISIONS.c.motion == _B("motion"),
+        # (names no column has: the budget counter's first row is inserted from this count)
+        DECISIONS.c.motion == _B("b_motion"),
         DECISIONS.c.verdict == "auto",
-        DECISIONS.c.decided_at >= _B("since"),
+        DECISIONS.c.decided_at >= _B("b_since"),
     )
 )
 _RISKS = sa.select(FACTS.c.subject, FACTS.c.observed_at).where(
@@ -198,7 +200,7 @@ def touches(
 
 def auto_decisions_since(session: Session, motion: str, since: datetime) -> int:
     """Actions of ``motion`` decided ``auto`` since ``since``."""
-    return int(session.execute(_AUTO_SINCE, {"motion": motion, "since": since}).scalar_one())
+    return int(session.execute(AUTO_SINCE, {"b_motion": motion, "b_since": since}).scalar_one())
 
 
 def open_risks(session: Session, account_id: str) -> list[tuple[str | None, datetime]]:
