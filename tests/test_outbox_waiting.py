@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.domain import FactType
+from revfield.field import _steps as steps
 from revfield.field._steps import enqueue
 from revfield.memory import Store, claim_outbox, finish_delivery, get_action
 from revfield.memory import _outbox as queuing
@@ -241,7 +242,12 @@ def test_a_follow_up_left_waiting_once_its_email_went_out_breaks_executed_once(
 def test_a_follow_up_due_before_its_email_went_out_breaks_executed_once(
     store, clock, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(queuing, "_went_out", lambda session, ids: list(ids))  # queued as due
+    real = queuing.write_queue
+
+    def as_due(session: Session, items: Any, **_: Any) -> None:  # the wait forgotten
+        real(session, [{**item, "status": "pending"} for item in items])
+
+    monkeypatch.setattr(steps, "write_queue", as_due)
     (message,) = _waiting_email(store, clock, tmp_path, approve=False)
     assert "schedule_followup at prospect0.com) is sent though action #" in message
     assert message.endswith("it waits for is pending_review")

@@ -87,6 +87,8 @@ def record_proposals(
     trail: list[dict[str, Any]] = []
     blocked: list[int] = []
     ids: dict[str, int] = {}  # kind → this run's action, for proposals that wait for another
+    created: set[int] = set()  # recorded by this transaction
+    behind_new: set[int] = set()  # actions waiting for one recorded by this transaction
     # the budget slots this run's automated decisions may need, taken at the first of them
     slots = RunSlots.for_proposals([p for p in proposals if (p.kind, p.target) not in existing])
     for p in sorted(proposals, key=lambda p: p.after is not None):  # what others wait for first
@@ -108,6 +110,9 @@ def record_proposals(
             now=now,
         )
         ids[p.kind] = action.id
+        created.add(action.id)
+        if action.after_action_id in created:
+            behind_new.add(action.id)
         decision_id = record_decision(session, decision, decided_at=now, action_id=action.id)
         trail.append(
             audit_row(
@@ -165,7 +170,7 @@ def record_proposals(
             )
         out.append(_recorded(action, decision.label, review_id))
     slots.release(session, now)  # those taken ahead that no decision used
-    write_queue(session, queued)
+    write_queue(session, queued, still_waiting=behind_new)
     write_audit(session, trail)
     cancelled = {i for a in blocked for i in cancel_dependants(session, a, actor="policy", now=now)}
     for entry in out:

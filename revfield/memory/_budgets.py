@@ -36,6 +36,15 @@ _TAKE_CAPPED = (
     .values(spent=_T.spent + 1)
     .returning(_T.spent)
 )
+_TAKE_MANY = (
+    sa.update(MOTION_BUDGETS)
+    .where(*_ROW, _T.spent + _B("b_n") <= _B("b_cap"))
+    .values(spent=_T.spent + _B("b_n"))
+    .returning(_T.spent)
+)
+_TAKE_MANY_UNCAPPED = (
+    sa.update(MOTION_BUDGETS).where(*_ROW).values(spent=_T.spent + _B("b_n")).returning(_T.spent)
+)
 _GIVE = (
     sa.update(MOTION_BUDGETS).where(*_ROW, _T.spent >= _B("b_n")).values(spent=_T.spent - _B("b_n"))
 )
@@ -73,6 +82,13 @@ def reserve_budget(
     what a run took and did not use); on SQLite, whose one writer at a time already serializes
     deciders, they are part of ``session``'s transaction."""
     with _own_transaction(session) as (conn, dialect):
+        if want > 1:  # all at once when they are there (one statement)
+            spent = conn.execute(
+                _TAKE_MANY if cap is not None else _TAKE_MANY_UNCAPPED,
+                {"b_motion": motion, "b_day": _day(now), "b_n": want, "b_cap": cap},
+            ).scalar_one_or_none()
+            if spent is not None:
+                return int(spent) - want, want
         first = _take(conn, dialect, motion, now, cap)
         if first is None:
             return 0, 0

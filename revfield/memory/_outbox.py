@@ -109,13 +109,21 @@ def queue_entry(
     return item, entry
 
 
-def write_queue(session: Session, items: Sequence[dict[str, Any]]) -> None:
+def write_queue(
+    session: Session, items: Sequence[dict[str, Any]], *, still_waiting: Collection[int] = ()
+) -> None:
     """Insert outbox rows from :func:`queue_entry` in one statement. An item written
-    ``waiting`` whose action's prerequisite was executed already is written ``pending``."""
+    ``waiting`` whose action's prerequisite was executed already is written ``pending``.
+    ``still_waiting``: actions whose prerequisite was recorded in this same transaction (so
+    nothing can have executed it yet); their items are not looked up."""
     if not items:
         return
     rows = [dict(i) for i in items]
-    waiting = {r["action_id"]: r for r in rows if r["status"] == OutboxStatus.WAITING}
+    waiting = {
+        r["action_id"]: r
+        for r in rows
+        if r["status"] == OutboxStatus.WAITING and r["action_id"] not in still_waiting
+    }
     for action_id in _went_out(session, waiting):
         waiting[action_id]["status"] = OutboxStatus.PENDING.value
     session.execute(_INSERT, rows)

@@ -70,7 +70,14 @@ class Store:
         self.engine = engine
         # built once: execution_options() makes a new engine proxy on every call
         self._writer = engine.execution_options(sqlite_immediate=True)
-        self._reader = engine.execution_options(sqlite_immediate=False)
+        # a read on PostgreSQL runs without BEGIN and COMMIT: under READ COMMITTED each
+        # statement sees its own snapshot either way, so the transaction bought nothing but
+        # two round trips (reads take no locks: those belong to the unit that writes)
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine.execution_options(sqlite_immediate=False)
+        )
 
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False) -> Store:

@@ -14,15 +14,14 @@ from typing import Any
 from revfield.domain import FactType, ProposedAction, RiskStatus
 from revfield.memory import (
     Session,
+    TouchWindow,
     account_rows,
-    budget_spent,
     contact_row,
     current_risk,
     deal_row,
+    decision_counts,
     fact_counts,
-    last_contact,
     open_risks,
-    touches,
 )
 from revfield.policies._context import default_context
 from revfield.policies._evaluate import icp_fit
@@ -38,10 +37,14 @@ def build_context(
     action: ProposedAction,
     now: datetime,
     cache: dict[Any, Any] | None = None,
+    *,
+    budget_spent: int | None = None,
 ) -> dict[str, Any]:
     """The decision context of ``action``. ``cache`` (one dict per agent run) keeps what
     can't change between the run's proposals — the account, its facts, contacts, deals, open
-    risks, last contact — while every counter that a proposal may move is read afresh."""
+    risks, last contact — while every counter that a proposal may move is read afresh.
+    ``budget_spent``: the motion's slots taken today when the caller knows them already (a
+    run holding the next slot), instead of reading them."""
     cache = {} if cache is None else cache
     ctx = default_context()
     ctx["now"] = now
@@ -95,7 +98,7 @@ def build_context(
             cache[key] = deal_row(session, action.deal_id)
         if (row := cache[key]) is not None:
             ctx["deal"].update(deal_values(row, facts, now))
-    ctx["counters"].update(_counters(session, pack, action, now, cache))
+    ctx["counters"].update(_counters(session, pack, action, now, cache, budget_spent))
     return ctx
 
 
@@ -157,6 +160,7 @@ def _counters(
     action: ProposedAction,
     now: datetime,
     cache: dict[Any, Any],
+    spent: int | None,
 ) -> dict[str, Any]:
     g = pack.guardrails
     out: dict[str, Any] = {}
@@ -172,17 +176,10 @@ def _counters(
         kind in ac.action_kinds or "counters.account_touches" in read
     )
 
-    def touched(cap: ContactFatigue | AccountCap | None, of: str) -> tuple[int, int]:
+    def window(cap: ContactFatigue | AccountCap | None, of: str) -> TouchWindow:
         assert cap is not None  # wanted only when the pack has the guardrail
-        return touches(
-            session,
-            account_id=action.account_id,
-            contact_id=action.contact_id,
-            action_kinds=cap.action_kinds,
-            signal_kinds=cap.signal_kinds,
-            since=now - timedelta(days=cap.window_days),
-            of=of,
-        )
+        since = now - timedelta(days=cap.window_days)
+        return TouchWindow(cap.action_kinds, cap.signal_kinds, since, of)
 
     same_window = (
         cf is not None
@@ -190,14 +187,41 @@ def _counters(
         and (cf.action_kinds, cf.signal_kinds, cf.window_days)
         == (ac.action_kinds, ac.signal_kinds, ac.window_days)
     )
+    windows: list[TouchWindow] = []
     if want_contact and want_account and same_window:  # count both in one pass per table
-        out["contact_touches"], out["account_touches"] = touched(cf, "both")
+        windows.append(window(cf, "both"))
     else:
         if want_contact:
-            out["contact_touches"] = touched(cf, "contact")[0]
+            windows.append(window(cf, "contact"))
         if want_account:
-            out["account_touches"] = touched(ac, "account")[1]
-    out["motion_auto_today"] = budget_spent(session, action.motion.value, now)
+            windows.append(window(ac, "account"))
+    last_key = ("last_contact", action.account_id)
+    # one statement: the first window's touches, the budget's slots (unless the run holds the
+    # next one already) and, once per run, the last contact
+    counts = decision_counts(
+        session,
+        account_id=action.account_id,
+        contact_id=action.contact_id,
+        touches=windows[0] if windows else None,
+        motion=action.motion.value if spent is None else None,
+        now=now,
+        contact_kinds=pack.governance.contact_signal_kinds if last_key not in cache else None,
+    )
+    touched = [counts.touches] if counts.touches is not None else []
+    for more in windows[1:]:  # windows that differ: one more statement
+        found = decision_counts(
+            session, account_id=action.account_id, contact_id=action.contact_id, touches=more
+        ).touches
+        assert found is not None
+        touched.append(found)
+    for w, (of_contact, of_account) in zip(windows, touched, strict=True):
+        if w.of in ("contact", "both"):
+            out["contact_touches"] = of_contact
+        if w.of in ("account", "both"):
+            out["account_touches"] = of_account
+    out["motion_auto_today"] = spent if spent is not None else counts.budget_spent
+    if last_key not in cache:
+        cache[last_key] = counts.last_contact
     key = ("risks", action.account_id)
     if key not in cache:
         cache[key] = (
@@ -209,10 +233,6 @@ def _counters(
     # a churn risk holds until it is worked off: addressed (its save play went out) or resolved
     out["churn_risk"] = risk is not None and risk.status is RiskStatus.OPEN
     out["save_play_answered"] = risk is not None and risk.save_play_answered
-    kinds = pack.governance.contact_signal_kinds
-    key = ("last_contact", action.account_id)
-    if key not in cache:
-        cache[key] = last_contact(session, [action.account_id], kinds).get(action.account_id)
-    last = cache[key]
+    last = cache[last_key]
     out["days_since_contact"] = (now - last).days if last is not None else -1
     return out

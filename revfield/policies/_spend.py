@@ -63,9 +63,11 @@ def decide_within_budget(
     automate a motion the pack budgets, take the day's slot for it first (one the run took
     ahead, in ``slots``, or else as many as the run may need), and decide again if the count
     it was taken at differs from the one read."""
-    ctx = build_context(session, pack, action, now, cache)
-    decision = decide(pack, ctx)
     motion = action.motion.value
+    held = slots.free.get(motion) if slots is not None else None
+    # a run holding the motion's next slot knows the count it was taken at: no need to read it
+    ctx = build_context(session, pack, action, now, cache, budget_spent=held[0] if held else None)
+    decision = decide(pack, ctx)
     want = 1
     if slots is not None:
         want = max(slots.coming.get(motion, 1), 1)

@@ -275,3 +275,49 @@ def test_a_rejected_or_waiting_email_is_no_touch(store, clock):
         answer_review(s, PACK, first.review_id, approve=False, actor=LOCAL_ADMIN, now=clock.now())
     with store.read() as s:  # one rejected, two still waiting: nothing went out
         assert build_context(s, PACK, email(), clock.now())["counters"]["contact_touches"] == 0
+
+
+def _sent(store, clock, external_id: str, days_ago: int, email: str) -> None:
+    ingest_signals(
+        [
+            {
+                "source": "gmail",
+                "external_id": external_id,
+                "kind": "email_sent",
+                "occurred_at": (T0 - timedelta(days=days_ago)).isoformat(),
+                "contact_email": email,
+            }
+        ],
+        store=store,
+        clock=clock,
+    )
+
+
+def test_an_account_cap_with_its_own_window_counts_every_contact_in_that_window(
+    store, clock, write_pack
+):
+    """Contact fatigue over 7 days and an account cap over 30: each counts in its own window,
+    the account's count takes in its other contacts, and the last contact is the newest."""
+    pack = load_pack(
+        write_pack(
+            p="""
+        rules: [{id: emails, when: 'action.kind == "send_email"', decision: auto, reason: r}]
+        guardrails:
+          contact_fatigue: {max_touches: 5, window_days: 7, signal_kinds: [email_sent]}
+          account_cap: {max_touches: 4, window_days: 30, signal_kinds: [email_sent]}
+    """
+        )
+    )
+    setup_account(store, clock)
+    _sent(store, clock, "m1", 2, "pat@acme.com")  # in both windows
+    _sent(store, clock, "m2", 20, "pat@acme.com")  # only in the account's
+    _sent(store, clock, "m3", 3, "lee@acme.com")  # another contact: the account's
+    _sent(store, clock, "m4", 40, "lee@acme.com")  # in neither
+    with store.read() as s:
+        counters = build_context(s, pack, email(), clock.now())["counters"]
+    assert (counters["contact_touches"], counters["account_touches"]) == (1, 3)
+    assert counters["days_since_contact"] == 2
+    assert decide_now(store, clock, email(), pack=pack).verdict is Verdict.AUTO  # the 4th
+    refused = decide_now(store, clock, email(), pack=pack)  # the 5th: the queued one counts
+    assert refused.verdict is Verdict.REVIEW
+    assert [g.id for g in refused.guardrails if g.tightened] == ["account-cap"]

@@ -298,9 +298,11 @@ def _decide_on_one_stale_counter(
     stale: dict[str, Any] = {}
     real = spend.build_context
 
-    def stale_context(session: Any, pack: Any, p: Any, now: Any, cache: Any = None) -> Any:
+    def stale_context(
+        session: Any, pack: Any, p: Any, now: Any, cache: Any = None, **kw: Any
+    ) -> Any:
         if "ctx" not in stale:
-            stale["ctx"] = real(session, pack, p, now, cache)
+            stale["ctx"] = real(session, pack, p, now, cache, **kw)
         return copy.deepcopy(stale["ctx"])
 
     def stale_budget(session: Any, motion: str, now: Any, cap: Any, want: int = 1) -> Any:
