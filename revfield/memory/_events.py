@@ -255,7 +255,9 @@ def waiting_events(session: Session) -> list[tuple[int, str]]:
     return [(r.id, r.agent) for r in rows]
 
 
+_STATUS = sa.select(EVENTS.c.status).where(EVENTS.c.id == sa.bindparam("id"))
+
+
 def event_status(session: Session, event_id: int) -> EventStatus:
     """Where a field event stands."""
-    status = session.execute(sa.select(EVENTS.c.status).where(EVENTS.c.id == event_id)).scalar_one()
-    return EventStatus(status)
+    return EventStatus(session.execute(_STATUS, {"id": event_id}).scalar_one())

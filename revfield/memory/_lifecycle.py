@@ -72,15 +72,37 @@ def transition(
     targets = [ids] if isinstance(ids, int) else sorted(set(ids))
     if not targets:
         return 0
-    table = _TABLES[type(to)]
-    where = table.c.id == targets[0] if len(targets) == 1 else table.c.id.in_(targets)
-    status = table.c.status
-    stmt = (
-        sa.update(table)
-        .where(where, status == next(iter(sources)) if len(sources) == 1 else status.in_(sources))
-        .values(status=to.value, **values)
-    )
-    return cast(CursorResult[Any], session.execute(stmt)).rowcount
+    one = len(targets) == 1
+    plain = {k: v for k, v in values.items() if not isinstance(v, sa.ClauseElement)}
+    stmt = _update(type(to), frozenset(sources), to, tuple(sorted(plain)), one)
+    if len(plain) < len(values):  # SQL expressions (``attempts + 1``) are part of the statement
+        stmt = stmt.values(**{k: v for k, v in values.items() if k not in plain})
+    params: dict[str, Any] = {f"v_{k}": v for k, v in plain.items()}
+    params["t_ids"] = targets[0] if one else targets
+    return cast(CursorResult[Any], session.execute(stmt, params)).rowcount
+
+
+_UPDATES: dict[tuple[Any, ...], sa.Update] = {}
+
+
+def _update(
+    kind: type[StrEnum], sources: frozenset[Status], to: Status, names: tuple[str, ...], one: bool
+) -> sa.Update:
+    """The UPDATE of one status change, built once (building and cache-keying a statement
+    costs more than running it): ids and values are bound parameters."""
+    key = (kind, sources, to, names, one)
+    if key not in _UPDATES:
+        table = _TABLES[kind]
+        ids: sa.BindParameter[Any] = sa.bindparam("t_ids", expanding=not one)
+        where = table.c.id == ids if one else table.c.id.in_(ids)
+        status = table.c.status
+        ordered = sorted(s.value for s in sources)
+        _UPDATES[key] = (
+            sa.update(table)
+            .where(where, status == ordered[0] if len(ordered) == 1 else status.in_(ordered))
+            .values(status=to.value, **{k: sa.bindparam(f"v_{k}") for k in names})
+        )
+    return _UPDATES[key]
 
 
 def cancel_dependants(session: Session, action_id: int, *, actor: str, now: datetime) -> list[int]:

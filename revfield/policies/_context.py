@@ -141,7 +141,16 @@ class ContextError(RevfieldError, ValueError):
 
 def default_context() -> dict[str, Any]:
     """A complete context with neutral values: no contact, no deal, nothing counted."""
-    return {name: _default(spec) for name, spec in SCHEMA.items()}
+    return {name: _fresh(value) for name, value in _NEUTRAL.items()}
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a neutral value: its dicts and lists new, its scalars (immutable) shared."""
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return list(value)
+    return value
 
 
 def _default(spec: FieldSpec) -> Any:
@@ -153,6 +162,9 @@ def _default(spec: FieldSpec) -> Any:
         return {}
     return copy.copy(_DEFAULTS[spec.type])
 
+
+_NEUTRAL: dict[str, Any] = {name: _default(spec) for name, spec in SCHEMA.items()}
+"""The neutral context, built once from the schema (:func:`default_context` copies it)."""
 
 _EXPECT = {
     "bool": "true or false",
