@@ -64,6 +64,9 @@ detection's cooldown and effects stay serial per account."""
 _CLASS = 0x52460000
 """High bits of the first key of every revfield advisory lock (``RF``), so revfield's locks
 don't meet another application's in the same database."""
+_KEYS = (sa.bindparam("c_class", type_=sa.Integer), sa.bindparam("c_key", type_=sa.Integer))
+_TRY = sa.select(sa.func.pg_try_advisory_lock(*_KEYS))
+_UNLOCK = sa.select(sa.func.pg_advisory_unlock(*_KEYS))
 
 
 class ClaimKind(IntEnum):
@@ -158,12 +161,12 @@ class Claims:
         with self._lock:
             return int(self._run(sa.select(sa.func.pg_backend_pid())))
 
-    def _run(self, statement: sa.Select[tuple[Any]]) -> Any:
+    def _run(self, statement: sa.Select[tuple[Any]], params: dict[str, Any] | None = None) -> Any:
         """One statement on the claims' connection. A connection that broke (the database
         restarted, the worker was cut off) took every claim with it: it is dropped, and the
         failure is a :class:`StoreError`, which a worker answers by reconnecting."""
         try:
-            return self._connection().execute(statement).scalar_one()
+            return self._connection().execute(statement, params).scalar_one()
         except sa.exc.SQLAlchemyError as exc:
             self._drop()
             raise StoreError(
@@ -179,7 +182,7 @@ class Claims:
             if k in self._held:
                 return False
             if self.postgres:
-                got = self._run(sa.select(sa.func.pg_try_advisory_lock(_CLASS + k[0], k[1])))
+                got = self._run(_TRY, {"c_class": _CLASS + k[0], "c_key": k[1]})
                 if not got:
                     return False
             self._held[k] = threading.get_ident()
@@ -194,7 +197,7 @@ class Claims:
             self._lock.notify_all()
             if self.postgres and self._conn is not None and not self._conn.closed:
                 try:
-                    self._conn.execute(sa.select(sa.func.pg_advisory_unlock(_CLASS + k[0], k[1])))
+                    self._conn.execute(_UNLOCK, {"c_class": _CLASS + k[0], "c_key": k[1]})
                 except sa.exc.SQLAlchemyError:  # the connection is gone: so is the claim
                     self._drop()
                     return
