@@ -3,35 +3,43 @@
 Environment wins over the file. Every setting has a ``REVFIELD_`` variable except the two
 that belong to the OpenAI SDK (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``), which keep their usual
 names so an existing shell set-up just works.
+
+The sources are read here (a plain pydantic model validates what they give), not through
+``pydantic-settings``, whose import alone costs a command more than its whole query: names
+match case-insensitively, an unknown ``REVFIELD_*`` variable is ignored, and an unknown key
+in the file is an error that names it.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
 __all__ = ["Settings", "load_settings"]
 
 DEFAULT_CONFIG_FILE = "revfield.toml"
 
 
-class Settings(BaseSettings):
-    """Everything revfield reads from its environment."""
+ENV_PREFIX = "REVFIELD_"
+CONFIG_ENV = "REVFIELD_CONFIG"
+"""The variable naming the settings file (default :data:`DEFAULT_CONFIG_FILE`)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="REVFIELD_",
+
+class Settings(BaseModel):
+    """Everything revfield reads from its environment. ``Settings(**values)`` reads the
+    sources: ``values`` win over the environment, which wins over the settings file, which
+    wins over the defaults."""
+
+    model_config = ConfigDict(
         extra="forbid",
-        toml_file=DEFAULT_CONFIG_FILE,
         populate_by_name=True,
+        validate_default=True,
+        protected_namespaces=(),
     )
 
     database_url: str = "sqlite:///revfield.db"
@@ -92,24 +100,67 @@ class Settings(BaseSettings):
             return self.llm
         return "openai" if self.openai_api_key else "offline"
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = os.environ.get("REVFIELD_CONFIG", DEFAULT_CONFIG_FILE)
-        return (
-            init_settings,
-            env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_file)),
-        )
+    if not TYPE_CHECKING:  # mypy keeps the typed signature pydantic's plugin gives the fields
+
+        def __init__(self, **values: Any) -> None:
+            super().__init__(**_gather(values))
+
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "openai_api_key": ("OPENAI_API_KEY",),
+    "openai_base_url": ("OPENAI_BASE_URL",),
+}
+"""The settings the OpenAI SDK's own variables give (before their ``REVFIELD_`` one)."""
+
+
+def _canonical(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with each key that names a setting (its name or alias, in any case) under
+    the setting's name; any other key is kept as given, so validation names it."""
+    names = {name.lower(): name for name in Settings.model_fields}
+    names.update({a.lower(): name for name, aliases in _ALIASES.items() for a in aliases})
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = names.get(key.lower(), key)
+        out.setdefault(name, value)
+    return out
+
+
+def _environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings the environment gives: ``REVFIELD_<NAME>`` (and first the OpenAI SDK's
+    two variables), matched case-insensitively; other variables are not settings."""
+    lowered = {key.lower(): value for key, value in environ.items()}
+    out: dict[str, str] = {}
+    for name in Settings.model_fields:
+        for alias in (*_ALIASES.get(name, ()), ENV_PREFIX + name):
+            if alias.lower() in lowered:
+                out[name] = lowered[alias.lower()]
+                break
+    return out
+
+
+def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings file's table (empty when there is no such file). Raises ``OSError`` for
+    a file that can't be read and ``ValueError`` (``tomllib.TOMLDecodeError``) for one that
+    isn't TOML."""
+    path = Path(environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE)).expanduser()
+    if not path.is_file():
+        return {}
+    with path.open("rb") as file:
+        return tomllib.load(file)
+
+
+def _gather(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of every source, the higher ones over the lower: ``values``, then the
+    environment, then the settings file."""
+    environ = os.environ
+    return {
+        **_canonical(_config_file(environ)),
+        **_environment(environ),
+        **_canonical(values),
+    }
 
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings now; keyword overrides (from CLI flags) win over everything."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    return Settings(**clean)

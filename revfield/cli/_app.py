@@ -3,6 +3,8 @@ handler that turns any error into a message a user can act on (``--debug``: the 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 import traceback
@@ -248,6 +250,21 @@ def _main(
     ctx.call_on_close(_state.close)
 
 
+def _quick_exit() -> None:
+    """At the process's exit (an ``atexit`` handler), move every object to the collector's
+    permanent generation (:func:`gc.freeze`), so that tearing the interpreter down does not
+    walk them again: with SQLAlchemy, pydantic and Typer loaded, that walk cost each command
+    ~0.2 s, more than its own work.
+
+    What is skipped is the finalizers of reference cycles still uncollected at exit, and no
+    command relies on one: each closes what it opens (the database, the checkpointer, the
+    executors; files are written inside ``with`` blocks) before it returns. ``atexit`` handlers
+    still run (logging still flushes), and objects freed by reference counting are still
+    freed. Registered once per process, however often :func:`run` is called."""
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
+
+
 @cache
 def _command() -> Any:
     """The Click command Typer builds from ``app`` (once: building it reads every command's
@@ -258,6 +275,7 @@ def _command() -> Any:
 def run() -> None:
     """Run the command line: any error ends it with one message (and help line), never a
     traceback unless ``--debug`` asks for it."""
+    _quick_exit()
     try:
         _command()(prog_name="revfield")
     except KeyboardInterrupt:  # outside a command (while starting up)

@@ -76,6 +76,27 @@ SUBMIT_WAIT = 30.0
 """Seconds a submission waits for another process deciding the same action (same key)."""
 
 
+class _Graphs(Mapping[str, Any]):
+    """Each agent's compiled graph, built the first time it is asked for (answering one
+    review builds one graph, not every agent's)."""
+
+    def __init__(self, agents: Mapping[str, AgentSpec], build: Callable[[AgentSpec], Any]):
+        self._agents = agents
+        self._build = build
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            self._built[name] = self._build(self._agents[name])
+        return self._built[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._agents)
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+
 @dataclass
 class AgentReport:
     """What :meth:`Field.run_agents` did: the agent runs it started and how each ended."""
@@ -146,10 +167,9 @@ class Field:
         :class:`~revfield.field._step_commits.StepCommits`)."""
         if self.saver is not None:
             self.deps.saved = self.saver.flush
-        self.graphs = {
-            name: build_agent_graph(spec, self.deps, self.saver)
-            for name, spec in self.agents.items()
-        }
+        self.graphs: Mapping[str, Any] = _Graphs(
+            self.agents, lambda spec: build_agent_graph(spec, self.deps, self.saver)
+        )
         """Each agent's compiled graph. Run them through this class's methods: a graph invoked
         directly must be followed by ``saver.flush(thread_id)`` to save what it held."""
 

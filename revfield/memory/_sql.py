@@ -6,7 +6,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["chunks", "insert_ignore", "is_retryable"]
 
@@ -15,10 +14,14 @@ T = TypeVar("T")
 
 def insert_ignore(dialect: str, table: sa.Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` for SQLite and PostgreSQL (any unique key)."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "postgresql":  # each dialect's package loads when its database asks
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
     raise NotImplementedError(f"revfield supports SQLite and PostgreSQL, not {dialect}")
 
 

@@ -1,0 +1,119 @@
+"""Answering a review as a user does, one ``revfield`` process per command (so each ends the
+way a console command ends): the answer is recorded once, the paused run resumes, and the
+outbox delivers what was approved exactly once, however often the answer is given."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from revfield.domain import FactType
+from revfield.memory import Store
+from revfield.memory.models import ActionRecord, AuditEntry, Review, table_of
+from tests.agents import world
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+DISCOUNT = {
+    "kind": "offer_discount",
+    "discount_pct": 20,
+    "subject": "A pilot price",
+    "account": "acme.io",
+    "contact": "pat@acme.io",
+    "cites": [1],
+    "idempotency_key": "deal-42-discount",
+}
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    """acme.io (ana's prospect; her manager is mia) with a contact and an objection; the
+    environment of a shell whose settings name that database, the pack and an outbox log."""
+    store = Store.from_url(db_url)
+    world.people(store)
+    world.account(store, "acme.io")
+    world.contact(store, "acme.io")
+    world.fact(store, "acme.io", FactType.OBJECTION, "Too expensive for a team our size")
+    store.dispose()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("REVFIELD_", "OPENAI_"))}
+    return {
+        **clean,
+        "REVFIELD_DATABASE_URL": db_url,
+        "REVFIELD_POLICIES": str(POLICIES),
+        "REVFIELD_OUTBOX_LOG": str(tmp_path / "outbox.jsonl"),
+    }
+
+
+def _revfield(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "revfield.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _count(db_url: str, query: sa.Select[tuple[int]]) -> int:
+    store = Store.from_url(db_url)
+    with store.read() as s:
+        n = s.execute(query).scalar_one()
+    store.dispose()
+    return int(n)
+
+
+def test_an_approval_is_recorded_once_resumes_the_run_and_delivers_once(
+    db_url: str, env: dict[str, str], tmp_path: Path
+):
+    sent = _revfield(env, tmp_path, "submit", json.dumps(DISCOUNT), "--as", "ana")
+    assert sent.returncode == 0, sent.stderr
+    assert "review #1" in sent.stdout
+    waiting = _revfield(env, tmp_path, "inbox", "--json")
+    assert [i["review_id"] for i in json.loads(waiting.stdout)] == [1]
+
+    approved = _revfield(env, tmp_path, "approve", "1", "--as", "mia", "--edit", "discount_pct=12")
+    assert approved.returncode == 0, approved.stderr
+    assert "review #1 (action #1): approved" in approved.stdout
+    assert "outbox: 1 executed" in approved.stdout
+    again = _revfield(env, tmp_path, "approve", "1", "--as", "mia")
+    assert again.returncode == 1
+    assert again.stderr.startswith("error:") and "Traceback" not in again.stderr
+
+    (line,) = (tmp_path / "outbox.jsonl").read_text().splitlines()
+    assert json.loads(line)["action"]["discount_pct"] == 12
+    assert json.loads(_revfield(env, tmp_path, "inbox", "--json").stdout) == []
+    reviews = table_of(Review)
+    answered = sa.select(sa.func.count()).where(reviews.c.answered_by == "mia")
+    assert _count(db_url, answered.select_from(reviews)) == 1
+    audit = table_of(AuditEntry)
+    approvals = sa.select(sa.func.count()).select_from(audit)
+    approvals = approvals.where(audit.c.event == "review_approved", audit.c.review_id == 1)
+    assert _count(db_url, approvals) == 1
+    actions = table_of(ActionRecord)
+    executed = sa.select(actions.c.status).where(actions.c.id == 1)
+    store = Store.from_url(db_url)
+    with store.read() as s:
+        assert s.execute(executed).scalar_one() == "executed"
+    store.dispose()
+
+
+def test_a_rejection_ends_the_run_and_nothing_is_delivered(
+    db_url: str, env: dict[str, str], tmp_path: Path
+):
+    assert _revfield(env, tmp_path, "submit", json.dumps(DISCOUNT), "--as", "ana").returncode == 0
+    rejected = _revfield(env, tmp_path, "reject", "1", "--as", "mia", "--reason", "not now")
+    assert rejected.returncode == 0, rejected.stderr
+    assert "review #1 (action #1): rejected" in rejected.stdout
+    assert (
+        not (tmp_path / "outbox.jsonl").exists()
+        or not (tmp_path / "outbox.jsonl").read_text().strip()
+    )
+    assert json.loads(_revfield(env, tmp_path, "inbox", "--json").stdout) == []
