@@ -8,6 +8,11 @@ last, the mean of the two), or ``revfield worker --once --concurrency N``. After
 invariant checker must find nothing lost and nothing done twice. CPU time is read from /proc
 for the command's processes and for the PostgreSQL server, so the note can say what the
 machine's two cores did.
+
+The machine's own ceiling is measured in the same run, before and after the workers: a
+CPU-bound Python loop alone, then two copies of it side by side. On a virtual machine whose two
+cores share their host's hardware, two processes each run slower than one alone, so two
+workers can't be twice one worker even with nothing shared between them.
 """
 
 from __future__ import annotations
@@ -124,6 +129,26 @@ def _run(url: str, args: list[str], folder: Path) -> dict[str, Any]:
     }
 
 
+_SPIN = "x = 0\nfor i in range(7_000_000):\n    x += i * i % 7\n"
+"""A CPU-bound loop (about a second and a half alone on the reference machine)."""
+
+
+def _side_by_side(n: int) -> float:
+    """Wall seconds for ``n`` copies of :data:`_SPIN` started together."""
+    started = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(n)]
+    for proc in procs:
+        proc.wait()
+    return time.perf_counter() - started
+
+
+def _ceiling(repeats: int = 3) -> float:
+    """How much faster two CPU-bound processes side by side get through twice the work than
+    one alone (2.0: the two cores are independent), the median of ``repeats``."""
+    ratios = sorted(2 * _side_by_side(1) / _side_by_side(2) for _ in range(repeats))
+    return ratios[len(ratios) // 2]
+
+
 def _outcome(url: str) -> tuple[int, int, list[str]]:
     """Agent runs made (actions' runs) and signals detected, and what the checker found."""
     store = Store.from_url(url)
@@ -144,6 +169,7 @@ def _outcome(url: str) -> tuple[int, int, list[str]]:
 
 def bench_workers() -> list[Figure]:
     results: dict[str, dict[str, Any]] = {}
+    ceilings = [_ceiling()]
     with tempfile.TemporaryDirectory(prefix="revfield-bench-workers-") as tmp:
         # the floor runs first and last: the machine's speed drifts over the minutes this
         # takes, and the figures are compared with the mean of the two
@@ -171,10 +197,13 @@ def bench_workers() -> list[Figure]:
                 timing["workers"] = json.loads(report.read_text())
             results[label] = timing
             _drop(name)
-    return _figures(results)
+    ceilings.append(_ceiling())
+    return _figures(results, sum(ceilings) / len(ceilings), ceilings)
 
 
-def _figures(results: dict[str, dict[str, Any]]) -> list[Figure]:
+def _figures(
+    results: dict[str, dict[str, Any]], ceiling: float, ceilings: list[float]
+) -> list[Figure]:
     floor, again = results["run"], results["run again"]
     floor_runs = (floor["runs"] / floor["wall"] + again["runs"] / again["wall"]) / 2
     floor_signals = (floor["signals"] / floor["wall"] + again["signals"] / again["wall"]) / 2
@@ -210,6 +239,22 @@ def _figures(results: dict[str, dict[str, Any]]) -> list[Figure]:
                 f"{len(r['violations'])} violations",
             )
         )
+    two = results["2"]["runs"] / results["2"]["wall"] / one_runs
+    figures.append(
+        Figure(
+            "2 workers beside 1, and the machine's own ceiling",
+            two,
+            "× one worker",
+            "reported",
+            True,
+            "two CPU-bound processes side by side vs one (mean of before and after)",
+            ceiling,
+            two / ceiling,
+            f"the machine: {' and '.join(f'{c:.2f}×' for c in ceilings)} (2.00× would be two "
+            f"independent cores); 2 workers reach {two / ceiling:.0%} of what the machine gives "
+            "two processes that share nothing",
+        )
+    )
     four = results["4"].get("workers", {})
     seconds = four.get("seconds", {})
     busy = sum(v for k, v in seconds.items() if k != "idle") or 1.0
