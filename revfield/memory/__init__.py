@@ -99,6 +99,7 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         last_usage_of_customers,
         note_detections,
         signal_series,
+        undetected_buckets,
         undetected_signals,
     )
     from revfield.memory._events import (
@@ -328,6 +329,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "last_usage_of_customers",
         "note_detections",
         "signal_series",
+        "undetected_buckets",
         "undetected_signals",
     ),
     "revfield.memory._events": (
@@ -678,6 +680,7 @@ __all__ = [
     "touches",
     "trace_of",
     "transition",
+    "undetected_buckets",
     "undetected_signals",
     "upsert",
     "user_for_token",

@@ -52,6 +52,7 @@ __all__ = [
     "last_usage_of_customers",
     "note_detections",
     "signal_series",
+    "undetected_buckets",
     "undetected_signals",
 ]
 
@@ -89,6 +90,22 @@ def count_undetected(session: Session) -> int:
     """How many signals have not been through detection yet."""
     query = sa.select(sa.func.count()).select_from(SIGNALS).where(~_undetected())
     return int(session.execute(query).scalar_one())
+
+
+_BUCKETS_DUE = (
+    sa.select(bucket_expr(SIGNALS.c.account_id).label("bucket"), sa.func.max(SIGNALS.c.id))
+    .where(SIGNALS.c.id > sa.bindparam("after"), ~_undetected())
+    .group_by(sa.literal_column("bucket"))
+)
+
+
+def undetected_buckets(session: Session, after: Mapping[int, int]) -> set[int]:
+    """The buckets of accounts (PostgreSQL, :func:`~revfield.memory.bucket_expr`) holding a
+    signal not yet through detection above that bucket's ``after`` id: one statement where a
+    worker would otherwise claim and read every bucket to find most of them done."""
+    lowest = min(after.values(), default=0)
+    rows = session.execute(_BUCKETS_DUE, {"after": lowest})
+    return {int(bucket) for bucket, top in rows if top > after.get(int(bucket), 0)}
 
 
 def undetected_signals(

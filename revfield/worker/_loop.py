@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,6 +44,7 @@ from revfield.memory import (
     new_worker_id,
     register_worker,
     stop_worker,
+    undetected_buckets,
 )
 from revfield.outbox import Notifier, deliver_notifications
 
@@ -248,10 +249,16 @@ class Worker:
         return len(lost)
 
     def _detect(self, fld: Field) -> int:
-        buckets = range(BUCKETS) if self.claims.postgres else range(1)
+        buckets: Iterable[int] = range(BUCKETS) if self.claims.postgres else range(1)
         rescan = time.monotonic() - self._rescanned >= self.options.rescan
         if rescan or self.options.once:
             self._rescanned = time.monotonic()
+        if self.claims.postgres and not rescan:
+            # one statement finds the buckets with something new, instead of a claim and a
+            # read of every bucket each round
+            with self.store.read() as session:
+                due = undetected_buckets(session, self._after)
+            buckets = [b for b in buckets if b in due]
         found = 0
         for bucket in buckets:
             if self.stop.is_set():
