@@ -68,7 +68,6 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         last_contact,
         open_deals,
         open_risks,
-        touches,
     )
     from revfield.memory._databases import (
         MAINTENANCE_DATABASE,
@@ -298,7 +297,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "last_contact",
         "open_deals",
         "open_risks",
-        "touches",
     ),
     "revfield.memory._databases": (
         "MAINTENANCE_DATABASE",
@@ -677,7 +675,6 @@ __all__ = [
     "stop_worker",
     "stored_decisions",
     "stored_signals",
-    "touches",
     "trace_of",
     "transition",
     "undetected_buckets",

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.memory._counters import AUTO_SINCE, auto_decisions_since
+from revfield.memory._counters import AUTO_SINCE, BUDGET_SPENT, day_start
 from revfield.memory._sql import insert_ignore
 from revfield.memory._tables import MOTION_BUDGETS
 
@@ -28,7 +28,7 @@ __all__ = ["budget_spent", "release_budget", "reserve_budget"]
 _B = sa.bindparam
 _T = MOTION_BUDGETS.c
 _ROW = (_T.motion == _B("b_motion"), _T.day == _B("b_day"))
-_SPENT = sa.select(_T.spent).where(*_ROW)
+_SPENT = sa.select(BUDGET_SPENT)
 _TAKE = sa.update(MOTION_BUDGETS).where(*_ROW).values(spent=_T.spent + 1).returning(_T.spent)
 _TAKE_CAPPED = (
     sa.update(MOTION_BUDGETS)
@@ -55,19 +55,13 @@ def _day(now: datetime) -> date:
     return now.astimezone(UTC).date()
 
 
-def _start(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
-
-
 def budget_spent(session: Session, motion: str, now: datetime) -> int:
     """The slots of ``motion``'s budget taken on the day of ``now`` (UTC): its automated
     decisions that day (and any lost with their run). Before the day's first slot, the count
     of the day's automated decisions."""
     day = _day(now)
-    found = session.execute(_SPENT, {"b_motion": motion, "b_day": day}).scalar_one_or_none()
-    if found is not None:
-        return int(found)
-    return auto_decisions_since(session, motion, _start(day))
+    params = {"b_motion": motion, "b_day": day, "b_since": day_start(day)}
+    return int(session.execute(_SPENT, params).scalar_one())
 
 
 def reserve_budget(
@@ -134,7 +128,7 @@ def _take(
         seed = insert_ignore(dialect, MOTION_BUDGETS).values(
             motion=_B("b_motion"), day=_B("b_day"), spent=_DECIDED
         )
-        started = conn.execute(seed, {"b_motion": motion, "b_day": day, "b_since": _start(day)})
+        started = conn.execute(seed, {"b_motion": motion, "b_day": day, "b_since": day_start(day)})
         if not started.rowcount:  # type: ignore[attr-defined]
             return None
         spent = conn.execute(take, params).scalar_one_or_none()

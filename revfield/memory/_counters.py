@@ -32,18 +32,19 @@ from revfield.memory._types import as_utc
 
 __all__ = [
     "AUTO_SINCE",
+    "BUDGET_SPENT",
     "Counts",
     "TouchWindow",
     "account_rows",
     "auto_decisions_since",
     "contact_row",
+    "day_start",
     "deal_row",
     "decision_counts",
     "fact_counts",
     "last_contact",
     "open_deals",
     "open_risks",
-    "touches",
 ]
 
 _B = sa.bindparam
@@ -59,42 +60,6 @@ _CONTACT = sa.select(CONTACTS).where(CONTACTS.c.id == _B("id"))
 _DEAL = sa.select(DEALS).where(DEALS.c.id == _B("id"))
 _WENT_OUT = (ActionStatus.APPROVED.value, ActionStatus.QUEUED.value, ActionStatus.EXECUTED.value)
 """Statuses of an action that went out, or is on its way (approved by a person, or automated)."""
-_SENT = {
-    column: sa.select(sa.func.count())
-    .select_from(ACTIONS)
-    .where(
-        ACTIONS.c[column] == _B("who"),
-        ACTIONS.c.kind.in_(_B("kinds", expanding=True)),
-        ACTIONS.c.status.in_(_WENT_OUT),
-        ACTIONS.c.updated_at >= _B("since"),
-    )
-    for column in ("contact_id", "account_id")
-}
-_OBSERVED = {
-    column: sa.select(sa.func.count())
-    .select_from(SIGNALS)
-    .where(
-        SIGNALS.c[column] == _B("who"),
-        SIGNALS.c.kind.in_(_B("kinds", expanding=True)),
-        SIGNALS.c.occurred_at >= _B("since"),
-    )
-    for column in ("contact_id", "account_id")
-}
-_SENT_BOTH = sa.select(
-    sa.func.sum(sa.case((ACTIONS.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
-).where(
-    ACTIONS.c.account_id == _B("account"),
-    ACTIONS.c.kind.in_(_B("kinds", expanding=True)),
-    ACTIONS.c.status.in_(_WENT_OUT),
-    ACTIONS.c.updated_at >= _B("since"),
-)
-_OBSERVED_BOTH = sa.select(
-    sa.func.sum(sa.case((SIGNALS.c.contact_id == _B("contact"), 1), else_=0)), sa.func.count()
-).where(
-    SIGNALS.c.account_id == _B("account"),
-    SIGNALS.c.kind.in_(_B("kinds", expanding=True)),
-    SIGNALS.c.occurred_at >= _B("since"),
-)
 AUTO_SINCE = (
     sa.select(sa.func.count())
     .select_from(DECISIONS)
@@ -173,37 +138,6 @@ def deal_row(session: Session, deal_id: str) -> Mapping[Any, Any] | None:
     return session.execute(_DEAL, {"id": deal_id}).mappings().first()
 
 
-def touches(
-    session: Session,
-    *,
-    account_id: str,
-    contact_id: int | None,
-    action_kinds: Sequence[str],
-    signal_kinds: Sequence[str],
-    since: datetime,
-    of: str,
-) -> tuple[int, int]:
-    """Touches since ``since``: actions of ``action_kinds`` that went out or are on their way
-    (approved by a person, or automated), plus signals of ``signal_kinds``. ``of`` says
-    whose: ``contact``, ``account``, or ``both`` (one pass per table). Returns ``(contact
-    touches, account touches)``, with 0 for the one not asked for."""
-    kinds, sig = list(action_kinds), list(signal_kinds)
-    if of == "both":
-        params = {"account": account_id, "contact": contact_id, "since": since}
-        d = session.execute(_SENT_BOTH, {**params, "kinds": kinds})
-        o = session.execute(_OBSERVED_BOTH, {**params, "kinds": sig})
-        (dc, da), (oc, oa) = d.one(), o.one()
-        return int(dc or 0) + int(oc or 0), int(da) + int(oa)
-    column = "contact_id" if of == "contact" else "account_id"
-    who = contact_id if of == "contact" else account_id
-    sent = session.execute(_SENT[column], {"who": who, "kinds": kinds, "since": since}).scalar_one()
-    observed = session.execute(
-        _OBSERVED[column], {"who": who, "kinds": sig, "since": since}
-    ).scalar_one()
-    total = int(sent) + int(observed)
-    return (total, 0) if of == "contact" else (0, total)
-
-
 def auto_decisions_since(session: Session, motion: str, since: datetime) -> int:
     """Actions of ``motion`` decided ``auto`` since ``since``."""
     return int(session.execute(AUTO_SINCE, {"b_motion": motion, "b_since": since}).scalar_one())
@@ -243,8 +177,9 @@ def open_deals(session: Session, as_of: datetime) -> list[Mapping[Any, Any]]:
 @dataclass(frozen=True, slots=True)
 class TouchWindow:
     """Which touches a decision counts: actions of ``action_kinds`` that went out or are on
-    their way, plus signals of ``signal_kinds``, since ``since``; ``of`` says whose
-    (``contact``, ``account`` or ``both``), as in :func:`touches`."""
+    their way (approved by a person, or automated), plus signals of ``signal_kinds``, since
+    ``since``; ``of`` says whose: ``contact``, ``account``, or ``both`` (one pass per table,
+    the contact's share summed apart)."""
 
     action_kinds: Sequence[str]
     signal_kinds: Sequence[str]
@@ -290,12 +225,15 @@ def _touch_counts(of: str) -> tuple[sa.Subquery, sa.Subquery]:
     return parts[0], parts[1]
 
 
-_BUDGET_SPENT = sa.func.coalesce(
+BUDGET_SPENT = sa.func.coalesce(
     sa.select(MOTION_BUDGETS.c.spent)
     .where(MOTION_BUDGETS.c.motion == _B("b_motion"), MOTION_BUDGETS.c.day == _B("b_day"))
     .scalar_subquery(),
     AUTO_SINCE.scalar_subquery(),  # before the day's first slot: the day's automated decisions
 )
+"""The slots a motion's budget has taken on a day (``b_motion``, ``b_day``; ``b_since``: the
+day's start): its counter row, or before the day's first slot, the day's automated
+decisions."""
 _LAST_ONE = (
     sa.select(sa.func.max(SIGNALS.c.occurred_at))
     .where(
@@ -316,7 +254,7 @@ def _counts_query(of: str | None, budget: bool, last: bool) -> sa.Select[Any]:
             sent, seen = _touch_counts(of)
             columns += [sent.c.of_contact, sent.c.of_account, seen.c.of_contact, seen.c.of_account]
         if budget:
-            columns.append(_BUDGET_SPENT.label("spent"))
+            columns.append(BUDGET_SPENT.label("spent"))
         if last:
             columns.append(_LAST_ONE.label("last_contact"))
         query = sa.select(*columns)
@@ -336,8 +274,8 @@ def decision_counts(
     now: datetime | None = None,
     contact_kinds: Sequence[str] | None = None,
 ) -> Counts:
-    """What a decision counts, in one statement: touches in ``touches``' window (as
-    :func:`touches` counts them), the slots ``motion``'s budget has taken on the day of ``now``
+    """What a decision counts, in one statement: touches in ``touches``' window
+    (:class:`TouchWindow`), the slots ``motion``'s budget has taken on the day of ``now``
     (as :func:`~revfield.memory.budget_spent`), and the account's last contact signal of
     ``contact_kinds`` (as :func:`last_contact`) — each only when asked."""
     day = now.astimezone(UTC).date() if now is not None else None
@@ -356,7 +294,7 @@ def decision_counts(
             t_since=touches.since,
         )
     if budget and day is not None:
-        params.update(b_motion=motion, b_day=day, b_since=_day_start(day))
+        params.update(b_motion=motion, b_day=day, b_since=day_start(day))
     if last:
         params.update(l_account=account_id, l_kinds=list(contact_kinds or ()))
     row = session.execute(_counts_query(of, budget, last), params).mappings().one()
@@ -373,5 +311,6 @@ def decision_counts(
     )
 
 
-def _day_start(day: date) -> datetime:
+def day_start(day: date) -> datetime:
+    """The first instant of ``day`` (UTC), where a day's budget starts counting."""
     return datetime.combine(day, time(), tzinfo=UTC)
