@@ -114,3 +114,15 @@ def data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     path = tmp_path_factory.getbasetemp() / "data-home"
     monkeypatch.setenv("XDG_DATA_HOME", str(path))
     return path
+
+
+@pytest.fixture
+def small_db(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated SQLite file (its schema current), and ``tiny.jsonl`` (five of the shipped
+    sample signals) beside it: what the command-line start tests run against."""
+    path = tmp_path / "small.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    samples = Path(__file__).resolve().parents[1] / "revfield" / "samples" / "signals.jsonl"
+    lines = samples.read_text(encoding="utf-8").splitlines()[:5]
+    (tmp_path / "tiny.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return f"sqlite:///{path}"

@@ -17,18 +17,9 @@ from revfield.domain import FactType
 from revfield.memory import Store
 from revfield.memory.models import ActionRecord, AuditEntry, Review, table_of
 from tests.agents import world
+from tests.test_cli_submit import DISCOUNT  # the same submission, here from a real process
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
-DISCOUNT = {
-    "kind": "offer_discount",
-    "discount_pct": 20,
-    "subject": "A pilot price",
-    "account": "acme.io",
-    "contact": "pat@acme.io",
-    "cites": [1],
-    "idempotency_key": "deal-42-discount",
-}
 
 
 @pytest.fixture

@@ -6,17 +6,10 @@ the action models; and ``revfield.domain`` resolves each name from its home on f
 
 from __future__ import annotations
 
-import ast
-import importlib
 import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
-
-import pytest
-
-SAMPLES = Path(__file__).resolve().parents[2] / "revfield" / "samples" / "signals.jsonl"
 
 AGENT_RUN = ("langgraph", "langchain_core", "langsmith", "openai", "lark", "celpy", "structlog")
 """What only a command that runs or resumes the field needs."""
@@ -71,16 +64,6 @@ def _loaded_by(*commands: list[str]) -> list[dict[str, object]]:
     return runs
 
 
-@pytest.fixture
-def small_db(tmp_path: Path, sqlite_template: Path) -> str:
-    """A migrated SQLite file, and ``tiny.jsonl`` (five sample signals) beside it."""
-    path = tmp_path / "small.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    lines = SAMPLES.read_text(encoding="utf-8").splitlines()[:5]
-    (tmp_path / "tiny.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return f"sqlite:///{path}"
-
-
 def test_the_quick_commands_load_neither_the_agent_run_nor_the_settings_library(small_db, tmp_path):
     db = ["--db", small_db]
     runs = _loaded_by(
@@ -121,35 +104,6 @@ def test_json_columns_are_jsonb_on_postgresql_and_json_elsewhere():
     assert "payload JSON NOT NULL" in on_sqlite
     insert = signals.insert().compile(dialect=postgresql.psycopg.dialect())
     assert "%(payload)s::JSONB" in str(insert)  # psycopg is told the parameter's type
-
-
-TYPE_CHECKING = ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-
-
-def _type_checking_imports(package: str) -> dict[str, str]:
-    """Name → module of the imports a package's ``__init__`` makes for mypy only."""
-    init = importlib.import_module(package).__file__
-    assert init is not None
-    found: dict[str, str] = {}
-    for node in ast.parse(Path(init).read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.If) and ast.unparse(node.test) in TYPE_CHECKING:
-            for statement in node.body:
-                assert isinstance(statement, ast.ImportFrom) and statement.module
-                found.update((alias.name, statement.module) for alias in statement.names)
-    return found
-
-
-def test_the_domain_maps_every_name_mypy_sees_to_its_home():
-    """A name added to the imports mypy reads but not to ``_EXPORTS`` would be missing at run
-    time: each name is in both, in ``__all__``, and resolves to its home's object."""
-    domain = importlib.import_module("revfield.domain")
-    exports = {name: home for home, names in domain._EXPORTS.items() for name in names}
-    assert exports == _type_checking_imports("revfield.domain")
-    assert sorted(exports) == sorted(domain.__all__)
-    for name, home in exports.items():
-        assert getattr(domain, name) is getattr(importlib.import_module(home), name)
-    with pytest.raises(AttributeError, match="has no attribute 'Verdcit'"):
-        domain.Verdcit  # noqa: B018
 
 
 def test_the_vocabulary_loads_without_the_action_models():
