@@ -27,13 +27,19 @@ def small_world(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("REVFIELD_POLICIES", str(POLICIES))
     monkeypatch.setenv("REVFIELD_OUTBOX_LOG", str(tmp_path / "outbox.jsonl"))
+    acme_with_an_objection(db_url)
+    return tmp_path / "outbox.jsonl"
+
+
+def acme_with_an_objection(db_url: str) -> None:
+    """acme.io, a prospect ana owns (team A's manager is mia), with a contact and an
+    objection the discount cites."""
     store = Store.from_url(db_url)
     world.people(store)
     world.account(store, "acme.io")
     world.contact(store, "acme.io")
     world.fact(store, "acme.io", FactType.OBJECTION, "Too expensive for a team our size")
     store.dispose()
-    return tmp_path / "outbox.jsonl"
 
 
 def _cli(db_url: str, *args: str, stdin: str | None = None):

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from revfield.domain import FactType
 from revfield.memory import Store
 from revfield.memory.models import ActionRecord, AuditEntry, Review, table_of
-from tests.agents import world
-from tests.test_cli_submit import DISCOUNT  # the same submission, here from a real process
+from tests.test_cli_submit import (  # the same submission, here from a real process
+    DISCOUNT,
+    acme_with_an_objection,
+)
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -26,12 +27,7 @@ POLICIES = Path(__file__).resolve().parents[2] / "policies"
 def env(db_url: str, tmp_path: Path) -> dict[str, str]:
     """acme.io (ana's prospect; her manager is mia) with a contact and an objection; the
     environment of a shell whose settings name that database, the pack and an outbox log."""
-    store = Store.from_url(db_url)
-    world.people(store)
-    world.account(store, "acme.io")
-    world.contact(store, "acme.io")
-    world.fact(store, "acme.io", FactType.OBJECTION, "Too expensive for a team our size")
-    store.dispose()
+    acme_with_an_objection(db_url)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("REVFIELD_", "OPENAI_"))}
     return {
         **clean,

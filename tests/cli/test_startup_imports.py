@@ -7,29 +7,14 @@ the action models; and ``revfield.domain`` resolves each name from its home on f
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
+
+from tests.test_cli_startup import _fresh
 
 AGENT_RUN = ("langgraph", "langchain_core", "langsmith", "openai", "lark", "celpy", "structlog")
 """What only a command that runs or resumes the field needs."""
 
 SETTINGS_LIBRARY = "pydantic_settings"
 """The settings are read by revfield itself; this library's import cost more than a query."""
-
-
-def _fresh(code: str, *argv: str) -> dict[str, object]:
-    """Run ``code`` in a new interpreter; it prints one JSON object on its last line."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *argv],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def _loaded_by(*commands: list[str]) -> list[dict[str, object]]:
