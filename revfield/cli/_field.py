@@ -19,7 +19,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from revfield.cli._app import State, app, console, fail, pack_help, state
+from revfield.cli._app import State, app, console, fail, pack_help, state, stderr
 from revfield.cli._users import operator
 
 if TYPE_CHECKING:
@@ -174,30 +174,49 @@ def _answer(
     edits: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> None:
-    from revfield.review import ReviewError, resolve_actor
+    """Take the answer, then resume its run. The answer is recorded (one transaction) and
+    printed before the field is loaded: a mistake (no such item, already answered, not yours)
+    comes back at once, and the answer stands even if resuming fails — the next ``revfield
+    run`` or worker resumes the run from memory."""
+    from revfield.review import ReviewError, answer_review, resolve_actor
 
     st = state()
-    with open_field(st) as field:
-        with st.store().read() as session:
-            try:
-                actor = resolve_actor(session, as_user)
-            except ReviewError as exc:
-                fail(str(exc))
+    # an edited action is decided again, and a pack that isn't there is said at once; else
+    # the pack is loaded with the field, once the answer is in
+    missing = not Path(st.settings.policies).exists()
+    pack = configured_pack(st) if edits or missing else None
+    with st.store().session() as session:
         try:
-            result = field.answer(
+            actor = resolve_actor(session, as_user)
+            result = answer_review(
+                session,
+                pack,
                 review_id,
                 approve=approve,
                 actor=_acting(actor, as_user),
+                now=st.clock.now(),
                 edits=edits,
                 note=reason,
             )
         except ReviewError as exc:
             fail(str(exc))
-        delivered = field.deliver()
-    _print_answer(result, delivered)
+    _print_answer(result)
+    console.file.flush()
+    try:
+        with open_field(st) as field:
+            field.resume_answer(result)
+            delivered = field.deliver()
+    except typer.Exit:
+        stderr.print(
+            "[dim]the answer is recorded; its run resumes with the next `revfield run` "
+            "(or a worker)[/]",
+            markup=True,
+        )
+        raise
+    _print_delivered(delivered)
 
 
-def _print_answer(result: AnswerResult, delivered: OutboxReport) -> None:
+def _print_answer(result: AnswerResult) -> None:
     style = {
         "approved": "green",
         "rejected": "yellow",
@@ -211,6 +230,9 @@ def _print_answer(result: AnswerResult, delivered: OutboxReport) -> None:
             f" — {result.message}" if result.message else "",
         )
     )
+
+
+def _print_delivered(delivered: OutboxReport) -> None:
     if delivered.sent or delivered.failed or delivered.cancelled:
         console.print(
             f"outbox: {delivered.sent} executed"

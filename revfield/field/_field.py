@@ -463,10 +463,16 @@ class Field:
                 note=note,
                 expected_digest=expected_digest,
             )
+        self.resume_answer(result)
+        return result
+
+    def resume_answer(self, result: AnswerResult) -> None:
+        """Carry on after an answer recorded in memory (:func:`~revfield.review.answer_review`):
+        the answered item's run resumes (or looks again, when the answer re-escalated), and so
+        do the runs of the actions the answer cancelled."""
         self.resume(result.action_id, None if not result.final else result.outcome)
         for action_id in result.cancelled:  # they waited for it; the run stops waiting too
             self.resume(action_id, "cancelled")
-        return result
 
     def approve(
         self,

@@ -66,7 +66,7 @@ class AnswerResult:
 
 def answer_review(
     session: Session,
-    pack: CompiledPack,
+    pack: CompiledPack | None,
     review_id: int,
     *,
     approve: bool,
@@ -76,7 +76,10 @@ def answer_review(
     note: str | None = None,
     expected_digest: str | None = None,
 ) -> AnswerResult:
-    """Answer one review item (in the caller's transaction). Raises :class:`ReviewError`."""
+    """Answer one review item (in the caller's transaction). Raises :class:`ReviewError`.
+
+    ``pack`` decides an edited action again; a plain approval or rejection does not need it
+    (so an answer can be taken before the pack's compiler is loaded)."""
     review = get_review(session, review_id)
     if review is None:
         raise ReviewError(f"no review item #{review_id}; see `revfield inbox`")
@@ -114,6 +117,8 @@ def answer_review(
     if not edits:
         return _close(session, review, action, "approved", actor, now)
 
+    if pack is None:
+        raise ValueError("an edited action is decided again: answer_review needs the pack")
     try:
         edited = pack.catalog.edit(ProposedAction.model_validate(action.proposal), edits)
     except ValidationError as exc:

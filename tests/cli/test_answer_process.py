@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,36 @@ def test_a_rejection_ends_the_run_and_nothing_is_delivered(
         or not (tmp_path / "outbox.jsonl").read_text().strip()
     )
     assert json.loads(_revfield(env, tmp_path, "inbox", "--json").stdout) == []
+
+
+def test_an_answer_stands_when_the_run_cannot_resume_and_the_next_run_carries_it_out(
+    db_url: str, env: dict[str, str], tmp_path: Path
+):
+    """The answer is taken before the field loads: with a pack that no longer compiles, the
+    approval is recorded and said so, nothing goes out, and the next `revfield run` (with the
+    pack fixed) resumes the run and delivers it once."""
+    assert _revfield(env, tmp_path, "submit", json.dumps(DISCOUNT), "--as", "ana").returncode == 0
+    broken = tmp_path / "broken-pack"
+    shutil.copytree(POLICIES, broken)
+    (broken / "zz.yaml").write_text(
+        "rules:\n  - id: half-written\n    when: action.kind ==\n    decision: auto\n"
+        "    reason: unfinished\n",
+        encoding="utf-8",
+    )
+    approved = _revfield(
+        {**env, "REVFIELD_POLICIES": str(broken)}, tmp_path, "approve", "1", "--as", "mia"
+    )
+    assert approved.returncode == 1
+    assert "review #1 (action #1): approved" in approved.stdout
+    assert approved.stderr.startswith("error:") and "half-written" in approved.stderr
+    assert "the answer is recorded" in approved.stderr and "Traceback" not in approved.stderr
+    outbox = tmp_path / "outbox.jsonl"
+    assert not outbox.exists() or not outbox.read_text().strip()
+    assert json.loads(_revfield(env, tmp_path, "inbox", "--json").stdout) == []
+
+    ran = _revfield(env, tmp_path, "run")
+    assert ran.returncode == 0, ran.stderr
+    (line,) = outbox.read_text().splitlines()
+    assert json.loads(line)["action_id"] == 1
+    assert _revfield(env, tmp_path, "run").returncode == 0
+    assert len(outbox.read_text().splitlines()) == 1  # once

@@ -15,17 +15,22 @@ only wrap a single child (:data:`PASS_THROUGH`) and the relation rules' operator
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.util
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
-import celpy.celparser as celparser
+import lark
 from lark import Lark, Token
 from lark.exceptions import LexError, ParseError, UnexpectedCharacters, UnexpectedToken
 
 from revfield.policies._cel._errors import CelError
 
-__all__ = ["OPS", "PASS_THROUGH", "Node", "parse", "parse_tree"]
+__all__ = ["OPS", "PASS_THROUGH", "CelSyntaxError", "Node", "parse", "parse_tree"]
 
 PASS_THROUGH = {
     "expr",
@@ -59,8 +64,24 @@ member_index_opt : member "[" "?" expr "]"
 """
 
 
+class CelSyntaxError(Exception):
+    """CEL text that does not parse, with the line and column the parser stopped at."""
+
+    def __init__(self, *args: Any, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(*args)
+        self.line = line
+        self.column = column
+
+
 def _grammar() -> str:
-    text = (Path(celparser.__file__).parent / "cel.lark").read_text(encoding="utf-8")
+    """cel-python's grammar with the optional-selection rules added. Its file is read from
+    the installed package without importing it: importing ``celpy`` loads its evaluator and
+    pendulum, which nothing here uses (about 40 ms of every start that loads a pack)."""
+    spec = importlib.util.find_spec("celpy")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - a dependency
+        raise RuntimeError("cel-python is not installed: its grammar is needed to parse CEL")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    text = (folder / "cel.lark").read_text(encoding="utf-8")
     if _MEMBER not in text:  # pragma: no cover - cel-python is pinned to a minor version
         raise RuntimeError("cel-python's grammar changed: the `member` rule is not as expected")
     text = text.replace(_MEMBER, _MEMBER + " | member_dot_opt | member_index_opt")
@@ -75,29 +96,76 @@ def _bool_literal(token: Token) -> Token:
     return token
 
 
-_PARSER = Lark(
-    _grammar(),
-    parser="lalr",
-    start="expr",
-    g_regex_flags=re.M,
-    lexer_callbacks={"IDENT": _bool_literal},
-    propagate_positions=True,
-    maybe_placeholders=False,
-    priority="invert",
-)
+@functools.cache
+def _parser() -> Lark:
+    """The CEL parser, built on first use. Building its LALR tables takes about 0.2 s, so
+    they are kept in the user's cache folder (:func:`cache_file`) and read from there after. A
+    file that does not load is replaced; a new one is written aside and moved into place, so
+    another process never reads half of one."""
+    grammar = _grammar()
+    kept = cache_file(grammar)
+    if kept is not None and kept.exists():
+        try:
+            with kept.open("rb") as f:
+                return Lark.load(f)
+        except Exception:  # damaged, or written by another lark: build it again below
+            pass
+    parser = _build(grammar)
+    if kept is not None:
+        aside = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+        try:
+            with aside.open("wb") as f:
+                parser.save(f)
+            os.replace(aside, kept)
+        except OSError:  # a full disk: parse without keeping it
+            aside.unlink(missing_ok=True)
+    return parser
+
+
+def _build(grammar: str) -> Lark:
+    return Lark(
+        grammar,
+        parser="lalr",
+        start="expr",
+        g_regex_flags=re.M,
+        lexer_callbacks={"IDENT": _bool_literal},
+        propagate_positions=True,
+        maybe_placeholders=False,
+        priority="invert",
+    )
+
+
+def cache_file(grammar: str) -> Path | None:
+    """Where the parser built from ``grammar`` is kept: ``$XDG_CACHE_HOME/revfield`` (else
+    ``~/.cache/revfield``), named by the grammar, Lark's version and Python's, so a change to
+    any of them builds anew. None when that folder cannot be made, or is not the user's own
+    and closed to others: the file is a pickle, and nobody else may be able to write it."""
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folder = Path(base) / "revfield"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+    except (OSError, RuntimeError):  # no home, a read-only disk
+        return None
+    owner = os.getuid() if hasattr(os, "getuid") else info.st_uid
+    if info.st_uid != owner or info.st_mode & 0o022 or not os.access(folder, os.W_OK):
+        return None
+    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
+    python = f"{sys.version_info.major}{sys.version_info.minor}"
+    return folder / f"cel-parser-{digest}-lark{lark.__version__}-py{python}.pickle"
 
 
 def parse_tree(source: str) -> Node:
-    """The parse tree of ``source``, or :class:`celparser.CELParseError` (no limits; the
+    """The parse tree of ``source``, or :class:`CelSyntaxError` (no limits; the
     policy linter uses it to read conditions that already compiled)."""
     try:
-        return _PARSER.parse(source)
+        return _parser().parse(source)
     except (UnexpectedToken, UnexpectedCharacters) as ex:
-        raise celparser.CELParseError(
+        raise CelSyntaxError(
             ex.get_context(source), *ex.args, line=ex.line, column=ex.column
         ) from ex
     except (LexError, ParseError) as ex:
-        raise celparser.CELParseError(str(ex.args[0]).splitlines()[0], *ex.args) from ex
+        raise CelSyntaxError(str(ex.args[0]).splitlines()[0], *ex.args) from ex
 
 
 def parse(source: str, *, max_length: int, max_depth: int) -> Node:
@@ -126,7 +194,7 @@ def parse(source: str, *, max_length: int, max_depth: int) -> Node:
         raise CelError("expression is empty", source, 1, 1)
     try:
         tree = parse_tree(source)
-    except celparser.CELParseError as exc:
+    except CelSyntaxError as exc:
         message, line, column = _syntax_error(exc, source)
         raise CelError(
             f"syntax error: {message}", source, line, column, _syntax_help(source, line, column)
