@@ -504,7 +504,7 @@ def _bench_inbox(times: int = 30) -> list[Figure]:
 # -- ingest the same file again -----------------------------------------------------------------
 
 
-def _bench_reingest(repeats: int = 3) -> list[Figure]:
+def _bench_reingest(repeats: int = 5) -> list[Figure]:
     figures = []
     for scale in SCALES:
         # a 1× file takes ~50 ms: more repeats where one run is short and the machine noisy

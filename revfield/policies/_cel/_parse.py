@@ -28,6 +28,7 @@ import lark
 from lark import Lark, Token
 from lark.exceptions import LexError, ParseError, UnexpectedCharacters, UnexpectedToken
 
+from revfield.errors import RevfieldError
 from revfield.policies._cel._errors import CelError
 
 __all__ = ["OPS", "PASS_THROUGH", "CelSyntaxError", "Node", "parse", "parse_tree"]
@@ -64,8 +65,9 @@ member_index_opt : member "[" "?" expr "]"
 """
 
 
-class CelSyntaxError(Exception):
-    """CEL text that does not parse, with the line and column the parser stopped at."""
+class CelSyntaxError(RevfieldError, ValueError):
+    """CEL text that does not parse, with the line and column the parser stopped at (the
+    parser's own words; :func:`parse` turns it into a :class:`CelError` with a hint)."""
 
     def __init__(self, *args: Any, line: int | None = None, column: int | None = None) -> None:
         super().__init__(*args)
