@@ -4,6 +4,7 @@ an account, who sits on each rung of the ladder. Answers move an item's status t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -240,28 +241,46 @@ def _plus(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
     return "+" + compiler.process(element.column, **kw)
 
 
-def _scope(role: str, user_id: str, team_id: str | None) -> sa.ColumnElement[bool]:
+def _scope(kind: str) -> sa.ColumnElement[bool]:
     """Which pending items a person may answer, in SQL: the rules of
     :func:`revfield.review.may_answer` (RevOps every item; a manager their team's owner- and
-    manager-rung items; anyone else their own accounts' owner-rung items).
+    manager-rung items; anyone else their own accounts' owner-rung items). ``kind`` is
+    :func:`_scope_kind`'s; the person is the bound parameters ``p_user`` and ``p_team``.
 
     A seller's or a manager's items are found from their accounts (the owner's index, the
     actions' account index, the reviews' action index: the action and its item name the
     same account), not by walking every pending item: SQLite, which keeps no statistics,
     would otherwise pick the (status, rung) index and read the whole field's pending items
     for one person's page."""
-    if role == Role.REVOPS.value:
+    if kind == "revops":
         return REVIEWS.c.status == ReviewStatus.PENDING
+    if kind == "nobody":
+        return sa.false()
     pending = _Unindexed(REVIEWS.c.status) == ReviewStatus.PENDING.value
     via_actions = ACTIONS.c.account_id == ACCOUNTS.c.id
     rung = _Unindexed(REVIEWS.c.assignee_role)
-    if role == Role.MANAGER.value:
-        if team_id is None:
-            return sa.false()
+    if kind == "manager":
         return sa.and_(
-            pending, via_actions, rung.in_(("owner", "manager")), _OWNER.c.team_id == team_id
+            pending,
+            via_actions,
+            rung.in_(("owner", "manager")),
+            _OWNER.c.team_id == sa.bindparam("p_team", type_=sa.String()),
         )
-    return sa.and_(pending, via_actions, rung == "owner", ACCOUNTS.c.owner_id == user_id)
+    return sa.and_(
+        pending,
+        via_actions,
+        rung == "owner",
+        ACCOUNTS.c.owner_id == sa.bindparam("p_user", type_=sa.String()),
+    )
+
+
+def _scope_kind(role: str, team_id: str | None) -> str:
+    """Which shape of :func:`_scope` a person's items take."""
+    if role == Role.REVOPS.value:
+        return "revops"
+    if role == Role.MANAGER.value:
+        return "manager" if team_id is not None else "nobody"
+    return "owner"
 
 
 _JOINED = (
@@ -283,8 +302,36 @@ def pending_reviews_for(
     """One page of the pending items a person (``role``, ``user_id``, ``team_id``) may
     answer, oldest deadline first, and how many there are on every page: the scope is
     :func:`revfield.review.may_answer`'s, applied by the database, so a page reads only the
-    person's own items."""
-    scope = _scope(role, user_id, team_id)
+    person's own items. The page and its total are one statement (the count is a subquery the
+    database runs once), so they agree, and a full page costs one round trip, not two."""
+    kind = _scope_kind(role, team_id)
+    params: dict[str, Any] = {"p_user": user_id, "p_team": team_id}
+    if limit is not None:
+        params["p_limit"] = limit
+    if offset:
+        params["p_offset"] = offset
+    rows = session.execute(_page(kind, limit is not None, bool(offset)), params).mappings().all()
+    if rows:
+        return _pending(rows), int(rows[0]["total_pending"])
+    if offset == 0:
+        return [], 0
+    # a page past the last one: count on its own
+    return [], int(session.execute(_counted(kind), params).scalar_one())
+
+
+def _counted(kind: str) -> sa.Select[Any]:
+    """How many pending items a person of ``kind`` may answer. RevOps' scope is the reviews'
+    own status: counted there (the joins are required keys)."""
+    if kind == "revops":
+        return sa.select(sa.func.count()).select_from(REVIEWS).where(_scope(kind))
+    return sa.select(sa.func.count()).select_from(_JOINED).where(_scope(kind))
+
+
+@functools.cache
+def _page(kind: str, limited: bool, offset: bool) -> sa.Select[Any]:
+    """The inbox page's statement for a person of ``kind``, built once (building and cache-
+    keying it cost more than running it): the person, the limit and the offset are bound."""
+    total = _counted(kind).correlate(None).scalar_subquery().label("total_pending")
     query = (
         sa.select(
             REVIEWS,
@@ -294,25 +341,17 @@ def pending_reviews_for(
             ACTIONS.c.kind.label("kind"),
             ACTIONS.c.motion.label("motion"),
             ACTIONS.c.proposal.label("proposal"),
+            total,
         )
         .select_from(_JOINED)
-        .where(scope)
+        .where(_scope(kind))
         .order_by(REVIEWS.c.deadline_at, REVIEWS.c.id)
     )
-    if limit is not None:
-        query = query.limit(limit)
+    if limited:
+        query = query.limit(sa.bindparam("p_limit", type_=sa.Integer()))
     if offset:
-        query = query.offset(offset)
-    items = _pending(session.execute(query).mappings())
-    if offset == 0 and (limit is None or len(items) < limit):
-        return items, len(items)  # the page holds them all
-    # RevOps' scope is the reviews' own status: count there (the joins are required keys)
-    counted = (
-        sa.select(sa.func.count()).select_from(REVIEWS).where(scope)
-        if role == Role.REVOPS.value
-        else sa.select(sa.func.count()).select_from(_JOINED).where(scope)
-    )
-    return items, int(session.execute(counted).scalar_one())
+        query = query.offset(sa.bindparam("p_offset", type_=sa.Integer()))
+    return query
 
 
 def account_owner(session: Session, account_id: str) -> tuple[str | None, str | None]:
