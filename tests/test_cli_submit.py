@@ -159,3 +159,27 @@ def test_submit_as_someone_unknown_is_refused(db_url, small_world):
     assert result.exit_code == 1
     assert "error: no user `nobody`; users include" in result.output
     assert _count(db_url, table_of(ActionRecord)) == 0
+
+
+def test_an_answer_whose_run_fails_to_resume_stands_and_says_so(db_url, small_world, monkeypatch):
+    """Something unexpected after the answer is taken (here the delivery breaks): one error
+    line first, then that the answer is recorded; the item is answered, and the next answer
+    to it is refused as already given."""
+    from revfield.field import Field
+
+    assert _cli(db_url, "submit", json.dumps(DISCOUNT), "--as", "ana").exit_code == 0
+
+    def broken(self: Field, *, limit: int | None = None) -> None:
+        raise RuntimeError("the executor's socket closed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Field, "deliver", broken)
+        approved = _cli(db_url, "approve", "1", "--as", "mia")
+    assert approved.exit_code == 1
+    assert "review #1 (action #1): approved" in approved.stdout
+    lines = approved.stderr.splitlines()
+    assert lines[0].startswith("error:") and "the executor's socket closed" in lines[0]
+    assert "the answer is recorded" in approved.stderr and "Traceback" not in approved.stderr
+
+    again = _cli(db_url, "approve", "1", "--as", "mia")
+    assert again.exit_code == 1 and "already approved by mia" in _flat(again.stderr)

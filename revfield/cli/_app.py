@@ -58,13 +58,13 @@ class _Handled(TyperGroup):
             )
             raise typer.Exit(130) from None
         except Exception as exc:
-            if _is_control(exc):
+            if is_control(exc):
                 raise
-            _report(exc, debug=bool(ctx.params.get("debug")))
+            report(exc, debug=bool(ctx.params.get("debug")))
             raise typer.Exit(1) from None
 
 
-def _is_control(exc: BaseException) -> bool:
+def is_control(exc: BaseException) -> bool:
     """A command's own ending (``typer.Exit``) or a usage error Click reports itself. (Typer
     may carry its own copy of Click, so the classes are told by where they come from.)"""
     return type(exc).__module__.split(".")[0] in ("click", "typer")
@@ -88,6 +88,8 @@ class State:
     database_url: str = ""
     """The database the command opened (the demo's own file, else the setting): what a
     database failure names."""
+    debug: bool = False
+    """``--debug``: an error shows its traceback."""
     _store: Store | None = None
 
     def __post_init__(self) -> None:
@@ -120,7 +122,7 @@ def state() -> State:
     return _state
 
 
-def _report(exc: BaseException, *, debug: bool = False) -> None:
+def report(exc: BaseException, *, debug: bool = False) -> None:
     """Print ``exc`` for the user: one ``error:`` line and its help, or with ``debug`` the
     traceback."""
     if debug:
@@ -246,7 +248,7 @@ def _main(
                 "or leave --config out to read ./revfield.toml"
             )
         os.environ["REVFIELD_CONFIG"] = str(config)
-    _state = State(_load(database_url=db))
+    _state = State(_load(database_url=db), debug=debug)
     ctx.call_on_close(_state.close)
 
 
@@ -282,5 +284,5 @@ def run() -> None:
         stderr.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # raised outside a command, e.g. while parsing its options
-        _report(exc, debug="--debug" in sys.argv[1:])
+        report(exc, debug="--debug" in sys.argv[1:])
         sys.exit(1)

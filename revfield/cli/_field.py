@@ -19,7 +19,17 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from revfield.cli._app import State, app, console, fail, pack_help, state, stderr
+from revfield.cli._app import (
+    State,
+    app,
+    console,
+    fail,
+    is_control,
+    pack_help,
+    report,
+    state,
+    stderr,
+)
 from revfield.cli._users import operator
 
 if TYPE_CHECKING:
@@ -206,14 +216,24 @@ def _answer(
         with open_field(st) as field:
             field.resume_answer(result)
             delivered = field.deliver()
-    except typer.Exit:
-        stderr.print(
-            "[dim]the answer is recorded; its run resumes with the next `revfield run` "
-            "(or a worker)[/]",
-            markup=True,
-        )
+    except (typer.Exit, KeyboardInterrupt):  # said already (a pack or model that can't load)
+        _answer_stands()
         raise
+    except Exception as exc:  # the database gone, a bug: said here, before what it means
+        if is_control(exc):
+            raise
+        report(exc, debug=st.debug)
+        _answer_stands()
+        raise typer.Exit(1) from None
     _print_delivered(delivered)
+
+
+def _answer_stands() -> None:
+    stderr.print(
+        "[dim]the answer is recorded; its run resumes with the next `revfield run` "
+        "(or a worker)[/]",
+        markup=True,
+    )
 
 
 def _print_answer(result: AnswerResult) -> None:
