@@ -158,25 +158,27 @@ def pending_review_id(session: Session, action_id: int) -> int | None:
     return None if found is None else int(found)
 
 
+_JOINED = (
+    REVIEWS.join(ACTIONS, ACTIONS.c.id == REVIEWS.c.action_id)
+    .join(ACCOUNTS, ACCOUNTS.c.id == REVIEWS.c.account_id)
+    .outerjoin(_OWNER, _OWNER.c.id == ACCOUNTS.c.owner_id)
+)
+"""An item with its action, its account and the account owner's record."""
+_SHOWN = (
+    REVIEWS,
+    ACCOUNTS.c.name.label("account_name"),
+    ACCOUNTS.c.owner_id.label("owner_id"),
+    _OWNER.c.team_id.label("owner_team"),
+    ACTIONS.c.kind.label("kind"),
+    ACTIONS.c.motion.label("motion"),
+    ACTIONS.c.proposal.label("proposal"),
+)
+"""What an inbox shows of an item (:func:`_pending` reads these)."""
+
+
 def _pending_query() -> sa.Select[Any]:
     """Pending items with what an inbox shows of them (their action, account, owner's team)."""
-    return (
-        sa.select(
-            REVIEWS,
-            ACCOUNTS.c.name.label("account_name"),
-            ACCOUNTS.c.owner_id.label("owner_id"),
-            _OWNER.c.team_id.label("owner_team"),
-            ACTIONS.c.kind.label("kind"),
-            ACTIONS.c.motion.label("motion"),
-            ACTIONS.c.proposal.label("proposal"),
-        )
-        .select_from(
-            REVIEWS.join(ACTIONS, ACTIONS.c.id == REVIEWS.c.action_id)
-            .join(ACCOUNTS, ACCOUNTS.c.id == REVIEWS.c.account_id)
-            .outerjoin(_OWNER, _OWNER.c.id == ACCOUNTS.c.owner_id)
-        )
-        .where(REVIEWS.c.status == ReviewStatus.PENDING)
-    )
+    return sa.select(*_SHOWN).select_from(_JOINED).where(REVIEWS.c.status == ReviewStatus.PENDING)
 
 
 def _pending(rows: Any) -> list[PendingReview]:
@@ -283,13 +285,6 @@ def _scope_kind(role: str, team_id: str | None) -> str:
     return "owner"
 
 
-_JOINED = (
-    REVIEWS.join(ACTIONS, ACTIONS.c.id == REVIEWS.c.action_id)
-    .join(ACCOUNTS, ACCOUNTS.c.id == REVIEWS.c.account_id)
-    .outerjoin(_OWNER, _OWNER.c.id == ACCOUNTS.c.owner_id)
-)
-
-
 def pending_reviews_for(
     session: Session,
     *,
@@ -333,16 +328,7 @@ def _page(kind: str, limited: bool, offset: bool) -> sa.Select[Any]:
     keying it cost more than running it): the person, the limit and the offset are bound."""
     total = _counted(kind).correlate(None).scalar_subquery().label("total_pending")
     query = (
-        sa.select(
-            REVIEWS,
-            ACCOUNTS.c.name.label("account_name"),
-            ACCOUNTS.c.owner_id.label("owner_id"),
-            _OWNER.c.team_id.label("owner_team"),
-            ACTIONS.c.kind.label("kind"),
-            ACTIONS.c.motion.label("motion"),
-            ACTIONS.c.proposal.label("proposal"),
-            total,
-        )
+        sa.select(*_SHOWN, total)
         .select_from(_JOINED)
         .where(_scope(kind))
         .order_by(REVIEWS.c.deadline_at, REVIEWS.c.id)
