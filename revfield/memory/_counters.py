@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.domain import ActionStatus, DealOutcome, FactType
+from revfield.memory._reads import Read, read_together
+from revfield.memory._risks import CURRENT_RISK, ChurnRiskView, risk_view
 from revfield.memory._sql import chunks
 from revfield.memory._tables import (
     ACCOUNTS,
@@ -34,6 +36,7 @@ __all__ = [
     "AUTO_SINCE",
     "BUDGET_SPENT",
     "Counts",
+    "DecisionReads",
     "TouchWindow",
     "account_rows",
     "auto_decisions_since",
@@ -41,6 +44,7 @@ __all__ = [
     "day_start",
     "deal_row",
     "decision_counts",
+    "decision_reads",
     "fact_counts",
     "last_contact",
     "open_deals",
@@ -264,6 +268,54 @@ def _counts_query(of: str | None, budget: bool, last: bool) -> sa.Select[Any]:
     return _COUNTS[key]
 
 
+def _counts_read(
+    *,
+    account_id: str,
+    contact_id: int | None,
+    touches: TouchWindow | None,
+    motion: str | None,
+    now: datetime | None,
+    contact_kinds: Sequence[str] | None,
+) -> tuple[sa.Select[Any], dict[str, Any]] | None:
+    """The statement and parameters of :func:`decision_counts` (None: nothing asked)."""
+    day = now.astimezone(UTC).date() if now is not None else None
+    budget = motion is not None and day is not None
+    last = contact_kinds is not None
+    of = touches.of if touches is not None else None
+    if of is None and not budget and not last:
+        return None
+    params: dict[str, Any] = {}
+    if touches is not None:
+        params.update(
+            t_contact=contact_id,
+            t_account=account_id,
+            t_akinds=list(touches.action_kinds),
+            t_skinds=list(touches.signal_kinds),
+            t_since=touches.since,
+        )
+    if budget and day is not None:
+        params.update(b_motion=motion, b_day=day, b_since=day_start(day))
+    if last:
+        params.update(l_account=account_id, l_kinds=list(contact_kinds or ()))
+    return _counts_query(of, budget, last), params
+
+
+def _counts_of(row: Mapping[Any, Any], read: tuple[sa.Select[Any], dict[str, Any]]) -> Counts:
+    """:class:`Counts` from the row :func:`_counts_read`'s statement gave."""
+    params = read[1]
+    counted = None
+    if "t_akinds" in params:
+        contact = int(row["of_contact"] or 0) + int(row["of_contact_1"] or 0)
+        account = int(row["of_account"] or 0) + int(row["of_account_1"] or 0)
+        counted = (contact, account)
+    seen = row.get("last_contact")
+    return Counts(
+        touches=counted,
+        budget_spent=int(row["spent"]) if "b_motion" in params else None,
+        last_contact=as_utc(seen) if seen is not None else None,
+    )
+
+
 def decision_counts(
     session: Session,
     *,
@@ -278,36 +330,108 @@ def decision_counts(
     (:class:`TouchWindow`), the slots ``motion``'s budget has taken on the day of ``now``
     (as :func:`~revfield.memory.budget_spent`), and the account's last contact signal of
     ``contact_kinds`` (as :func:`last_contact`) — each only when asked."""
-    day = now.astimezone(UTC).date() if now is not None else None
-    budget = motion is not None and day is not None
-    last = contact_kinds is not None
-    of = touches.of if touches is not None else None
-    if of is None and not budget and not last:
+    read = _counts_read(
+        account_id=account_id,
+        contact_id=contact_id,
+        touches=touches,
+        motion=motion,
+        now=now,
+        contact_kinds=contact_kinds,
+    )
+    if read is None:
         return Counts(None, None, None)
-    params: dict[str, Any] = {}
-    if touches is not None:
-        params.update(
-            t_contact=contact_id,
-            t_account=account_id,
-            t_akinds=list(touches.action_kinds),
-            t_skinds=list(touches.signal_kinds),
-            t_since=touches.since,
-        )
-    if budget and day is not None:
-        params.update(b_motion=motion, b_day=day, b_since=day_start(day))
-    if last:
-        params.update(l_account=account_id, l_kinds=list(contact_kinds or ()))
-    row = session.execute(_counts_query(of, budget, last), params).mappings().one()
-    counted = None
-    if of is not None:
-        contact = int(row["of_contact"] or 0) + int(row["of_contact_1"] or 0)
-        account = int(row["of_account"] or 0) + int(row["of_account_1"] or 0)
-        counted = (contact if of != "account" else 0, account if of != "contact" else 0)
-    seen = row["last_contact"] if last else None
+    return _touched(_counts_of(session.execute(*read).mappings().one(), read), touches)
+
+
+def _touched(counts: Counts, touches: TouchWindow | None) -> Counts:
+    """``counts`` with the touches ``touches.of`` did not ask for set to 0."""
+    if counts.touches is None or touches is None:
+        return counts
+    contact, account = counts.touches
     return Counts(
-        touches=counted,
-        budget_spent=int(row["spent"]) if budget else None,
-        last_contact=as_utc(seen) if seen is not None else None,
+        touches=(
+            contact if touches.of != "account" else 0,
+            account if touches.of != "contact" else 0,
+        ),
+        budget_spent=counts.budget_spent,
+        last_contact=counts.last_contact,
+    )
+
+
+_ACCOUNT_ONE = sa.select(ACCOUNTS).where(ACCOUNTS.c.id == _B("account_id"))
+_FACT_COUNTS_ONE = (
+    sa.select(FACTS.c.type, sa.func.count().label("n"))
+    .where(FACTS.c.account_id == _B("account_id"), FACTS.c.superseded_by.is_(None))
+    .group_by(FACTS.c.type)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionReads:
+    """Everything a run's first decision on an account reads, read together
+    (:func:`decision_reads`)."""
+
+    account: Mapping[str, Any] | None
+    """The ``accounts`` row (None: no such account)."""
+    facts: dict[str, int]
+    """Current facts by type."""
+    contact: Mapping[str, Any] | None
+    """The ``contacts`` row of the contact asked for."""
+    deal: Mapping[str, Any] | None
+    """The ``deals`` row of the deal asked for."""
+    counts: Counts
+    """As :func:`decision_counts` reads them."""
+    risk_facts: list[tuple[str | None, datetime]]
+    """As :func:`open_risks` reads them."""
+    risk: ChurnRiskView | None
+    """As :func:`~revfield.memory.current_risk` reads it."""
+
+
+def decision_reads(
+    session: Session,
+    *,
+    account_id: str,
+    contact_id: int | None,
+    deal_id: str | None,
+    touches: TouchWindow | None,
+    motion: str | None,
+    now: datetime,
+    contact_kinds: Sequence[str] | None,
+) -> DecisionReads:
+    """The account, its fact counts, the contact and deal (when given), what the decision
+    counts (as :func:`decision_counts`), the account's risk facts and its churn risk: in one
+    round trip on PostgreSQL (see :mod:`revfield.memory._reads`)."""
+    key = {"account_id": account_id}
+    reads: list[Read] = [(_ACCOUNT_ONE, key), (_FACT_COUNTS_ONE, key), (_RISKS, key)]
+    reads.append((CURRENT_RISK, key))
+    counts = _counts_read(
+        account_id=account_id,
+        contact_id=contact_id,
+        touches=touches,
+        motion=motion,
+        now=now,
+        contact_kinds=contact_kinds,
+    )
+    if counts is not None:
+        reads.append(counts)
+    if contact_id is not None:
+        reads.append((_CONTACT, {"id": contact_id}))
+    if deal_id is not None:
+        reads.append((_DEAL, {"id": deal_id}))
+    account, facts, risk_facts, risk, *more = read_together(session, reads)
+    counted = Counts(None, None, None)
+    if counts is not None:
+        counted = _touched(_counts_of(more.pop(0)[0], counts), touches)
+    contact = more.pop(0) if contact_id is not None else []
+    deal = more.pop(0) if deal_id is not None else []
+    return DecisionReads(
+        account=account[0] if account else None,
+        facts={str(r["type"]): int(r["n"]) for r in facts},
+        contact=contact[0] if contact else None,
+        deal=deal[0] if deal else None,
+        counts=counted,
+        risk_facts=[(r["subject"], as_utc(r["observed_at"])) for r in risk_facts],
+        risk=risk_view(risk[0]) if risk else None,
     )
 
 

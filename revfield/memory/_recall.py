@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from revfield._text import did_you_mean
 from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
 from revfield.errors import RevfieldError
-from revfield.memory._risks import ChurnRiskView, current_risk
+from revfield.memory._reads import Read, read_together
+from revfield.memory._risks import CURRENT_RISK as _CURRENT_RISK
+from revfield.memory._risks import ChurnRiskView, risk_view
 from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, FACTS, SIGNALS, USERS
 from revfield.memory._trace import action_chain
 
@@ -269,11 +271,20 @@ def recall(
 ) -> AccountMemory:
     """Assemble the :class:`AccountMemory` of ``account_id`` (raises
     :class:`AccountNotFoundError` when there is no such account)."""
-    conn = session.connection()
     key = {"account_id": account_id}
-    row = conn.execute(_ACCOUNT, key).mappings().first()
-    if row is None:
+    reads: list[Read] = [(_ACCOUNT, key), (_FACTS, key), (_CONTACTS, key), (_OPEN_DEALS, key)]
+    reads.append((_SIGNALS, {**key, "signal_limit": signals}))
+    reads.append((_CURRENT_RISK, key))
+    if closed_deals:
+        reads.append((_CLOSED_DEALS, {**key, "closed_limit": closed_deals}))
+    if count_signals:
+        reads.append((_SIGNAL_COUNT, key))
+    # one round trip on PostgreSQL (see _reads.py)
+    found, fact_rows, contacts, open_deals, signal_rows, risk, *more = read_together(session, reads)
+    if not found:
         raise AccountNotFoundError(account_id)
+    row = found[0]
+    closed = [DealView.model_validate(r) for r in more.pop(0)] if closed_deals else []
     owner = None
     if row["owner_id"]:
         owner = OwnerView(
@@ -283,26 +294,18 @@ def recall(
             team_id=row["owner_team"],
         )
     facts: dict[FactType, list[FactView]] = {}
-    for r in conn.execute(_FACTS, key).mappings():
+    for r in fact_rows:
         fact = FactView.model_validate(r)
         facts.setdefault(fact.type, []).append(fact)
     return AccountMemory(
         account=AccountView.model_validate({**row, "owner": owner}),
-        contacts=[ContactView.model_validate(r) for r in conn.execute(_CONTACTS, key).mappings()],
-        open_deals=[DealView.model_validate(r) for r in conn.execute(_OPEN_DEALS, key).mappings()],
-        closed_deals=[
-            DealView.model_validate(r)
-            for r in conn.execute(_CLOSED_DEALS, {**key, "closed_limit": closed_deals}).mappings()
-        ]
-        if closed_deals
-        else [],
-        signals=[
-            SignalView.model_validate(r)
-            for r in conn.execute(_SIGNALS, {**key, "signal_limit": signals}).mappings()
-        ],
-        signal_count=conn.execute(_SIGNAL_COUNT, key).scalar_one() if count_signals else -1,
+        contacts=[ContactView.model_validate(r) for r in contacts],
+        open_deals=[DealView.model_validate(r) for r in open_deals],
+        closed_deals=closed,
+        signals=[SignalView.model_validate(r) for r in signal_rows],
+        signal_count=next(iter(more.pop(0)[0].values())) if count_signals else -1,
         facts=facts,
-        churn_risk=current_risk(session, account_id),
+        churn_risk=risk_view(risk[0]) if risk else None,
         actions=action_chain(session, account_id, actions) if actions else [],
     )
 

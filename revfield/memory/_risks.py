@@ -90,7 +90,8 @@ def _query() -> Any:
     )
 
 
-def _view(row: Any) -> ChurnRiskView:
+def risk_view(row: Any) -> ChurnRiskView:
+    """A ``churn_risks`` row (with its save play's status and the account's name) as a view."""
     return ChurnRiskView(
         id=row["id"],
         account_id=row["account_id"],
@@ -107,7 +108,7 @@ def _view(row: Any) -> ChurnRiskView:
     )
 
 
-_CURRENT = (
+CURRENT_RISK = (
     _query()
     .where(
         CHURN_RISKS.c.account_id == sa.bindparam("account_id"),
@@ -120,8 +121,8 @@ _CURRENT = (
 
 def current_risk(session: Session, account_id: str) -> ChurnRiskView | None:
     """The account's newest risk that is not resolved (open or addressed), if any."""
-    row = session.execute(_CURRENT, {"account_id": account_id}).mappings().first()
-    return None if row is None else _view(row)
+    row = session.execute(CURRENT_RISK, {"account_id": account_id}).mappings().first()
+    return None if row is None else risk_view(row)
 
 
 def current_risks(session: Session, account_ids: Iterable[str]) -> dict[str, ChurnRiskView]:
@@ -134,13 +135,13 @@ def current_risks(session: Session, account_ids: Iterable[str]) -> dict[str, Chu
         .where(CHURN_RISKS.c.account_id.in_(wanted), CHURN_RISKS.c.status.in_(_ACTIVE))
         .order_by(CHURN_RISKS.c.id)
     )
-    return {r["account_id"]: _view(r) for r in session.execute(query).mappings()}
+    return {r["account_id"]: risk_view(r) for r in session.execute(query).mappings()}
 
 
 def get_risk(session: Session, risk_id: int) -> ChurnRiskView | None:
     """The churn risk ``risk_id``, whatever its state (None when there is none)."""
     row = session.execute(_query().where(CHURN_RISKS.c.id == risk_id)).mappings().first()
-    return None if row is None else _view(row)
+    return None if row is None else risk_view(row)
 
 
 def list_risks(
@@ -157,7 +158,7 @@ def list_risks(
         query = query.where(CHURN_RISKS.c.status == status.value)
     if account_id is not None:
         query = query.where(CHURN_RISKS.c.account_id == account_id)
-    return [_view(r) for r in session.execute(query).mappings()]
+    return [risk_view(r) for r in session.execute(query).mappings()]
 
 
 def note_churn_facts(

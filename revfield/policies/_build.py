@@ -13,6 +13,7 @@ from typing import Any
 
 from revfield.domain import FactType, ProposedAction, RiskStatus
 from revfield.memory import (
+    Counts,
     Session,
     TouchWindow,
     account_rows,
@@ -20,6 +21,7 @@ from revfield.memory import (
     current_risk,
     deal_row,
     decision_counts,
+    decision_reads,
     fact_counts,
     open_risks,
 )
@@ -28,7 +30,7 @@ from revfield.policies._evaluate import icp_fit
 from revfield.policies._load import CompiledPack
 from revfield.policies._schema import AccountCap, ContactFatigue
 
-__all__ = ["account_values", "build_context", "deal_values", "fill_account"]
+__all__ = ["account_context", "account_values", "build_context", "deal_values", "fill_account"]
 
 
 def build_context(
@@ -69,13 +71,9 @@ def build_context(
         fault_reason=action.model_fault,
     )
     key = ("account", action.account_id)
+    counted: Counts | None = None  # this decision's counts, when read with the rest below
     if key not in cache:
-        filled = default_context()
-        filled["now"] = now
-        cache[key] = (
-            fill_account(session, pack, filled, action.account_id, now),
-            filled["account"],
-        )
+        counted = _read_once(session, pack, action, now, cache, budget_spent)
     facts, account = cache[key]
     ctx["account"] = dict(account)
     if action.contact_id is not None:
@@ -98,8 +96,43 @@ def build_context(
             cache[key] = deal_row(session, action.deal_id)
         if (row := cache[key]) is not None:
             ctx["deal"].update(deal_values(row, facts, now))
-    ctx["counters"].update(_counters(session, pack, action, now, cache, budget_spent))
+    ctx["counters"].update(_counters(session, pack, action, now, cache, budget_spent, counted))
     return ctx
+
+
+def _read_once(
+    session: Session,
+    pack: CompiledPack,
+    action: ProposedAction,
+    now: datetime,
+    cache: dict[Any, Any],
+    spent: int | None,
+) -> Counts:
+    """A run's first decision on an account: everything it reads, read together (one round
+    trip on PostgreSQL), kept in ``cache``; returns this decision's counts."""
+    windows = _windows(pack, action, now)
+    got = decision_reads(
+        session,
+        account_id=action.account_id,
+        contact_id=action.contact_id,
+        deal_id=action.deal_id,
+        touches=windows[0] if windows else None,
+        motion=action.motion.value if spent is None else None,
+        now=now,
+        contact_kinds=pack.governance.contact_signal_kinds,
+    )
+    filled = default_context()
+    filled["now"] = now
+    if got.account is not None:
+        account_context(pack, filled, got.account, got.facts, now)
+    cache[("account", action.account_id)] = (got.facts if got.account else {}, filled["account"])
+    if action.contact_id is not None:
+        cache[("contact", action.contact_id)] = got.contact
+    if action.deal_id is not None:
+        cache[("deal", action.deal_id)] = got.deal
+    cache[("last_contact", action.account_id)] = got.counts.last_contact
+    cache[("risks", action.account_id)] = (got.risk_facts, got.risk)
+    return got.counts
 
 
 def fill_account(
@@ -110,9 +143,20 @@ def fill_account(
     if row is None:
         return {}
     facts = fact_counts(session, [account_id]).get(account_id, {})
+    account_context(pack, ctx, row, facts, now)
+    return facts
+
+
+def account_context(
+    pack: CompiledPack,
+    ctx: dict[str, Any],
+    row: Mapping[Any, Any],
+    facts: Mapping[str, int],
+    now: datetime,
+) -> None:
+    """Fill ``ctx["account"]`` (with ICP fit) from an ``accounts`` row and its fact counts."""
     ctx["account"].update(account_values(row, facts, now))
     ctx["account"]["icp_fit"] = icp_fit(pack.icp, ctx)[0] if pack.icp else True
-    return facts
 
 
 def account_values(
@@ -154,16 +198,10 @@ def deal_values(row: Mapping[Any, Any], facts: Mapping[str, int], now: datetime)
     )
 
 
-def _counters(
-    session: Session,
-    pack: CompiledPack,
-    action: ProposedAction,
-    now: datetime,
-    cache: dict[Any, Any],
-    spent: int | None,
-) -> dict[str, Any]:
+def _windows(pack: CompiledPack, action: ProposedAction, now: datetime) -> list[TouchWindow]:
+    """The touch windows a decision on ``action`` counts (one when the pack's contact fatigue
+    and account cap count alike)."""
     g = pack.guardrails
-    out: dict[str, Any] = {}
     read = pack.referenced
     kind = action.kind
     cf, ac = g.contact_fatigue, g.account_cap
@@ -195,10 +233,25 @@ def _counters(
             windows.append(window(cf, "contact"))
         if want_account:
             windows.append(window(ac, "account"))
+    return windows
+
+
+def _counters(
+    session: Session,
+    pack: CompiledPack,
+    action: ProposedAction,
+    now: datetime,
+    cache: dict[Any, Any],
+    spent: int | None,
+    counted: Counts | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    windows = _windows(pack, action, now)
     last_key = ("last_contact", action.account_id)
-    # one statement: the first window's touches, the budget's slots (unless the run holds the
-    # next one already) and, once per run, the last contact
-    counts = decision_counts(
+    # one statement (or none, when read with the account): the first window's touches, the
+    # budget's slots (unless the run holds the next one already) and, once per run, the last
+    # contact
+    counts = counted or decision_counts(
         session,
         account_id=action.account_id,
         contact_id=action.contact_id,

@@ -1,0 +1,198 @@
+"""Reads run together (one round trip on PostgreSQL) give what each statement gives alone:
+the same rows, the same Python types, for every account of a replayed book."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from revfield.clock import ManualClock
+from revfield.demo.book import START, generate_book
+from revfield.demo.replay import load_book, replay
+from revfield.field import Field, open_checkpointer, run_detection
+from revfield.ingest import ingest_signals
+from revfield.llm import OfflineModel
+from revfield.memory import (
+    Store,
+    TouchWindow,
+    account_rows,
+    contact_row,
+    current_risk,
+    deal_row,
+    decision_counts,
+    decision_reads,
+    fact_counts,
+    open_risks,
+    recall,
+)
+from revfield.memory import _recall as recall_sql
+from revfield.memory._reads import read_together
+from revfield.memory._risks import CURRENT_RISK
+from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, FACTS
+from revfield.outbox import LogExecutor
+from revfield.policies import load_pack
+
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
+
+
+@pytest.fixture
+def book_store(store: Store, tmp_path: Path) -> Store:
+    """A small book replayed for two days: accounts with deals, facts, churn risks, actions
+    and decisions, all written by the field."""
+    book = generate_book(2, prospects=8, customers=8)
+    load_book(store, book)
+    clock = ManualClock(START)
+    with open_checkpointer(store) as saver:
+        fld = Field(
+            store,
+            load_pack(POLICIES),
+            OfflineModel(),
+            clock,
+            saver,
+            executor=LogExecutor(path=tmp_path / "outbox.jsonl"),
+        )
+        replay(store, book, fld, clock, days=2)
+        fld.close()
+    # and a customer with three tickets and a detractor's NPS: an open churn risk
+    with store.read() as s:
+        customer = s.execute(
+            sa.select(ACCOUNTS.c.id).where(ACCOUNTS.c.customer_state == "customer").limit(1)
+        ).scalar_one()
+    at = clock.now()
+    signals = [
+        {
+            "source": "product",
+            "external_id": f"ticket-{n}",
+            "kind": "support_ticket",
+            "occurred_at": (at - timedelta(days=3 - n)).isoformat(),
+            "account_id": customer,
+            "payload": {"priority": "high"},
+        }
+        for n in range(3)
+    ]
+    signals.append(
+        {
+            "source": "product",
+            "external_id": "nps-1",
+            "kind": "nps_response",
+            "occurred_at": (at - timedelta(days=1)).isoformat(),
+            "account_id": customer,
+            "payload": {"score": 2},
+        }
+    )
+    ingest_signals(signals, store=store, clock=clock)
+    run_detection(store, load_pack(POLICIES), OfflineModel(), clock)
+    with store.read() as s:
+        assert current_risk(s, customer) is not None
+    return store
+
+
+def _alone(session: Any, statement: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in session.execute(statement, params).mappings()]
+
+
+def test_reads_together_give_each_statements_rows_and_types_and_recall_reads_through_them(
+    book_store,
+):
+    with book_store.read() as s:
+        ids = [r[0] for r in s.execute(sa.select(ACCOUNTS.c.id).order_by(ACCOUNTS.c.id))]
+        assert len(ids) >= 16
+        risks = 0
+        for account_id in ids:
+            key = {"account_id": account_id}
+            reads = [
+                (recall_sql._ACCOUNT, key),
+                (recall_sql._FACTS, key),
+                (recall_sql._CONTACTS, key),
+                (recall_sql._OPEN_DEALS, key),
+                (recall_sql._CLOSED_DEALS, {**key, "closed_limit": 5}),
+                (recall_sql._SIGNALS, {**key, "signal_limit": 7}),
+                (recall_sql._SIGNAL_COUNT, key),
+                (CURRENT_RISK, key),  # an in_() list: its placeholders rendered as SQLAlchemy does
+            ]
+            together = read_together(s, reads)
+            risks += bool(together[-1])
+            alone = [_alone(s, statement, params) for statement, params in reads]
+            assert together == alone, account_id
+            for mine, theirs in zip(together, alone, strict=True):
+                for a, b in zip(mine, theirs, strict=True):
+                    assert {k: type(v) for k, v in a.items()} == {k: type(v) for k, v in b.items()}
+        assert risks  # the churn risk's row went through too
+        # and recall, which reads through them, whatever it is asked for
+        account_id = s.execute(
+            sa.select(FACTS.c.account_id).group_by(FACTS.c.account_id).limit(1)
+        ).scalar_one()
+        memory = recall(s, account_id, signals=3, closed_deals=2)
+        no_count = recall(s, account_id, signals=3, closed_deals=0, count_signals=False)
+    assert memory.fact_count() > 0 and len(memory.signals) <= 3
+    assert memory.signal_count >= len(memory.signals)
+    assert no_count.signal_count == -1 and no_count.closed_deals == []
+    assert no_count.facts == memory.facts and no_count.contacts == memory.contacts
+
+
+def test_a_decisions_reads_together_match_each_read_alone(book_store):
+    now = START + timedelta(days=2)
+    kinds = ("send_email", "book_meeting")
+    with book_store.read() as s:
+        rows = s.execute(
+            sa.select(CONTACTS.c.account_id, CONTACTS.c.id, DEALS.c.id.label("deal"))
+            .select_from(CONTACTS.outerjoin(DEALS, DEALS.c.account_id == CONTACTS.c.account_id))
+            .order_by(CONTACTS.c.id)
+        ).all()
+        assert any(r.deal for r in rows)
+        seen_risk = False
+        for account_id, contact_id, deal_id in rows:
+            window = TouchWindow(kinds, ("email_replied",), now - timedelta(days=14), "both")
+            got = decision_reads(
+                s,
+                account_id=account_id,
+                contact_id=contact_id,
+                deal_id=deal_id,
+                touches=window,
+                motion="acquisition",
+                now=now,
+                contact_kinds=("email_replied", "meeting_held"),
+            )
+            assert got.account == dict(account_rows(s, [account_id])[account_id])
+            assert got.facts == fact_counts(s, [account_id]).get(account_id, {})
+            assert got.contact == dict(contact_row(s, contact_id) or {})
+            assert got.deal == (dict(deal_row(s, deal_id) or {}) if deal_id else None)
+            assert got.counts == decision_counts(
+                s,
+                account_id=account_id,
+                contact_id=contact_id,
+                touches=window,
+                motion="acquisition",
+                now=now,
+                contact_kinds=("email_replied", "meeting_held"),
+            )
+            assert got.risk_facts == open_risks(s, account_id)
+            assert got.risk == current_risk(s, account_id)
+            seen_risk |= got.risk is not None and bool(got.risk_facts)
+        assert seen_risk
+
+
+def test_an_account_that_does_not_exist_reads_as_nothing(store):
+    with store.read() as s:
+        got = decision_reads(
+            s,
+            account_id="nobody",
+            contact_id=None,
+            deal_id=None,
+            touches=None,
+            motion=None,
+            now=START,
+            contact_kinds=None,
+        )
+    assert got.account is None and got.facts == {} and got.risk is None
+    assert got.contact is None and got.deal is None
+
+
+def test_a_read_that_fails_raises_sqlalchemys_error_naming_its_statement(store):
+    missing = sa.select(sa.table("no_such_table", sa.column("x")))
+    with pytest.raises(sa.exc.DBAPIError, match="no_such_table"), store.read() as s:
+        read_together(s, [(recall_sql._ACCOUNT, {"account_id": "acme"}), (missing, {})])
