@@ -21,7 +21,6 @@ from revfield.memory import (
     cancel_dependants,
     first_verdict,
     get_action,
-    lock_account,
     lock_event,
     pending_review_id,
     provenance,
@@ -70,12 +69,12 @@ def record_proposals(
 
     Each action and its decision are written before the next proposal is decided (its
     counters see them); the outbox rows and audit entries are written once, at the end."""
-    event, status = lock_event(session, event_id)
     # deciding for the account is serial: counters, caps and budgets read below see what
-    # every earlier decision for it wrote (other accounts decide in parallel)
+    # every earlier decision for it wrote (other accounts decide in parallel); lock_event
+    # holds the account too
     # (a motion's daily budget spans accounts: an automated decision takes its slot in a
     # counter of its own, without waiting for other accounts' decisions)
-    lock_account(session, event.account_id)
+    event, status = lock_event(session, event_id)
     existing = (
         {}
         if status is EventStatus.PENDING

@@ -45,6 +45,7 @@ __all__ = [
     "BUCKETS",
     "ClaimKind",
     "Claims",
+    "account_lock",
     "beat",
     "bucket_expr",
     "claim_schedule",
@@ -94,16 +95,22 @@ def _pg(session_or_conn: Session | sa.Connection) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def account_lock(account_id: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """The statement that holds the account ``account_id`` (an expression: a parameter, or a
+    subquery) for the rest of the transaction (PostgreSQL; see :func:`lock_account`)."""
+    key = sa.func.hashtextextended(sa.literal("account:", sa.Text) + account_id, 0)
+    return sa.select(sa.func.pg_advisory_xact_lock(key))
+
+
+_ACCOUNT_LOCK = account_lock(sa.bindparam("account_id", type_=sa.Text))
+
+
 def lock_account(session: Session, account_id: str) -> None:
     """Hold the account for the rest of this transaction: another transaction deciding for it
     waits here, and then reads what this one wrote (PostgreSQL; SQLite's write lock already
     serializes every writer)."""
     if _pg(session):
-        session.execute(
-            sa.select(
-                sa.func.pg_advisory_xact_lock(sa.func.hashtextextended("account:" + account_id, 0))
-            )
-        )
+        session.execute(_ACCOUNT_LOCK, {"account_id": account_id})
 
 
 def lock_buckets(session: Session, account_ids: Iterable[str | None]) -> None:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
 from revfield.domain import ActionStatus, EventStatus, ReviewStatus, initial
+from revfield.memory._claims import account_lock
+from revfield.memory._reads import Read, read_together
 from revfield.memory._sql import chunks
 from revfield.memory._tables import ACTIONS, DEALS, EVENTS, REVIEWS
 from revfield.memory._types import as_utc
@@ -85,15 +87,34 @@ def _view(row: Any) -> EventView:
     )
 
 
+def _the_event(rows: list[dict[str, Any]], event_id: int) -> dict[str, Any]:
+    if not rows:
+        raise LookupError(f"no field event #{event_id}")
+    return rows[0]
+
+
 def load_event(session: Session, event_id: int) -> EventView:
     """The field event ``event_id`` as its agent run sees it."""
-    return _view(session.execute(_LOAD, {"id": event_id}).mappings().one())
+    (rows,) = read_together(session, [(_LOAD, {"id": event_id})])
+    return _view(_the_event(rows, event_id))
+
+
+_LOCK = _LOAD.with_for_update()
+_LOCK_ACCOUNT = account_lock(
+    sa.select(EVENTS.c.account_id).where(EVENTS.c.id == sa.bindparam("id")).scalar_subquery()
+)
 
 
 def lock_event(session: Session, event_id: int) -> tuple[EventView, EventStatus]:
-    """The field event and its status, locked for this transaction (``FOR UPDATE`` on
-    PostgreSQL; SQLite's write lock is already held)."""
-    row = session.execute(_LOAD.with_for_update(), {"id": event_id}).mappings().one()
+    """The field event and its status, locked for this transaction, and its account held as
+    :func:`~revfield.memory.lock_account` holds it: the event's row first, then the account
+    (``FOR UPDATE`` and an advisory lock on PostgreSQL, in one round trip; SQLite's write
+    lock is already held)."""
+    reads: list[Read] = [(_LOCK, {"id": event_id})]
+    if session.get_bind().dialect.name == "postgresql":
+        reads.append((_LOCK_ACCOUNT, {"id": event_id}))
+    rows, *_ = read_together(session, reads)
+    row = _the_event(rows, event_id)
     return _view(row), EventStatus(row["status"])
 
 
@@ -260,4 +281,5 @@ _STATUS = sa.select(EVENTS.c.status).where(EVENTS.c.id == sa.bindparam("id"))
 
 def event_status(session: Session, event_id: int) -> EventStatus:
     """Where a field event stands."""
-    return EventStatus(session.execute(_STATUS, {"id": event_id}).scalar_one())
+    (rows,) = read_together(session, [(_STATUS, {"id": event_id})])
+    return EventStatus(_the_event(rows, event_id)["status"])

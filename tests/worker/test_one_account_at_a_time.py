@@ -139,10 +139,40 @@ def test_two_workers_never_both_pass_a_fatigue_cap(store, clock, tmp_path, meeti
 def test_without_the_account_lock_both_would_pass(store, clock, tmp_path, meeting, monkeypatch):
     if store.dialect != "postgresql":
         pytest.skip("SQLite has one writer at a time: the two decisions can't meet")
-    import revfield.field._steps as steps
+    import revfield.memory._events as events
 
-    monkeypatch.setattr(steps, "lock_account", lambda session, account_id: None)
+    # the run's event is still locked; its account is not
+    monkeypatch.setattr(events, "_LOCK_ACCOUNT", sa.select(sa.literal(1)))
     assert _fatigue_race(store, clock, tmp_path) == ["auto", "auto"]
+
+
+@pytest.mark.postgres
+def test_a_run_deciding_holds_the_same_account_lock_an_answer_takes(store, clock, tmp_path):
+    """A run's decisions (which lock their event and its account in one round trip) and an
+    answer's re-decision (``lock_account``) wait for each other."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    from revfield.memory import lock_account, lock_event
+    from revfield.memory.models import FieldEvent
+
+    world.people(store)
+    for domain in ("acme.io", "globex.io"):
+        world.account(store, domain)
+    pat = world.contact(store, "acme.io")
+    with world.field(store, clock, tmp_path) as fld:
+        fld.submit(_email(1), account="acme.io", contact=pat)
+        fld.close()
+    events = table_of(FieldEvent)
+    with store.read() as s:
+        event_id = s.execute(sa.select(sa.func.max(events.c.id))).scalar_one()
+    with store.session() as run:
+        event, _ = lock_event(run, event_id)
+        assert event.account_id == "acme.io"
+        with store.session() as answer:
+            answer.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+            lock_account(answer, "globex.io")  # another account: free
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                lock_account(answer, "acme.io")
 
 
 def _budget_race(store: Store, clock: Any, tmp_path: Any) -> list[str]:
