@@ -196,3 +196,21 @@ def test_a_read_that_fails_raises_sqlalchemys_error_naming_its_statement(store):
     missing = sa.select(sa.table("no_such_table", sa.column("x")))
     with pytest.raises(sa.exc.DBAPIError, match="no_such_table"), store.read() as s:
         read_together(s, [(recall_sql._ACCOUNT, {"account_id": "acme"}), (missing, {})])
+
+
+def test_the_engines_listeners_and_log_see_every_statement_read_together(store, caplog):
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    key = {"account_id": "acme"}
+    sa.event.listen(store.engine, "before_cursor_execute", listen)
+    try:  # (SQLAlchemy's documented way to log its statements)
+        with caplog.at_level("INFO", logger="sqlalchemy.engine"), store.read() as s:
+            read_together(s, [(recall_sql._CONTACTS, key), (recall_sql._SIGNAL_COUNT, key)])
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", listen)
+    reads = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2 and "contacts" in reads[0] and "count(" in reads[1]
+    assert sum("FROM contacts" in r.getMessage() for r in caplog.records) == 1

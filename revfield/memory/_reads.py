@@ -132,7 +132,8 @@ def read_together(session: Session, reads: Sequence[Read]) -> list[list[dict[str
 
     Each statement must be built once (a module constant: it is compiled once per dialect
     and kept). The engine's ``before_cursor_execute`` and ``after_cursor_execute`` listeners
-    and its ``echo`` see each statement, as they see those SQLAlchemy runs."""
+    and its log (``echo=True``, or the ``sqlalchemy.engine`` logger at INFO) see each
+    statement, as they see those SQLAlchemy runs."""
     connection = session.connection()
     dialect = connection.dialect
     driver = connection.connection.dbapi_connection
@@ -169,9 +170,10 @@ class _Context(SimpleNamespace):
 
 
 def _execute(connection: sa.Connection, cursor: Any, sql: str, args: Any) -> Any:
-    """``cursor.execute``, logged when the engine echoes and seen by its cursor listeners."""
+    """``cursor.execute``, logged as SQLAlchemy logs statements and seen by the engine's
+    cursor listeners."""
     engine = connection.engine
-    if engine.echo:
+    if _log.isEnabledFor(logging.INFO):  # as echo=True, or logging configured for SQLAlchemy
         _log.info("%s\n%r", sql, args)
     listened = bool(engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute)
     context = _Context(cursor=cursor, statement=sql, parameters=args) if listened else None
