@@ -300,14 +300,17 @@ def _counts_read(
     return _counts_query(of, budget, last), params
 
 
-def _counts_of(row: Mapping[Any, Any], read: tuple[sa.Select[Any], dict[str, Any]]) -> Counts:
-    """:class:`Counts` from the row :func:`_counts_read`'s statement gave."""
-    params = read[1]
+def _counts_of(
+    row: Mapping[Any, Any], params: Mapping[str, Any], touches: TouchWindow | None
+) -> Counts:
+    """:class:`Counts` from the row of :func:`_counts_read`'s statement (run with
+    ``params``)."""
     counted = None
-    if "t_akinds" in params:
+    if touches is not None:
         contact = int(row["of_contact"] or 0) + int(row["of_contact_1"] or 0)
         account = int(row["of_account"] or 0) + int(row["of_account_1"] or 0)
-        counted = (contact, account)
+        of = touches.of
+        counted = (contact if of != "account" else 0, account if of != "contact" else 0)
     seen = row.get("last_contact")
     return Counts(
         touches=counted,
@@ -340,22 +343,7 @@ def decision_counts(
     )
     if read is None:
         return Counts(None, None, None)
-    return _touched(_counts_of(session.execute(*read).mappings().one(), read), touches)
-
-
-def _touched(counts: Counts, touches: TouchWindow | None) -> Counts:
-    """``counts`` with the touches ``touches.of`` did not ask for set to 0."""
-    if counts.touches is None or touches is None:
-        return counts
-    contact, account = counts.touches
-    return Counts(
-        touches=(
-            contact if touches.of != "account" else 0,
-            account if touches.of != "contact" else 0,
-        ),
-        budget_spent=counts.budget_spent,
-        last_contact=counts.last_contact,
-    )
+    return _counts_of(session.execute(*read).mappings().one(), read[1], touches)
 
 
 _ACCOUNT_ONE = sa.select(ACCOUNTS).where(ACCOUNTS.c.id == _B("account_id"))
@@ -421,7 +409,7 @@ def decision_reads(
     account, facts, risk_facts, risk, *more = read_together(session, reads)
     counted = Counts(None, None, None)
     if counts is not None:
-        counted = _touched(_counts_of(more.pop(0)[0], counts), touches)
+        counted = _counts_of(more.pop(0)[0], counts[1], touches)
     contact = more.pop(0) if contact_id is not None else []
     deal = more.pop(0) if deal_id is not None else []
     return DecisionReads(
