@@ -16,13 +16,11 @@ from revfield.memory import (
     Counts,
     Session,
     TouchWindow,
-    account_rows,
     contact_row,
     current_risk,
     deal_row,
     decision_counts,
     decision_reads,
-    fact_counts,
     open_risks,
 )
 from revfield.policies._context import default_context
@@ -30,7 +28,7 @@ from revfield.policies._evaluate import icp_fit
 from revfield.policies._load import CompiledPack
 from revfield.policies._schema import AccountCap, ContactFatigue
 
-__all__ = ["account_context", "account_values", "build_context", "deal_values", "fill_account"]
+__all__ = ["account_context", "account_values", "build_context", "deal_values"]
 
 
 def build_context(
@@ -71,9 +69,10 @@ def build_context(
         fault_reason=action.model_fault,
     )
     key = ("account", action.account_id)
+    windows = _windows(pack, action, now)
     counted: Counts | None = None  # this decision's counts, when read with the rest below
     if key not in cache:
-        counted = _read_once(session, pack, action, now, cache, budget_spent)
+        counted = _read_once(session, pack, action, now, cache, budget_spent, windows)
     facts, account = cache[key]
     ctx["account"] = dict(account)
     if action.contact_id is not None:
@@ -96,7 +95,9 @@ def build_context(
             cache[key] = deal_row(session, action.deal_id)
         if (row := cache[key]) is not None:
             ctx["deal"].update(deal_values(row, facts, now))
-    ctx["counters"].update(_counters(session, pack, action, now, cache, budget_spent, counted))
+    ctx["counters"].update(
+        _counters(session, pack, action, now, cache, budget_spent, windows, counted)
+    )
     return ctx
 
 
@@ -107,10 +108,10 @@ def _read_once(
     now: datetime,
     cache: dict[Any, Any],
     spent: int | None,
+    windows: list[TouchWindow],
 ) -> Counts:
     """A run's first decision on an account: everything it reads, read together (one round
     trip on PostgreSQL), kept in ``cache``; returns this decision's counts."""
-    windows = _windows(pack, action, now)
     got = decision_reads(
         session,
         account_id=action.account_id,
@@ -133,18 +134,6 @@ def _read_once(
     cache[("last_contact", action.account_id)] = got.counts.last_contact
     cache[("risks", action.account_id)] = (got.risk_facts, got.risk)
     return got.counts
-
-
-def fill_account(
-    session: Session, pack: CompiledPack, ctx: dict[str, Any], account_id: str, now: datetime
-) -> dict[str, int]:
-    """Fill ``ctx["account"]`` (with ICP fit) from memory; returns current fact counts by type."""
-    row = account_rows(session, [account_id]).get(account_id)
-    if row is None:
-        return {}
-    facts = fact_counts(session, [account_id]).get(account_id, {})
-    account_context(pack, ctx, row, facts, now)
-    return facts
 
 
 def account_context(
@@ -243,10 +232,10 @@ def _counters(
     now: datetime,
     cache: dict[Any, Any],
     spent: int | None,
-    counted: Counts | None = None,
+    windows: list[TouchWindow],
+    counted: Counts | None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    windows = _windows(pack, action, now)
     last_key = ("last_contact", action.account_id)
     # one statement (or none, when read with the account): the first window's touches, the
     # budget's slots (unless the run holds the next one already) and, once per run, the last
