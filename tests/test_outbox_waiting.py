@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.domain import FactType
-from revfield.field import _steps as steps
 from revfield.field._steps import enqueue
 from revfield.memory import Store, claim_outbox, finish_delivery, get_action
+from revfield.memory import _closing as closing
 from revfield.memory import _outbox as queuing
 from revfield.memory.models import ActionRecord, OutboxItem, table_of
 from revfield.outbox import Delivery, DeliveryError
@@ -242,12 +242,12 @@ def test_a_follow_up_left_waiting_once_its_email_went_out_breaks_executed_once(
 def test_a_follow_up_due_before_its_email_went_out_breaks_executed_once(
     store, clock, tmp_path, monkeypatch
 ):
-    real = queuing.write_queue
+    real = queuing.queue_rows
 
-    def as_due(session: Session, items: Any, **_: Any) -> None:  # the wait forgotten
-        real(session, [{**item, "status": "pending"} for item in items])
+    def as_due(session: Session, items: Any, **kw: Any) -> list[dict[str, Any]]:
+        return [{**row, "status": "pending"} for row in real(session, items, **kw)]  # no wait
 
-    monkeypatch.setattr(steps, "write_queue", as_due)
+    monkeypatch.setattr(closing, "queue_rows", as_due)
     (message,) = _waiting_email(store, clock, tmp_path, approve=False)
     assert "schedule_followup at prospect0.com) is sent though action #" in message
     assert message.endswith("it waits for is pending_review")

@@ -44,6 +44,7 @@ from revfield.memory import (
     Store,
     add_field_event_once,
     event_of_action,
+    event_standing,
     event_status,
     get_action,
     get_review,
@@ -229,15 +230,17 @@ class Field:
             if not mine:
                 return "busy"
             with self.store.read() as session:
-                status = event_status(session, event_id)
+                status, account_id = event_standing(session, event_id)
             if status not in (EventStatus.PENDING, EventStatus.RUNNING):
                 return "skipped"  # run by another process since it was listed
-            return self._run_event(event_id, agent, started=status is EventStatus.RUNNING)
+            return self._run_event(
+                event_id, agent, started=status is EventStatus.RUNNING, account_id=account_id
+            )
 
-    def _run_event(self, event_id: int, agent: str, *, started: bool) -> str:
+    def _run_event(self, event_id: int, agent: str, *, started: bool, account_id: str) -> str:
         graph = self.graphs[agent]
         config = self._config(agent, event_id)
-        run_input: dict[str, int] | None = {"event_id": event_id}
+        run_input: dict[str, Any] | None = {"event_id": event_id, "account_id": account_id}
         if started or (self.saver is not None and self._checkpointed(config)):
             # taken up before (the process died mid-run, maybe right after drafting, before
             # the event was marked running): its checkpoint says where it is

@@ -31,7 +31,7 @@ waits to review tasks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated, Any, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -52,7 +52,7 @@ from revfield.memory import (
     Store,
     load_event,
     recall,
-    record_model_calls,
+    recall_for_event,
 )
 from revfield.policies import CompiledPack
 
@@ -65,6 +65,9 @@ def _merge(old: dict[str, str] | None, new: dict[str, str] | None) -> dict[str, 
 
 class AgentState(TypedDict, total=False):
     event_id: int
+    account_id: str
+    """The event's account, as read with its status before the run (so the draft reads the
+    event and the account's memory together)."""
     proposals: list[dict[str, Any]]
     calls: list[dict[str, Any]]
     """The model calls made while proposing (recorded with the proposals)."""
@@ -96,8 +99,16 @@ def thread_id(agent: str, event_id: int) -> str:
     return f"{agent}:{event_id}"
 
 
+_CALL_FIELDS = tuple(f.name for f in fields(CallRecord))  # scalars all: no deep copy needed
+
+
 def _plain(call: RecordedCall) -> dict[str, Any]:
-    return {**asdict(call.record), "signal_id": call.signal_id, "account_id": call.account_id}
+    record = call.record
+    return {
+        **{name: getattr(record, name) for name in _CALL_FIELDS},
+        "signal_id": call.signal_id,
+        "account_id": call.account_id,
+    }
 
 
 def _call(data: dict[str, Any]) -> RecordedCall:
@@ -117,14 +128,24 @@ def build_agent_graph(
 
     def propose(state: AgentState) -> dict[str, Any]:
         with deps.store.read() as session:
-            event = load_event(session, state["event_id"])
-            memory = recall(
-                session,
-                event.account_id,
-                signals=deps.context_signals,
-                count_signals=False,
-                closed_deals=spec.closed_deals,
-            )
+            if "account_id" in state:
+                event, memory = recall_for_event(
+                    session,
+                    state["event_id"],
+                    state["account_id"],
+                    signals=deps.context_signals,
+                    count_signals=False,
+                    closed_deals=spec.closed_deals,
+                )
+            else:  # a run started without it (by an earlier revfield)
+                event = load_event(session, state["event_id"])
+                memory = recall(
+                    session,
+                    event.account_id,
+                    signals=deps.context_signals,
+                    count_signals=False,
+                    closed_deals=spec.closed_deals,
+                )
         model = Recorder(deps.model, account_id=event.account_id)
         pack = deps.pack()
         try:
@@ -148,7 +169,6 @@ def build_agent_graph(
         if deps.saved is not None:  # the draft is durable before anything is decided on it
             deps.saved(thread_id(agent, state["event_id"]))
         with deps.store.session() as session:
-            record_model_calls(session, calls, deps.clock.now())
             actions = record_proposals(
                 session,
                 deps.pack(),
@@ -158,6 +178,7 @@ def build_agent_graph(
                 proposals=proposals,
                 executor=deps.executor,
                 now=deps.clock.now(),
+                calls=calls,
             )
         waiting = [a["id"] for a in actions if a["status"] == "pending_review"]
         return {"actions": actions, "waiting": waiting, "done": not waiting}

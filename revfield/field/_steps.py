@@ -8,10 +8,12 @@ twice finds the first record instead of deciding, queuing or opening a review ag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from revfield.domain import ActionStatus, EventStatus, ProposedAction, Verdict
+from revfield.llm import RecordedCall
 from revfield.memory import (
     DecisionRef,
     Session,
@@ -19,6 +21,7 @@ from revfield.memory import (
     actions_of_run,
     audit_row,
     cancel_dependants,
+    close_decisions,
     first_verdict,
     get_action,
     lock_event,
@@ -26,13 +29,13 @@ from revfield.memory import (
     provenance,
     queue_entry,
     queued_already,
-    record_action,
+    record_decided_action,
     trace_of,
     transition,
     write_audit,
     write_queue,
 )
-from revfield.policies import CompiledPack, RunSlots, decide_within_budget, record_decision
+from revfield.policies import CompiledPack, RunSlots, decide_within_budget, decision_row
 from revfield.review import open_review_item
 
 __all__ = ["enqueue", "finish_run", "record_proposals"]
@@ -61,14 +64,16 @@ def record_proposals(
     proposals: list[ProposedAction],
     executor: str,
     now: datetime,
+    calls: Sequence[RecordedCall] = (),
 ) -> list[dict[str, Any]]:
     """Store each proposal, decide on it, and act on the verdict: ``auto`` → outbox,
     ``review``/``escalate`` → a review item, ``block`` → recorded only (and what waits for a
     blocked action is cancelled). Leaves the event ``done`` when nothing waits for a person,
     else ``running`` (until the run pauses).
 
-    Each action and its decision are written before the next proposal is decided (its
-    counters see them); the outbox rows and audit entries are written once, at the end."""
+    Each action and its decision are written together before the next proposal is decided
+    (its counters see them); the outbox rows, audit entries and the run's model ``calls``
+    are written together, once, at the end."""
     # deciding for the account is serial: counters, caps and budgets read below see what
     # every earlier decision for it wrote (other accounts decide in parallel); lock_event
     # holds the account too
@@ -98,9 +103,10 @@ def record_proposals(
             ids[found.kind] = found.id
             continue
         decision = decide_within_budget(session, pack, p, now, cache, slots)
-        action = record_action(
+        action, decision_id = record_decided_action(
             session,
             p,
+            decision_row(decision, now),
             field_event_id=event_id,
             agent=agent,
             thread_id=thread_id,
@@ -112,7 +118,6 @@ def record_proposals(
         created.add(action.id)
         if action.after_action_id in created:
             behind_new.add(action.id)
-        decision_id = record_decision(session, decision, decided_at=now, action_id=action.id)
         trail.append(
             audit_row(
                 actor=f"agent:{agent}",
@@ -169,17 +174,37 @@ def record_proposals(
             )
         out.append(_recorded(action, decision.label, review_id))
     slots.release(session, now)  # those taken ahead that no decision used
-    write_queue(session, queued, still_waiting=behind_new)
-    write_audit(session, trail)
-    cancelled = {i for a in blocked for i in cancel_dependants(session, a, actor="policy", now=now)}
-    for entry in out:
-        if entry["id"] in cancelled:
-            entry["status"] = ActionStatus.CANCELLED.value
     waits = any(a["status"] == ActionStatus.PENDING_REVIEW for a in out)
-    if not waits:
-        transition(session, event_id, EventStatus.DONE)
-    elif status is not EventStatus.RUNNING:
-        transition(session, event_id, EventStatus.RUNNING)
+    to = (
+        EventStatus.DONE
+        if not waits
+        else None
+        if status is EventStatus.RUNNING
+        else EventStatus.RUNNING
+    )
+    # the run's writes go together, the event's move with them unless a blocked action
+    # cancels what waits for it first (what it cancels is written by then)
+    close_decisions(
+        session,
+        now=now,
+        queued=queued,
+        still_waiting=behind_new,
+        trail=trail,
+        calls=calls,
+        event_id=event_id,
+        to=None if blocked else to,
+    )
+    if blocked:
+        cancelled = {
+            i for a in blocked for i in cancel_dependants(session, a, actor="policy", now=now)
+        }
+        for entry in out:
+            if entry["id"] in cancelled:
+                entry["status"] = ActionStatus.CANCELLED.value
+        if not any(a["status"] == ActionStatus.PENDING_REVIEW for a in out):
+            to = EventStatus.DONE
+        if to is not None:
+            transition(session, event_id, to)
     return out
 
 

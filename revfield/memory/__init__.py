@@ -25,6 +25,7 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         first_verdict,
         get_action,
         record_action,
+        record_decided_action,
         record_decision,
         stored_decisions,
     )
@@ -56,6 +57,7 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         stop_worker,
         worker_rows,
     )
+    from revfield.memory._closing import close_decisions
     from revfield.memory._counters import (
         Counts,
         DecisionReads,
@@ -110,6 +112,7 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         add_field_events,
         answered_while_waiting,
         event_of_action,
+        event_standing,
         event_status,
         last_raised,
         load_event,
@@ -180,6 +183,7 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         SignalView,
         find_account_id,
         recall,
+        recall_for_event,
     )
     from revfield.memory._reference import (
         AccountListing,
@@ -256,6 +260,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "first_verdict",
         "get_action",
         "record_action",
+        "record_decided_action",
         "record_decision",
         "stored_decisions",
     ),
@@ -272,6 +277,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "revfield.memory._audit": ("AuditView", "audit", "audit_row", "audit_trail", "write_audit"),
     "revfield.memory._budgets": ("budget_spent", "release_budget", "reserve_budget"),
+    "revfield.memory._closing": ("close_decisions",),
     "revfield.memory._claims": (
         "BUCKETS",
         "ClaimKind",
@@ -342,6 +348,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "answered_while_waiting",
         "event_of_action",
         "event_status",
+        "event_standing",
         "last_raised",
         "load_event",
         "lock_event",
@@ -411,6 +418,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "SignalView",
         "find_account_id",
         "recall",
+        "recall_for_event",
     ),
     "revfield.memory._reference": (
         "AccountListing",
@@ -594,6 +602,7 @@ __all__ = [
     "claim_own",
     "claim_schedule",
     "claim_signals",
+    "close_decisions",
     "contact_row",
     "contacts_by_email",
     "count_dead_letters",
@@ -614,6 +623,7 @@ __all__ = [
     "drop_memory",
     "edit_action",
     "event_of_action",
+    "event_standing",
     "event_status",
     "existing_account_ids",
     "fact_counts",
@@ -661,8 +671,10 @@ __all__ = [
     "queue_notification",
     "queued_already",
     "recall",
+    "recall_for_event",
     "recent_dead_letters",
     "record_action",
+    "record_decided_action",
     "record_decision",
     "record_model_calls",
     "refused_row",

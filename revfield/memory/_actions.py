@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from revfield.domain import ActionKind, ActionStatus, ProposedAction, initial
 from revfield.memory._risks import link_save_play
 from revfield.memory._tables import ACTIONS, DECISIONS
+from revfield.memory._together import insert_of, run_together
 
 __all__ = [
     "NewDecision",
@@ -27,6 +28,7 @@ __all__ = [
     "first_verdict",
     "get_action",
     "record_action",
+    "record_decided_action",
     "record_decision",
     "stored_decisions",
 ]
@@ -84,8 +86,28 @@ class NewDecision:
 
 
 _DECISION_FIELDS = tuple(f.name for f in fields(NewDecision))
-_INSERT_ACTION = sa.insert(ACTIONS).returning(ACTIONS.c.id)
-_INSERT_DECISION = sa.insert(DECISIONS).returning(DECISIONS.c.id)
+_INSERT_DECISION = insert_of(DECISIONS, _DECISION_FIELDS, ("id",))
+_INSERT_ACTION = insert_of(
+    ACTIONS,
+    (
+        "account_id",
+        "contact_id",
+        "deal_id",
+        "field_event_id",
+        "agent",
+        "kind",
+        "motion",
+        "target",
+        "proposal",
+        "digest",
+        "status",
+        "thread_id",
+        "after_action_id",
+        "created_at",
+        "updated_at",
+    ),
+    ("id",),
+)
 _GET_ACTION = sa.select(ACTIONS).where(ACTIONS.c.id == sa.bindparam("id"))
 
 
@@ -102,9 +124,45 @@ def record_action(
 ) -> StoredAction:
     """Store a proposed action in its first status; returns it as stored. A save play starts
     working off the account's open churn risk."""
+    row = _action_row(proposal, field_event_id, agent, thread_id, status, after_action_id, now)
+    action_id = int(run_together(session, [(_INSERT_ACTION, row)])[0][0]["id"])
+    return _recorded(session, proposal, row, action_id, now)
+
+
+def record_decided_action(
+    session: Session,
+    proposal: ProposedAction,
+    decision: NewDecision,
+    *,
+    field_event_id: int | None,
+    agent: str,
+    thread_id: str,
+    status: ActionStatus,
+    after_action_id: int | None,
+    now: datetime,
+) -> tuple[StoredAction, int]:
+    """Store a proposed action in its first status and the decision on it, together (one
+    round trip on PostgreSQL); returns the action as stored and the decision's id. (The
+    decision's ``action_id`` is the new action's.)"""
+    row = _action_row(proposal, field_event_id, agent, thread_id, status, after_action_id, now)
+    decided = {name: getattr(decision, name) for name in _DECISION_FIELDS if name != "action_id"}
+    statement = _decision_after_action(session.get_bind().dialect.name)
+    action, made = run_together(session, [(_INSERT_ACTION, row), (statement, decided)])
+    return _recorded(session, proposal, row, int(action[0]["id"]), now), int(made[0]["id"])
+
+
+def _action_row(
+    proposal: ProposedAction,
+    field_event_id: int | None,
+    agent: str,
+    thread_id: str,
+    status: ActionStatus,
+    after_action_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
     if not initial(status):
         raise ValueError(f"an action can't start as {status}")
-    row = {
+    return {
         "account_id": proposal.account_id,
         "contact_id": proposal.contact_id,
         "deal_id": proposal.deal_id,
@@ -121,10 +179,34 @@ def record_action(
         "created_at": now,
         "updated_at": now,
     }
-    action_id = int(session.execute(_INSERT_ACTION, row).scalar_one())
+
+
+def _recorded(
+    session: Session, proposal: ProposedAction, row: dict[str, Any], action_id: int, now: datetime
+) -> StoredAction:
     if proposal.kind == ActionKind.SAVE_PLAY:
         link_save_play(session, proposal.account_id, action_id, now)
     return StoredAction.of({**row, "id": action_id})
+
+
+_AFTER_ACTION: dict[str, sa.Insert] = {}
+
+
+def _decision_after_action(dialect: str) -> sa.Insert:
+    """The INSERT of a decision on the action inserted just before it on the connection."""
+    if dialect not in _AFTER_ACTION:
+        last = (  # the id the statement before took (this connection's, not another's)
+            sa.func.currval(sa.func.pg_get_serial_sequence(ACTIONS.name, ACTIONS.c.id.name))
+            if dialect == "postgresql"
+            else sa.func.last_insert_rowid()
+        )
+        names = [n for n in _DECISION_FIELDS if n != "action_id"]
+        _AFTER_ACTION[dialect] = (
+            sa.insert(DECISIONS)
+            .values({**{n: sa.bindparam(n) for n in names}, "action_id": last})
+            .returning(DECISIONS.c.id)
+        )
+    return _AFTER_ACTION[dialect]
 
 
 def get_action(session: Session, action_id: int) -> StoredAction:
@@ -157,7 +239,7 @@ def edit_action(session: Session, action: ProposedAction, action_id: int, now: d
 def record_decision(session: Session, decision: NewDecision) -> int:
     """Store a decision; returns its id."""
     row = {name: getattr(decision, name) for name in _DECISION_FIELDS}
-    return int(session.execute(_INSERT_DECISION, row).scalar_one())
+    return int(run_together(session, [(_INSERT_DECISION, row)])[0][0]["id"])
 
 
 def first_verdict(session: Session, action_id: int) -> str | None:

@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
 from revfield.memory._tables import AUDIT
+from revfield.memory._together import insert_rows
 
 __all__ = ["AuditView", "audit", "audit_row", "audit_trail", "write_audit"]
-
-_INSERT = sa.insert(AUDIT)
 
 
 def audit_row(
@@ -45,8 +44,7 @@ def audit_row(
 
 def write_audit(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Append ``rows`` (from :func:`audit_row`) in one statement."""
-    if rows:
-        session.execute(_INSERT, list(rows))
+    insert_rows(session, AUDIT, rows)
 
 
 def audit(session: Session, **entry: Any) -> None:

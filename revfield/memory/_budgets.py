@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from revfield.memory._counters import AUTO_SINCE, BUDGET_SPENT, day_start
 from revfield.memory._sql import insert_ignore
 from revfield.memory._tables import MOTION_BUDGETS
+from revfield.memory._together import Rows, Run, run_together
 
 __all__ = ["budget_spent", "release_budget", "reserve_budget"]
 
@@ -75,19 +78,19 @@ def reserve_budget(
     stay taken whatever becomes of ``session``'s transaction (:func:`release_budget` hands back
     what a run took and did not use); on SQLite, whose one writer at a time already serializes
     deciders, they are part of ``session``'s transaction."""
-    with _own_transaction(session) as (conn, dialect):
+    with _own_transaction(session) as tx:
         if want > 1:  # all at once when they are there (one statement)
-            spent = conn.execute(
+            spent = tx.spent(
                 _TAKE_MANY if cap is not None else _TAKE_MANY_UNCAPPED,
                 {"b_motion": motion, "b_day": _day(now), "b_n": want, "b_cap": cap},
-            ).scalar_one_or_none()
+            )
             if spent is not None:
                 return int(spent) - want, want
-        first = _take(conn, dialect, motion, now, cap)
+        first = _take(tx, motion, now, cap)
         if first is None:
             return 0, 0
         taken = 1
-        while taken < want and _take(conn, dialect, motion, now, cap) is not None:
+        while taken < want and _take(tx, motion, now, cap) is not None:
             taken += 1
         return first, taken
 
@@ -98,38 +101,69 @@ def release_budget(session: Session, motion: str, now: datetime, slots: int) -> 
     PostgreSQL."""
     if slots <= 0:
         return
-    with _own_transaction(session) as (conn, _):
-        conn.execute(_GIVE, {"b_motion": motion, "b_day": _day(now), "b_n": slots})
+    with _own_transaction(session) as tx:
+        tx.run(_GIVE, {"b_motion": motion, "b_day": _day(now), "b_n": slots})
+
+
+_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
+
+
+@dataclass
+class _Transaction:
+    """Where the counter is updated: the session's transaction, or one of its own."""
+
+    conn: Session | sa.Connection
+    dialect: str
+    first: list[Run] = field(default_factory=list)
+    """What goes with the first statement (one round trip with it and the BEGIN)."""
+
+    def run(self, statement: sa.Update | sa.Insert, params: dict[str, object]) -> Rows:
+        runs, self.first = [*self.first, (statement, params)], []
+        return run_together(self.conn, runs)[-1]
+
+    def spent(self, take: sa.Update, params: dict[str, object]) -> Any:
+        """The counter after ``take`` (None: no row, or no slot left)."""
+        rows = self.run(take, params)
+        return rows[0]["spent"] if rows else None
 
 
 @contextmanager
-def _own_transaction(session: Session) -> Iterator[tuple[Session | sa.Connection, str]]:
+def _own_transaction(session: Session) -> Iterator[_Transaction]:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine):
         with bind.begin() as conn:
             # durable as soon as anything that used the slot commits (WAL is flushed in order)
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            yield conn, bind.dialect.name
+            yield _Transaction(conn, bind.dialect.name, [(_ASYNC_COMMIT, {})])
     else:
-        yield session, bind.dialect.name
+        yield _Transaction(session, bind.dialect.name)
 
 
-def _take(
-    conn: Session | sa.Connection, dialect: str, motion: str, now: datetime, cap: int | None
-) -> int | None:
+_SEEDS: dict[str, sa.Insert] = {}
+
+
+def _seed(dialect: str) -> sa.Insert:
+    """The day's counter row, starting from the day's automated decisions (none if it is
+    there already)."""
+    if dialect not in _SEEDS:
+        _SEEDS[dialect] = insert_ignore(dialect, MOTION_BUDGETS).values(
+            motion=_B("b_motion"), day=_B("b_day"), spent=_DECIDED
+        )
+    return _SEEDS[dialect]
+
+
+def _take(tx: _Transaction, motion: str, now: datetime, cap: int | None) -> int | None:
     """One slot: the count before it, or None when none is left."""
     day = _day(now)
     params: dict[str, object] = {"b_motion": motion, "b_day": day}
     take = _TAKE
     if cap is not None:
         take, params["b_cap"] = _TAKE_CAPPED, cap
-    spent = conn.execute(take, params).scalar_one_or_none()
+    spent = tx.spent(take, params)
     if spent is None:  # the day's first slot, or none left
-        seed = insert_ignore(dialect, MOTION_BUDGETS).values(
-            motion=_B("b_motion"), day=_B("b_day"), spent=_DECIDED
+        started = tx.run(
+            _seed(tx.dialect), {"b_motion": motion, "b_day": day, "b_since": day_start(day)}
         )
-        started = conn.execute(seed, {"b_motion": motion, "b_day": day, "b_since": day_start(day)})
-        if not started.rowcount:  # type: ignore[attr-defined]
+        if not started.rowcount:
             return None
-        spent = conn.execute(take, params).scalar_one_or_none()
+        spent = tx.spent(take, params)
     return None if spent is None else int(spent) - 1

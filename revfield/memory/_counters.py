@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.domain import ActionStatus, DealOutcome, FactType
-from revfield.memory._reads import Read, read_together
 from revfield.memory._risks import CURRENT_RISK, ChurnRiskView, risk_view
 from revfield.memory._sql import chunks
 from revfield.memory._tables import (
@@ -30,6 +29,7 @@ from revfield.memory._tables import (
     SIGNALS,
     USERS,
 )
+from revfield.memory._together import Run, run_together
 from revfield.memory._types import as_utc
 
 __all__ = [
@@ -388,9 +388,9 @@ def decision_reads(
 ) -> DecisionReads:
     """The account, its fact counts, the contact and deal (when given), what the decision
     counts (as :func:`decision_counts`), the account's risk facts and its churn risk: in one
-    round trip on PostgreSQL (see :mod:`revfield.memory._reads`)."""
+    round trip on PostgreSQL (see :mod:`revfield.memory._together`)."""
     key = {"account_id": account_id}
-    reads: list[Read] = [(_ACCOUNT_ONE, key), (_FACT_COUNTS_ONE, key), (_RISKS, key)]
+    reads: list[Run] = [(_ACCOUNT_ONE, key), (_FACT_COUNTS_ONE, key), (_RISKS, key)]
     reads.append((CURRENT_RISK, key))
     counts = _counts_read(
         account_id=account_id,
@@ -406,7 +406,7 @@ def decision_reads(
         reads.append((_CONTACT, {"id": contact_id}))
     if deal_id is not None:
         reads.append((_DEAL, {"id": deal_id}))
-    account, facts, risk_facts, risk, *more = read_together(session, reads)
+    account, facts, risk_facts, risk, *more = run_together(session, reads)
     counted = Counts(None, None, None)
     if counts is not None:
         counted = _counts_of(more.pop(0)[0], counts[1], touches)

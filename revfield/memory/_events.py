@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from revfield._json import json_ready
 from revfield.domain import ActionStatus, EventStatus, ReviewStatus, initial
 from revfield.memory._claims import account_lock
-from revfield.memory._reads import Read, read_together
 from revfield.memory._sql import chunks
 from revfield.memory._tables import ACTIONS, DEALS, EVENTS, REVIEWS
+from revfield.memory._together import Run, run_together
 from revfield.memory._types import as_utc
 
 __all__ = [
@@ -26,7 +26,10 @@ __all__ = [
     "add_field_event_once",
     "add_field_events",
     "answered_while_waiting",
+    "event_of",
     "event_of_action",
+    "event_read",
+    "event_standing",
     "event_status",
     "last_raised",
     "load_event",
@@ -95,7 +98,17 @@ def _the_event(rows: list[dict[str, Any]], event_id: int) -> dict[str, Any]:
 
 def load_event(session: Session, event_id: int) -> EventView:
     """The field event ``event_id`` as its agent run sees it."""
-    (rows,) = read_together(session, [(_LOAD, {"id": event_id})])
+    (rows,) = run_together(session, [event_read(event_id)])
+    return event_of(rows, event_id)
+
+
+def event_read(event_id: int) -> Run:
+    """The read of :func:`load_event`, to run with others (``recall_for_event``)."""
+    return _LOAD, {"id": event_id}
+
+
+def event_of(rows: list[dict[str, Any]], event_id: int) -> EventView:
+    """The event :func:`event_read` read (``LookupError`` when there is none)."""
     return _view(_the_event(rows, event_id))
 
 
@@ -110,10 +123,10 @@ def lock_event(session: Session, event_id: int) -> tuple[EventView, EventStatus]
     :func:`~revfield.memory.lock_account` holds it: the event's row first, then the account
     (``FOR UPDATE`` and an advisory lock on PostgreSQL, in one round trip; SQLite's write
     lock is already held)."""
-    reads: list[Read] = [(_LOCK, {"id": event_id})]
+    reads: list[Run] = [(_LOCK, {"id": event_id})]
     if session.get_bind().dialect.name == "postgresql":
         reads.append((_LOCK_ACCOUNT, {"id": event_id}))
-    rows, *_ = read_together(session, reads)
+    rows, *_ = run_together(session, reads)
     row = _the_event(rows, event_id)
     return _view(row), EventStatus(row["status"])
 
@@ -276,10 +289,16 @@ def waiting_events(session: Session) -> list[tuple[int, str]]:
     return [(r.id, r.agent) for r in rows]
 
 
-_STATUS = sa.select(EVENTS.c.status).where(EVENTS.c.id == sa.bindparam("id"))
+_STATUS = sa.select(EVENTS.c.status, EVENTS.c.account_id).where(EVENTS.c.id == sa.bindparam("id"))
 
 
 def event_status(session: Session, event_id: int) -> EventStatus:
     """Where a field event stands."""
-    (rows,) = read_together(session, [(_STATUS, {"id": event_id})])
-    return EventStatus(_the_event(rows, event_id)["status"])
+    return event_standing(session, event_id)[0]
+
+
+def event_standing(session: Session, event_id: int) -> tuple[EventStatus, str]:
+    """Where a field event stands, and its account's id."""
+    (rows,) = run_together(session, [(_STATUS, {"id": event_id})])
+    row = _the_event(rows, event_id)
+    return EventStatus(row["status"]), row["account_id"]

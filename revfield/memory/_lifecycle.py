@@ -34,8 +34,9 @@ from revfield.domain import (
 from revfield.memory._audit import audit_row, write_audit
 from revfield.memory._store import StoreError
 from revfield.memory._tables import ACTIONS, CHURN_RISKS, EVENTS, OUTBOX, REVIEWS
+from revfield.memory._together import run_together
 
-__all__ = ["TransitionError", "cancel_dependants", "transition"]
+__all__ = ["TransitionError", "cancel_dependants", "transition", "transition_run"]
 
 _TABLES: dict[type[StrEnum], sa.Table] = {
     ActionStatus: ACTIONS,
@@ -61,25 +62,47 @@ def transition(
     """Move the rows ``ids`` to status ``to`` from any status the table allows (or only from
     ``frm``), setting ``values`` on them too. Returns how many rows moved: those in another
     status (answered, claimed or finished by someone else meanwhile) stay as they are."""
-    sources = allowed_from(to)
-    if frm is not None:
-        wanted = {frm} if isinstance(frm, StrEnum) else set(frm)
-        refused = wanted - sources
-        if refused:
-            names = ", ".join(sorted(str(s) for s in refused))
-            raise TransitionError(f"{type(to).__name__}: no move from {names} to {to}")
-        sources = frozenset(wanted)
     targets = [ids] if isinstance(ids, int) else sorted(set(ids))
     if not targets:
+        _sources(to, frm)  # a move the table never allows is refused all the same
         return 0
-    one = len(targets) == 1
     plain = {k: v for k, v in values.items() if not isinstance(v, sa.ClauseElement)}
-    stmt = _update(type(to), frozenset(sources), to, tuple(sorted(plain)), one)
     if len(plain) < len(values):  # SQL expressions (``attempts + 1``) are part of the statement
+        stmt, params = transition_run(targets, to, frm=frm, **plain)
         stmt = stmt.values(**{k: v for k, v in values.items() if k not in plain})
-    params: dict[str, Any] = {f"v_{k}": v for k, v in plain.items()}
-    params["t_ids"] = targets[0] if one else targets
-    return cast(CursorResult[Any], session.execute(stmt, params)).rowcount
+        return cast(CursorResult[Any], session.execute(stmt, params)).rowcount
+    return run_together(session, [transition_run(targets, to, frm=frm, **plain)])[0].rowcount
+
+
+def transition_run(
+    ids: int | list[int],
+    to: Status,
+    *,
+    frm: Status | Collection[Status] | None = None,
+    **values: Any,
+) -> tuple[sa.Update, dict[str, Any]]:
+    """The statement of a :func:`transition` (of at least one row, with plain ``values``) and
+    its parameters, to run with others (:func:`~revfield.memory._together.run_together`)."""
+    sources = _sources(to, frm)
+    one = isinstance(ids, int) or len(ids) == 1
+    stmt = _update(type(to), sources, to, tuple(sorted(values)), one)
+    params: dict[str, Any] = {f"v_{k}": v for k, v in values.items()}
+    params["t_ids"] = (ids if isinstance(ids, int) else ids[0]) if one else ids
+    return stmt, params
+
+
+def _sources(to: Status, frm: Status | Collection[Status] | None) -> frozenset[Status]:
+    """The statuses a row may move to ``to`` from (:class:`TransitionError` for a move the
+    table never allows)."""
+    sources = allowed_from(to)
+    if frm is None:
+        return frozenset(sources)
+    wanted = {frm} if isinstance(frm, StrEnum) else set(frm)
+    refused = wanted - sources
+    if refused:
+        names = ", ".join(sorted(str(s) for s in refused))
+        raise TransitionError(f"{type(to).__name__}: no move from {names} to {to}")
+    return frozenset(wanted)
 
 
 _UPDATES: dict[tuple[Any, ...], sa.Update] = {}

@@ -5,25 +5,27 @@ from __future__ import annotations
 import typing
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from revfield.memory._tables import MODEL_CALLS
+from revfield.memory._together import insert_rows
 
 if typing.TYPE_CHECKING:  # the model layer is not needed to store what it did
     from revfield.llm import RecordedCall
 
-__all__ = ["record_model_calls"]
-
-_INSERT = sa.insert(MODEL_CALLS)
+__all__ = ["call_rows", "record_model_calls"]
 
 
 def record_model_calls(session: Session, calls: Sequence[RecordedCall], now: datetime) -> None:
     """Store the calls a run made, each with the signal and account it was about."""
-    if not calls:
-        return
-    rows = [
+    insert_rows(session, MODEL_CALLS, call_rows(calls, now))
+
+
+def call_rows(calls: Sequence[RecordedCall], now: datetime) -> list[dict[str, Any]]:
+    """The ``model_calls`` rows of ``calls``."""
+    return [
         {
             "operation": c.record.operation,
             "backend": c.record.backend,
@@ -39,4 +41,3 @@ def record_model_calls(session: Session, calls: Sequence[RecordedCall], now: dat
         }
         for c in calls
     ]
-    session.execute(_INSERT, rows)

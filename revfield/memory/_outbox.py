@@ -28,6 +28,7 @@ from revfield.memory._audit import audit, audit_row
 from revfield.memory._lifecycle import cancel_dependants, transition
 from revfield.memory._risks import save_play_carried_out
 from revfield.memory._tables import ACTIONS, OUTBOX
+from revfield.memory._together import insert_rows
 
 __all__ = [
     "CALLER",
@@ -76,7 +77,6 @@ CALLER = "caller"
 """The executor of items their caller carries out itself (a governed LangGraph tool): the
 outbox records them, exactly like any other, but never delivers them."""
 
-_INSERT = sa.insert(OUTBOX)
 _PRE = ACTIONS.alias("pre")
 
 
@@ -116,8 +116,14 @@ def write_queue(
     ``waiting`` whose action's prerequisite was executed already is written ``pending``.
     ``still_waiting``: actions whose prerequisite was recorded in this same transaction (so
     nothing can have executed it yet); their items are not looked up."""
-    if not items:
-        return
+    insert_rows(session, OUTBOX, queue_rows(session, items, still_waiting=still_waiting))
+
+
+def queue_rows(
+    session: Session, items: Sequence[dict[str, Any]], *, still_waiting: Collection[int] = ()
+) -> list[dict[str, Any]]:
+    """The outbox rows :func:`write_queue` inserts for ``items`` (reading, for an item written
+    ``waiting``, whether its prerequisite was executed already)."""
     rows = [dict(i) for i in items]
     waiting = {
         r["action_id"]: r
@@ -126,7 +132,7 @@ def write_queue(
     }
     for action_id in _went_out(session, waiting):
         waiting[action_id]["status"] = OutboxStatus.PENDING.value
-    session.execute(_INSERT, rows)
+    return rows
 
 
 def _went_out(session: Session, action_ids: Collection[int]) -> list[int]:

@@ -6,6 +6,7 @@ of it. Built from a handful of indexed queries; no ORM identity map on the hot p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 from revfield._text import did_you_mean
 from revfield.domain import CustomerState, DealOutcome, FactType, Role, Segment, SignalKind
 from revfield.errors import RevfieldError
-from revfield.memory._reads import Read, read_together
+from revfield.memory._events import EventView, event_of, event_read
 from revfield.memory._risks import CURRENT_RISK as _CURRENT_RISK
 from revfield.memory._risks import ChurnRiskView, risk_view
 from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, FACTS, SIGNALS, USERS
+from revfield.memory._together import Rows, Run, run_together
 from revfield.memory._trace import action_chain
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "SignalView",
     "find_account_id",
     "recall",
+    "recall_for_event",
 ]
 
 DEFAULT_SIGNALS = 50
@@ -271,20 +274,67 @@ def recall(
 ) -> AccountMemory:
     """Assemble the :class:`AccountMemory` of ``account_id`` (raises
     :class:`AccountNotFoundError` when there is no such account)."""
+    options = _Options(signals, closed_deals, actions, count_signals)
+    # one round trip on PostgreSQL (see _together.py)
+    return _memory(session, account_id, options, run_together(session, _reads(account_id, options)))
+
+
+def recall_for_event(
+    session: Session,
+    event_id: int,
+    account_id: str,
+    *,
+    signals: int = DEFAULT_SIGNALS,
+    closed_deals: int = DEFAULT_CLOSED_DEALS,
+    count_signals: bool = True,
+) -> tuple[EventView, AccountMemory]:
+    """The field event ``event_id`` (``LookupError`` when there is none) and the memory of
+    its account ``account_id`` (as read with its status before: see
+    :func:`~revfield.memory.event_standing`), read together — one round trip on PostgreSQL.
+    An event that turns out to be another account's gets that account's memory."""
+    options = _Options(signals, closed_deals, 0, count_signals)
+    rows, *results = run_together(session, [event_read(event_id), *_reads(account_id, options)])
+    event = event_of(rows, event_id)
+    if event.account_id != account_id:
+        return event, recall(
+            session,
+            event.account_id,
+            signals=signals,
+            closed_deals=closed_deals,
+            count_signals=count_signals,
+        )
+    return event, _memory(session, account_id, options, results)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    signals: int
+    closed_deals: int
+    actions: int
+    count_signals: bool
+
+
+def _reads(account_id: str, options: _Options) -> list[Run]:
     key = {"account_id": account_id}
-    reads: list[Read] = [(_ACCOUNT, key), (_FACTS, key), (_CONTACTS, key), (_OPEN_DEALS, key)]
-    reads.append((_SIGNALS, {**key, "signal_limit": signals}))
+    reads: list[Run] = [(_ACCOUNT, key), (_FACTS, key), (_CONTACTS, key), (_OPEN_DEALS, key)]
+    reads.append((_SIGNALS, {**key, "signal_limit": options.signals}))
     reads.append((_CURRENT_RISK, key))
-    if closed_deals:
-        reads.append((_CLOSED_DEALS, {**key, "closed_limit": closed_deals}))
-    if count_signals:
+    if options.closed_deals:
+        reads.append((_CLOSED_DEALS, {**key, "closed_limit": options.closed_deals}))
+    if options.count_signals:
         reads.append((_SIGNAL_COUNT, key))
-    # one round trip on PostgreSQL (see _reads.py)
-    found, fact_rows, contacts, open_deals, signal_rows, risk, *more = read_together(session, reads)
+    return reads
+
+
+def _memory(
+    session: Session, account_id: str, options: _Options, results: list[Rows]
+) -> AccountMemory:
+    """The memory from what :func:`_reads` read."""
+    found, fact_rows, contacts, open_deals, signal_rows, risk, *more = results
     if not found:
         raise AccountNotFoundError(account_id)
     row = found[0]
-    closed = [DealView.model_validate(r) for r in more.pop(0)] if closed_deals else []
+    closed = [DealView.model_validate(r) for r in more.pop(0)] if options.closed_deals else []
     owner = None
     if row["owner_id"]:
         owner = OwnerView(
@@ -297,13 +347,14 @@ def recall(
     for r in fact_rows:
         fact = FactView.model_validate(r)
         facts.setdefault(fact.type, []).append(fact)
+    actions = options.actions
     return AccountMemory(
         account=AccountView.model_validate({**row, "owner": owner}),
         contacts=[ContactView.model_validate(r) for r in contacts],
         open_deals=[DealView.model_validate(r) for r in open_deals],
         closed_deals=closed,
         signals=[SignalView.model_validate(r) for r in signal_rows],
-        signal_count=next(iter(more.pop(0)[0].values())) if count_signals else -1,
+        signal_count=next(iter(more.pop(0)[0].values())) if options.count_signals else -1,
         facts=facts,
         churn_risk=risk_view(risk[0]) if risk else None,
         actions=action_chain(session, account_id, actions) if actions else [],

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from revfield.errors import RevfieldError
+from revfield.memory._together import watched
 
 if TYPE_CHECKING:  # Alembic is imported only to migrate, or to explain a schema that is off
     from alembic.config import Config
@@ -381,7 +382,11 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        if watched(engine):
+            conn.exec_driver_sql(begin)  # seen by the engine's listeners and in its log
+        else:  # every unit of work begins here: without SQLAlchemy's per-statement work
+            conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
 
 
 def _parse(url: str) -> sa.URL:

@@ -30,7 +30,7 @@ from revfield.policies._evaluate import (
 from revfield.policies._governance import Deviation, GovernanceReport, deviations, governance_report
 from revfield.policies._lint import LintFinding, lint_pack
 from revfield.policies._load import CompiledPack, CompiledRule, load_pack
-from revfield.policies._record import record_decision
+from revfield.policies._record import decision_row, record_decision
 from revfield.policies._spend import RunSlots, decide_within_budget
 from revfield.policies._testing import TestReport, run_policy_tests
 from revfield.policies._watch import PackWatcher
@@ -62,6 +62,7 @@ __all__ = [
     "build_context",
     "decide",
     "decide_within_budget",
+    "decision_row",
     "default_context",
     "deviations",
     "diff_packs",

@@ -182,3 +182,30 @@ def test_a_run_killed_after_drafting_goes_on_without_drafting_again(
         assert sorted(kinds) == ["schedule_followup", "send_email"]  # each once
         assert s.execute(sa.select(table_of(FieldEvent).c.status)).scalar_one() == "done"
     assert len(log.read_text().splitlines()) == 2
+
+
+def test_a_run_an_earlier_revfield_took_up_before_drafting_drafts_from_the_event_alone(
+    store, clock, tmp_path
+):
+    """An earlier revfield started runs with the event's id alone (no account id beside it):
+    a run it checkpointed before drafting drafts from the event's own account when taken
+    up."""
+    world.people(store)
+    world.account(store, "acme.io")
+    pat = world.contact(store, "acme.io")
+    world.fact(store, "acme.io", FactType.PAIN, "We struggle to get one forecast the board trusts")
+    event_id = world.event(store, "acme.io", "intent_surge", "outreach", contact_id=pat)
+    model = ScriptedModel()
+    with world.field(store, clock, tmp_path, model=model) as fld:
+        config = {"configurable": {"thread_id": f"outreach:{event_id}"}}
+        fld.graphs["outreach"].invoke({"event_id": event_id}, config, interrupt_before=["propose"])
+        fld.saver.flush()
+        assert fld.graphs["outreach"].get_state(config).next == ("propose",)
+        report = fld.run_agents()
+        assert (report.runs, report.finished) == (1, 1)
+    assert len(model.calls) == 1  # drafted once, for acme.io
+    with store.read() as s:
+        actions = s.execute(
+            sa.select(table_of(ActionRecord).c.kind, table_of(ActionRecord).c.account_id)
+        )
+        assert sorted(actions) == [("schedule_followup", "acme.io"), ("send_email", "acme.io")]
