@@ -36,6 +36,7 @@ from revfield.memory import (
     recall_for_event,
 )
 from revfield.memory import _recall as recall_sql
+from revfield.memory import _together as together
 from revfield.memory._risks import CURRENT_RISK
 from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, EVENTS, FACTS
 from revfield.memory._together import insert_of, insert_rows, run_together
@@ -364,3 +365,14 @@ def test_a_list_of_tuples_in_a_read_is_worked_out_as_sqlalchemy_does(scratch):
         len(rows) == 0
         and len(run_together(scratch, [(pairs, {"pairs": [("empty", False)]})])[0]) == 1
     )
+
+
+def test_a_long_list_is_rendered_for_its_call_and_its_sql_is_not_kept(scratch):
+    insert_rows(scratch, _ROWS, _WRITTEN * 40)  # 80 rows
+    ids = [r[0] for r in scratch.execute(sa.select(_ROWS.c.id).order_by(_ROWS.c.id))]
+    named = sa.select(_ROWS.c.id).where(_ROWS.c.id.in_(sa.bindparam("ids", expanding=True)))
+    for n in (1, 3, 64, 65, 80):
+        (rows,) = run_together(scratch, [(named, {"ids": ids[:n]})])
+        assert sorted(r["id"] for r in rows) == ids[:n]
+    kept = together._prepared(named, scratch.get_bind().dialect).templates
+    assert sorted(kept) == [(1,), (3,), (64,)]

@@ -64,6 +64,12 @@ class _Slot:
         self.name, self.index = name, index
 
 
+_TEMPLATED = 64
+"""The longest ``in_()`` list whose SQL is kept (a longer one is rendered for each call, so
+a bulk update of thousands of ids keeps nothing)."""
+_TEMPLATES = 128
+"""The most templates kept for one statement."""
+
 _Arg = tuple[str, str, int | None, _Processor]
 """The driver's key for an argument, the parameter it comes from, the element of that
 parameter's list (``None``: the parameter itself), and its bind processor."""
@@ -116,6 +122,8 @@ class _Prepared:
         lengths = tuple(len(v) for v in lists.values())
         template = self.templates.get(lengths)
         if template is None:
+            if any(n > _TEMPLATED for n in lengths) or len(self.templates) >= _TEMPLATES:
+                return self._expanded(params)  # a long list: its SQL is not kept
             template = self._template(lengths)
             if template is None:  # e.g. a tuple_() in_(): worked out for each call
                 self.literal = True
