@@ -38,9 +38,10 @@ from revfield.memory import (
 from revfield.memory import _recall as recall_sql
 from revfield.memory import _together as together
 from revfield.memory._risks import CURRENT_RISK
-from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, EVENTS, FACTS
+from revfield.memory._tables import ACCOUNTS, CONTACTS, DEALS, EVENTS, FACTS, TEAMS
 from revfield.memory._together import insert_of, insert_rows, run_together
 from revfield.memory._types import UTCDateTime, enum_column
+from revfield.memory.models import Team
 from revfield.outbox import LogExecutor
 from revfield.policies import load_pack
 
@@ -376,3 +377,10 @@ def test_a_long_list_is_rendered_for_its_call_and_its_sql_is_not_kept(scratch):
         assert sorted(r["id"] for r in rows) == ids[:n]
     kept = together._prepared(named, scratch.get_bind().dialect).templates
     assert sorted(kept) == [(1,), (3,), (64,)]
+
+
+def test_objects_added_to_the_session_are_written_before_statements_run_together(store):
+    with store.session() as s:
+        s.add(Team(id="t-new", name="New", created_at=START))  # not flushed yet
+        (rows,) = run_together(s, [(sa.select(TEAMS.c.id).where(TEAMS.c.id == "t-new"), {})])
+        assert rows == [{"id": "t-new"}]

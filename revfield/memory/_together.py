@@ -255,6 +255,8 @@ def run_together(session: Session | sa.Connection, runs: Sequence[Run]) -> list[
     Each statement must be built once (it is compiled once per dialect and kept). An
     ``insert()`` names its columns as bound parameters (``values({c: bindparam(c)})``): a
     column with a Python-side default left out is refused, as it would not be filled."""
+    if isinstance(session, Session) and session.autoflush:
+        session.flush()  # objects added to the session are written first, as execute() does
     connection, driver, listened = _connection(session)
     dialect = connection.dialect
     prepared = [(_prepared(s, dialect), p) for s, p in runs]
