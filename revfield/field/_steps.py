@@ -174,16 +174,20 @@ def record_proposals(
             )
         out.append(_recorded(action, decision.label, review_id))
     slots.release(session, now)  # those taken ahead that no decision used
+    if blocked:  # what waits for a blocked action is cancelled once the run's writes are in
+        close_decisions(
+            session, now=now, queued=queued, still_waiting=behind_new, trail=trail, calls=calls
+        )
+        queued, trail, calls = [], [], ()
+        cancelled = {
+            i for a in blocked for i in cancel_dependants(session, a, actor="policy", now=now)
+        }
+        for entry in out:
+            if entry["id"] in cancelled:
+                entry["status"] = ActionStatus.CANCELLED.value
     waits = any(a["status"] == ActionStatus.PENDING_REVIEW for a in out)
-    to = (
-        EventStatus.DONE
-        if not waits
-        else None
-        if status is EventStatus.RUNNING
-        else EventStatus.RUNNING
-    )
-    # the run's writes go together, the event's move with them unless a blocked action
-    # cancels what waits for it first (what it cancels is written by then)
+    to = EventStatus.RUNNING if waits else EventStatus.DONE  # running until the run pauses
+    # the run's writes and its event's move: together, one round trip on PostgreSQL
     close_decisions(
         session,
         now=now,
@@ -192,19 +196,8 @@ def record_proposals(
         trail=trail,
         calls=calls,
         event_id=event_id,
-        to=None if blocked else to,
+        to=None if to is status else to,
     )
-    if blocked:
-        cancelled = {
-            i for a in blocked for i in cancel_dependants(session, a, actor="policy", now=now)
-        }
-        for entry in out:
-            if entry["id"] in cancelled:
-                entry["status"] = ActionStatus.CANCELLED.value
-        if not any(a["status"] == ActionStatus.PENDING_REVIEW for a in out):
-            to = EventStatus.DONE
-        if to is not None:
-            transition(session, event_id, to)
     return out
 
 

@@ -209,3 +209,28 @@ def test_a_run_an_earlier_revfield_took_up_before_drafting_drafts_from_the_event
             sa.select(table_of(ActionRecord).c.kind, table_of(ActionRecord).c.account_id)
         )
         assert sorted(actions) == [("schedule_followup", "acme.io"), ("send_email", "acme.io")]
+
+
+def test_a_blocked_email_takes_its_follow_up_along_and_the_run_ends(store, clock, tmp_path):
+    """A pack that blocks emails to a contact who opted out (and nothing else of theirs): the
+    email is blocked, the follow-up the policy let through, which waits for it, is cancelled
+    in the same run with its outbox item, and the event is done."""
+    world.people(store)
+    world.account(store, "acme.io")
+    pat = world.contact(store, "acme.io", do_not_contact=True)
+    world.fact(store, "acme.io", FactType.PAIN, "We struggle to get one forecast the board trusts")
+    world.event(store, "acme.io", "intent_surge", "outreach", contact_id=pat)
+    emails_only = world.pack_with(
+        tmp_path,
+        "default.yaml",
+        "when: contact.do_not_contact\n",
+        'when: contact.do_not_contact && action.kind == "send_email"\n',
+    )
+    with world.field(store, clock, tmp_path, pack=emails_only) as fld:
+        report = fld.run_agents()
+        assert (report.runs, report.finished, report.paused) == (1, 1, 0)
+        assert fld.deliver().sent == 0
+    status = {r["kind"]: r["status"] for r in world.rows(store, table_of(ActionRecord))}
+    assert status == {"send_email": "blocked", "schedule_followup": "cancelled"}
+    assert [r["status"] for r in world.rows(store, table_of(OutboxItem))] == ["cancelled"]
+    assert [r["status"] for r in world.rows(store, table_of(FieldEvent))] == ["done"]
