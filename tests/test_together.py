@@ -160,6 +160,8 @@ def test_an_event_and_its_accounts_memory_read_together_match_each_read_alone(bo
         ).scalar_one()
         event, memory = recall_for_event(s, event_id, other, count_signals=False)
         assert memory.account.id == account_id == event.account_id
+        # not told at all (a run an earlier revfield started): the event's account all the same
+        assert recall_for_event(s, event_id, None, count_signals=False) == (event, memory)
         with pytest.raises(LookupError, match="no field event #999999"):
             recall_for_event(s, 999_999, account_id)
 

@@ -50,8 +50,6 @@ from revfield.field._waiting import await_review, outcome_of
 from revfield.llm import CallRecord, Model, RecordedCall, Recorder
 from revfield.memory import (
     Store,
-    load_event,
-    recall,
     recall_for_event,
 )
 from revfield.policies import CompiledPack
@@ -128,24 +126,16 @@ def build_agent_graph(
 
     def propose(state: AgentState) -> dict[str, Any]:
         with deps.store.read() as session:
-            if "account_id" in state:
-                event, memory = recall_for_event(
-                    session,
-                    state["event_id"],
-                    state["account_id"],
-                    signals=deps.context_signals,
-                    count_signals=False,
-                    closed_deals=spec.closed_deals,
-                )
-            else:  # a run started without it (by an earlier revfield)
-                event = load_event(session, state["event_id"])
-                memory = recall(
-                    session,
-                    event.account_id,
-                    signals=deps.context_signals,
-                    count_signals=False,
-                    closed_deals=spec.closed_deals,
-                )
+            # the account as read with the event's status (a run an earlier revfield started
+            # has none: its event is read first)
+            event, memory = recall_for_event(
+                session,
+                state["event_id"],
+                state.get("account_id"),
+                signals=deps.context_signals,
+                count_signals=False,
+                closed_deals=spec.closed_deals,
+            )
         model = Recorder(deps.model, account_id=event.account_id)
         pack = deps.pack()
         try:

@@ -86,6 +86,8 @@ class NewDecision:
 
 
 _DECISION_FIELDS = tuple(f.name for f in fields(NewDecision))
+_DECIDED_FIELDS = tuple(n for n in _DECISION_FIELDS if n != "action_id")
+"""A decision's fields but its action's id (:func:`record_decided_action` takes the new one)."""
 _INSERT_DECISION = insert_of(DECISIONS, _DECISION_FIELDS, ("id",))
 _INSERT_ACTION = insert_of(
     ACTIONS,
@@ -145,7 +147,7 @@ def record_decided_action(
     round trip on PostgreSQL); returns the action as stored and the decision's id. (The
     decision's ``action_id`` is the new action's.)"""
     row = _action_row(proposal, field_event_id, agent, thread_id, status, after_action_id, now)
-    decided = {name: getattr(decision, name) for name in _DECISION_FIELDS if name != "action_id"}
+    decided = {name: getattr(decision, name) for name in _DECIDED_FIELDS}
     statement = _decision_after_action(session.get_bind().dialect.name)
     action, made = run_together(session, [(_INSERT_ACTION, row), (statement, decided)])
     return _recorded(session, proposal, row, int(action[0]["id"]), now), int(made[0]["id"])
@@ -200,10 +202,9 @@ def _decision_after_action(dialect: str) -> sa.Insert:
             if dialect == "postgresql"
             else sa.func.last_insert_rowid()
         )
-        names = [n for n in _DECISION_FIELDS if n != "action_id"]
         _AFTER_ACTION[dialect] = (
             sa.insert(DECISIONS)
-            .values({**{n: sa.bindparam(n) for n in names}, "action_id": last})
+            .values({**{n: sa.bindparam(n) for n in _DECIDED_FIELDS}, "action_id": last})
             .returning(DECISIONS.c.id)
         )
     return _AFTER_ACTION[dialect]

@@ -46,9 +46,10 @@ def close_decisions(
         )
     runs += insert_runs(session, AUDIT, trail)
     runs += insert_runs(session, MODEL_CALLS, call_rows(calls, now))
-    if to is not None and event_id is not None:
-        runs.append(transition_run(event_id, to))
+    move = transition_run(event_id, to) if to is not None and event_id is not None else None
+    if move is not None:
+        runs.append(move)
     if not runs:
         return 0
     results = run_together(session, runs)
-    return results[-1].rowcount if to is not None and event_id is not None else 0
+    return results[-1].rowcount if move is not None else 0

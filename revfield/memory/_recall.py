@@ -282,7 +282,7 @@ def recall(
 def recall_for_event(
     session: Session,
     event_id: int,
-    account_id: str,
+    account_id: str | None,
     *,
     signals: int = DEFAULT_SIGNALS,
     closed_deals: int = DEFAULT_CLOSED_DEALS,
@@ -291,19 +291,17 @@ def recall_for_event(
     """The field event ``event_id`` (``LookupError`` when there is none) and the memory of
     its account ``account_id`` (as read with its status before: see
     :func:`~revfield.memory.event_standing`), read together — one round trip on PostgreSQL.
-    An event that turns out to be another account's gets that account's memory."""
+    Without ``account_id``, or when the event turns out to be another account's, the event's
+    own account's memory is read after it."""
     options = _Options(signals, closed_deals, 0, count_signals)
-    rows, *results = run_together(session, [event_read(event_id), *_reads(account_id, options)])
+    reads = [event_read(event_id)]
+    if account_id is not None:
+        reads += _reads(account_id, options)
+    rows, *results = run_together(session, reads)
     event = event_of(rows, event_id)
     if event.account_id != account_id:
-        return event, recall(
-            session,
-            event.account_id,
-            signals=signals,
-            closed_deals=closed_deals,
-            count_signals=count_signals,
-        )
-    return event, _memory(session, account_id, options, results)
+        results = run_together(session, _reads(event.account_id, options))
+    return event, _memory(session, event.account_id, options, results)
 
 
 @dataclass(frozen=True, slots=True)
