@@ -21,7 +21,8 @@ taken in the same run.
 - **Inbox.** What ``revfield inbox`` (and ``GET /inbox``) does: one page of 50 for the
   operator, who sees every item, with 40, 4,000 and 10,000 items pending (recorded the way an
   agent's proposals are). Floor: the page at 40 pending; the bare SQL the page sends, timed
-  with ``sqlite3``, is in the note.
+  with ``sqlite3``, is in the note. Past :data:`~revfield.memory.COUNT_CAP` (1,000) pending the
+  page says "1,000+": it counts no further.
 - **Ingest again.** The 1×, 4× and 16× books' signals as a JSONL file, ingested twice into
   the same memory: the second time adds nothing and must not be slower (floor: the first).
 """
@@ -55,7 +56,7 @@ from revfield.field import Field, open_checkpointer
 from revfield.field._steps import record_proposals
 from revfield.ingest import ingest_file
 from revfield.llm import OfflineModel
-from revfield.memory import NewFieldEvent, Store, add_field_events, runnable_events
+from revfield.memory import COUNT_CAP, NewFieldEvent, Store, add_field_events, runnable_events
 from revfield.outbox import LogExecutor
 from revfield.policies import load_pack
 from revfield.review import LOCAL_ADMIN, inbox_page
@@ -73,7 +74,7 @@ TARGET = 1.2
 """Per-run and per-answer cost at 16× ≤ this × the cost at 1× (issue 17)."""
 INBOX_TARGET = 1.5
 """A page of 50 at any depth ≤ this × the page at 40 pending (which shows 40 items, not 50):
-the page is read in deadline order and stops at 50; only the count grows."""
+the page is read in deadline order and stops at 50, and the count stops at 1,000."""
 
 
 def _fresh(name: str) -> tuple[Store, Path]:
@@ -453,10 +454,10 @@ def _bench_inbox(times: int = 30) -> list[Figure]:
     accounts = [a["id"] for a in book.accounts if a["customer_state"] == "customer"]
     clock = ManualClock(START)
 
-    def page() -> tuple[int, int]:
+    def page() -> tuple[int, str]:
         with store.read() as s:
             found = inbox_page(s, LOCAL_ADMIN, limit=PAGE)
-        return len(found.items), found.total
+        return len(found.items), found.waiting
 
     measured: list[tuple[int, float, float, int]] = []
     # the first items through the path an agent's proposals take, then copies of them
@@ -471,7 +472,8 @@ def _bench_inbox(times: int = 30) -> list[Figure]:
             bar.update(task, completed=pending)
             with _statements(store) as sent:
                 shown = page()
-            assert shown == (min(PAGE, pending), pending), (shown, pending)
+            counted = f"{min(pending, COUNT_CAP):,}" + ("+" if pending > COUNT_CAP else "")
+            assert shown == (min(PAGE, pending), counted), (shown, pending)
             bare = _bare_ms(db, sent, times)
             measured.append((pending, _median_ms(page, times), bare, len(sent)))
     store.dispose()

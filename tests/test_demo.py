@@ -215,6 +215,19 @@ def test_the_inbox_lists_pending_reviews_with_their_reasons_and_an_approval_exec
 
 
 @pytest.mark.usefixtures("plain_consoles")
+def test_an_inbox_past_the_cap_says_how_many_at_least(demo_dir, monkeypatch):
+    import revfield.memory._reviews as reviews
+
+    waiting = len(json.loads(_then(demo_dir, "inbox", "--json", "--limit", "500").stdout))
+    shown = _then(demo_dir, "inbox", "--limit", "2")
+    assert waiting > 3 and f"inbox: {waiting} waiting" in shown.stdout
+    assert f"… and {waiting - 2} more (--limit)" in shown.stdout
+    monkeypatch.setattr(reviews, "COUNT_CAP", 3)
+    capped = _then(demo_dir, "inbox", "--limit", "2")
+    assert "inbox: 3+ waiting" in capped.stdout and "… and 1+ more (--limit)" in capped.stdout
+
+
+@pytest.mark.usefixtures("plain_consoles")
 def test_a_seller_sees_only_their_items_and_can_reject_with_a_reason(demo_dir):
     everything = json.loads(_then(demo_dir, "inbox", "--json").stdout)
     owner = next(

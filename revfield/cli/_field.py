@@ -122,7 +122,7 @@ def inbox_command(
         except ReviewError as exc:
             fail(str(exc))
         page = inbox_page(session, actor, limit=limit)  # no --as: the operator (RevOps) sees all
-    items, total = page.items, page.total
+    items = page.items
     if as_json:
         typer.echo(
             json.dumps(
@@ -135,7 +135,7 @@ def inbox_command(
     if not items:
         console.print("the inbox is empty" + (f" for {as_user}" if as_user else ""))
         return
-    title = f"inbox: {total} waiting" + (f" for {as_user}" if as_user else "")
+    title = f"inbox: {page.waiting} waiting" + (f" for {as_user}" if as_user else "")
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_lines=True)
     t.add_column("#", justify="right", no_wrap=True)
     t.add_column("action", ratio=3)
@@ -156,8 +156,9 @@ def inbox_command(
         )
         t.add_row(str(i.review_id), what, why)
     console.print(t)
-    if total > len(items):
-        console.print(f"[dim]… and {total - len(items)} more (--limit)[/]", markup=True)
+    if page.more:
+        rest = f"{page.total - len(items):,}" + ("+" if page.capped else "")
+        console.print(f"[dim]… and {rest} more (--limit)[/]", markup=True)
     console.print(
         "[dim]answer with `revfield approve ID [--edit FIELD=VALUE]` "
         "or `revfield reject ID --reason TEXT`[/]",

@@ -196,7 +196,9 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
     )
     from revfield.memory._renewals import SubscriptionSnap, current_subscriptions
     from revfield.memory._reviews import (
+        COUNT_CAP,
         PendingReview,
+        ReviewPage,
         StoredReview,
         UserRow,
         account_owner,
@@ -431,7 +433,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "revfield.memory._renewals": ("SubscriptionSnap", "current_subscriptions"),
     "revfield.memory._reviews": (
+        "COUNT_CAP",
         "PendingReview",
+        "ReviewPage",
         "StoredReview",
         "UserRow",
         "account_owner",
@@ -492,6 +496,7 @@ command that reads a little of the memory (``revfield inbox``) loads only the mo
 __all__ = [
     "BUCKETS",
     "CALLER",
+    "COUNT_CAP",
     "LAST_USED_EVERY",
     "MAINTENANCE_DATABASE",
     "MARK_TABLE",
@@ -541,6 +546,7 @@ __all__ = [
     "NotificationView",
     "PendingReview",
     "Queueable",
+    "ReviewPage",
     "RunOutcome",
     "Session",
     "SignalRow",

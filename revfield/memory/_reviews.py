@@ -8,7 +8,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -21,7 +21,9 @@ from revfield.memory._audit import audit
 from revfield.memory._tables import ACCOUNTS, ACTIONS, REVIEWS, USERS
 
 __all__ = [
+    "COUNT_CAP",
     "PendingReview",
+    "ReviewPage",
     "StoredReview",
     "UserRow",
     "account_owner",
@@ -285,6 +287,23 @@ def _scope_kind(role: str, team_id: str | None) -> str:
     return "owner"
 
 
+COUNT_CAP = 1000
+"""Counts of pending items stop here: past it an inbox says "1,000+" rather than reading every
+pending item for every page, so a page costs the same at 40 or 40,000 waiting."""
+
+
+class ReviewPage(NamedTuple):
+    """One page of someone's pending items, and how many wait on every page."""
+
+    items: list[PendingReview]
+    total: int
+    """Items waiting, counted up to :data:`COUNT_CAP`."""
+    capped: bool
+    """More than ``total`` wait (the count stopped at :data:`COUNT_CAP`)."""
+    more: bool
+    """Another page follows this one."""
+
+
 def pending_reviews_for(
     session: Session,
     *,
@@ -293,39 +312,50 @@ def pending_reviews_for(
     team_id: str | None,
     limit: int | None = None,
     offset: int = 0,
-) -> tuple[list[PendingReview], int]:
+) -> ReviewPage:
     """One page of the pending items a person (``role``, ``user_id``, ``team_id``) may
-    answer, oldest deadline first, and how many there are on every page: the scope is
-    :func:`revfield.review.may_answer`'s, applied by the database, so a page reads only the
-    person's own items. The page and its total are one statement (the count is a subquery the
-    database runs once), so they agree, and a full page costs one round trip, not two."""
+    answer, oldest deadline first, and how many there are on every page (up to
+    :data:`COUNT_CAP`): the scope is :func:`revfield.review.may_answer`'s, applied by the
+    database, so a page reads only the person's own items. The page and its total are one
+    statement (the count is a subquery the database runs once), so they agree, and a full
+    page costs one round trip, not two. One row past the page is read to tell whether
+    another page follows, whatever the count."""
     kind = _scope_kind(role, team_id)
-    params: dict[str, Any] = {"p_user": user_id, "p_team": team_id}
+    params: dict[str, Any] = {"p_user": user_id, "p_team": team_id, "p_cap": COUNT_CAP + 1}
     if limit is not None:
-        params["p_limit"] = limit
+        params["p_limit"] = limit + 1
     if offset:
         params["p_offset"] = offset
     rows = session.execute(_page(kind, limit is not None, bool(offset)), params).mappings().all()
+    more = limit is not None and len(rows) > limit
+    if more:
+        rows = rows[:limit]
+    if rows and limit is None:  # every item from the offset on was read: counted exactly
+        return ReviewPage(_pending(rows), offset + len(rows), False, False)
     if rows:
-        return _pending(rows), int(rows[0]["total_pending"])
-    if offset == 0:
-        return [], 0
-    # a page past the last one: count on its own
-    return [], int(session.execute(_counted(kind), params).scalar_one())
+        counted = int(rows[0]["total_pending"])
+    elif offset == 0:
+        counted = 0
+    else:  # a page past the last one: count on its own
+        counted = int(session.execute(_counted(kind), params).scalar_one())
+    return ReviewPage(_pending(rows), min(counted, COUNT_CAP), counted > COUNT_CAP, more)
 
 
 def _counted(kind: str) -> sa.Select[Any]:
-    """How many pending items a person of ``kind`` may answer. RevOps' scope is the reviews'
-    own status: counted there (the joins are required keys)."""
-    if kind == "revops":
-        return sa.select(sa.func.count()).select_from(REVIEWS).where(_scope(kind))
-    return sa.select(sa.func.count()).select_from(_JOINED).where(_scope(kind))
+    """How many pending items a person of ``kind`` may answer, up to ``p_cap`` (bound):
+    counting stops there. RevOps' scope is the reviews' own status: counted there (the joins
+    are required keys)."""
+    found: sa.Select[Any] = sa.select(sa.literal_column("1")).where(_scope(kind))
+    found = found.select_from(REVIEWS if kind == "revops" else _JOINED)
+    capped = found.limit(sa.bindparam("p_cap", type_=sa.Integer())).subquery("counted")
+    return sa.select(sa.func.count()).select_from(capped)
 
 
 @functools.cache
 def _page(kind: str, limited: bool, offset: bool) -> sa.Select[Any]:
     """The inbox page's statement for a person of ``kind``, built once (building and cache-
-    keying it cost more than running it): the person, the limit and the offset are bound."""
+    keying it cost more than running it): the person, the limit, the offset and the count's
+    cap are bound."""
     total = _counted(kind).correlate(None).scalar_subquery().label("total_pending")
     query = (
         sa.select(*_SHOWN, total)

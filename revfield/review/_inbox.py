@@ -43,6 +43,16 @@ class InboxPage:
 
     items: list[InboxItem]
     total: int
+    """Items waiting, counted up to :data:`~revfield.memory.COUNT_CAP` (1,000)."""
+    capped: bool = False
+    """More than ``total`` wait: the count stopped at the cap."""
+    more: bool = False
+    """Another page follows this one."""
+
+    @property
+    def waiting(self) -> str:
+        """How many wait, for a person: ``42``, ``1,000+``."""
+        return f"{self.total:,}" + ("+" if self.capped else "")
 
 
 def _item(p: PendingReview) -> InboxItem:
@@ -82,10 +92,10 @@ def inbox_page(
     session: Session, actor: Actor, *, limit: int | None = None, offset: int = 0
 ) -> InboxPage:
     """The items ``actor`` may answer (:func:`~revfield.review.may_answer`), oldest deadline
-    first: ``limit`` of them from ``offset`` (all of them without a limit), and the total.
-    The database applies the scope and the page, so a page costs the same however many items
-    wait for others."""
-    found, total = pending_reviews_for(
+    first: ``limit`` of them from ``offset`` (all of them without a limit), and the total
+    (counted up to :data:`~revfield.memory.COUNT_CAP`; ``capped`` past it). The database
+    applies the scope and the page, so a page costs the same however many items wait."""
+    found = pending_reviews_for(
         session,
         role=actor.role,
         user_id=actor.id,
@@ -94,7 +104,7 @@ def inbox_page(
         offset=offset,
     )
     items = []
-    for p in found:  # may_answer stays the rule: the query only narrows what is read
+    for p in found.items:  # may_answer stays the rule: the query only narrows what is read
         if may_answer(actor, p.review.assignee_role, p.owner_id, p.owner_team):
             items.append(_item(p))
-    return InboxPage(items, total)
+    return InboxPage(items, found.total, found.capped, found.more)

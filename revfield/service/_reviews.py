@@ -74,7 +74,14 @@ class Inbox(BaseModel):
     """A page of the caller's inbox, oldest deadline first."""
 
     items: list[InboxEntry]
-    total: int = Field(description="Items waiting for the caller, on every page.")
+    total: int = Field(
+        description="Items waiting for the caller, on every page, counted up to 1,000 "
+        "(`total_capped`: more wait)."
+    )
+    total_capped: bool = Field(
+        False, description="More than `total` items wait: the count stops at 1,000."
+    )
+    has_more: bool = Field(False, description="Another page follows (ask with `offset`).")
     limit: int
     offset: int
 
@@ -200,7 +207,14 @@ def get_inbox(
         )
         for i in found.items
     ]
-    return Inbox(items=page, total=found.total, limit=limit, offset=offset)
+    return Inbox(
+        items=page,
+        total=found.total,
+        total_capped=found.capped,
+        has_more=found.more,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def item_action(svc: Service, actor: Actor, review_id: int) -> ProposedAction:

@@ -608,7 +608,8 @@ def inbox_view(request: Request, svc: ServiceDep) -> Response:
         "inbox.html",
         visitor=visitor,
         cards=cards,
-        total=found.total,
+        waiting=found.waiting,
+        more=found.more,
         overdue=sum(1 for c in cards if c["overdue"]),
         flash=flash,
     )

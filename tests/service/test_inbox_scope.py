@@ -10,12 +10,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+import revfield.memory._reviews as reviews_module
 from revfield.memory import list_users, pending_reviews
 from revfield.memory.models import ApiToken, table_of
 from revfield.review import Actor, climb_ladder, inbox_page, may_answer, resolve_actor
 from tests.agents import world
 from tests.factories import T0
 from tests.service.conftest import PEOPLE, Api
+from tests.service.test_web import sign_in
 
 ACCOUNTS = {"acme.io": "ana", "beta.io": "bo", "gamma.io": "al", "desk.io": "mia"}
 
@@ -98,6 +100,36 @@ def test_each_person_pages_through_their_inbox_over_http(crowded: Api):
     assert ana["items"]
     assert {i["owner_id"] for i in ana["items"]} == {"ana"}
     assert {i["rung"] for i in ana["items"]} == {"owner"}
+
+
+def test_past_the_cap_the_count_stops_and_every_page_is_still_reached(
+    crowded: Api, monkeypatch: pytest.MonkeyPatch
+):
+    """An inbox deeper than the cap says "N+" instead of counting every item on every page;
+    pages still run to the last item, told by ``more`` / ``has_more``, not by the count."""
+    monkeypatch.setattr(reviews_module, "COUNT_CAP", 5)
+    with crowded.store.read() as s:
+        every = [p.review.id for p in pending_reviews(s)]
+        rex, ana = resolve_actor(s, "rex"), resolve_actor(s, "ana")
+        mine = [i.review_id for i in inbox_page(s, ana).items]
+        page = inbox_page(s, rex, limit=3)
+        assert len(every) > 5 + 3 and 0 < len(mine) <= 5
+        assert (page.total, page.capped, page.more, page.waiting) == (5, True, True, "5+")
+        # under the cap the count is exact; without a limit every item is read and counted
+        small = inbox_page(s, ana, limit=len(mine))
+        assert (small.total, small.capped, small.more) == (len(mine), False, False)
+        whole = inbox_page(s, rex)
+        assert (whole.total, whole.capped, whole.more) == (len(every), False, False)
+    seen: list[int] = []
+    offset, more = 0, True
+    while more:
+        body = crowded.get("/inbox", "rex", params={"limit": 4, "offset": offset}).json()
+        assert (body["total"], body["total_capped"]) == (5, True)
+        seen += [i["review_id"] for i in body["items"]]
+        more, offset = body["has_more"], offset + 4
+    assert seen == every  # the last page said no more, past the cap
+    web = sign_in(crowded, "rex").get("/")
+    assert "5+ items waiting" in web.text and "Showing the first" not in web.text
 
 
 def test_the_token_check_writes_last_used_at_most_once_a_minute(api: Api):
