@@ -1,4 +1,4 @@
-from revfield.cli import main
+from revfield.cli import console
 
 if __name__ == "__main__":
-    main()
+    console()

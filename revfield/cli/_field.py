@@ -22,6 +22,8 @@ from rich.text import Text
 from revfield.cli._app import (
     State,
     app,
+    bounded,
+    collecting,
     console,
     fail,
     is_control,
@@ -105,6 +107,7 @@ def open_field(st: State, claims: Claims | None = None) -> Iterator[Field]:
 
 
 @app.command("inbox")
+@bounded
 def inbox_command(
     as_user: Annotated[
         str | None,
@@ -213,6 +216,7 @@ def _answer(
             fail(str(exc))
     _print_answer(result)
     console.file.flush()
+    collecting()  # the run resumes and the outbox delivers: work that may grow
     try:
         with open_field(st) as field:
             field.resume_answer(result)
@@ -269,6 +273,7 @@ def _print_delivered(delivered: OutboxReport) -> None:
 
 
 @app.command()
+@bounded
 def approve(
     review_id: Annotated[
         int, typer.Argument(metavar="ID", help="The review item's number (see `revfield inbox`).")
@@ -289,6 +294,7 @@ def approve(
 
 
 @app.command()
+@bounded
 def reject(
     review_id: Annotated[
         int, typer.Argument(metavar="ID", help="The review item's number (see `revfield inbox`).")

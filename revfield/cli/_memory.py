@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from revfield._lazy import lazy_function
-from revfield.cli._app import app, console, fail, state
+from revfield.cli._app import app, bounded, console, fail, state
 
 if TYPE_CHECKING:
     from revfield.ingest import count_lines, ingest_file, run_import
@@ -171,6 +171,7 @@ def dead_letters(
 
 
 @account_app.command("show")
+@bounded
 def account_show(
     account_id: Annotated[
         str, typer.Argument(metavar="ID", help="Account id, domain or exact name.")
@@ -199,6 +200,7 @@ def account_show(
 
 
 @account_app.command("list")
+@bounded
 def account_list(
     search: Annotated[str | None, typer.Option(help="Part of the id, name or domain.")] = None,
     customer_state: Annotated[
