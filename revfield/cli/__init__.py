@@ -1,9 +1,9 @@
 """The ``revfield`` command line."""
 
-import gc
-from typing import TYPE_CHECKING, Any
+import gc as _gc
+import typing as _typing
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from typer import Typer
 
     app: Typer
@@ -26,20 +26,18 @@ def console() -> None:
 
 
 def _main(*, own_process: bool) -> None:
-    collected = gc.isenabled()
-    gc.disable()  # importing the commands allocates what lives as long as the process
+    collected = _gc.isenabled()
+    _gc.disable()  # importing the commands allocates what lives as long as the process
     try:
         from revfield.cli._commands import run
     except BaseException:
         if collected:
-            gc.enable()
+            _gc.enable()
         raise
     run(own_process=own_process, collected=collected)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":  # the Typer app, with every command registered
-        from revfield.cli._commands import app
+if not _typing.TYPE_CHECKING:  # the app (every command registered) on first use
+    from revfield._lazy import lazy_names as _lazy_names
 
-        return app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    __getattr__, __dir__ = _lazy_names(__name__, {"app": "revfield.cli._commands"}, __all__)
