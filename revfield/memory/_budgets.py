@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -106,20 +106,28 @@ def release_budget(session: Session, motion: str, now: datetime, slots: int) -> 
 
 
 _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
+_BEGIN = sa.text("BEGIN")
+_COMMIT = sa.text("COMMIT")
 
 
 @dataclass
 class _Transaction:
-    """Where the counter is updated: the session's transaction, or one of its own."""
+    """Where the counter is updated: the session's transaction, or (``own``) a transaction of
+    its own per statement."""
 
     conn: Session | sa.Connection
     dialect: str
-    first: list[Run] = field(default_factory=list)
-    """What goes with the first statement (one round trip with it and the BEGIN)."""
+    own: bool = False
+    """Each statement commits on its own: its BEGIN, ``SET LOCAL synchronous_commit`` and
+    COMMIT travel with it, one round trip on PostgreSQL (a slot taken is kept whatever else
+    happens, so nothing is gained by holding the counter's row for two statements)."""
 
     def run(self, statement: sa.Update | sa.Insert, params: dict[str, object]) -> Rows:
-        runs, self.first = [*self.first, (statement, params)], []
-        return run_together(self.conn, runs)[-1]
+        if not self.own:
+            return run_together(self.conn, [(statement, params)])[0]
+        # durable as soon as anything that used the slot commits (WAL is flushed in order)
+        runs: list[Run] = [(_BEGIN, {}), (_ASYNC_COMMIT, {}), (statement, params), (_COMMIT, {})]
+        return run_together(self.conn, runs)[2]
 
     def spent(self, take: sa.Update, params: dict[str, object]) -> Any:
         """The counter after ``take`` (None: no row, or no slot left)."""
@@ -131,9 +139,9 @@ class _Transaction:
 def _own_transaction(session: Session) -> Iterator[_Transaction]:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine):
-        with bind.begin() as conn:
-            # durable as soon as anything that used the slot commits (WAL is flushed in order)
-            yield _Transaction(conn, bind.dialect.name, [(_ASYNC_COMMIT, {})])
+        with bind.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")  # BEGIN and COMMIT are ours
+            yield _Transaction(conn, bind.dialect.name, own=True)
     else:
         yield _Transaction(session, bind.dialect.name)
 
