@@ -16,6 +16,9 @@ two steps, each a WAL flush, the bulk of a run's cost on PostgreSQL.
   pause's interrupts and the last step are saved before anyone else may resume the run;
 - the thread is read (``get_tuple``, ``list``), so a read sees every write made here.
 
+On PostgreSQL that transaction is one round trip: its BEGIN, every row and its COMMIT go in
+one pipeline (``PostgresSaver`` alone makes each call a round trip of its own).
+
 A step held when the process is cut off is lost, as a step cut off midway is: the run goes
 on from the last durable checkpoint, and every step of the agent graph is idempotent
 (memory finds what it already did). Nothing else changes: the same rows, in the same order.
@@ -124,15 +127,37 @@ class StepCommits(BaseCheckpointSaver[str]):
 
     @contextmanager
     def _transaction(self, wait: bool) -> Iterator[None]:
+        """One transaction around what the block saves through ``inner``. ``PostgresSaver`` on
+        an autocommit connection: the BEGIN, every row and the COMMIT go in one pipeline, one
+        round trip in all (each of its calls would otherwise be a round trip of its own, and
+        the BEGIN and the COMMIT two more: a dozen per agent run)."""
         conn = getattr(self.inner, "conn", None)
         transaction = getattr(conn, "transaction", None)
         if not (getattr(conn, "autocommit", False) and callable(transaction)):
             yield  # SQLite's saver commits each call (cheap in WAL mode)
             return
-        with transaction():  # psycopg: one BEGIN … COMMIT
-            if not wait:
-                conn.execute("SET LOCAL synchronous_commit TO OFF")  # type: ignore[union-attr]
-            yield
+        if not hasattr(self.inner, "pipe") or self.inner.pipe is not None:
+            with transaction():  # a saver of another kind, or on a pipeline of its own
+                if not wait:
+                    conn.execute("SET LOCAL synchronous_commit TO OFF")  # type: ignore[union-attr]
+                yield
+            return
+        try:
+            with conn.pipeline() as pipeline:  # type: ignore[union-attr]
+                conn.execute("BEGIN")  # type: ignore[union-attr]
+                if not wait:
+                    conn.execute("SET LOCAL synchronous_commit TO OFF")  # type: ignore[union-attr]
+                # the saver's own documented mode: on a connection in pipeline mode, which it
+                # syncs after each call; here the sync waits for the end of the block
+                self.inner.pipe = _Deferred(pipeline)
+                try:
+                    yield
+                finally:
+                    self.inner.pipe = None
+                conn.execute("COMMIT")  # type: ignore[union-attr]
+        except BaseException:
+            conn.rollback()  # type: ignore[union-attr]  # (nothing when the error ended it)
+            raise
 
     def drop(self, thread_id: str) -> None:
         """Forget what is held for a thread (its invocation failed before saving it)."""
@@ -161,8 +186,9 @@ class StepCommits(BaseCheckpointSaver[str]):
         return self.inner.list(config, filter=filter, before=before, limit=limit)
 
     def delete_thread(self, thread_id: str) -> None:
-        self.drop(thread_id)
-        self.inner.delete_thread(thread_id)
+        with self._lock:  # not while a flush has the saver's connection in one transaction
+            self.drop(thread_id)
+            self.inner.delete_thread(thread_id)
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         return self.inner.get_next_version(current, channel)
@@ -174,3 +200,14 @@ class StepCommits(BaseCheckpointSaver[str]):
     def get_delta_channel_history(self, *, config: RunnableConfig, channels: Sequence[str]) -> Any:
         self.flush(*_key(config))
         return self.inner.get_delta_channel_history(config=config, channels=channels)
+
+
+class _Deferred:
+    """A pipeline whose ``sync`` waits for the end of :meth:`StepCommits._transaction`'s block
+    (what ``PostgresSaver`` calls after each write when it is given a pipeline)."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+
+    def sync(self) -> None:
+        """Nothing yet: the block's end sends everything, and the COMMIT, at once."""
