@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -192,10 +193,6 @@ class Field:
     def _config(self, agent: str, event_id: int) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id(agent, event_id)}}
 
-    def _checkpointed(self, config: Any) -> bool:
-        """Whether the run of ``config`` has a checkpoint."""
-        return self.saver is not None and self.saver.get_tuple(config) is not None
-
     def _invoke(self, agent: str, run_input: Any, config: dict[str, Any]) -> Any:
         """Invoke an agent's graph on one thread; what the invocation saved without a step's
         checkpoint after it (a pause's interrupts, an error) is saved when it returns."""
@@ -241,19 +238,22 @@ class Field:
         graph = self.graphs[agent]
         config = self._config(agent, event_id)
         run_input: dict[str, Any] | None = {"event_id": event_id, "account_id": account_id}
-        if started or (self.saver is not None and self._checkpointed(config)):
-            # taken up before (the process died mid-run, maybe right after drafting, before
-            # the event was marked running): its checkpoint says where it is
-            snapshot = graph.get_state(config)
-            if snapshot.interrupts:  # paused already: never start it over
-                self._set_status(event_id, EventStatus.WAITING)
-                return "waiting"
-            if snapshot.next:  # cut off between two steps: go on from the last checkpoint
-                run_input = None
-            elif snapshot.values.get("done"):
-                self._set_status(event_id, EventStatus.DONE)
-                return "done"
-        result = self._invoke(agent, run_input, config)
+        # the checkpoint read here is the one the graph reads first when invoked (the claim
+        # keeps anyone else from writing the thread meanwhile)
+        with self.saver.read_ahead(config) if self.saver else nullcontext() as found:
+            if started or found is not None:
+                # taken up before (the process died mid-run, maybe right after drafting,
+                # before the event was marked running): its checkpoint says where it is
+                snapshot = graph.get_state(config)
+                if snapshot.interrupts:  # paused already: never start it over
+                    self._set_status(event_id, EventStatus.WAITING)
+                    return "waiting"
+                if snapshot.next:  # cut off between two steps: go on from the last checkpoint
+                    run_input = None
+                elif snapshot.values.get("done"):
+                    self._set_status(event_id, EventStatus.DONE)
+                    return "done"
+            result = self._invoke(agent, run_input, config)
         if result.get("__interrupt__"):
             self._set_status(event_id, EventStatus.WAITING)
             return "waiting"

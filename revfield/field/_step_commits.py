@@ -30,7 +30,7 @@ import builtins
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -60,6 +60,8 @@ class StepCommits(BaseCheckpointSaver[str]):
         self.inner = inner
         self._lock = threading.RLock()
         self._held: dict[_Key, list[tuple[str, tuple[Any, ...]]]] = {}
+        self._read: dict[_Key, CheckpointTuple | None] = {}
+        """A thread's latest checkpoint as :meth:`read_ahead` read it, for the next read."""
 
     # -- what LangGraph saves ---------------------------------------------------------------
 
@@ -72,6 +74,7 @@ class StepCommits(BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         key = _key(config)
         with self._lock:
+            self._read.pop(key, None)
             self._held.setdefault(key, []).append(
                 ("put", (config, checkpoint, dict(metadata), dict(new_versions)))
             )
@@ -90,8 +93,10 @@ class StepCommits(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
+        key = _key(config)
         with self._lock:
-            self._held.setdefault(_key(config), []).append(
+            self._read.pop(key, None)
+            self._held.setdefault(key, []).append(
                 ("writes", (config, list(writes), task_id, task_path))
             )
 
@@ -168,8 +173,30 @@ class StepCommits(BaseCheckpointSaver[str]):
     # -- reads and the rest: the inner saver's, after saving what is held ---------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        self.flush(*_key(config))
+        key = _key(config)
+        with self._lock:
+            if key in self._read and not config.get("configurable", {}).get("checkpoint_id"):
+                return self._read.pop(key)
+        self.flush(*key)
         return self.inner.get_tuple(config)
+
+    @contextmanager
+    def read_ahead(
+        self, config: RunnableConfig | dict[str, Any]
+    ) -> Iterator[CheckpointTuple | None]:
+        """The thread's latest checkpoint, read once for the block: the next read of it in the
+        block (a graph invoked there reads it first thing) gets the same, without asking the
+        database again, unless something was saved for the thread in between. For a caller
+        that holds the thread (nobody else writes it meanwhile)."""
+        key = _key(cast(RunnableConfig, config))
+        found = self.get_tuple(cast(RunnableConfig, config))
+        with self._lock:
+            self._read[key] = found
+        try:
+            yield found
+        finally:
+            with self._lock:
+                self._read.pop(key, None)
 
     def list(
         self,

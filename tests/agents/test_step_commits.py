@@ -95,3 +95,30 @@ def test_on_postgresql_a_save_that_fails_leaves_nothing_and_the_next_one_works(
         fld.saver.flush()  # the connection is out of the failed transaction and its pipeline
         after = fld.saver.inner.get_tuple(config)
         assert after is not None and ("task", "answers", {"1": "approved"}) in after.pending_writes
+
+
+def test_a_run_reads_its_checkpoint_once(store, clock, tmp_path, monkeypatch):
+    """Whether a new run was taken up before is the graph's own first read: asked once."""
+    event = _prospect(store)
+    with world.field(store, clock, tmp_path) as fld:
+        assert fld.saver is not None
+        inner = fld.saver.inner
+        reads: list[object] = []
+        real = inner.get_tuple
+        monkeypatch.setattr(inner, "get_tuple", lambda config: reads.append(config) or real(config))
+        assert fld.run_event(event, "outreach") == "done"
+        assert len(reads) == 1  # before: the field's question, then the graph's
+        assert fld.saver.get_tuple(fld._config("outreach", event)) is not None
+        assert len(reads) == 2  # out of the run, every read asks
+
+
+def test_a_read_ahead_is_not_served_after_the_thread_saved_something(store, clock, tmp_path):
+    event = _prospect(store)
+    with world.field(store, clock, tmp_path) as fld:
+        assert fld.saver is not None
+        config = fld._config("outreach", event)
+        with fld.saver.read_ahead(config) as found:
+            assert found is None
+            fld.graphs["outreach"].invoke({"event_id": event}, config)  # reads it: None
+            again = fld.saver.get_tuple(config)  # saved since: read from the database
+            assert again is not None and again.checkpoint["channel_values"].get("done") is True
