@@ -284,13 +284,10 @@ def run_together(session: Session | sa.Connection, runs: Sequence[Run]) -> list[
             with driver.pipeline():
                 for sql, args in sent:
                     execute(sql, args)
-            fetched = [
-                (c.description, c.fetchall() if c.description else [], c.rowcount) for c in cursors
-            ]
+            fetched = [_fetched(c, p) for c, (p, _) in zip(cursors, prepared, strict=True)]
         else:
-            for sql, args in sent:
-                c = execute(sql, args)
-                fetched.append((c.description, c.fetchall() if c.description else [], c.rowcount))
+            for (sql, args), (p, _) in zip(sent, prepared, strict=True):
+                fetched.append(_fetched(execute(sql, args), p))
     except dialect.loaded_dbapi.Error as exc:
         sql, args = sent[max(len(cursors) - 1, 0)]
         raise sa.exc.DBAPIError.instance(
@@ -305,6 +302,20 @@ def run_together(session: Session | sa.Connection, runs: Sequence[Run]) -> list[
         rows.rowcount = count
         results.append(rows)
     return results
+
+
+def _fetched(cursor: Any, prepared: _Prepared) -> tuple[Any, list[Any], int]:
+    """A cursor's description (only the first time its statement runs: psycopg builds it
+    anew, column by column, at each look; after that, whether it returned rows), its rows and
+    the rows it changed."""
+    if prepared.result is None:
+        description = cursor.description
+    else:
+        result = getattr(cursor, "pgresult", None)  # psycopg's, without building the columns
+        returned = cursor.description is not None if result is None else result.nfields > 0
+        description = () if returned else None
+    raw = cursor.fetchall() if description is not None else []
+    return description, raw, cursor.rowcount
 
 
 def _listened(engine: sa.Engine) -> bool:
