@@ -123,11 +123,16 @@ class _Transaction:
     happens, so nothing is gained by holding the counter's row for two statements)."""
 
     def run(self, statement: sa.Update | sa.Insert, params: dict[str, object]) -> Rows:
+        return self.together([(statement, params)])[0]
+
+    def together(self, runs: list[Run]) -> list[Rows]:
+        """``runs`` in one transaction (one round trip on PostgreSQL); each one's rows."""
         if not self.own:
-            return run_together(self.conn, [(statement, params)])[0]
+            return run_together(self.conn, runs)
         # durable as soon as anything that used the slot commits (WAL is flushed in order)
-        runs: list[Run] = [(_BEGIN, {}), (_ASYNC_COMMIT, {}), (statement, params), (_COMMIT, {})]
-        return run_together(self.conn, runs)[2]
+        return run_together(self.conn, [(_BEGIN, {}), (_ASYNC_COMMIT, {}), *runs, (_COMMIT, {})])[
+            2:-1
+        ]
 
     def spent(self, take: sa.Update, params: dict[str, object]) -> Any:
         """The counter after ``take`` (None: no row, or no slot left)."""
@@ -167,11 +172,8 @@ def _take(tx: _Transaction, motion: str, now: datetime, cap: int | None) -> int 
     if cap is not None:
         take, params["b_cap"] = _TAKE_CAPPED, cap
     spent = tx.spent(take, params)
-    if spent is None:  # the day's first slot, or none left
-        started = tx.run(
-            _seed(tx.dialect), {"b_motion": motion, "b_day": day, "b_since": day_start(day)}
-        )
-        if not started.rowcount:
-            return None
-        spent = tx.spent(take, params)
+    if spent is None:  # the day's first slot (its counter row and the slot, together), or none
+        seed = {"b_motion": motion, "b_day": day, "b_since": day_start(day)}
+        _, taken = tx.together([(_seed(tx.dialect), seed), (take, params)])
+        spent = taken[0]["spent"] if taken else None
     return None if spent is None else int(spent) - 1
