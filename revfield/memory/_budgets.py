@@ -80,10 +80,12 @@ def reserve_budget(
     deciders, they are part of ``session``'s transaction."""
     with _own_transaction(session) as tx:
         if want > 1:  # all at once when they are there (one statement)
-            spent = tx.spent(
-                _TAKE_MANY if cap is not None else _TAKE_MANY_UNCAPPED,
-                {"b_motion": motion, "b_day": _day(now), "b_n": want, "b_cap": cap},
-            )
+            many = _TAKE_MANY if cap is not None else _TAKE_MANY_UNCAPPED
+            params = {"b_motion": motion, "b_day": _day(now), "b_n": want, "b_cap": cap}
+            spent = tx.spent(many, params)
+            if spent is None:  # the day's first slots (its counter row, then them), or too few
+                _, took = tx.together([(_seed(tx.dialect), _seeding(motion, now)), (many, params)])
+                spent = took[0]["spent"] if took else None
             if spent is not None:
                 return int(spent) - want, want
         first = _take(tx, motion, now, cap)
@@ -164,6 +166,12 @@ def _seed(dialect: str) -> sa.Insert:
     return _SEEDS[dialect]
 
 
+def _seeding(motion: str, now: datetime) -> dict[str, object]:
+    """:func:`_seed`'s parameters: the motion's counter for the day of ``now``."""
+    day = _day(now)
+    return {"b_motion": motion, "b_day": day, "b_since": day_start(day)}
+
+
 def _take(tx: _Transaction, motion: str, now: datetime, cap: int | None) -> int | None:
     """One slot: the count before it, or None when none is left."""
     day = _day(now)
@@ -173,7 +181,6 @@ def _take(tx: _Transaction, motion: str, now: datetime, cap: int | None) -> int 
         take, params["b_cap"] = _TAKE_CAPPED, cap
     spent = tx.spent(take, params)
     if spent is None:  # the day's first slot (its counter row and the slot, together), or none
-        seed = {"b_motion": motion, "b_day": day, "b_since": day_start(day)}
-        _, taken = tx.together([(_seed(tx.dialect), seed), (take, params)])
+        _, taken = tx.together([(_seed(tx.dialect), _seeding(motion, now)), (take, params)])
         spent = taken[0]["spent"] if taken else None
     return None if spent is None else int(spent) - 1
