@@ -297,9 +297,10 @@ class ReviewPage(NamedTuple):
 
     items: list[PendingReview]
     total: int
-    """Items waiting, counted up to :data:`COUNT_CAP`."""
+    """Items waiting: exact up to :data:`COUNT_CAP`, and whenever the page reaches the last
+    item; past the cap, at least this many (the cap, or what the page shows there is)."""
     capped: bool
-    """More than ``total`` wait (the count stopped at :data:`COUNT_CAP`)."""
+    """``total`` is a lower bound: counting stopped at :data:`COUNT_CAP`."""
     more: bool
     """Another page follows this one."""
 
@@ -330,7 +331,7 @@ def pending_reviews_for(
     more = limit is not None and len(rows) > limit
     if more:
         rows = rows[:limit]
-    if rows and limit is None:  # every item from the offset on was read: counted exactly
+    if rows and not more:  # every item from the offset on was read: counted exactly
         return ReviewPage(_pending(rows), offset + len(rows), False, False)
     if rows:
         counted = int(rows[0]["total_pending"])
@@ -338,7 +339,11 @@ def pending_reviews_for(
         counted = 0
     else:  # a page past the last one: count on its own
         counted = int(session.execute(_counted(kind), params).scalar_one())
-    return ReviewPage(_pending(rows), min(counted, COUNT_CAP), counted > COUNT_CAP, more)
+    if counted <= COUNT_CAP:
+        return ReviewPage(_pending(rows), counted, False, more)
+    # at least the cap, and at least what this page shows there is (one more row was read)
+    at_least = max(COUNT_CAP, offset + len(rows) + more)
+    return ReviewPage(_pending(rows), at_least, True, more)
 
 
 def _counted(kind: str) -> sa.Select[Any]:

@@ -43,9 +43,10 @@ class InboxPage:
 
     items: list[InboxItem]
     total: int
-    """Items waiting, counted up to :data:`~revfield.memory.COUNT_CAP` (1,000)."""
+    """Items waiting: exact up to :data:`~revfield.memory.COUNT_CAP` (1,000) and on the last
+    page; past the cap, at least this many."""
     capped: bool = False
-    """More than ``total`` wait: the count stopped at the cap."""
+    """At least ``total`` wait: the count stopped at the cap."""
     more: bool = False
     """Another page follows this one."""
 

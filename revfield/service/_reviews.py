@@ -75,11 +75,11 @@ class Inbox(BaseModel):
 
     items: list[InboxEntry]
     total: int = Field(
-        description="Items waiting for the caller, on every page, counted up to 1,000 "
-        "(`total_capped`: more wait)."
+        description="Items waiting for the caller, on every page: exact up to 1,000 and on "
+        "the last page; past 1,000, at least this many (`total_capped`)."
     )
     total_capped: bool = Field(
-        False, description="More than `total` items wait: the count stops at 1,000."
+        False, description="At least `total` items wait: the count stops at 1,000."
     )
     has_more: bool = Field(False, description="Another page follows (ask with `offset`).")
     limit: int

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import revfield.memory._reviews as reviews_module
+import revfield.service._web as web_module
 from revfield.memory import list_users, pending_reviews
 from revfield.memory.models import ApiToken, table_of
 from revfield.review import Actor, climb_ladder, inbox_page, may_answer, resolve_actor
@@ -120,16 +121,32 @@ def test_past_the_cap_the_count_stops_and_every_page_is_still_reached(
         assert (small.total, small.capped, small.more) == (len(mine), False, False)
         whole = inbox_page(s, rex)
         assert (whole.total, whole.capped, whole.more) == (len(every), False, False)
+        # a page deep past the cap: at least what it shows there is; a page that reaches the
+        # last item: the exact count, whatever the cap
+        deep = inbox_page(s, rex, limit=3, offset=8)
+        assert (deep.total, deep.capped, deep.more, deep.waiting) == (12, True, True, "12+")
+        last = inbox_page(s, rex, limit=len(every) + 10)
+        assert (last.total, last.capped, last.more) == (len(every), False, False)
     seen: list[int] = []
     offset, more = 0, True
     while more:
         body = crowded.get("/inbox", "rex", params={"limit": 4, "offset": offset}).json()
-        assert (body["total"], body["total_capped"]) == (5, True)
         seen += [i["review_id"] for i in body["items"]]
-        more, offset = body["has_more"], offset + 4
+        more = body["has_more"]
+        if more:  # at least the cap, and at least the items up to this page and one more
+            assert body["total_capped"] and body["total"] == max(5, len(seen) + 1)
+        else:
+            assert (body["total"], body["total_capped"]) == (len(every), False)
+        offset += 4
     assert seen == every  # the last page said no more, past the cap
-    web = sign_in(crowded, "rex").get("/")
-    assert "5+ items waiting" in web.text and "Showing the first" not in web.text
+    browser = sign_in(crowded, "rex")
+    whole_page = browser.get("/")  # a page of 50 holds all 20: the count is exact
+    assert f"{len(every)} items waiting" in whole_page.text
+    assert "Showing the first" not in whole_page.text
+    monkeypatch.setattr(web_module, "PAGE_SIZE", 3)
+    short_page = browser.get("/")
+    assert "5+ items waiting" in short_page.text
+    assert "Showing the first 3 of 5+; answer these to see the rest." in short_page.text
 
 
 def test_the_token_check_writes_last_used_at_most_once_a_minute(api: Api):
