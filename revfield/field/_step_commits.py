@@ -148,13 +148,13 @@ class StepCommits(BaseCheckpointSaver[str]):
                 yield
             return
         try:
-            with conn.pipeline() as pipeline:  # type: ignore[union-attr]
+            with conn.pipeline():  # type: ignore[union-attr]
                 conn.execute("BEGIN")  # type: ignore[union-attr]
                 if not wait:
                     conn.execute("SET LOCAL synchronous_commit TO OFF")  # type: ignore[union-attr]
                 # the saver's own documented mode: on a connection in pipeline mode, which it
                 # syncs after each call; here the sync waits for the end of the block
-                self.inner.pipe = _Deferred(pipeline)
+                self.inner.pipe = _Deferred()
                 try:
                     yield
                 finally:
@@ -232,9 +232,6 @@ class StepCommits(BaseCheckpointSaver[str]):
 class _Deferred:
     """A pipeline whose ``sync`` waits for the end of :meth:`StepCommits._transaction`'s block
     (what ``PostgresSaver`` calls after each write when it is given a pipeline)."""
-
-    def __init__(self, pipeline: Any) -> None:
-        self.pipeline = pipeline
 
     def sync(self) -> None:
         """Nothing yet: the block's end sends everything, and the COMMIT, at once."""
