@@ -50,7 +50,7 @@ from revfield.memory import (
     get_action,
     get_review,
     runnable_events,
-    transition,
+    transition_alone,
     waiting_with_answers,
 )
 from revfield.outbox import (
@@ -212,8 +212,7 @@ class Field:
         return result
 
     def _set_status(self, event_id: int, status: EventStatus) -> None:
-        with self.store.session() as session:
-            transition(session, event_id, status)
+        transition_alone(self.store, event_id, status)
 
     def run_event(self, event_id: int, agent: str, *, wait: float = 0.0) -> str:
         """Run the agent on one field event; returns ``waiting`` or ``done`` (``busy``:

@@ -158,9 +158,7 @@ def record_proposals(
                 )
             )
             blocked.append(action.id)
-        else:
-            write_audit(session, trail)  # "proposed" before "review_opened" in the trail
-            trail.clear()
+        else:  # "review_opened" follows "proposed" in the trail, written with the rest
             review_id = open_review_item(
                 session,
                 pack,
@@ -171,6 +169,7 @@ def record_proposals(
                 decision,
                 now,
                 concerns=p.concerns,
+                trail=trail,
             )
         out.append(_recorded(action, decision.label, review_id))
     slots.release(session, now)  # those taken ahead that no decision used

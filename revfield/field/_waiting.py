@@ -38,10 +38,8 @@ from revfield.domain import ActionStatus, ReviewStatus
 from revfield.memory import (
     Session,
     Store,
-    asked_item,
-    get_action,
+    asking,
     get_review,
-    pending_review_id,
     settle_answer,
 )
 from revfield.policies import CompiledPack
@@ -50,7 +48,7 @@ from revfield.review import (
     Actor,
     ReviewError,
     answer_review,
-    describe_item,
+    describe,
     is_recorded,
     parse_answer,
     resolve_actor,
@@ -100,18 +98,22 @@ def await_review(
     error: str | None = None
     n = 0
     while True:
+        key = f"{base}|{n}"
         with store.session() as session:  # one transaction: what waits, and what to ask
-            pending = pending_review_id(session, action_id)
-            if pending is None:
-                return outcome_of(get_action(session, action_id).status)
-            key = f"{base}|{n}"
-            asked = asked_item(session, key, pending, clock.now())  # bound to what is shown
-            item = get_review(session, asked.review_id)
-            assert item is not None
-            request = describe_item(
-                session, item, pack().catalog, thread_id=str(conf.get("thread_id")), error=error
-            )
-            kind = str(request["action_requests"][0]["name"])
+            found = asking(session, action_id, key, clock.now())  # bound to what is shown
+        if found.review is None or found.asked is None or found.decision is None:
+            return outcome_of(found.action.status)  # settled: nothing waits
+        item, asked = found.review, found.asked
+        request = describe(
+            item,
+            found.action,
+            found.decision,
+            found.facts,
+            pack().catalog,
+            thread_id=str(conf.get("thread_id")),
+            error=error,
+        )
+        kind = str(request["action_requests"][0]["name"])
         n += 1
         value = interrupt(request, response_schema=RESPONSE_SCHEMA)
         if asked.outcome != "asked":  # answered before this node ran again: as then

@@ -32,8 +32,10 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
     from revfield.memory._answered import AnsweredItem, AnswerKind, answered_items
     from revfield.memory._answers import (
         AskedItem,
+        Asking,
         DecisionShown,
         asked_item,
+        asking,
         cited_facts,
         decision_shown,
         latest_decision,
@@ -143,7 +145,12 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         checked_signals,
         checked_touches,
     )
-    from revfield.memory._lifecycle import TransitionError, cancel_dependants, transition
+    from revfield.memory._lifecycle import (
+        TransitionError,
+        cancel_dependants,
+        transition,
+        transition_alone,
+    )
     from revfield.memory._model_calls import record_model_calls
     from revfield.memory._notifications import (
         NotificationView,
@@ -269,8 +276,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "revfield.memory._answered": ("AnsweredItem", "AnswerKind", "answered_items"),
     "revfield.memory._answers": (
         "AskedItem",
+        "Asking",
         "DecisionShown",
         "asked_item",
+        "asking",
         "cited_facts",
         "decision_shown",
         "latest_decision",
@@ -380,7 +389,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "checked_signals",
         "checked_touches",
     ),
-    "revfield.memory._lifecycle": ("TransitionError", "cancel_dependants", "transition"),
+    "revfield.memory._lifecycle": (
+        "TransitionError",
+        "cancel_dependants",
+        "transition",
+        "transition_alone",
+        "transition_alone",
+    ),
     "revfield.memory._model_calls": ("record_model_calls",),
     "revfield.memory._notifications": (
         "NotificationView",
@@ -511,6 +526,7 @@ __all__ = [
     "AnswerKind",
     "AnsweredItem",
     "AskedItem",
+    "Asking",
     "AuditView",
     "CheckedAction",
     "CheckedAudit",
@@ -581,6 +597,7 @@ __all__ = [
     "answered_while_waiting",
     "apply_effects",
     "asked_item",
+    "asking",
     "audit",
     "audit_login",
     "audit_row",
@@ -701,6 +718,7 @@ __all__ = [
     "stored_signals",
     "trace_of",
     "transition",
+    "transition_alone",
     "undetected_buckets",
     "undetected_signals",
     "upsert",

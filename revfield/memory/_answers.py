@@ -7,20 +7,25 @@ run replays the interrupt later, it reuses what was decided then instead of deci
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from revfield.memory._reviews import StoredReview
+from revfield.domain import ReviewStatus
+from revfield.memory._actions import _GET_ACTION, StoredAction
+from revfield.memory._reviews import StoredReview, get_review
 from revfield.memory._tables import DECISIONS, FACTS, INTERRUPT_ANSWERS, REVIEWS
+from revfield.memory._together import Run, insert_of, run_together
 
 __all__ = [
     "AskedItem",
+    "Asking",
     "DecisionShown",
     "asked_item",
+    "asking",
     "cited_facts",
     "decision_shown",
     "latest_decision",
@@ -80,24 +85,8 @@ class DecisionShown:
 
 def decision_shown(session: Session, decision_id: int) -> DecisionShown:
     """The decision a review item was opened for."""
-    row = session.execute(
-        sa.select(
-            DECISIONS.c.id,
-            DECISIONS.c.verdict,
-            DECISIONS.c.matched_rules,
-            DECISIONS.c.guardrails,
-            DECISIONS.c.policy_version,
-            DECISIONS.c.explanation,
-        ).where(DECISIONS.c.id == decision_id)
-    ).one()
-    return DecisionShown(
-        row.id,
-        row.verdict,
-        list(row.matched_rules or []),
-        list(row.guardrails or []),
-        row.policy_version,
-        row.explanation,
-    )
+    row = session.execute(sa.select(*_SHOWN).where(DECISIONS.c.id == decision_id)).one()
+    return _decision(dict(row._mapping))
 
 
 def cited_facts(
@@ -113,6 +102,114 @@ def cited_facts(
     rows = session.execute(query).all()
     found = {r.id: (r.id, str(r.type), r.value) for r in rows}
     return [found[i] for i in ids if i in found]
+
+
+@dataclass(frozen=True)
+class Asking:
+    """What an interrupt about an action asks, read together (:func:`asking`): the action and,
+    while an item of it waits, the item the interrupt asks about, how its answer was taken,
+    the item's decision and the facts the action cites."""
+
+    action: StoredAction
+    review: StoredReview | None = None
+    """None: nothing of the action waits for a person (it is settled)."""
+    asked: AskedItem | None = None
+    decision: DecisionShown | None = None
+    facts: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+_B = sa.bindparam
+_PENDING = (REVIEWS.c.action_id == _B("a_id"), REVIEWS.c.status == ReviewStatus.PENDING.value)
+_SHOWN = (
+    DECISIONS.c.id,
+    DECISIONS.c.verdict,
+    DECISIONS.c.matched_rules,
+    DECISIONS.c.guardrails,
+    DECISIONS.c.policy_version,
+    DECISIONS.c.explanation,
+)
+_PENDING_ITEM = sa.select(REVIEWS).where(*_PENDING).order_by(REVIEWS.c.id.desc()).limit(1)
+_PENDING_DECISION = sa.select(*_SHOWN).where(
+    DECISIONS.c.id
+    == sa.select(REVIEWS.c.decision_id)
+    .where(*_PENDING)
+    .order_by(REVIEWS.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_ASKED = sa.select(
+    INTERRUPT_ANSWERS.c.review_id, INTERRUPT_ANSWERS.c.outcome, INTERRUPT_ANSWERS.c.message
+).where(INTERRUPT_ANSWERS.c.key == _B("key"))
+_ASK = insert_of(INTERRUPT_ANSWERS, ("key", "review_id", "outcome", "message", "answered_at"))
+_CITED = sa.select(FACTS.c.id, FACTS.c.type, FACTS.c.value).where(
+    FACTS.c.id.in_(_B("ids", expanding=True))
+)
+
+
+def asking(session: Session, action_id: int, key: str, now: datetime) -> Asking:
+    """What the interrupt ``key`` about ``action_id`` asks: the item recorded when it was first
+    asked, else the action's newest pending item (recorded now, as :func:`asked_item` does, so
+    a later answer is bound to what the person saw), with what shows it. The reads go
+    together, and the record with the cited facts: two round trips on PostgreSQL, where
+    reading them one by one took seven."""
+    item, asked, action, decision = run_together(
+        session,
+        [
+            (_PENDING_ITEM, {"a_id": action_id}),
+            (_ASKED, {"key": key}),
+            (_GET_ACTION, {"id": action_id}),
+            (_PENDING_DECISION, {"a_id": action_id}),
+        ],
+    )
+    if not action:
+        raise LookupError(f"no action #{action_id}")
+    stored = StoredAction.of(action[0])
+    if not item:
+        return Asking(stored)
+    review = StoredReview.of(item[0])
+    shown = _decision(decision[0]) if decision else None
+    runs: list[Run] = []
+    if asked:
+        row = asked[0]
+        taken = AskedItem(row["review_id"], row["outcome"], row["message"])
+    else:
+        taken = AskedItem(review.id, "asked", "")
+        runs.append(
+            (
+                _ASK,
+                {
+                    "key": key,
+                    "review_id": review.id,
+                    "outcome": "asked",
+                    "message": "",
+                    "answered_at": now,
+                },
+            )
+        )
+    cited = [int(i) for i in stored.proposal.get("cited_fact_ids") or ()]
+    if cited:
+        runs.append((_CITED, {"ids": cited}))
+    results = run_together(session, runs) if runs else []
+    facts = results[-1] if cited else []
+    if taken.review_id != review.id:  # asked first about an item replaced since: that one
+        earlier = get_review(session, taken.review_id)
+        if earlier is not None:
+            review, shown = earlier, decision_shown(session, earlier.decision_id)
+    if shown is None:
+        shown = decision_shown(session, review.decision_id)
+    found = {r["id"]: (r["id"], str(r["type"]), r["value"]) for r in facts}
+    return Asking(stored, review, taken, shown, [found[i] for i in cited if i in found])
+
+
+def _decision(row: dict[str, Any]) -> DecisionShown:
+    return DecisionShown(
+        row["id"],
+        row["verdict"],
+        list(row["matched_rules"] or []),
+        list(row["guardrails"] or []),
+        row["policy_version"],
+        row["explanation"],
+    )
 
 
 def latest_decision(session: Session, action_id: int) -> DecisionShown | None:

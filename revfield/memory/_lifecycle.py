@@ -32,11 +32,17 @@ from revfield.domain import (
     waited_in_vain,
 )
 from revfield.memory._audit import audit_row, write_audit
-from revfield.memory._store import StoreError
+from revfield.memory._store import Store, StoreError
 from revfield.memory._tables import ACTIONS, CHURN_RISKS, EVENTS, OUTBOX, REVIEWS
 from revfield.memory._together import run_together
 
-__all__ = ["TransitionError", "cancel_dependants", "transition", "transition_run"]
+__all__ = [
+    "TransitionError",
+    "cancel_dependants",
+    "transition",
+    "transition_alone",
+    "transition_run",
+]
 
 _TABLES: dict[type[StrEnum], sa.Table] = {
     ActionStatus: ACTIONS,
@@ -72,6 +78,23 @@ def transition(
         stmt = stmt.values(**{k: v for k, v in values.items() if k not in plain})
         return cast(CursorResult[Any], session.execute(stmt, params)).rowcount
     return run_together(session, [transition_run(targets, to, frm=frm, **plain)])[0].rowcount
+
+
+def transition_alone(
+    store: Store,
+    ids: int | Iterable[int],
+    to: Status,
+    *,
+    frm: Status | Collection[Status] | None = None,
+    **values: Any,
+) -> int:
+    """:func:`transition` (with plain ``values``) in a transaction of its own: one round trip
+    on PostgreSQL (:meth:`Store.run_alone`). Returns how many rows moved."""
+    targets = [ids] if isinstance(ids, int) else sorted(set(ids))
+    if not targets:
+        _sources(to, frm)
+        return 0
+    return store.run_alone([transition_run(targets, to, frm=frm, **values)])[0].rowcount
 
 
 def transition_run(

@@ -17,7 +17,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from revfield.domain import ReviewStatus, Role
-from revfield.memory._audit import audit
+from revfield.memory._audit import audit_row, write_audit
 from revfield.memory._tables import ACCOUNTS, ACTIONS, REVIEWS, USERS
 
 __all__ = [
@@ -106,9 +106,11 @@ def open_review(
     reason: str,
     deadline_at: datetime,
     now: datetime,
+    trail: list[dict[str, Any]] | None = None,
 ) -> int:
     """Open a pending item for an action on one rung of the ladder, and audit it; returns
-    the item's id."""
+    the item's id. ``trail``: the audit entry is appended there, for the caller to write
+    with the rest of its entries, in order (one statement fewer on its path)."""
     review_id = int(
         session.execute(
             _INSERT,
@@ -128,8 +130,7 @@ def open_review(
             },
         ).scalar_one()
     )
-    audit(
-        session,
+    entry = audit_row(
         actor="policy",
         event="review_opened",
         at=now,
@@ -140,6 +141,10 @@ def open_review(
         assignee=assignee_id,
         verdict=verdict,
     )
+    if trail is None:
+        write_audit(session, [entry])
+    else:
+        trail.append(entry)
     return review_id
 
 

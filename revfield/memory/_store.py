@@ -11,7 +11,7 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from functools import cache
 from pathlib import Path
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from revfield.errors import RevfieldError
-from revfield.memory._together import watched
+from revfield.memory._together import Rows, Run, run_together, watched
 
 if TYPE_CHECKING:  # Alembic is imported only to migrate, or to explain a schema that is off
     from alembic.config import Config
@@ -143,6 +143,19 @@ class Store:
         """A read-only unit of work (never takes SQLite's write lock)."""
         with self.session(write=False) as session:
             yield session
+
+    def run_alone(self, runs: Sequence[Run]) -> list[Rows]:
+        """``runs`` (see :func:`~revfield.memory._together.run_together`) in a write
+        transaction of their own; each one's rows. On PostgreSQL the transaction's BEGIN and
+        COMMIT travel with the statements, one round trip in all, where a :meth:`session`
+        takes three for a single statement (the driver sends its BEGIN alone, then the
+        statement, then the COMMIT). A statement that fails rolls the whole back."""
+        if self.dialect != "postgresql":
+            with self.session() as session:
+                return run_together(session, runs)
+        with self._writer.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # BEGIN, COMMIT: ours
+            return run_together(conn, [(_BEGIN, {}), *runs, (_COMMIT, {})])[1:-1]
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -387,6 +400,10 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
             conn.exec_driver_sql(begin)  # seen by the engine's listeners and in its log
         else:  # every unit of work begins here: without SQLAlchemy's per-statement work
             conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+
+
+_BEGIN = sa.text("BEGIN")
+_COMMIT = sa.text("COMMIT")
 
 
 def _parse(url: str) -> sa.URL:

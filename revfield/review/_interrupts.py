@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from revfield.domain import ActionCatalog, ProposedAction
-from revfield.memory import Session, StoredReview, cited_facts, decision_shown, get_action
+from revfield.memory import (
+    DecisionShown,
+    Session,
+    StoredAction,
+    StoredReview,
+    cited_facts,
+    decision_shown,
+    get_action,
+)
 from revfield.review._access import ReviewError
 
 __all__ = [
@@ -33,6 +41,7 @@ __all__ = [
     "RESPONSE_SCHEMA",
     "AnswerFormError",
     "HumanAnswer",
+    "describe",
     "describe_item",
     "is_recorded",
     "parse_answer",
@@ -255,8 +264,31 @@ def describe_item(
 ) -> dict[str, Any]:
     """The interrupt value for one review item (see the module's docstring)."""
     action = get_action(session, review.action_id)
+    cited = [int(i) for i in action.proposal.get("cited_fact_ids") or ()]
+    return describe(
+        review,
+        action,
+        decision_shown(session, review.decision_id),
+        cited_facts(session, cited),
+        catalog,
+        thread_id=thread_id,
+        error=error,
+    )
+
+
+def describe(
+    review: StoredReview,
+    action: StoredAction,
+    decision: DecisionShown,
+    facts: list[tuple[int, str, str]],
+    catalog: ActionCatalog,
+    *,
+    thread_id: str,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """:func:`describe_item` from what it reads: the item's action, its decision and the
+    facts the action cites (``(id, type, value)``, in the order cited)."""
     proposal = ProposedAction.model_validate(action.proposal)
-    decision = decision_shown(session, review.decision_id)
     editable = catalog.editable(proposal.kind)
     spec = catalog.spec(proposal.kind)
     args = {
@@ -265,7 +297,6 @@ def describe_item(
         )
         for name in editable
     }
-    facts = cited_facts(session, list(proposal.cited_fact_ids))
     deadline = review.deadline_at.isoformat()
     lines = [
         f"**{proposal.kind.replace('_', ' ')}** on {proposal.account_id}"

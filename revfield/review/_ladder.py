@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from revfield.domain import ReviewStatus, Verdict
 from revfield.memory import (
@@ -55,10 +55,13 @@ def open_review_item(
     *,
     level: int | None = None,
     concerns: Sequence[str] = (),
+    trail: list[dict[str, Any]] | None = None,
 ) -> int:
     """A review item for the action ``action_id`` (as it is now: ``digest``) on the rung
     ``decision`` calls for (or on ``level``); returns its id. The item's reason is the
-    decision's explanation, followed by the agent's ``concerns`` (what a person must know)."""
+    decision's explanation, followed by the agent's ``concerns`` (what a person must know).
+    ``trail``: where its audit entry goes, for the caller to write with its own (see
+    :func:`~revfield.memory.open_review`); written at once without it."""
     level_, rung = rung_for(pack, decision.verdict, decision.escalate_to)
     if level is not None:
         level_, rung = level, pack.review.ladder[level]
@@ -75,6 +78,7 @@ def open_review_item(
         reason=decision.explanation + (f" — {'; '.join(concerns)}" if concerns else ""),
         deadline_at=now + timedelta(hours=pack.review.deadline_hours),
         now=now,
+        trail=trail,
     )
 
 
