@@ -1,6 +1,10 @@
-"""A write that is a transaction by itself — a paused run's event marked ``waiting`` — commits
-in one round trip on PostgreSQL (a session's transaction takes three: its BEGIN alone, the
-statement, its COMMIT), and a statement that fails takes the others of its transaction with it."""
+"""Round trips an agent run is spared on PostgreSQL, and that nothing else changes with them:
+
+- a write that is a transaction by itself (a paused run's event marked ``waiting``) commits in
+  one round trip (a session's transaction takes three: its BEGIN alone, the statement, its
+  COMMIT), and a statement that fails takes the others of its transaction with it;
+- a run is claimed and its event's standing read in one round trip, and a run someone else
+  holds is left to them."""
 
 from __future__ import annotations
 
@@ -13,7 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from revfield.domain import EventStatus
-from revfield.memory import Store, event_standing, transition, transition_alone
+from revfield.memory import (
+    Claims,
+    Store,
+    event_standing,
+    holding_run,
+    transition,
+    transition_alone,
+)
 from revfield.memory._lifecycle import transition_run
 from revfield.memory._tables import EVENTS
 from tests.agents import world
@@ -97,3 +108,24 @@ def test_a_statement_that_fails_takes_the_rest_with_it(store):
     assert _status(store, event) is EventStatus.PENDING  # the move went with the failure
     assert transition_alone(store, event, EventStatus.RUNNING) == 1  # and the next one works
     assert _status(store, event) is EventStatus.RUNNING
+
+
+def test_a_run_is_claimed_with_its_event_read(store, tmp_path):
+    event = _event(store)
+    claims = Claims(store)
+    with holding_run(claims, event) as standing:
+        assert standing == (EventStatus.PENDING, "acme.io")
+        with holding_run(claims, event) as again:  # the holder's own code, under the claim
+            assert again == (EventStatus.PENDING, "acme.io")
+    if store.dialect == "postgresql":
+        other = Claims(store)  # another process
+        with holding_run(other, event) as standing, holding_run(claims, event) as theirs:
+            assert standing is not None and theirs is None  # busy: left to the holder
+        other.close()
+        with _traced(store, tmp_path) as trips, holding_run(claims, event) as standing:
+            assert standing == (EventStatus.PENDING, "acme.io")
+        assert trips == [2]  # the claim with the read, the release (before: 3)
+    with pytest.raises(LookupError), holding_run(claims, event + 100):
+        pass  # no such event
+    assert claims.held() == set()  # nothing stayed claimed
+    claims.close()

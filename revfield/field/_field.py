@@ -45,10 +45,10 @@ from revfield.memory import (
     Store,
     add_field_event_once,
     event_of_action,
-    event_standing,
     event_status,
     get_action,
     get_review,
+    holding_run,
     runnable_events,
     transition_alone,
     waiting_with_answers,
@@ -222,11 +222,10 @@ class Field:
         its checkpoint decides whether it waits for a person, is finished, or starts again
         (the steps before the pause are idempotent). ``wait``: seconds to wait for another
         process or thread that runs it to let go (then its outcome is read)."""
-        with self.claims.holding(ClaimKind.THREAD, event_id, wait=wait) as mine:
-            if not mine:
+        with holding_run(self.claims, event_id, wait=wait) as standing:
+            if standing is None:
                 return "busy"
-            with self.store.read() as session:
-                status, account_id = event_standing(session, event_id)
+            status, account_id = standing
             if status not in (EventStatus.PENDING, EventStatus.RUNNING):
                 return "skipped"  # run by another process since it was listed
             return self._run_event(

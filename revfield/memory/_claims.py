@@ -26,7 +26,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from revfield.memory._sql import insert_ignore
 from revfield.memory._store import Store, StoreError
 from revfield.memory._tables import SCHEDULES, WORKERS
+from revfield.memory._together import Rows, Run, run_together
 from revfield.memory._types import as_utc
 
 __all__ = [
@@ -194,6 +195,45 @@ class Claims:
                     return False
             self._held[k] = threading.get_ident()
             return True
+
+    def held_here(self, kind: ClaimKind, key: int) -> bool:
+        """Whether this thread holds the unit (it claimed it, and works on it)."""
+        with self._lock:
+            return self._held.get((int(kind), int(key))) == threading.get_ident()
+
+    def claim_reading(self, kind: ClaimKind, key: int, runs: Sequence[Run]) -> list[Rows] | None:
+        """:meth:`try_claim`, and when claimed, ``runs`` (reads) right after the claim: on
+        PostgreSQL in the same round trip, on the claims' connection. Returns each read's
+        rows, or None when the unit was not claimed (what was read then is dropped)."""
+        k = (int(kind), int(key))
+        if not self.postgres:
+            if not self.try_claim(kind, key):
+                return None
+            try:
+                with self.store.read() as session:
+                    return run_together(session, runs)
+            except BaseException:
+                self.release(kind, key)
+                raise
+        with self._lock:
+            if k in self._held:
+                return None
+            params = {"c_class": _CLASS + k[0], "c_key": k[1]}
+            try:
+                got, *rows = run_together(self._connection(), [(_TRY, params), *runs])
+            except sa.exc.SQLAlchemyError as exc:
+                self._drop()
+                raise StoreError(
+                    "lost the connection that holds this process's claims: "
+                    f"{str(exc).splitlines()[0]}"
+                ) from exc
+            if not next(iter(got[0].values())):
+                if not self._held and not self.keep and self._conn is not None:
+                    self._conn.close()  # back to the pool: it holds no claim
+                    self._conn = None
+                return None
+            self._held[k] = threading.get_ident()
+            return rows
 
     def release(self, kind: ClaimKind, key: int) -> None:
         """Let go of a unit this process claimed."""

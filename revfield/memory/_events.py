@@ -4,7 +4,8 @@ agent run, and the events that wait for their run. Statuses move through
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from revfield._json import json_ready
 from revfield.domain import ActionStatus, EventStatus, ReviewStatus, initial
-from revfield.memory._claims import account_lock
+from revfield.memory._claims import ClaimKind, Claims, account_lock
 from revfield.memory._sql import chunks
 from revfield.memory._tables import ACTIONS, DEALS, EVENTS, REVIEWS
 from revfield.memory._together import Run, run_together
@@ -31,6 +32,7 @@ __all__ = [
     "event_read",
     "event_standing",
     "event_status",
+    "holding_run",
     "last_raised",
     "load_event",
     "lock_event",
@@ -302,3 +304,37 @@ def event_standing(session: Session, event_id: int) -> tuple[EventStatus, str]:
     (rows,) = run_together(session, [(_STATUS, {"id": event_id})])
     row = _the_event(rows, event_id)
     return EventStatus(row["status"]), row["account_id"]
+
+
+@contextmanager
+def holding_run(
+    claims: Claims, event_id: int, *, wait: float = 0.0
+) -> Iterator[tuple[EventStatus, str] | None]:
+    """``with holding_run(claims, event_id) as standing:`` — the claim on the agent run of
+    ``event_id`` (see :meth:`Claims.holding`) and, when this process has it, where the event
+    stands and its account's id (:func:`event_standing`), read with the claim: one round trip
+    on PostgreSQL, where the claim and a read of their own took two. None: another process
+    (or thread) runs it, and still did after ``wait`` seconds."""
+    if claims.held_here(ClaimKind.THREAD, event_id):  # claimed by the caller, who runs it
+        with claims.store.read() as session:
+            standing = event_standing(session, event_id)
+        yield standing
+        return
+    rows = claims.claim_reading(ClaimKind.THREAD, event_id, [(_STATUS, {"id": event_id})])
+    if rows is None and wait > 0:  # someone else has it: wait for them, then read
+        with claims.holding(ClaimKind.THREAD, event_id, wait=wait) as mine:
+            if not mine:
+                yield None
+                return
+            with claims.store.read() as session:
+                standing = event_standing(session, event_id)
+            yield standing
+        return
+    if rows is None:
+        yield None
+        return
+    try:
+        row = _the_event(rows[0], event_id)
+        yield EventStatus(row["status"]), row["account_id"]
+    finally:
+        claims.release(ClaimKind.THREAD, event_id)
