@@ -23,17 +23,12 @@ from revfield.memory import (
     cancel_dependants,
     close_decisions,
     first_verdict,
-    get_action,
     lock_event,
     pending_review_id,
     provenance,
+    queue_approved,
     queue_entry,
-    queued_already,
     record_decided_action,
-    trace_of,
-    transition,
-    write_audit,
-    write_queue,
 )
 from revfield.policies import CompiledPack, RunSlots, decide_within_budget, decision_row
 from revfield.review import open_review_item
@@ -203,29 +198,14 @@ def record_proposals(
 def enqueue(session: Session, action: StoredAction, *, executor: str, now: datetime) -> bool:
     """Queue an approved action for delivery (in the caller's transaction), with its trace.
     Queuing an action twice queues it once; returns whether this call queued it."""
-    if queued_already(session, action.id):
-        return False
-    trace = trace_of(session, action.id, action.field_event_id, action.proposal)
-    item, entry = queue_entry(action, executor=executor, trace=trace, now=now)
-    write_queue(session, [item])
-    write_audit(session, [entry])
-    transition(session, action.id, ActionStatus.QUEUED, frm=ActionStatus.APPROVED, updated_at=now)
-    return True
+    return bool(queue_approved(session, [action.id], executor=executor, now=now))
 
 
 def finish_run(
     session: Session, *, event_id: int, answers: dict[str, str], executor: str, now: datetime
 ) -> dict[str, int]:
     """Queue every approved action of the run and close its field event (idempotent)."""
-    counts = {"queued": 0, "rejected": 0}
-    for action_id, outcome in answers.items():
-        try:
-            action = get_action(session, int(action_id))
-        except LookupError:
-            continue
-        if outcome == "approved" and action.status is ActionStatus.APPROVED:
-            counts["queued"] += enqueue(session, action, executor=executor, now=now)
-        elif outcome != "approved":
-            counts["rejected"] += 1
-    transition(session, event_id, EventStatus.DONE)
-    return counts
+    approved = [int(a) for a, outcome in answers.items() if outcome == "approved"]
+    rejected = sum(1 for outcome in answers.values() if outcome != "approved")
+    queued = queue_approved(session, approved, executor=executor, now=now, close_event=event_id)
+    return {"queued": queued, "rejected": rejected}

@@ -99,8 +99,7 @@ def await_review(
     n = 0
     while True:
         key = f"{base}|{n}"
-        with store.session() as session:  # one transaction: what waits, and what to ask
-            found = asking(session, action_id, key, clock.now())  # bound to what is shown
+        found = asking(store, action_id, key, clock.now())  # bound to what is shown
         if found.review is None or found.asked is None or found.decision is None:
             return outcome_of(found.action.status)  # settled: nothing waits
         item, asked = found.review, found.asked

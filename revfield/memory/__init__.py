@@ -59,7 +59,7 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         stop_worker,
         worker_rows,
     )
-    from revfield.memory._closing import close_decisions
+    from revfield.memory._closing import close_decisions, queue_approved
     from revfield.memory._counters import (
         Counts,
         DecisionReads,
@@ -241,7 +241,14 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
     from revfield.memory._sql import is_retryable
     from revfield.memory._store import Session, Store, StoreError
     from revfield.memory._summary import FieldSummary, field_summary, high_water
-    from revfield.memory._trace import DecisionRef, action_chain, provenance, trace_of
+    from revfield.memory._trace import (
+        DecisionRef,
+        ToQueue,
+        action_chain,
+        provenance,
+        to_queue,
+        trace_of,
+    )
     from revfield.memory._users import (
         LAST_USED_EVERY,
         TOKEN_PREFIX,
@@ -289,7 +296,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "revfield.memory._audit": ("AuditView", "audit", "audit_row", "audit_trail", "write_audit"),
     "revfield.memory._budgets": ("budget_spent", "release_budget", "reserve_budget"),
-    "revfield.memory._closing": ("close_decisions",),
+    "revfield.memory._closing": ("close_decisions", "queue_approved"),
     "revfield.memory._claims": (
         "BUCKETS",
         "ClaimKind",
@@ -487,7 +494,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "revfield.memory._sql": ("is_retryable",),
     "revfield.memory._store": ("Session", "Store", "StoreError"),
     "revfield.memory._summary": ("FieldSummary", "field_summary", "high_water"),
-    "revfield.memory._trace": ("DecisionRef", "action_chain", "provenance", "trace_of"),
+    "revfield.memory._trace": (
+        "DecisionRef",
+        "ToQueue",
+        "action_chain",
+        "provenance",
+        "to_queue",
+        "trace_of",
+    ),
     "revfield.memory._users": (
         "LAST_USED_EVERY",
         "TOKEN_PREFIX",
@@ -576,6 +590,7 @@ __all__ = [
     "StoredReview",
     "SubscriptionSnap",
     "TableCount",
+    "ToQueue",
     "TokenCheck",
     "TouchWindow",
     "TransitionError",
@@ -693,6 +708,7 @@ __all__ = [
     "pending_reviews",
     "pending_reviews_for",
     "provenance",
+    "queue_approved",
     "queue_entry",
     "queue_notification",
     "queued_already",
@@ -719,6 +735,7 @@ __all__ = [
     "stop_worker",
     "stored_decisions",
     "stored_signals",
+    "to_queue",
     "trace_of",
     "transition",
     "transition_alone",

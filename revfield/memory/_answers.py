@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from revfield.domain import ReviewStatus
 from revfield.memory._actions import _GET_ACTION, StoredAction
 from revfield.memory._reviews import StoredReview, get_review
+from revfield.memory._store import Store
 from revfield.memory._tables import DECISIONS, FACTS, INTERRUPT_ANSWERS, REVIEWS
 from revfield.memory._together import Run, insert_of, run_together
 
@@ -146,21 +147,25 @@ _CITED = sa.select(FACTS.c.id, FACTS.c.type, FACTS.c.value).where(
 )
 
 
-def asking(session: Session, action_id: int, key: str, now: datetime) -> Asking:
+def asking(store: Store, action_id: int, key: str, now: datetime) -> Asking:
     """What the interrupt ``key`` about ``action_id`` asks: the item recorded when it was first
     asked, else the action's newest pending item (recorded now, as :func:`asked_item` does, so
-    a later answer is bound to what the person saw), with what shows it. The reads go
-    together, and the record with the cited facts: two round trips on PostgreSQL, where
-    reading them one by one took seven."""
-    item, asked, action, decision = run_together(
-        session,
-        [
-            (_PENDING_ITEM, {"a_id": action_id}),
-            (_ASKED, {"key": key}),
-            (_GET_ACTION, {"id": action_id}),
-            (_PENDING_DECISION, {"a_id": action_id}),
-        ],
-    )
+    a later answer is bound to what the person saw), with what shows it.
+
+    The reads go together, outside a write transaction; then, only while an item waits, the
+    record goes with the cited facts in a transaction of its own. On PostgreSQL: one round
+    trip for a run resumed after its answer (the action is settled: nothing to record), two
+    for one that pauses, where a transaction reading them one by one took nine."""
+    with store.read() as session:
+        item, asked, action, decision = run_together(
+            session,
+            [
+                (_PENDING_ITEM, {"a_id": action_id}),
+                (_ASKED, {"key": key}),
+                (_GET_ACTION, {"id": action_id}),
+                (_PENDING_DECISION, {"a_id": action_id}),
+            ],
+        )
     if not action:
         raise LookupError(f"no action #{action_id}")
     stored = StoredAction.of(action[0])
@@ -168,35 +173,33 @@ def asking(session: Session, action_id: int, key: str, now: datetime) -> Asking:
         return Asking(stored)
     review = StoredReview.of(item[0])
     shown = _decision(decision[0]) if decision else None
-    runs: list[Run] = []
+    cited = [int(i) for i in stored.proposal.get("cited_fact_ids") or ()]
+    reads: list[Run] = [(_CITED, {"ids": cited})] if cited else []
     if asked:
         row = asked[0]
         taken = AskedItem(row["review_id"], row["outcome"], row["message"])
-    else:
+        with store.read() as session:
+            facts = run_together(session, reads)[0] if cited else []
+            if taken.review_id != review.id:  # asked first about an item replaced since
+                earlier = get_review(session, taken.review_id)
+                if earlier is not None:
+                    review, shown = earlier, decision_shown(session, earlier.decision_id)
+            if shown is None:
+                shown = decision_shown(session, review.decision_id)
+    else:  # (the run holds its thread: nobody else records this interrupt meanwhile)
         taken = AskedItem(review.id, "asked", "")
-        runs.append(
-            (
-                _ASK,
-                {
-                    "key": key,
-                    "review_id": review.id,
-                    "outcome": "asked",
-                    "message": "",
-                    "answered_at": now,
-                },
-            )
-        )
-    cited = [int(i) for i in stored.proposal.get("cited_fact_ids") or ()]
-    if cited:
-        runs.append((_CITED, {"ids": cited}))
-    results = run_together(session, runs) if runs else []
-    facts = results[-1] if cited else []
-    if taken.review_id != review.id:  # asked first about an item replaced since: that one
-        earlier = get_review(session, taken.review_id)
-        if earlier is not None:
-            review, shown = earlier, decision_shown(session, earlier.decision_id)
-    if shown is None:
-        shown = decision_shown(session, review.decision_id)
+        record = {
+            "key": key,
+            "review_id": review.id,
+            "outcome": "asked",
+            "message": "",
+            "answered_at": now,
+        }
+        results = store.run_alone([(_ASK, record), *reads])
+        facts = results[-1] if cited else []
+        if shown is None:
+            with store.read() as session:
+                shown = decision_shown(session, review.decision_id)
     found = {r["id"]: (r["id"], str(r["type"]), r["value"]) for r in facts}
     return Asking(stored, review, taken, shown, [found[i] for i in cited if i in found])
 
