@@ -228,9 +228,7 @@ class Claims:
                     f"{str(exc).splitlines()[0]}"
                 ) from exc
             if not next(iter(got[0].values())):
-                if not self._held and not self.keep and self._conn is not None:
-                    self._conn.close()  # back to the pool: it holds no claim
-                    self._conn = None
+                self._return_idle()
                 return None
             self._held[k] = threading.get_ident()
             return rows
@@ -248,9 +246,7 @@ class Claims:
                 except sa.exc.SQLAlchemyError:  # the connection is gone: so is the claim
                     self._drop()
                     return
-                if not self._held and not self.keep:
-                    self._conn.close()  # back to the pool: it holds no claim
-                    self._conn = None
+                self._return_idle()
 
     @contextmanager
     def holding(self, kind: ClaimKind, key: int, *, wait: float = 0.0) -> Iterator[bool]:
@@ -276,6 +272,12 @@ class Claims:
         finally:
             if mine:
                 self.release(kind, key)
+
+    def _return_idle(self) -> None:
+        """The connection back to the pool when it holds no claim (unless kept)."""
+        if not self._held and not self.keep and self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def held(self) -> set[tuple[int, int]]:
         with self._lock:

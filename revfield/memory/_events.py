@@ -299,9 +299,13 @@ def event_status(session: Session, event_id: int) -> EventStatus:
     return event_standing(session, event_id)[0]
 
 
+def _standing(event_id: int) -> Run:
+    return _STATUS, {"id": event_id}
+
+
 def event_standing(session: Session, event_id: int) -> tuple[EventStatus, str]:
     """Where a field event stands, and its account's id."""
-    (rows,) = run_together(session, [(_STATUS, {"id": event_id})])
+    (rows,) = run_together(session, [_standing(event_id)])
     row = _the_event(rows, event_id)
     return EventStatus(row["status"]), row["account_id"]
 
@@ -315,26 +319,23 @@ def holding_run(
     stands and its account's id (:func:`event_standing`), read with the claim: one round trip
     on PostgreSQL, where the claim and a read of their own took two. None: another process
     (or thread) runs it, and still did after ``wait`` seconds."""
-    if claims.held_here(ClaimKind.THREAD, event_id):  # claimed by the caller, who runs it
+    held = claims.held_here(ClaimKind.THREAD, event_id)  # by the caller, who runs it
+    rows = None if held else claims.claim_reading(ClaimKind.THREAD, event_id, [_standing(event_id)])
+    if rows is not None:
+        try:
+            row = _the_event(rows[0], event_id)
+            yield EventStatus(row["status"]), row["account_id"]
+        finally:
+            claims.release(ClaimKind.THREAD, event_id)
+        return
+    if not held and wait <= 0:  # someone else has it
+        yield None
+        return
+    # the caller's own claim, or someone else's to wait for: the claim, then the read
+    with claims.holding(ClaimKind.THREAD, event_id, wait=wait) as mine:
+        if not mine:
+            yield None
+            return
         with claims.store.read() as session:
             standing = event_standing(session, event_id)
         yield standing
-        return
-    rows = claims.claim_reading(ClaimKind.THREAD, event_id, [(_STATUS, {"id": event_id})])
-    if rows is None and wait > 0:  # someone else has it: wait for them, then read
-        with claims.holding(ClaimKind.THREAD, event_id, wait=wait) as mine:
-            if not mine:
-                yield None
-                return
-            with claims.store.read() as session:
-                standing = event_standing(session, event_id)
-            yield standing
-        return
-    if rows is None:
-        yield None
-        return
-    try:
-        row = _the_event(rows[0], event_id)
-        yield EventStatus(row["status"]), row["account_id"]
-    finally:
-        claims.release(ClaimKind.THREAD, event_id)

@@ -68,9 +68,8 @@ def transition(
     """Move the rows ``ids`` to status ``to`` from any status the table allows (or only from
     ``frm``), setting ``values`` on them too. Returns how many rows moved: those in another
     status (answered, claimed or finished by someone else meanwhile) stay as they are."""
-    targets = [ids] if isinstance(ids, int) else sorted(set(ids))
+    targets = _targets(ids, to, frm)
     if not targets:
-        _sources(to, frm)  # a move the table never allows is refused all the same
         return 0
     plain = {k: v for k, v in values.items() if not isinstance(v, sa.ClauseElement)}
     if len(plain) < len(values):  # SQL expressions (``attempts + 1``) are part of the statement
@@ -90,9 +89,8 @@ def transition_alone(
 ) -> int:
     """:func:`transition` (with plain ``values``) in a transaction of its own: one round trip
     on PostgreSQL (:meth:`Store.run_alone`). Returns how many rows moved."""
-    targets = [ids] if isinstance(ids, int) else sorted(set(ids))
+    targets = _targets(ids, to, frm)
     if not targets:
-        _sources(to, frm)
         return 0
     return store.run_alone([transition_run(targets, to, frm=frm, **values)])[0].rowcount
 
@@ -112,6 +110,17 @@ def transition_run(
     params: dict[str, Any] = {f"v_{k}": v for k, v in values.items()}
     params["t_ids"] = (ids if isinstance(ids, int) else ids[0]) if one else ids
     return stmt, params
+
+
+def _targets(
+    ids: int | Iterable[int], to: Status, frm: Status | Collection[Status] | None
+) -> list[int]:
+    """The rows of a move, in order; with none, the move is still checked (a move the table
+    never allows is refused all the same)."""
+    targets = [ids] if isinstance(ids, int) else sorted(set(ids))
+    if not targets:
+        _sources(to, frm)
+    return targets
 
 
 def _sources(to: Status, frm: Status | Collection[Status] | None) -> frozenset[Status]:
