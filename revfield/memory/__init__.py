@@ -34,7 +34,6 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         AskedItem,
         Asking,
         DecisionShown,
-        asked_item,
         asking,
         cited_facts,
         decision_shown,
@@ -170,7 +169,6 @@ if typing.TYPE_CHECKING:  # mypy sees every name; at run time each loads on firs
         delivery_targets,
         finish_delivery,
         queue_entry,
-        queued_already,
         write_queue,
     )
     from revfield.memory._outcome import (
@@ -286,7 +284,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "AskedItem",
         "Asking",
         "DecisionShown",
-        "asked_item",
         "asking",
         "cited_facts",
         "decision_shown",
@@ -423,7 +420,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "delivery_targets",
         "finish_delivery",
         "queue_entry",
-        "queued_already",
         "write_queue",
     ),
     "revfield.memory._outcome": (
@@ -613,7 +609,6 @@ __all__ = [
     "answered_items",
     "answered_while_waiting",
     "apply_effects",
-    "asked_item",
     "asking",
     "audit",
     "audit_login",
@@ -711,7 +706,6 @@ __all__ = [
     "queue_approved",
     "queue_entry",
     "queue_notification",
-    "queued_already",
     "recall",
     "recall_for_event",
     "recent_dead_letters",

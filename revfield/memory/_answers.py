@@ -25,7 +25,6 @@ __all__ = [
     "AskedItem",
     "Asking",
     "DecisionShown",
-    "asked_item",
     "asking",
     "cited_facts",
     "decision_shown",
@@ -43,24 +42,6 @@ class AskedItem:
     outcome: str
     """``asked`` (no answer yet), ``taken`` or ``refused``."""
     message: str
-
-
-def asked_item(session: Session, key: str, review_id: int, now: datetime) -> AskedItem:
-    """The item the interrupt ``key`` asks about: the one recorded when it was first asked,
-    else ``review_id`` (recorded now, so a later answer is bound to what the person saw)."""
-    row = session.execute(
-        sa.select(
-            INTERRUPT_ANSWERS.c.review_id, INTERRUPT_ANSWERS.c.outcome, INTERRUPT_ANSWERS.c.message
-        ).where(INTERRUPT_ANSWERS.c.key == key)
-    ).first()
-    if row is not None:
-        return AskedItem(row.review_id, row.outcome, row.message)
-    session.execute(
-        sa.insert(INTERRUPT_ANSWERS).values(
-            key=key, review_id=review_id, outcome="asked", message="", answered_at=now
-        )
-    )
-    return AskedItem(review_id, "asked", "")
 
 
 def settle_answer(session: Session, key: str, *, outcome: str, message: str, now: datetime) -> None:
@@ -149,8 +130,8 @@ _CITED = sa.select(FACTS.c.id, FACTS.c.type, FACTS.c.value).where(
 
 def asking(store: Store, action_id: int, key: str, now: datetime) -> Asking:
     """What the interrupt ``key`` about ``action_id`` asks: the item recorded when it was first
-    asked, else the action's newest pending item (recorded now, as :func:`asked_item` does, so
-    a later answer is bound to what the person saw), with what shows it.
+    asked, else the action's newest pending item (recorded now, so a later answer is bound to
+    what the person saw), with what shows it.
 
     The reads go together, outside a write transaction; then, only while an item waits, the
     record goes with the cited facts in a transaction of its own. On PostgreSQL: one round

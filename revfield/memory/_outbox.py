@@ -39,7 +39,6 @@ __all__ = [
     "delivery_targets",
     "finish_delivery",
     "queue_entry",
-    "queued_already",
     "write_queue",
 ]
 
@@ -169,12 +168,6 @@ def _release_waiting(session: Session, action_id: int) -> int:
         .all()
     )
     return transition(session, ids, OutboxStatus.PENDING, frm=OutboxStatus.WAITING)
-
-
-def queued_already(session: Session, action_id: int) -> bool:
-    """Whether the action has an outbox item."""
-    found = session.execute(sa.select(OUTBOX.c.id).where(OUTBOX.c.action_id == action_id))
-    return found.first() is not None
 
 
 def _claimable(

@@ -17,7 +17,7 @@ from revfield._json import json_ready
 from revfield.domain import ReviewStatus
 from revfield.memory._actions import _GET_ACTION, StoredAction
 from revfield.memory._tables import ACTIONS, DECISIONS, EVENTS, FACTS, OUTBOX, REVIEWS
-from revfield.memory._together import Run, run_together
+from revfield.memory._together import Rows, Run, run_together
 
 __all__ = ["DecisionRef", "ToQueue", "action_chain", "provenance", "to_queue", "trace_of"]
 
@@ -61,34 +61,34 @@ def provenance(
 def trace_of(
     session: Session, action_id: int, field_event_id: int | None, proposal: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The trace of a stored action, read from memory (its newest decision, its approval)."""
-    event = session.execute(
-        sa.select(EVENTS.c.kind, EVENTS.c.signal_ids).where(EVENTS.c.id == field_event_id)
-    ).first()
-    decision = session.execute(
-        sa.select(
-            DECISIONS.c.id,
-            DECISIONS.c.verdict,
-            DECISIONS.c.matched_rules,
-            DECISIONS.c.policy_version,
-        )
-        .where(DECISIONS.c.action_id == action_id)
-        .order_by(DECISIONS.c.id.desc())
-        .limit(1)
-    ).first()
-    review = session.execute(
-        sa.select(REVIEWS.c.id, REVIEWS.c.answered_by, REVIEWS.c.edits)
-        .where(REVIEWS.c.action_id == action_id, REVIEWS.c.status == ReviewStatus.APPROVED)
-        .order_by(REVIEWS.c.id.desc())
-        .limit(1)
-    ).first()
+    """The trace of a stored action, read from memory (its newest decision, its approval):
+    one round trip on PostgreSQL."""
+    event, decision, review = run_together(
+        session,
+        [
+            (_EVENT, {"e_id": field_event_id}),
+            (_NEWEST_DECISION, {"a_id": action_id}),
+            (_APPROVAL, {"a_id": action_id}),
+        ],
+    )
+    return _trace(field_event_id, proposal, event, decision, review)
+
+
+def _trace(
+    field_event_id: int | None,
+    proposal: Mapping[str, Any],
+    event: Rows,
+    decision: Rows,
+    review: Rows,
+) -> dict[str, Any]:
+    """:func:`provenance` from the rows of the action's event, newest decision and approval."""
     return provenance(
         field_event_id=field_event_id,
         proposal=proposal,
-        event_kind=event.kind if event else None,
-        event_signal_ids=(event.signal_ids or []) if event else [],
-        decision=DecisionRef(*decision) if decision else None,
-        review=(review.id, review.answered_by, review.edits) if review else None,
+        event_kind=event[0]["kind"] if event else None,
+        event_signal_ids=(event[0]["signal_ids"] or []) if event else [],
+        decision=DecisionRef(*decision[0].values()) if decision else None,
+        review=tuple(review[0].values()) if review else None,
     )
 
 
@@ -103,6 +103,7 @@ class ToQueue(NamedTuple):
 
 
 _A: sa.BindParameter[int] = sa.bindparam("a_id")
+_EVENT = sa.select(EVENTS.c.kind, EVENTS.c.signal_ids).where(EVENTS.c.id == sa.bindparam("e_id"))
 _EVENT_OF = sa.select(EVENTS.c.kind, EVENTS.c.signal_ids).where(
     EVENTS.c.id == sa.select(ACTIONS.c.field_event_id).where(ACTIONS.c.id == _A).scalar_subquery()
 )
@@ -144,14 +145,7 @@ def to_queue(session: Session, action_ids: Sequence[int]) -> list[ToQueue]:
         if not action:
             continue
         stored = StoredAction.of(action[0])
-        trace = provenance(
-            field_event_id=stored.field_event_id,
-            proposal=stored.proposal,
-            event_kind=event[0]["kind"] if event else None,
-            event_signal_ids=(event[0]["signal_ids"] or []) if event else [],
-            decision=DecisionRef(*decision[0].values()) if decision else None,
-            review=tuple(review[0].values()) if review else None,
-        )
+        trace = _trace(stored.field_event_id, stored.proposal, event, decision, review)
         found.append(ToQueue(stored, bool(queued), trace))
     return found
 
